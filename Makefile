@@ -1,0 +1,59 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test services browser lint bench clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+## make run: the bot on http://127.0.0.1:8000 with the LINE emulator at /emulator (no accounts needed)
+run: $(STAMP)
+	DEMO_DEFAULTS=1 $(BIN)/flask --app app db upgrade
+	DEMO_DEFAULTS=1 $(BIN)/flask --app app seed-demo
+	@echo ""
+	@echo "  あいコムこうか LINE bot: http://127.0.0.1:8000"
+	@echo "  LINE emulator:          http://127.0.0.1:8000/emulator"
+	@echo "  Try: send 「登録」 and use a demo customer shown in the emulator page."
+	@echo ""
+	DEMO_DEFAULTS=1 $(BIN)/flask --app app run --host 127.0.0.1 --port 8000
+
+## services: start PostgreSQL and Redis when installed but stopped; fail naming a missing one
+services:
+	@if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  if command -v pg_ctlcluster >/dev/null 2>&1; then \
+	    echo "starting PostgreSQL"; pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; \
+	  fi; \
+	fi
+	@if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+	  if command -v redis-server >/dev/null 2>&1; then \
+	    echo "starting Redis"; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+	      --dir /tmp --logfile /tmp/redis-test.log || true; sleep 1; \
+	  fi; \
+	fi
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && break; sleep 1; done
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { echo "ERROR: PostgreSQL is not running on 127.0.0.1:5432 and could not be started"; exit 1; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "ERROR: Redis is not running on 127.0.0.1:6379 and could not be started"; exit 1; }
+
+## browser: Debian's Chromium for the Playwright tests (playwright's own download cannot work here)
+browser:
+	@test -x /usr/bin/chromium || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || { echo "ERROR: could not install Debian's chromium (needed for the browser tests)"; exit 1; }; }
+
+test: $(STAMP) services browser
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP) services
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance/*.db .pytest_cache

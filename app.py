@@ -1,0 +1,96 @@
+"""The application factory: ``create_app(test_config=None)``; nothing runs at import."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+# Settings that must be given outside `make run`: no secret has a default in production.
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+DEMO_LINE_SECRET = "demo-channel-secret"
+DEMO_LINE_TOKEN = "demo-channel-access-token"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing."""
+
+
+def _env_config(instance_path: str) -> dict:
+    """Read the INTERFACES.md environment variables (after loading ``.env`` if present)."""
+    load_dotenv(override=False)
+    env = os.environ
+    demo = env.get("DEMO_DEFAULTS") == "1"  # set by `make run` only
+    emulator = env.get("EMULATOR", "1" if demo else "0") == "1"
+    return {
+        "DEMO_DEFAULTS": demo,
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'aicom.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "SECRET_KEY": env.get("SECRET_KEY") or (secrets.token_hex(32) if demo else None),
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        "LINE_CHANNEL_SECRET": env.get("LINE_CHANNEL_SECRET") or (DEMO_LINE_SECRET if demo else None),
+        "LINE_CHANNEL_ACCESS_TOKEN": env.get("LINE_CHANNEL_ACCESS_TOKEN") or (DEMO_LINE_TOKEN if demo else None),
+        "LINE_API_BASE_URL": (env.get("LINE_API_BASE_URL") or "").rstrip("/") or None,
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "MAIL_FROM": env.get("MAIL_FROM") or "AICOM Koka MyPage <noreply@aicom-koka.jp>",
+        "REGISTRATION_LINK_TTL_SECONDS": int(env.get("REGISTRATION_LINK_TTL_SECONDS") or 86400),
+        "SLACK_BOT_TOKEN": env.get("SLACK_BOT_TOKEN") or None,
+        "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET") or None,
+        "SLACK_CHANNEL_ID": env.get("SLACK_CHANNEL_ID") or None,
+        "SLACK_API_BASE_URL": env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "SUPPORT_HOURS": env.get("SUPPORT_HOURS") or "09:00-17:00",
+        "EMULATOR": emulator,
+        # Jobs run inside the web process when there is no Redis (make run) or when asked.
+        "JOBS_INLINE": env.get("JOBS_INLINE") == "1",
+    }
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, storage, the bot engine and every blueprint."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(_env_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["LINE_API_BASE_URL"]:
+        app.config["LINE_API_BASE_URL"] = (
+            app.config["PUBLIC_BASE_URL"] + "/emulator/line" if app.config["EMULATOR"] else "https://api.line.me"
+        )
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not app.config.get(name)]
+    if missing:
+        raise ConfigError(
+            "missing required settings: " + ", ".join(missing)
+            + " (set them in the environment or .env; `make run` supplies demo values)"
+        )
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session bounds the form's life
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["PUBLIC_BASE_URL"].startswith("https://"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from storage import db, state
+
+    db.init_app(app)
+    state.init_app(app)
+
+    from handlers import cli, jobs, line, web
+
+    jobs.init_app(app)
+    line.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+    if app.config["EMULATOR"]:
+        from handlers import emulator
+
+        emulator.init_app(app)
+    return app

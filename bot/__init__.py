@@ -1,0 +1,1 @@
+"""The conversation, platform-neutral: flows, states, validators, normalisers and every sentence."""

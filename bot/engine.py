@@ -1,0 +1,209 @@
+"""The engine: take the user's lock, load the state, step the flow, commit, save, reply.
+
+The whole dialogue is a table of ``Flow`` values (entry points, states mapped to steps),
+read like python-telegram-bot's ConversationHandler but with readable string states
+kept in Redis so every worker shares them. A step returns the next state, or ``None``
+when the conversation is over; to re-ask, it returns its own state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import messages
+from bot.normalize import command_text
+from bot.types import (
+    Effect,
+    EventKind,
+    Incoming,
+    LinkButton,
+    Outcome,
+    QuickReply,
+    Reply,
+    TextReply,
+)
+from storage.state import Conversation, StateStore
+
+log = logging.getLogger(__name__)
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+CANCEL_WORDS = frozenset({"キャンセル", "きゃんせる", "中止", "やめる", "取消", "取り消し"})
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """What the conversation needs to know about its deployment."""
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    registration_ttl_seconds: int = 86400
+    idle_seconds: int = 1800
+    support_hours: str = "09:00-17:00"
+
+
+@dataclass
+class Turn:
+    """One step's working area: the event, the database session, the data, and what to say."""
+
+    incoming: Incoming
+    db: Session
+    now: datetime  # aware, Asia/Tokyo
+    settings: BotSettings
+    data: dict[str, Any] = field(default_factory=dict)
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def user_id(self) -> str:
+        return self.incoming.user_id
+
+    @property
+    def text(self) -> str:
+        return self.incoming.text
+
+    def say(self, text: str, quick_replies: tuple[QuickReply, ...] | list[QuickReply] = (),
+            buttons: tuple[LinkButton, ...] | list[LinkButton] = ()) -> None:
+        """Add a text reply."""
+        self.replies.append(TextReply(text, tuple(quick_replies), tuple(buttons)))
+
+    def reply(self, reply: Reply) -> None:
+        """Add any reply value (bill card, list, ...)."""
+        self.replies.append(reply)
+
+    def effect(self, effect: Effect) -> None:
+        """Ask the edge for slow work after the transaction commits."""
+        self.effects.append(effect)
+
+    def url(self, path: str) -> str:
+        """An absolute URL under PUBLIC_BASE_URL."""
+        return self.settings.public_base_url.rstrip("/") + path
+
+
+Step = Callable[[Turn], "str | None"]
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """A state: ``step`` handles the answer, ``prompt`` (re-)asks the question."""
+
+    step: Step
+    prompt: Callable[[Turn], None]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry point: ``match`` looks at the command text (see ``command_text``)."""
+
+    match: Callable[[str], Any]
+    start: Callable[[Turn, Any], str | None]
+
+
+def words(*candidates: str) -> Callable[[str], bool]:
+    """A matcher for exact command words (compared after ``command_text``)."""
+    keys = frozenset(command_text(c) for c in candidates)
+    return lambda key: key in keys
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow's table: entry points, states, and an optional account-link handler."""
+
+    name: str
+    entries: tuple[Entry, ...] = ()
+    states: dict[str, StateSpec] = field(default_factory=dict)
+    on_account_link: Callable[[Turn], None] | None = None
+
+
+class Engine:
+    """Routes an ``Incoming`` through the flow table, one person at a time."""
+
+    def __init__(self, flows: list[Flow], store: StateStore, sessions: sessionmaker[Session],
+                 settings: BotSettings, menu: Callable[[Turn], None],
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.flows = flows
+        self.store = store
+        self.sessions = sessions
+        self.settings = settings
+        self.menu = menu
+        self.clock = clock or (lambda: datetime.now(TOKYO))
+        self.states: dict[str, StateSpec] = {}
+        for flow in flows:
+            for name, spec in flow.states.items():
+                if name in self.states:
+                    raise ValueError(f"state {name} defined twice")
+                self.states[name] = spec
+
+    def handle(self, incoming: Incoming) -> Outcome:
+        """Handle one event under the user's lock; raise StateUnavailable/SQLAlchemyError to retry."""
+        with self.store.user_lock(incoming.user_id):
+            conversation = self.store.load(incoming.user_id)
+            had_conversation = conversation is not None
+            now = self.clock()
+            with self.sessions.begin() as db:
+                turn = Turn(incoming, db, now, self.settings)
+                if conversation and time.time() - conversation.updated_at > self.settings.idle_seconds:
+                    if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA):
+                        turn.say(messages.SESSION_EXPIRED)
+                    conversation = None
+                if conversation:
+                    turn.data = dict(conversation.data)
+                next_state = self._route(turn, conversation)
+            # The database has committed; only now does the conversation move on.
+            if next_state:
+                self.store.save(incoming.user_id, Conversation(next_state, turn.data, time.time()))
+            elif had_conversation:
+                self.store.save(incoming.user_id, None)
+        return Outcome(turn.replies, turn.effects)
+
+    def _route(self, turn: Turn, conversation: Conversation | None) -> str | None:
+        incoming = turn.incoming
+        current = conversation.state if conversation else None
+        if incoming.kind == EventKind.UNFOLLOW:
+            return None
+        if incoming.kind == EventKind.FOLLOW:
+            turn.say(messages.GREETING)
+            self.menu(turn)
+            return None
+        if incoming.kind == EventKind.ACCOUNT_LINK:
+            for flow in self.flows:
+                if flow.on_account_link:
+                    flow.on_account_link(turn)
+            return None
+        if incoming.kind == EventKind.OTHER:
+            return current
+
+        key = command_text(incoming.text)
+        spec = self.states.get(current) if current else None
+        if spec is not None:
+            if incoming.kind in (EventKind.STICKER, EventKind.MEDIA):
+                turn.say(messages.NOT_TEXT_IN_FLOW)
+                spec.prompt(turn)
+                return current
+            if key in CANCEL_WORDS:
+                turn.say(messages.CANCELLED)
+                self.menu(turn)
+                return None
+            return spec.step(turn)
+
+        if incoming.kind in (EventKind.STICKER, EventKind.MEDIA):
+            turn.say(messages.NOT_TEXT)
+            self.menu(turn)
+            return None
+        if key in CANCEL_WORDS:
+            turn.say(messages.NOTHING_TO_CANCEL)
+            self.menu(turn)
+            return None
+        for flow in self.flows:
+            for entry in flow.entries:
+                match = entry.match(key)
+                if match:
+                    return entry.start(turn, match)
+        self.menu(turn)
+        return None

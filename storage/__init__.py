@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy models and repositories, Alembic migrations, Redis state."""

@@ -1,0 +1,99 @@
+"""Database engine and sessions, one per app in ``app.extensions["db"]``; the ``db`` CLI group.
+
+Sessions are opened at the edges (``with db.begin() as session:``); repository
+functions take the session and never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Database:
+    """The engine and session factory of one app."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def begin(self):
+        """A session inside a transaction that commits on success and rolls back on error."""
+        return self.sessions.begin()
+
+    def ping(self) -> None:
+        """Raise if the database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with sane pool settings; SQLite gets foreign keys switched on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=5)
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration pointing at our migrations folder and the given URL."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The app's database."""
+    return (app or current_app).extensions["db"]
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine for ``DATABASE_URL`` and register the ``db`` commands."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["db"] = Database(engine, sessionmaker(engine, expire_on_commit=False))
+    app.cli.add_command(db_cli)
+
+
+@click.group("db")
+def db_cli() -> None:
+    """Database schema commands."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Bring the schema to the newest migration (or REVISION)."""
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def downgrade_command(revision: str) -> None:
+    """Step the schema back (one migration by default)."""
+    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+def revision_command(message: str) -> None:
+    """Autogenerate a new migration from the models (developers)."""
+    command.revision(alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True)

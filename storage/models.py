@@ -1,0 +1,159 @@
+"""Typed SQLAlchemy 2.x models: customers and their bills, My Page accounts, LINE links, tokens.
+
+Uniqueness that matters (customer number, one statement per customer and month,
+account IDs ignoring case, one LINE user per account, token hashes) is enforced by the
+database, not only by code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations name constraints predictably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Customer(Base):
+    """A contract holder as the billing system knows them."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Digits, leading zeros dropped: the customer may type either form.
+    customer_number: Mapped[str] = mapped_column(String(20), unique=True)
+    phone: Mapped[str] = mapped_column(String(20))  # digits only
+    name_kana: Mapped[str] = mapped_column(String(100))  # full-width katakana, full-width space
+    name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    statements: Mapped[list[Statement]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Statement.billing_month"
+    )
+    account: Mapped[Account | None] = relationship(back_populates="customer")
+
+
+class Statement(Base):
+    """One month's bill for one customer (a re-import replaces it whole)."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("customer_id", "billing_month", name="uq_statements_customer_month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    billing_month: Mapped[date] = mapped_column(Date)  # always the 1st of the month
+    due_date: Mapped[date | None] = mapped_column(Date)
+    payment_method: Mapped[str | None] = mapped_column(String(50))
+    total: Mapped[int] = mapped_column(BigInteger)  # whole yen, tax included
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    customer: Mapped[Customer] = relationship(back_populates="statements")
+    items: Mapped[list[StatementItem]] = relationship(
+        back_populates="statement", cascade="all, delete-orphan", order_by="StatementItem.position"
+    )
+
+
+class StatementItem(Base):
+    """One line of a statement: a service, a fee, or a discount (negative)."""
+
+    __tablename__ = "statement_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    statement: Mapped[Statement] = relationship(back_populates="items")
+
+
+class Account(Base):
+    """A My Page account: provisional (仮登録, waiting for 本登録) or active.
+
+    The provisional row holds the account ID for its lifetime; the unique index on
+    ``login_id_key`` makes the database refuse a second holder of the same ID in any
+    letter case. An expired provisional row is deleted before its ID is given again.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (Index("ix_accounts_email", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), unique=True)
+    login_id: Mapped[str] = mapped_column(String(30))  # the アカウントID as the customer typed it
+    login_id_key: Mapped[str] = mapped_column(String(30), unique=True)  # lower case, for lookups
+    email: Mapped[str] = mapped_column(String(254))
+    nickname: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; None until 本登録
+    status: Mapped[str] = mapped_column(String(20))  # "provisional" | "active"
+    # The LINE user who started the registration in the chat, linked at 本登録.
+    pending_line_user_id: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # provisional only
+    # Bumped on password reset and logout-everywhere: older sessions and links stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    customer: Mapped[Customer] = relationship(back_populates="account")
+    line_link: Mapped[LineLink | None] = relationship(back_populates="account", cascade="all, delete-orphan")
+
+
+class LineLink(Base):
+    """A LINE user linked to one My Page account (one to one)."""
+
+    __tablename__ = "line_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    notices_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship(back_populates="line_link")
+
+
+class LinkToken(Base):
+    """A single-use bearer link (本登録, bill detail, password reset), stored as a SHA-256 hash.
+
+    ``purpose`` says what it opens; ``statement_id`` is set for bill links only.
+    """
+
+    __tablename__ = "link_tokens"
+    __table_args__ = (Index("ix_link_tokens_account_purpose", "account_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # "register" | "bill" | "reset"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    account: Mapped[Account] = relationship()

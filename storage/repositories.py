@@ -1,0 +1,23 @@
+"""Repository functions: take a session, never commit. Shared by the chat, the pages and the commands."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Account, Customer, LineLink
+
+
+def find_customer(session: Session, customer_number: str) -> Customer | None:
+    """The customer with this canonical number."""
+    return session.scalar(select(Customer).where(Customer.customer_number == customer_number))
+
+
+def find_line_link(session: Session, line_user_id: str) -> LineLink | None:
+    """The link of this LINE user to an account, if any."""
+    return session.scalar(select(LineLink).where(LineLink.line_user_id == line_user_id))
+
+
+def find_account_by_login_id(session: Session, login_id: str) -> Account | None:
+    """The account with this アカウントID, in any letter case."""
+    return session.scalar(select(Account).where(Account.login_id_key == login_id.lower()))

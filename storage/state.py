@@ -1,0 +1,239 @@
+"""Redis state: conversations, per-user locks, webhook dedup, and counters.
+
+Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
+``bot:<area>:<id>``::
+
+    bot:line:<user>:conv        the conversation (JSON), expiring 24 h after the last step
+    bot:line:<user>:lock        the per-user lock, taken *before* the conversation is read
+    bot:event:<webhookEventId>  "processing" while handled, "done" afterwards (dedup)
+    bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
+    bot:block:<name>:<id>       a refusal in force until the key expires
+
+With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_SECONDS = 30  # a crashed holder frees the lock after this
+LOCK_WAIT_SECONDS = 10  # how long a second message waits for the first
+EVENT_PROCESSING_SECONDS = 120
+EVENT_DONE_SECONDS = 7 * 24 * 3600  # LINE redelivers for a while; remember long enough
+CONVERSATION_KEEP_SECONDS = 24 * 3600  # key life; idle expiry is decided from the stored time
+
+
+class StateUnavailable(Exception):
+    """Redis could not be reached or answered with an error."""
+
+
+def conversation_key(platform: str, user_id: str) -> str:
+    return f"bot:{platform}:{user_id}:conv"
+
+
+def lock_key(platform: str, user_id: str) -> str:
+    return f"bot:{platform}:{user_id}:lock"
+
+
+def event_key(event_id: str) -> str:
+    return f"bot:event:{event_id}"
+
+
+def counter_key(name: str, ident: str) -> str:
+    return f"bot:count:{name}:{ident}"
+
+
+def block_key(name: str, ident: str) -> str:
+    return f"bot:block:{name}:{ident}"
+
+
+@dataclass
+class Conversation:
+    """Where one person is in a flow, and what they have told us so far."""
+
+    state: str
+    data: dict[str, Any] = field(default_factory=dict)
+    updated_at: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps({"state": self.state, "data": self.data, "updated_at": self.updated_at},
+                          ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Conversation:
+        obj = json.loads(raw)
+        return cls(state=obj["state"], data=obj.get("data") or {}, updated_at=float(obj.get("updated_at", 0)))
+
+
+class _Unlocked(Exception):
+    pass
+
+
+# Release only if we still hold it (compare-and-delete).
+_RELEASE_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+
+
+class StateStore:
+    """Conversations, locks, dedup and counters for one platform, on one Redis connection."""
+
+    def __init__(self, client: redis.Redis, platform: str = "line") -> None:
+        self.redis = client
+        self.platform = platform
+        self._release = client.register_script(_RELEASE_LUA)
+
+    # -- locks -----------------------------------------------------------------------------
+    @contextmanager
+    def user_lock(self, user_id: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """Hold the per-user lock; raise ``StateUnavailable`` if it cannot be had in time."""
+        key = lock_key(self.platform, user_id)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        try:
+            while not self.redis.set(key, token, nx=True, ex=LOCK_TIMEOUT_SECONDS):
+                if time.monotonic() > deadline:
+                    raise StateUnavailable("user lock busy")
+                time.sleep(0.02)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        try:
+            yield
+        finally:
+            try:
+                self._release(keys=[key], args=[token])
+            except redis.RedisError:  # the lock expires by itself
+                log.warning("could not release a user lock; it will expire")
+
+    # -- conversations ---------------------------------------------------------------------
+    def load(self, user_id: str) -> Conversation | None:
+        """The stored conversation, or None."""
+        try:
+            raw = self.redis.get(conversation_key(self.platform, user_id))
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        return Conversation.from_json(raw) if raw else None
+
+    def save(self, user_id: str, conversation: Conversation | None) -> None:
+        """Store the conversation; None (or an empty state) deletes it."""
+        key = conversation_key(self.platform, user_id)
+        try:
+            if conversation is None or not conversation.state:
+                self.redis.delete(key)
+            else:
+                self.redis.set(key, conversation.to_json(), ex=CONVERSATION_KEEP_SECONDS)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    # -- webhook dedup ---------------------------------------------------------------------
+    def claim_event(self, event_id: str) -> bool:
+        """True if this event is new and now ours; False if it was (or is being) handled."""
+        try:
+            return bool(self.redis.set(event_key(event_id), "processing", nx=True, ex=EVENT_PROCESSING_SECONDS))
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def finish_event(self, event_id: str) -> None:
+        """Remember the event as handled, so a redelivery is ignored."""
+        try:
+            self.redis.set(event_key(event_id), "done", ex=EVENT_DONE_SECONDS)
+        except redis.RedisError:
+            log.warning("could not mark an event as done; a redelivery may be handled twice")
+
+    def release_event(self, event_id: str) -> None:
+        """Forget a claim after a failure, so LINE's redelivery is handled."""
+        try:
+            self.redis.delete(event_key(event_id))
+        except redis.RedisError:
+            log.warning("could not release an event claim; it expires in %ss", EVENT_PROCESSING_SECONDS)
+
+    # -- counters and blocks ----------------------------------------------------------------
+    def count_hit(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
+        """Record one hit in a sliding window and return how many hits the window holds."""
+        now = time.time() if now is None else now
+        key = counter_key(name, ident)
+        try:
+            pipe = self.redis.pipeline()
+            pipe.zremrangebyscore(key, 0, now - window_seconds)
+            pipe.zadd(key, {uuid.uuid4().hex: now})
+            pipe.zcard(key)
+            pipe.expire(key, window_seconds)
+            return int(pipe.execute()[2])
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def count(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
+        """How many hits the window holds now."""
+        now = time.time() if now is None else now
+        try:
+            return int(self.redis.zcount(counter_key(name, ident), now - window_seconds, "+inf"))
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def reset_count(self, name: str, ident: str) -> None:
+        """Forget a counter (after a success)."""
+        try:
+            self.redis.delete(counter_key(name, ident))
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def block(self, name: str, ident: str, seconds: int) -> None:
+        """Refuse ``name`` for ``ident`` for ``seconds``."""
+        try:
+            self.redis.set(block_key(name, ident), "1", ex=seconds)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def blocked_for(self, name: str, ident: str) -> int:
+        """Seconds left on a refusal, 0 when none."""
+        try:
+            ttl = self.redis.ttl(block_key(name, ident))
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        return max(int(ttl), 0) if ttl and ttl > 0 else 0
+
+
+def make_redis(url: str | None) -> redis.Redis:
+    """A Redis client for ``url``; with none, an in-process fakeredis (one process only)."""
+    if url:
+        return redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3, health_check_interval=30)
+    import fakeredis  # only for make run
+
+    log.warning("REDIS_URL is not set: using an IN-PROCESS stand-in for Redis. "
+                "State, locks and jobs live in this one process only. Never run production like this.")
+    return fakeredis.FakeRedis()
+
+
+DEV_MAILBOX_KEY = "bot:dev:mailbox"
+DEV_MAILBOX_SIZE = 200
+
+
+def dev_mailbox_add(client: redis.Redis, mail: dict[str, Any]) -> None:
+    """Keep a mail in the development mailbox (newest first), shown by the emulator."""
+    client.lpush(DEV_MAILBOX_KEY, json.dumps(mail, ensure_ascii=False))
+    client.ltrim(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)
+
+
+def dev_mailbox(client: redis.Redis) -> list[dict[str, Any]]:
+    """The development mailbox, newest first."""
+    return [json.loads(raw) for raw in client.lrange(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)]
+
+
+def init_app(app) -> None:
+    """Attach the Redis client and the LINE state store to the app."""
+    client = make_redis(app.config.get("REDIS_URL"))
+    app.extensions["redis"] = client
+    app.extensions["state"] = StateStore(client, "line")
+
+

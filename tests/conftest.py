@@ -1,0 +1,314 @@
+"""Fixtures: a throwaway PostgreSQL database, a Redis DB of our own, a fake LINE, a real SMTP server.
+
+Nothing of ours is mocked: the app talks to real PostgreSQL and Redis; LINE is a local
+HTTP server behind ``LINE_API_BASE_URL`` (the real SDK client on the wire); mail goes to
+an aiosmtpd server in this process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import psycopg
+import pytest
+import redis as redis_lib
+from aiosmtpd.controller import Controller
+from flask import Flask
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from app import create_app
+from handlers.line_api_fake import LineApiRecorder, make_blueprint
+from storage.db import alembic_config
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+CHANNEL_SECRET = "test-channel-secret"
+ACCESS_TOKEN = "test-access-token"
+SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def database_url():
+    """A fresh database for this test run, migrated to head, dropped afterwards."""
+    name = f"aicom_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- Redis ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_url():
+    client = redis_lib.Redis.from_url(REDIS_TEST_URL)
+    client.ping()
+    yield REDIS_TEST_URL
+    client.flushdb()
+
+
+# -- fake LINE --------------------------------------------------------------------------------
+class _ServerThread:
+    def __init__(self, app: Flask) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def fake_line_server():
+    recorder = LineApiRecorder(ACCESS_TOKEN)
+    fake = Flask("fake_line")
+    fake.register_blueprint(make_blueprint(recorder))
+    server = _ServerThread(fake)
+    yield recorder, f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+@pytest.fixture
+def line_api(fake_line_server) -> LineApiRecorder:
+    """What the bot sent to LINE during this test."""
+    recorder, _url = fake_line_server
+    recorder.clear()
+    recorder.fail_next.clear()
+    return recorder
+
+
+# -- SMTP -------------------------------------------------------------------------------------
+@dataclass
+class Mailbox:
+    """Mails received by the in-process SMTP server."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(msg)
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def wait(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        with self._lock:
+            return list(self.messages)
+
+    @staticmethod
+    def body(msg: EmailMessage) -> str:
+        return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    mailbox = Mailbox()
+    port = _free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, f"smtp://127.0.0.1:{port}"
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server) -> Mailbox:
+    box, _url = smtp_server
+    box.clear()
+    return box
+
+
+# -- the app ----------------------------------------------------------------------------------
+@pytest.fixture
+def app_config(database_url, redis_url, fake_line_server, smtp_server) -> dict:
+    """The configuration the app under test gets (tests may change it before ``app`` is made)."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": SECRET_KEY,
+        "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
+        "LINE_API_BASE_URL": fake_line_server[1],
+        "SMTP_URL": smtp_server[1],
+        "MAIL_FROM": "AICOM Koka MyPage <noreply@aicom-koka.jp>",
+        "PUBLIC_BASE_URL": "http://localhost",
+        "EMULATOR": False,
+        "JOBS_INLINE": False,
+    }
+
+
+@pytest.fixture
+def app(app_config, line_api, mailbox):
+    """A fresh app on clean tables and a clean Redis DB."""
+    application = create_app(app_config)
+    db = application.extensions["db"]
+    with db.engine.begin() as conn:
+        tables = ", ".join(f'"{t}"' for t in _table_names())
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    application.extensions["redis"].flushdb()
+    yield application
+    db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(app_config):
+    """Build extra apps with changed settings (a broken Redis URL, ...); disposed afterwards."""
+    made = []
+
+    def factory(**changes):
+        application = create_app(dict(app_config, **changes))
+        made.append(application)
+        return application
+
+    yield factory
+    for application in made:
+        application.extensions["db"].engine.dispose()
+        application.extensions["redis"].close()
+
+
+def _table_names() -> list[str]:
+    from storage.models import Base
+
+    return [t.name for t in Base.metadata.sorted_tables]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app):
+    """A session for checking what the app stored (commits on exit)."""
+    with app.extensions["db"].begin() as session:
+        yield session
+
+
+def drain_jobs(app) -> None:
+    """Run every queued background job now (what `flask worker` does), in this process."""
+    from handlers.jobs import run_worker
+
+    run_worker(app, burst=True)
+
+
+# -- LINE webhook driver ----------------------------------------------------------------------
+def sign(body: bytes, secret: str = CHANNEL_SECRET) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class LineUser:
+    """Sends signed webhooks as one LINE user and reads what the bot answered."""
+
+    def __init__(self, client, api: LineApiRecorder, app, user_id: str | None = None) -> None:
+        self.client = client
+        self.api = api
+        self.app = app
+        self.user_id = user_id or "U" + uuid.uuid4().hex
+
+    def _event(self, event_type: str, **extra) -> dict:
+        event = {
+            "type": event_type,
+            "mode": "active",
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": self.user_id},
+            "webhookEventId": "01" + uuid.uuid4().hex.upper()[:24],
+            "deliveryContext": {"isRedelivery": False},
+        }
+        if event_type not in ("unfollow",):
+            token = uuid.uuid4().hex
+            event["replyToken"] = token
+            self.api.reply_token_users[token] = self.user_id
+        event.update(extra)
+        return event
+
+    def post(self, events: list[dict], signature: str | None = None):
+        body = json.dumps({"destination": "Uxxxxxxxx", "events": events}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "X-Line-Signature": signature if signature is not None else sign(body)}
+        return self.client.post("/callback", data=body, headers=headers)
+
+    def send_event(self, event: dict) -> list[dict]:
+        """Post one event; return the messages replied or pushed to this user because of it."""
+        before = len(self.api.messages(self.user_id))
+        response = self.post([event])
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.api.messages(self.user_id)[before:]
+
+    def say(self, text: str) -> list[dict]:
+        """Send a text message; return the reply messages."""
+        return self.send_event(self.text_event(text))
+
+    def text_event(self, text: str) -> dict:
+        return self._event("message", message={"type": "text", "id": str(uuid.uuid4().int)[:18], "text": text,
+                                               "quoteToken": uuid.uuid4().hex})
+
+    def says(self, text: str) -> str:
+        """Send a text; return every text (and Flex altText) replied, joined by newlines."""
+        return "\n".join(m.get("text") or m.get("altText", "") for m in self.say(text))
+
+    def sticker(self) -> list[dict]:
+        return self.send_event(self._event("message", message={
+            "type": "sticker", "id": "1", "packageId": "446", "stickerId": "1988",
+            "stickerResourceType": "STATIC", "quoteToken": uuid.uuid4().hex}))
+
+    def follow(self) -> list[dict]:
+        return self.send_event(self._event("follow", follow={"isUnblocked": False}))
+
+    def postback(self, data: str) -> list[dict]:
+        return self.send_event(self._event("postback", postback={"data": data}))
+
+
+@pytest.fixture
+def line_user(client, line_api, app):
+    """A LINE user talking to the bot; call it again (``make_line_user``) for more users."""
+    return LineUser(client, line_api, app)
+
+
+@pytest.fixture
+def make_line_user(client, line_api, app):
+    return lambda user_id=None: LineUser(client, line_api, app, user_id)
+
+
+def quick_reply_labels(message: dict) -> list[str]:
+    return [item["action"]["label"] for item in (message.get("quickReply") or {}).get("items", [])]

@@ -1,0 +1,152 @@
+"""POST /callback: signatures, malformed bodies, event kinds, dedup, redelivery, fallbacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import create_app
+from tests.conftest import drain_jobs, sign
+
+
+def test_verify_button_empty_events_is_200(client):
+    body = b'{"destination":"Uxxxxxxxx","events":[]}'
+    response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("signature", ["", "bm90IGEgc2lnbmF0dXJl", sign(b"other body")])
+def test_bad_or_missing_signature_is_400_and_changes_nothing(line_user, line_api, app, signature):
+    response = line_user.post([line_user.text_event("登録")], signature=signature)
+    assert response.status_code == 400
+    assert line_api.calls == []
+    assert app.extensions["redis"].keys("bot:*") == []
+
+
+def test_signature_from_another_channel_secret_is_400(line_user):
+    event = line_user.text_event("ヘルプ")
+    body = json.dumps({"events": [event]}).encode()
+    response = line_user.client.post("/callback", data=body,
+                                     headers={"X-Line-Signature": sign(body, "another-secret")})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("body", [b"not json at all", b'{"no_events": 1}', b"[1, 2]", b""])
+def test_malformed_body_with_valid_signature_is_400(client, line_api, body):
+    response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
+    assert response.status_code == 400
+    assert line_api.calls == []
+
+
+def test_unknown_text_gets_the_menu(line_user):
+    replies = line_user.say("こんにちは")
+    assert len(replies) == 1
+    assert "ご用件をお選びください" in replies[0]["text"]
+    labels = [i["action"]["label"] for i in replies[0]["quickReply"]["items"]]
+    assert "登録" in labels
+
+
+@pytest.mark.parametrize("word", ["ヘルプ", "メニュー", "ﾍﾙﾌﾟ", "ヘルプ！"])
+def test_help_words_get_the_menu(line_user, word):
+    assert "ご用件をお選びください" in line_user.says(word)
+
+
+def test_follow_gets_a_greeting_and_the_menu(line_user):
+    replies = line_user.follow()
+    assert "友だち追加ありがとうございます" in replies[0]["text"]
+    assert "ご用件をお選びください" in replies[1]["text"]
+
+
+def test_sticker_is_answered_politely(line_user):
+    replies = line_user.sticker()
+    assert "スタンプ" in replies[0]["text"]
+
+
+def test_standby_events_are_never_answered(line_user, line_api):
+    event = line_user.text_event("ヘルプ")
+    event["mode"] = "standby"
+    assert line_user.post([event]).status_code == 200
+    assert line_api.calls == []
+
+
+def test_unknown_event_type_is_200_and_silent(line_user, line_api):
+    event = line_user._event("somethingNew", extra={"a": 1})
+    assert line_user.post([event]).status_code == 200
+    assert line_api.calls == []
+
+
+def test_group_messages_are_ignored(line_user, line_api):
+    event = line_user.text_event("ヘルプ")
+    event["source"] = {"type": "group", "groupId": "Cxxxxxxxx", "userId": line_user.user_id}
+    assert line_user.post([event]).status_code == 200
+    assert line_api.calls == []
+
+
+def test_redelivered_event_is_handled_once(line_user, line_api):
+    event = line_user.text_event("ヘルプ")
+    assert line_user.post([event]).status_code == 200
+    redelivery = dict(event, deliveryContext={"isRedelivery": True})
+    assert line_user.post([redelivery]).status_code == 200
+    assert len(line_api.accepted("reply")) == 1
+
+
+def test_refused_reply_token_falls_back_to_push(line_user, line_api, app):
+    event = line_user.text_event("ヘルプ")
+    line_api.invalid_reply_tokens.add(event["replyToken"])
+    assert line_user.post([event]).status_code == 200
+    assert line_api.accepted("push") == []
+    drain_jobs(app)
+    pushes = line_api.accepted("push", line_user.user_id)
+    assert len(pushes) == 1
+    assert "ご用件をお選びください" in pushes[0].body["messages"][0]["text"]
+    assert pushes[0].retry_key
+
+
+def test_line_api_failure_queues_a_push_that_is_retried(line_user, line_api, app):
+    line_api.fail_next.extend([500])
+    line_user.post([line_user.text_event("ヘルプ")])
+    drain_jobs(app)
+    assert len(line_api.accepted("push", line_user.user_id)) == 1
+
+
+def test_redis_down_asks_line_to_redeliver(make_app, line_api):
+    broken = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    body = json.dumps({"events": [{
+        "type": "message", "mode": "active", "timestamp": 1, "replyToken": "r" * 32,
+        "webhookEventId": "01HZZZZZZZZZZZZZZZZZZZZZZZ", "deliveryContext": {"isRedelivery": False},
+        "source": {"type": "user", "userId": "U" + "1" * 32},
+        "message": {"type": "text", "id": "1", "text": "ヘルプ", "quoteToken": "q"}}]}).encode()
+    response = broken.test_client().post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
+    assert response.status_code == 503
+    assert line_api.calls == []
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+
+def test_healthz_names_redis_when_down(make_app):
+    broken = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["failing"] == ["redis"] and body["database"] == "ok"
+
+
+def test_healthz_names_the_database_when_down(make_app):
+    broken = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["failing"] == ["database"]
+
+
+def test_production_refuses_to_start_without_secrets(monkeypatch):
+    from app import ConfigError
+
+    for name in ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "DEMO_DEFAULTS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"DATABASE_URL": "sqlite://"})
