@@ -78,9 +78,9 @@ def db_cli() -> None:
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def upgrade_command(revision: str) -> None:
-    """Bring the schema to the newest migration (or REVISION)."""
+    """Bring the schema to the newest migration(s) (or REVISION)."""
     command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
     click.echo(f"database upgraded to {revision}")
 

@@ -21,3 +21,16 @@ def find_line_link(session: Session, line_user_id: str) -> LineLink | None:
 def find_account_by_login_id(session: Session, login_id: str) -> Account | None:
     """The account with this アカウントID, in any letter case."""
     return session.scalar(select(Account).where(Account.login_id_key == login_id.lower()))
+
+
+def link_line_user(session: Session, account: Account, line_user_id: str, now) -> LineLink:
+    """Link a LINE user to an account, replacing any older link of either side."""
+    from sqlalchemy import delete
+
+    session.execute(delete(LineLink).where((LineLink.line_user_id == line_user_id)
+                                           | (LineLink.account_id == account.id)))
+    session.flush()
+    link = LineLink(line_user_id=line_user_id, account_id=account.id, notices_enabled=True, linked_at=now)
+    session.add(link)
+    session.flush()
+    return link
