@@ -83,11 +83,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     state.init_app(app)
 
-    from handlers import cli, jobs, line, web
+    from handlers import cli, jobs, line, mypage, register_page, web
 
     jobs.init_app(app)
     line.init_app(app)
     web.init_app(app)
+    register_page.init_app(app)
+    mypage.init_app(app)
     cli.init_app(app)
     if app.config["EMULATOR"]:
         from handlers import emulator
