@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -16,6 +17,22 @@ log = logging.getLogger(__name__)
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
 DEMO_LINE_SECRET = "demo-channel-secret"
 DEMO_LINE_TOKEN = "demo-channel-access-token"
+
+
+# Link tokens travel in URLs (mail links, bill links); request logs must not keep them.
+_TOKEN_IN_URL = re.compile(r"(?<=[/=])[A-Za-z0-9_\-]{20,}")
+
+
+class RedactTokens(logging.Filter):
+    """Replace anything token-shaped in a log record's URL arguments with ``[redacted]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_URL.sub("[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub("[redacted]", record.msg)
+        return True
 
 
 class ConfigError(RuntimeError):
@@ -77,6 +94,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("werkzeug", "gunicorn.access"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(RedactTokens())
 
     from storage import db, state
 

@@ -150,3 +150,16 @@ def test_production_refuses_to_start_without_secrets(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"DATABASE_URL": "sqlite://"})
+
+
+def test_request_logs_redact_tokens():
+    import logging
+
+    from app import RedactTokens
+
+    record = logging.LogRecord("werkzeug", logging.INFO, "", 0, '%s - - "%s" %s',
+                               ("127.0.0.1", "GET /register/complete/AbCdEfGhIjKlMnOpQrStUvWxYz012345 HTTP/1.1",
+                                "200"), None)
+    RedactTokens().filter(record)
+    assert "AbCdEfGh" not in record.getMessage()
+    assert "/register/complete/[redacted]" in record.getMessage()
