@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from rq import Queue, Retry, SimpleWorker
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then stop.")
 def worker_command(burst: bool) -> None:
     """Run the background job worker (mail, pushes)."""

@@ -13,6 +13,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,9 +73,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
 
 
-@click.group("db")
-def db_cli() -> None:
-    """Database schema commands."""
+db_cli = AppGroup("db", help="Database schema commands.")
 
 
 @db_cli.command("upgrade")

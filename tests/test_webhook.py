@@ -163,3 +163,12 @@ def test_request_logs_redact_tokens():
     RedactTokens().filter(record)
     assert "AbCdEfGh" not in record.getMessage()
     assert "/register/complete/[redacted]" in record.getMessage()
+
+
+def test_fake_line_refuses_a_wrong_access_token(make_app, line_api, client):
+    from tests.conftest import LineUser
+
+    wrong = make_app(LINE_CHANNEL_ACCESS_TOKEN="not-the-token")
+    user = LineUser(wrong.test_client(), line_api, wrong)
+    assert user.post([user.text_event("ヘルプ")]).status_code == 200
+    assert [c.status for c in line_api.calls] == [401]
