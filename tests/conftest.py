@@ -37,6 +37,7 @@ REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 SECRET_KEY = "test-secret-key-" + "x" * 32
+BOT_USER_ID = "U0123456789abcdef0123456789abcdef"  # webhook "destination": U + 32 hex, as LINE's spec requires
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ class LineUser:
         return event
 
     def post(self, events: list[dict], signature: str | None = None):
-        body = json.dumps({"destination": "Uxxxxxxxx", "events": events}, ensure_ascii=False).encode()
+        body = json.dumps({"destination": BOT_USER_ID, "events": events}, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "X-Line-Signature": signature if signature is not None else sign(body)}
         return self.client.post("/callback", data=body, headers=headers)

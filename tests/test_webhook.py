@@ -11,7 +11,7 @@ from tests.conftest import drain_jobs, sign
 
 
 def test_verify_button_empty_events_is_200(client):
-    body = b'{"destination":"Uxxxxxxxx","events":[]}'
+    body = b'{"destination":"U0123456789abcdef0123456789abcdef","events":[]}'
     response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
     assert response.status_code == 200
 
