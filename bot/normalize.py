@@ -11,12 +11,20 @@ import unicodedata
 
 import jaconv
 
-# Every dash, hyphen and minus a phone number or a kana name may arrive with.
-_DASHES = "-‐‑‒–—―−－ｰ﹣⁃"
+# Every dash, hyphen and minus a phone number or a kana name may arrive with, including the
+# katakana long vowel mark an IME produces for "-" in kana mode (0748ー62ー1234).
+_DASHES = "-‐‑‒–—―−－ｰー﹣⁃─━"
 _DASH_RE = re.compile(f"[{re.escape(_DASHES)}]")
 # Long-vowel look-alikes that people type inside katakana names.
 _LONG_VOWEL_LOOKALIKES = re.compile(r"[-‐‑‒–—―−－ｰ~〜～]")
 _SPACES = re.compile(r"[\s\u3000]+")
+# The spacing voiced/semi-voiced marks (゛゜, as in "う゛") become their combining forms so that
+# NFKC composes them with the kana before them instead of turning them into " ゙".
+_SPACING_VOICE_MARKS = str.maketrans({"\u309b": "\u3099", "\u309c": "\u309a"})
+# A canonical kana name: katakana words (with ー, ・ and the iteration marks) separated by one
+# full-width space.
+_KATAKANA_WORD = r"[\u30a1-\u30fa\u30fc\u30fb\u30fd\u30fe]+"
+_KATAKANA_NAME_RE = re.compile(f"{_KATAKANA_WORD}(?:\u3000{_KATAKANA_WORD})*")
 
 
 def nfkc(text: str) -> str:
@@ -45,8 +53,12 @@ def customer_number(text: str) -> str:
 
 
 def phone(text: str) -> str:
-    """Canonical phone number: digits only, ``+81``/``81`` country prefix turned into a leading 0."""
-    value = digits_only(text)
+    """Canonical phone number: digits only, ``+81``/``81`` country prefix turned into a leading 0.
+
+    Dots (``090.1234.5678``) are separators too. Returns the cleaned string even when it is
+    not a valid number; validators decide.
+    """
+    value = digits_only(text).replace(".", "")
     if value.startswith("+81"):
         value = "0" + value[3:].lstrip("0")
     elif value.startswith("81") and len(value) in (11, 12):
@@ -61,11 +73,17 @@ def kana_name(text: str) -> str:
     people type for the long vowel mark. ``jaconv.normalize`` is deliberately not used on
     the whole string: it would also rewrite hyphens in non-kana text.
     """
-    value = unicodedata.normalize("NFKC", text)  # half-width kana -> full-width, combines voicing marks
+    value = text.translate(_SPACING_VOICE_MARKS)
+    value = unicodedata.normalize("NFKC", value)  # half-width kana -> full-width, combines voicing marks
     value = jaconv.hira2kata(value)
     value = _LONG_VOWEL_LOOKALIKES.sub("ー", value)
     words = [w for w in _SPACES.split(value.strip()) if w]
     return "\u3000".join(words)
+
+
+def is_katakana_name(value: str) -> bool:
+    """True when ``value`` is already a canonical kana name (see ``kana_name``) and not empty."""
+    return bool(_KATAKANA_NAME_RE.fullmatch(value))
 
 
 def command_text(text: str) -> str:

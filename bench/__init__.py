@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): how fast the CSV imports run on PostgreSQL."""
