@@ -59,6 +59,8 @@ class Turn:
     data: dict[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # Counters and refusals (rate and mismatch limits) live in the same store as the conversation.
+    store: StateStore | None = None
 
     @property
     def user_id(self) -> str:
@@ -147,7 +149,7 @@ class Engine:
             had_conversation = conversation is not None
             now = self.clock()
             with self.sessions.begin() as db:
-                turn = Turn(incoming, db, now, self.settings)
+                turn = Turn(incoming, db, now, self.settings, store=self.store)
                 if conversation and time.time() - conversation.updated_at > self.settings.idle_seconds:
                     if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA):
                         turn.say(messages.SESSION_EXPIRED)

@@ -1,18 +1,320 @@
-"""The local LINE emulator at /emulator (``EMULATOR=1``, on under ``make run``)."""
+"""The local LINE emulator at /emulator (``EMULATOR=1``, on under ``make run``).
+
+LINE has no local emulator, so this one stands in for the LINE app and LINE's servers:
+
+- the page (``GET /emulator``) is a phone-sized chat plus panes (mailbox, raw log, ...);
+- ``POST /emulator/api/send`` builds a real webhook body (every field LINE sends), signs
+  it with the channel secret and posts it over HTTP to our own ``/callback``, so the real
+  handler runs exactly as it would behind LINE;
+- the bot answers through the real line-bot-sdk client to the fake Messaging API mounted
+  at ``/emulator/line`` (``LINE_API_BASE_URL`` points there), which validates each call as
+  LINE would and records it; ``GET /emulator/api/log`` hands the page what happened since
+  its last poll (webhooks posted, API calls with status and errors);
+- ``GET /emulator/api/mailbox`` shows the development mailbox (mail when ``SMTP_URL`` is unset).
+
+Nothing in ``bot/`` knows any of this exists. Every route answers 404 when the emulator is
+off (the blueprint is never registered) and 403 to clients other than loopback.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
-from handlers.line_api_fake import LineApiRecorder, make_blueprint
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+
+from handlers.line_api_fake import ApiCall, LineApiRecorder, make_blueprint
+from storage.state import dev_mailbox
+
+log = logging.getLogger(__name__)
+bp = Blueprint("emulator", __name__)
+
+CALLBACK_TIMEOUT_SECONDS = 30  # the handler may wait up to 10 s for a user's lock, then work
+LOG_SIZE = 2000  # entries kept for the page; older ones fall off
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+EVENT_TYPES = ("text", "postback", "sticker", "image", "follow", "unfollow")
+DELIVERED_KINDS = ("reply", "push", "multicast")
+
+
+# -- the page's timeline ----------------------------------------------------------------------
+@dataclass
+class EmulatorLog:
+    """Everything the page shows, in order: webhooks posted and Messaging API calls (thread-safe)."""
+
+    entries: deque = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
+    _seq: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, **fields: Any) -> dict:
+        with self._lock:
+            self._seq += 1
+            entry = {"seq": self._seq, "at": time.time(), "kind": kind, **fields}
+            self.entries.append(entry)
+            return entry
+
+    def after(self, seq: int) -> tuple[list[dict], int]:
+        """Entries newer than ``seq`` and the newest sequence number."""
+        with self._lock:
+            return [e for e in self.entries if e["seq"] > seq], self._seq
+
+
+class EmulatorRecorder(LineApiRecorder):
+    """The fake Messaging API's recorder, also writing each call into the page's timeline."""
+
+    def __init__(self, access_token: str, timeline: EmulatorLog) -> None:
+        super().__init__(access_token)
+        self.timeline = timeline
+
+    def record(self, call: ApiCall) -> None:
+        super().record(call)
+        self.timeline.add("api", api=call.kind, path=call.path, status=call.status, errors=list(call.errors),
+                          body=call.body, users=self.call_users(call))
+
+    def call_users(self, call: ApiCall) -> list[str]:
+        """Whose chat a call shows in (a multicast: each ``to`` user), refused calls included."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.kind == "multicast":
+            return [u for u in body.get("to") or [] if isinstance(u, str)]
+        if call.user_id:
+            return [call.user_id]
+        user_id = {"reply": self.reply_token_users.get(str(body.get("replyToken"))),
+                   "push": body.get("to"), "loading": body.get("chatId")}.get(call.kind)
+        return [user_id] if isinstance(user_id, str) else []
+
+
+# -- webhook bodies, as LINE builds them ------------------------------------------------------
+def ulid(now_ms: int | None = None) -> str:
+    """A ULID (26 Crockford base32 characters: 48-bit time, 80 random bits), like webhookEventId."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (now_ms << 80) | secrets.randbits(80)
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def _message_id() -> str:
+    return str(secrets.randbelow(9 * 10**17) + 10**17)  # LINE's message IDs: 18 digits
+
+
+def build_event(user_id: str, event_type: str, *, text: str = "", data: str = "",
+                now_ms: int | None = None) -> dict:
+    """One webhook event of ``event_type`` from ``user_id``, with every field LINE sends."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    event: dict[str, Any] = {"type": "message" if event_type in ("text", "sticker", "image") else event_type}
+    if event_type == "text":
+        event["message"] = {"type": "text", "id": _message_id(), "quoteToken": secrets.token_urlsafe(64)[:86],
+                            "text": text}
+    elif event_type == "sticker":
+        event["message"] = {"type": "sticker", "id": _message_id(), "quoteToken": secrets.token_urlsafe(64)[:86],
+                            "stickerId": "52002734", "packageId": "11537", "stickerResourceType": "STATIC",
+                            "keywords": ["OK", "Thanks"]}
+    elif event_type == "image":
+        event["message"] = {"type": "image", "id": _message_id(), "quoteToken": secrets.token_urlsafe(64)[:86],
+                            "contentProvider": {"type": "line"}}
+    elif event_type == "postback":
+        event["postback"] = {"data": data}
+    elif event_type == "follow":
+        event["follow"] = {"isUnblocked": False}
+    event.update({
+        "webhookEventId": ulid(now_ms),
+        "deliveryContext": {"isRedelivery": False},
+        "timestamp": now_ms,
+        "source": {"type": "user", "userId": user_id},
+        "mode": "active",
+    })
+    if event_type != "unfollow":  # LINE gives no reply token for an unfollow
+        event["replyToken"] = secrets.token_hex(16)
+    return event
+
+
+def sign(body: bytes, channel_secret: str) -> str:
+    """``X-Line-Signature``: base64 of HMAC-SHA256 over the raw body with the channel secret."""
+    return base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _is_line_user_id(value: Any) -> bool:
+    return (isinstance(value, str) and len(value) == 33 and value[0] == "U"
+            and all(c in "0123456789abcdef" for c in value[1:]))
+
+
+# -- guards -----------------------------------------------------------------------------------
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+@bp.before_request
+def _loopback_only():
+    """The emulator acts as LINE (it signs webhooks) and shows live 本登録 links: local use only."""
+    if request.headers.get("X-Forwarded-For") or not _is_loopback(request.remote_addr):
+        abort(403)
+    return None
+
+
+def _callback_url() -> str:
+    """Where our own /callback listens: the host the page came from when it is loopback, else PUBLIC_BASE_URL."""
+    host = urlsplit(request.host_url).hostname or ""
+    if host == "localhost" or _is_loopback(host):
+        return request.host_url.rstrip("/") + "/callback"
+    return current_app.config["PUBLIC_BASE_URL"] + "/callback"
+
+
+# -- routes -----------------------------------------------------------------------------------
+@bp.get("/emulator")
+def page():
+    """The emulator page (its script and styles are static files: the CSP forbids inline ones)."""
+    return render_template("emulator.html", demo_customers=demo_customers(),
+                           destination=current_app.extensions["emulator_destination"])
+
+
+@bp.post("/emulator/api/send")
+def send():
+    """Post one signed webhook event to /callback as LINE would, and say how /callback answered."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"error": "a JSON object is expected"}), 400
+    user_id, event_type = payload.get("user"), payload.get("type", "text")
+    if not _is_line_user_id(user_id):
+        return jsonify({"error": "user must be a LINE user ID: U followed by 32 hex digits"}), 400
+    if event_type not in EVENT_TYPES:
+        return jsonify({"error": f"type must be one of {', '.join(EVENT_TYPES)}"}), 400
+    text, data = payload.get("text", ""), payload.get("data", "")
+    if event_type == "text" and (not isinstance(text, str) or not text):
+        return jsonify({"error": "text must not be empty"}), 400
+    if event_type == "postback" and (not isinstance(data, str) or not data):
+        return jsonify({"error": "data must not be empty"}), 400
+    display = payload.get("displayText") if event_type == "postback" else None
+    name = payload.get("displayName")
+    recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
+    if isinstance(name, str) and name:
+        recorder.profiles[user_id] = {"userId": user_id, "displayName": name[:20], "language": "ja"}
+
+    event = build_event(user_id, event_type, text=text, data=data)
+    if event.get("replyToken"):
+        recorder.reply_token_users[event["replyToken"]] = user_id
+    body = json.dumps({"destination": current_app.extensions["emulator_destination"], "events": [event]},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    signature = sign(body, current_app.config["LINE_CHANNEL_SECRET"])
+    timeline: EmulatorLog = current_app.extensions["emulator_log"]
+    timeline.add("webhook", users=[user_id], event=event_type, body=json.loads(body), raw=body.decode(),
+                 signature=signature, displayText=display if isinstance(display, str) else None)
+    status, answer = _post_callback(_callback_url(), body, signature)
+    timeline.add("callback", users=[user_id], status=status, response=answer)
+    return jsonify({"status": status, "response": answer, "webhookEventId": event["webhookEventId"]})
+
+
+def _post_callback(url: str, body: bytes, signature: str) -> tuple[int, str]:
+    """POST the webhook over HTTP; (status, response text), status 0 when nothing answered."""
+    req = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json; charset=utf-8",
+        "X-Line-Signature": signature,
+        "User-Agent": "LineBotWebhook/2.0",
+    })
+    try:
+        with urllib.request.urlopen(req, timeout=CALLBACK_TIMEOUT_SECONDS) as response:  # noqa: S310 - our own URL
+            return response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read(2000).decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        log.warning("emulator could not reach /callback (%s)", exc.__class__.__name__)
+        return 0, f"could not reach {url}: {exc.__class__.__name__}"
+
+
+@bp.get("/emulator/api/log")
+def timeline_after():
+    """What happened after ``after`` (a sequence number); ``user`` keeps one user's entries only."""
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        after = 0
+    user_id = request.args.get("user")
+    entries, last = current_app.extensions["emulator_log"].after(after)
+    if user_id:
+        entries = [e for e in entries if user_id in e.get("users", [])]
+    return jsonify({"entries": entries, "last": last})
+
+
+@bp.get("/emulator/api/messages")
+def delivered_messages():
+    """Messages delivered to ``user`` (reply, push, multicast) after ``after``, in order."""
+    user_id = request.args.get("user", "")
+    try:
+        after = int(request.args.get("after", "0"))
+    except ValueError:
+        after = 0
+    entries, last = current_app.extensions["emulator_log"].after(after)
+    messages = [
+        {"seq": e["seq"], "api": e["api"], "message": message}
+        for e in entries
+        if e["kind"] == "api" and e["api"] in DELIVERED_KINDS and e["status"] == 200 and user_id in e["users"]
+        for message in (e["body"] or {}).get("messages", [])
+    ]
+    return jsonify({"messages": messages, "last": last})
+
+
+@bp.get("/emulator/api/mailbox")
+def mailbox():
+    """The development mailbox (mail sent while ``SMTP_URL`` is unset), newest first."""
+    return jsonify({"mails": dev_mailbox(current_app.extensions["redis"]),
+                    "smtp": bool(current_app.config.get("SMTP_URL"))})
+
+
+@bp.get("/emulator/api/demo-customers")
+def demo_customers_json():
+    """Customers to register with (number, phone, kana)."""
+    return jsonify({"customers": demo_customers()})
+
+
+def demo_customers(limit: int = 5) -> list[dict[str, str]]:
+    """The seed-demo customers (number, phone, kana, a note), or failing that a few from the database."""
+    try:
+        from handlers import demo_data  # written with seed-demo
+    except ImportError:
+        demo_data = None
+    if demo_data is not None and getattr(demo_data, "DEMO_CUSTOMERS", None):
+        without = getattr(demo_data, "DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT", None)
+        return [{"customer_number": c.customer_number, "phone": c.phone, "name_kana": c.name_kana,
+                 "note": "今月の明細なし" if c.customer_number == without else ""}
+                for c in list(demo_data.DEMO_CUSTOMERS)[:limit]]
+    from sqlalchemy import select
+
+    from storage.models import Customer
+
+    try:
+        with current_app.extensions["db"].begin() as session:
+            rows = session.scalars(select(Customer).order_by(Customer.id).limit(limit)).all()
+            return [{"customer_number": c.customer_number, "phone": c.phone, "name_kana": c.name_kana, "note": ""}
+                    for c in rows]
+    except Exception:  # noqa: BLE001 - an unmigrated database must not break the page
+        log.warning("emulator could not list customers")
+        return []
 
 
 def init_app(app: Flask) -> None:
-    """Mount the fake Messaging API under /emulator/line (the page comes with issue 5)."""
-    recorder = LineApiRecorder(app.config["LINE_CHANNEL_ACCESS_TOKEN"])
+    """Mount the fake Messaging API under /emulator/line and the emulator page and its API."""
+    timeline = EmulatorLog()
+    recorder = EmulatorRecorder(app.config["LINE_CHANNEL_ACCESS_TOKEN"], timeline)
     app.extensions["emulator_recorder"] = recorder
-    bp = make_blueprint(recorder, name="emulator_line_api")
+    app.extensions["emulator_log"] = timeline
+    app.extensions["emulator_destination"] = "U" + secrets.token_hex(16)  # the bot's own user ID
+    line_api = make_blueprint(recorder, name="emulator_line_api")
     from handlers.web import csrf
 
-    csrf.exempt(bp)
-    app.register_blueprint(bp, url_prefix="/emulator/line")
+    csrf.exempt(line_api)
+    csrf.exempt(bp)  # JSON from the page, loopback only, and only while the emulator is on
+    app.register_blueprint(line_api, url_prefix="/emulator/line")
+    app.register_blueprint(bp)

@@ -6,6 +6,7 @@ emulator, and turned into SDK request models with ``from_dict`` at the wire.
 
 from __future__ import annotations
 
+from bot import messages
 from bot.types import AccountLinkPrompt, BillCard, BillList, QuickReply, Reply, TextReply
 
 MAX_MESSAGES = 5
@@ -55,14 +56,91 @@ def render_text(reply: TextReply) -> dict:
                              reply.quick_replies)
 
 
+BILL_CARD_ITEMS = 8  # main line items shown on the card; the rest are counted ("ほか N 件")
+_MUTED = "#555555"
+_BRAND = "#00703C"
+
+
+def _row(label: str, value: str, bold: bool = False) -> dict:
+    """A label on the left, a value on the right (both non-empty)."""
+    return {"type": "box", "layout": "horizontal", "spacing": "sm", "contents": [
+        {"type": "text", "text": label or "-", "size": "sm", "color": _MUTED, "flex": 3, "wrap": True},
+        {"type": "text", "text": value or "-", "size": "sm", "align": "end", "flex": 2, "wrap": True,
+         "weight": "bold" if bold else "regular", "color": "#1A1A1A"},
+    ]}
+
+
 def render_bill_card(card: BillCard) -> dict:
-    """A Flex bubble for one month's bill (filled in by the billing work)."""
-    raise NotImplementedError
+    """A Flex bubble for one month's bill: 請求年月, ご請求金額, 引落日/支払方法, main items, 「明細を見る」."""
+    month = messages.month_label(card.billing_month)
+    total = messages.yen(card.total)
+    body: list[dict] = [
+        {"type": "text", "text": messages.BILL_TOTAL_LABEL, "size": "sm", "color": _MUTED},
+        {"type": "text", "text": total, "size": "xxl", "weight": "bold", "color": "#1A1A1A"},
+    ]
+    facts = []
+    if card.due_date is not None:
+        facts.append(_row(messages.BILL_DUE_LABEL, messages.date_label(card.due_date)))
+    if card.payment_method:
+        facts.append(_row(messages.BILL_METHOD_LABEL, card.payment_method))
+    if facts:
+        body.append({"type": "separator", "margin": "md"})
+        body.append({"type": "box", "layout": "vertical", "spacing": "sm", "margin": "md", "contents": facts})
+    if card.items:
+        rows: list[dict] = [{"type": "text", "text": messages.BILL_ITEMS_LABEL, "size": "xs", "color": _MUTED}]
+        rows += [_row(item.name, messages.yen(item.amount)) for item in card.items[:BILL_CARD_ITEMS]]
+        if len(card.items) > BILL_CARD_ITEMS:
+            rows.append({"type": "text", "text": messages.BILL_MORE_ITEMS.format(
+                count=len(card.items) - BILL_CARD_ITEMS), "size": "sm", "color": _MUTED, "align": "end"})
+        body.append({"type": "separator", "margin": "md"})
+        body.append({"type": "box", "layout": "vertical", "spacing": "sm", "margin": "md", "contents": rows})
+    if card.note:
+        body.append({"type": "text", "text": card.note, "size": "xs", "color": _MUTED, "wrap": True,
+                     "margin": "lg"})
+    bubble = {
+        "type": "bubble",
+        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
+            {"type": "text", "text": messages.BILL_CARD_HEADER, "size": "xs", "color": "#FFFFFF"},
+            {"type": "text", "text": month, "size": "xl", "weight": "bold", "color": "#FFFFFF"},
+        ]},
+        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
+        "footer": {"type": "box", "layout": "vertical", "contents": [
+            {"type": "button", "style": "primary", "color": _BRAND, "height": "sm",
+             "action": {"type": "uri", "label": messages.BILL_DETAIL_BUTTON, "uri": card.detail_url}},
+        ]},
+    }
+    alt = messages.BILL_CARD_ALT.format(month=month, total=total)
+    return _with_quick_reply({"type": "flex", "altText": alt[:MAX_ALT_TEXT], "contents": bubble},
+                             card.quick_replies)
 
 
 def render_bill_list(bill_list: BillList) -> dict:
-    """A Flex bubble listing months (filled in by the billing work)."""
-    raise NotImplementedError
+    """A Flex bubble listing months, newest first; each row's button sends that month's command."""
+    rows: list[dict] = []
+    for entry in bill_list.entries:
+        rows.append({"type": "box", "layout": "horizontal", "spacing": "sm", "alignItems": "center", "contents": [
+            {"type": "text", "text": messages.month_label(entry.billing_month), "size": "sm", "flex": 3},
+            {"type": "text", "text": messages.yen(entry.total), "size": "sm", "align": "end", "flex": 3,
+             "weight": "bold"},
+            {"type": "button", "style": "link", "height": "sm", "flex": 2,
+             "action": {"type": "message", "label": messages.BILL_LIST_OPEN, "text": entry.command[:300]}},
+        ]})
+    bubble = {
+        "type": "bubble",
+        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
+            {"type": "text", "text": messages.BILL_LIST_TITLE, "size": "lg", "weight": "bold", "color": "#FFFFFF"},
+        ]},
+        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": rows + [
+            {"type": "text", "text": messages.BILL_LIST_NOTE, "size": "xs", "color": _MUTED, "wrap": True,
+             "margin": "lg"},
+        ]},
+    }
+    entries = bill_list.entries
+    alt = messages.BILL_LIST_ALT.format(newest=messages.month_label(entries[0].billing_month),
+                                        oldest=messages.month_label(entries[-1].billing_month),
+                                        count=len(entries)) if entries else messages.BILL_LIST_TITLE
+    return _with_quick_reply({"type": "flex", "altText": alt[:MAX_ALT_TEXT], "contents": bubble},
+                             bill_list.quick_replies)
 
 
 def render(replies: list[Reply], link_url: str | None = None) -> list[dict]:

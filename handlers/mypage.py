@@ -1,12 +1,390 @@
-"""Web pages: mypage (being built)."""
+"""The web My Page: login/logout, お客様メニュー, ご利用料金の一覧, the bill detail page, リマインダー.
+
+Sessions are server-side (``handlers.sessions``). A logged-in session holds the account
+id and its ``session_version``; every page checks the version against the database, so
+a password reset ends every older session.
+
+The bill detail page opens for (a) the logged-in owner, or (b) the chat's bearer link
+(``?t=``) for exactly that statement and account within its 15 minutes. The bearer link
+is reusable within those minutes (the customer may tap 「明細を見る」 again); on first use
+it is exchanged for a grant in the session that ends when the link does, and the browser
+is sent to the clean URL so the token does not linger in history. After that, the same
+URL asks for login and then shows the bill. Another customer's statement is a 404, the
+same as an unknown one; without a login nothing tells them apart (both ask for login).
+
+Login throttling: 5 failures per typed account ID or 20 per client address within 15
+minutes refuse further tries until the window passes. The reminder pages are not
+throttled by it, and a password reset clears the account's counter, so the real owner is
+never locked out.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+import hashlib
+import logging
+import re
+from datetime import datetime
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+
+from bot import messages, validators
+from bot.errors import InvalidInput
+from bot.messages import PASSWORD_MISMATCH
+from bot.normalize import mask_email, nfkc
+from handlers import jobs, sessions
+from storage import bills, logins, repositories
+from storage.bills import aware
+from storage.models import Account
+from storage.security import hash_password, needs_rehash, verify_password
+from storage.state import StateStore, StateUnavailable
+
+log = logging.getLogger(__name__)
 bp = Blueprint("mypage", __name__)
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+LOGIN_WINDOW_SECONDS = 15 * 60
+LOGIN_FAILURES_PER_ACCOUNT = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+REMINDER_WINDOW_SECONDS = 60 * 60
+REMINDERS_PER_TARGET = 5  # mails per account ID / mail address per hour
+REMINDERS_PER_ADDRESS = 10  # requests per client address per hour
+# Where the browser goes after a login that carried a linkToken; the emulator may point it at itself.
+LINE_ACCOUNT_LINK_URL = "https://access.line.me/dialog/bot/accountLink"
+_LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
+MAX_FIELD = 254
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _now() -> datetime:
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else datetime.now(TOKYO)
+
+
+def _db():
+    return current_app.extensions["db"]
+
+
+def _state() -> StateStore:
+    return current_app.extensions["state"]
+
+
+def _ident(value: str) -> str:
+    """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def safe_next(value: str | None) -> str | None:
+    """``next`` only as a same-site relative path (``/mypage/...``); anything else is dropped."""
+    if not value or len(value) > 500 or not value.startswith("/") or value.startswith("//"):
+        return None
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def _link_token(value: str | None) -> str | None:
+    """LINE's account-link token, only in the shape LINE issues."""
+    return value if value and _LINK_TOKEN_RE.fullmatch(value) else None
+
+
+def _login_url(next_path: str | None = None) -> str:
+    return url_for("mypage.login", next=next_path) if next_path else url_for("mypage.login")
+
+
+def current_account(db) -> Account | None:
+    """The logged-in account, or None (a session of an older ``session_version`` is ended)."""
+    account_id = session.get("account_id")
+    if not account_id:
+        return None
+    account = logins.active_account(db, int(account_id))
+    if account is None or account.session_version != session.get("session_version"):
+        # An older session (password reset) or a closed account: the login ends, nothing else.
+        session.pop("account_id", None)
+        session.pop("session_version", None)
+        return None
+    return account
+
+
+def login_required(view):
+    """Run the view with the logged-in account, or send the visitor to /login?next=<this page>."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        with _db().begin() as db:
+            account = current_account(db)
+            if account is None:
+                return redirect(_login_url(request.full_path.rstrip("?")))
+            return view(db, account, *args, **kwargs)
+
+    return wrapper
+
+
+def _send_mail(template: str, to: str, **context) -> None:
+    """Queue a mail whose template's first line is ``Subject: ...``."""
+    text = render_template(template, **context)
+    first, _, body = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip()
+    jobs.enqueue("send_mail", to=to, subject=subject, body=body.lstrip("\n"))
+
+
+# -- login and logout -------------------------------------------------------------------------
+@bp.get("/login")
+def login():
+    """The login form (with ``linkToken`` when LINE sent the customer here to link their account)."""
+    next_path = safe_next(request.args.get("next"))
+    link_token = _link_token(request.args.get("linkToken"))
+    if request.args.get("linkToken") and link_token is None:
+        return render_template("mypage/login.html", next=None, link_token=None, error="link"), 400
+    if link_token is None:
+        with _db().begin() as db:
+            if current_account(db) is not None:
+                return redirect(next_path or url_for("mypage.menu"))
+    return render_template("mypage/login.html", next=next_path, link_token=link_token, error=None,
+                           logged_out=request.args.get("logged_out") == "1")
+
+
+@bp.post("/login")
+def login_post():
+    """Check the account ID (any letter case) and password; the same answer for every failure."""
+    login_key = nfkc(request.form.get("account_id", ""))[:MAX_FIELD].lower()
+    password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
+    next_path = safe_next(request.form.get("next"))
+    link_token = _link_token(request.form.get("linkToken"))
+    page = {"next": next_path, "link_token": link_token, "account_id": request.form.get("account_id", "")[:60]}
+    state = _state()
+    account_ident, address = _ident(login_key), _ident(_client_address())
+    try:
+        throttled = (state.count("web_login_id", account_ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
+                     or state.count("web_login_addr", address, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ADDRESS)
+    except StateUnavailable:
+        return render_template("mypage/login.html", error="unavailable", **page), 503
+    if throttled:
+        log.info("web login refused: too many failures")
+        return render_template("mypage/login.html", error="throttled", **page), 429
+
+    now = _now()
+    nonce = None
+    with _db().begin() as db:
+        account = repositories.find_account_by_login_id(db, login_key) if login_key else None
+        usable = account if account is not None and account.status == "active" else None
+        # verify_password(None, ...) still hashes: unknown IDs take as long as wrong passwords.
+        ok = verify_password(usable.password_hash if usable else None, password) and usable is not None
+        if ok:
+            if needs_rehash(usable.password_hash):
+                usable.password_hash = hash_password(password)
+            signed_in = (usable.id, usable.session_version)
+            if link_token:
+                nonce = logins.issue_line_link_nonce(db, usable, now)
+    if not ok:
+        try:
+            state.count_hit("web_login_id", account_ident, LOGIN_WINDOW_SECONDS)
+            state.count_hit("web_login_addr", address, LOGIN_WINDOW_SECONDS)
+        except StateUnavailable:
+            log.warning("could not count a failed web login")
+        return render_template("mypage/login.html", error="failed", **page), 200
+    try:
+        state.reset_count("web_login_id", account_ident)
+    except StateUnavailable:
+        log.warning("could not reset the login failure counter")
+    session.clear()
+    sessions.renew(session)  # a new session id at login: no fixation
+    session["account_id"], session["session_version"] = signed_in
+    log.info("web login for account %s", signed_in[0])
+    if nonce:
+        target = current_app.config.get("LINE_ACCOUNT_LINK_URL") or LINE_ACCOUNT_LINK_URL
+        return redirect(target + "?" + urlencode({"linkToken": link_token, "nonce": nonce}))
+    return redirect(next_path or url_for("mypage.menu"))
+
+
+@bp.post("/logout")
+def logout():
+    """End the session (its Redis key and cookie are deleted)."""
+    session.clear()
+    return redirect(url_for("mypage.login", logged_out="1"))
+
+
+# -- お客様メニュー and bills -----------------------------------------------------------------
+@bp.get("/mypage")
+@login_required
+def menu(db, account: Account):
+    """お客様メニュー."""
+    return render_template("mypage/menu.html", account=account)
+
+
+@bp.get("/mypage/bills")
+@login_required
+def bill_list(db, account: Account):
+    """ご利用料金の一覧: newest first, at most one year, nothing before 2020-07."""
+    statements = bills.recent_statements(db, account.customer_id)
+    return render_template("mypage/bills.html", account=account, statements=statements)
+
+
+def _granted_account(db, statement_id: int, now: datetime) -> Account | None:
+    """The account a bearer link (exchanged into this session) lets see this statement now."""
+    grant = (session.get("bill_grants") or {}).get(str(statement_id))
+    if not grant or grant.get("until", 0) <= now.timestamp():
+        return None
+    account = logins.active_account(db, int(grant.get("account_id", 0)))
+    if account is None or account.session_version != grant.get("version"):
+        return None
+    return account
+
+
+@bp.get("/mypage/bills/<int:statement_id>")
+def bill_detail(statement_id: int):
+    """One statement: every line item, the total, due date and payment method."""
+    clean_path = url_for("mypage.bill_detail", statement_id=statement_id)
+    token = request.args.get("t")
+    now = _now()
+    with _db().begin() as db:
+        if token is not None:
+            link = bills.check_bill_link(db, token, statement_id, now)
+            if link is not None:
+                grants = {key: grant for key, grant in (session.get("bill_grants") or {}).items()
+                          if grant.get("until", 0) > now.timestamp()}
+                grants[str(statement_id)] = {"account_id": link.account_id,
+                                             "version": link.account.session_version,
+                                             "until": aware(link.expires_at).timestamp()}
+                session["bill_grants"] = grants
+                return redirect(clean_path, 303)
+            if current_account(db) is None:
+                return redirect(_login_url(clean_path))
+            return redirect(clean_path, 303)
+        viewer = _granted_account(db, statement_id, now)
+        if viewer is None:
+            viewer = current_account(db)
+            if viewer is None:
+                return redirect(_login_url(clean_path))
+            logged_in = True
+        else:
+            logged_in = current_account(db) is not None
+        statement = bills.customer_statement(db, viewer.customer_id, statement_id)
+        if statement is None:
+            abort(404)
+        return render_template("mypage/bill_detail.html", account=viewer, statement=statement,
+                               logged_in=logged_in)
+
+
+# -- リマインダー -------------------------------------------------------------------------------
+def _reminder_allowed(kind: str, target: str) -> bool:
+    """Quietly limit reminder mails per target and per client address (the page never tells)."""
+    try:
+        by_address = _state().count_hit(f"web_reminder_addr_{kind}", _ident(_client_address()),
+                                        REMINDER_WINDOW_SECONDS)
+        by_target = _state().count_hit(f"web_reminder_{kind}", _ident(target), REMINDER_WINDOW_SECONDS)
+    except StateUnavailable:
+        return False
+    return by_address <= REMINDERS_PER_ADDRESS and by_target <= REMINDERS_PER_TARGET
+
+
+@bp.get("/reminder")
+def reminder():
+    """リマインダー: choose forgotten account ID or forgotten password."""
+    return render_template("mypage/reminder.html")
+
+
+@bp.route("/reminder/account-id", methods=["GET", "POST"])
+def reminder_account_id():
+    """Forgot account ID: mail it to the registered address; the page is the same either way."""
+    if request.method == "GET":
+        return render_template("mypage/reminder_account_id.html", error=None)
+    email = nfkc(request.form.get("email", ""))[:MAX_FIELD].lower()
+    if "@" not in email:
+        return render_template("mypage/reminder_account_id.html", error="email"), 200
+    if _reminder_allowed("id", email):
+        with _db().begin() as db:
+            accounts = logins.active_accounts_by_email(db, email)
+            mails = [(a.email, a.nickname, a.login_id) for a in accounts]
+        for to, nickname, login_id in mails:
+            _send_mail("mail/reminder_account_id.txt", to, nickname=nickname, login_id=login_id,
+                       login_url=current_app.config["PUBLIC_BASE_URL"] + url_for("mypage.login"))
+        log.info("account ID reminder for %s: %d mail(s)", mask_email(email), len(mails))
+    return render_template("mypage/reminder_sent.html", kind="account_id")
+
+
+@bp.route("/reminder/password", methods=["GET", "POST"])
+def reminder_password():
+    """Forgot password: mail a reset link (30 minutes, single use); the page is the same either way."""
+    if request.method == "GET":
+        return render_template("mypage/reminder_password.html", error=None)
+    target = nfkc(request.form.get("login", ""))[:MAX_FIELD].lower()
+    if not target:
+        return render_template("mypage/reminder_password.html", error="empty"), 200
+    if _reminder_allowed("password", target):
+        now = _now()
+        with _db().begin() as db:
+            if "@" in target:
+                accounts = logins.active_accounts_by_email(db, target)[:3]
+            else:
+                account = repositories.find_account_by_login_id(db, target)
+                accounts = [account] if account is not None and account.status == "active" else []
+            mails = [(a.email, a.nickname, logins.issue_reset_link(db, a, now)) for a in accounts]
+        base = current_app.config["PUBLIC_BASE_URL"]
+        for to, nickname, token in mails:
+            _send_mail("mail/password_reset.txt", to, nickname=nickname,
+                       reset_url=base + url_for("mypage.password_reset", t=token),
+                       minutes=logins.RESET_LINK_SECONDS // 60)
+        log.info("password reset requested: %d mail(s)", len(mails))
+    return render_template("mypage/reminder_sent.html", kind="password")
+
+
+@bp.get("/reminder/password/reset")
+def password_reset():
+    """The reset link: GET shows the form (nothing is spent)."""
+    token = request.args.get("t", "")
+    with _db().begin() as db:
+        status, _link = logins.reset_link_status(db, token, _now())
+    if status != "ok":
+        return render_template("mypage/reset_invalid.html", status=status), 410 if status != "unknown" else 404
+    return render_template("mypage/reset.html", token=token, error=None)
+
+
+@bp.post("/reminder/password/reset")
+def password_reset_post():
+    """Set the new password (twice): spends the link, ends older sessions, revokes older links."""
+    token = request.form.get("t", "")
+    new_password = request.form.get("password", "")
+    confirm = request.form.get("password_confirm", "")
+    now = _now()
+    with _db().begin() as db:
+        status, link = logins.reset_link_status(db, token, now)
+        if status != "ok" or link is None:
+            return render_template("mypage/reset_invalid.html", status=status), 410 if status != "unknown" else 404
+        account = link.account
+        try:
+            value = validators.password(new_password, account_id=account.login_id, phone=account.customer.phone,
+                                        customer_number=account.customer.customer_number)
+            if validators.normalize_password(confirm) != value:
+                raise InvalidInput(PASSWORD_MISMATCH)
+        except InvalidInput as exc:
+            return render_template("mypage/reset.html", token=token, error=exc.message), 200
+        account = logins.reset_password(db, token, value, now)
+        if account is None:
+            return render_template("mypage/reset_invalid.html", status="used"), 410
+        login_key = account.login_id_key
+    try:
+        _state().reset_count("web_login_id", _ident(login_key))
+    except StateUnavailable:
+        log.warning("could not clear the login failure counter after a reset")
+    session.clear()
+    log.info("password reset for an account")
+    return render_template("mypage/reset_done.html")
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages."""
+    """Install the Redis sessions, the money/month filters, and register the pages."""
+    sessions.init_app(app)
+    app.add_template_filter(messages.yen, "yen")
+    app.add_template_filter(messages.month_label, "month_label")
+    app.add_template_filter(messages.date_label, "date_label")
     app.register_blueprint(bp)

@@ -8,6 +8,7 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:event:<webhookEventId>  "processing" while handled, "done" afterwards (dedup)
     bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
     bot:block:<name>:<id>       a refusal in force until the key expires
+    bot:web:session:<sid hash>  a web My Page session (JSON), expiring after 30 idle minutes
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """
@@ -56,6 +57,11 @@ def counter_key(name: str, ident: str) -> str:
 
 def block_key(name: str, ident: str) -> str:
     return f"bot:block:{name}:{ident}"
+
+
+def web_session_key(sid_hash: str) -> str:
+    """A web session, keyed by the SHA-256 of its cookie value (a leaked key list opens nothing)."""
+    return f"bot:web:session:{sid_hash}"
 
 
 @dataclass

@@ -7,4 +7,6 @@ from bot.engine import Flow
 
 def all_flows() -> list[Flow]:
     """Every flow, in the order entry points are matched."""
-    return []
+    from bot.flows import account_link, billing, registration, unlink
+
+    return [billing.FLOW, account_link.FLOW, registration.FLOW, unlink.FLOW]

@@ -1,0 +1,119 @@
+"""Validators: what a person typed -> a typed, canonical value, or ``InvalidInput(messages.X)``.
+
+Pure functions, no I/O, in the manner of click's parameter types: each converts or fails
+with a message meant for the customer that names the item and says how to fix it. The
+chat flows and the 本登録 page use the same functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from bot import messages, normalize
+from bot.errors import InvalidInput
+
+CUSTOMER_NUMBER_RE = re.compile(r"[0-9]{1,20}")
+# Japanese numbers: a leading 0, then 9 (landline) or 10 (mobile, IP, 0120) digits.
+PHONE_RE = re.compile(r"0[0-9]{9,10}")
+# A name needs at least one katakana letter (incl. small kana, ヴ, ヵ, ヶ), not only marks.
+KANA_LETTER_RE = re.compile(r"[\u30a1-\u30fa]")
+PRINTABLE_ASCII_RE = re.compile(r"[!-~]+")  # half-width printable, no space
+ACCOUNT_ID_MIN, ACCOUNT_ID_MAX = 5, 30
+NICKNAME_MIN, NICKNAME_MAX = 1, 20
+PASSWORD_MIN, PASSWORD_MAX = 8, 16
+KANA_NAME_MAX = 100
+# Categories a nickname may not contain: controls, format characters (bidi overrides,
+# zero-width spaces), unassigned/private/surrogates, line and paragraph separators.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"})
+_ZERO_WIDTH_JOINER = "\u200d"  # allowed: joins emoji sequences
+
+
+def customer_number(text: str) -> str:
+    """お客様番号: digits (full-width and hyphens fine), leading zeros dropped."""
+    value = normalize.customer_number(text)
+    if not CUSTOMER_NUMBER_RE.fullmatch(value) or value == "0":
+        raise InvalidInput(messages.CUSTOMER_NUMBER_INVALID)
+    return value
+
+
+def phone(text: str) -> str:
+    """電話番号: digits only (hyphens, brackets, full-width digits and +81 accepted)."""
+    value = normalize.phone(text)
+    if not PHONE_RE.fullmatch(value):
+        raise InvalidInput(messages.PHONE_INVALID)
+    return value
+
+
+def kana_name(text: str) -> str:
+    """お名前（カナ）: full-width katakana with one full-width space between words."""
+    value = normalize.kana_name(text)
+    if len(value) > KANA_NAME_MAX or not normalize.is_katakana_name(value) or not KANA_LETTER_RE.search(value):
+        raise InvalidInput(messages.NAME_KANA_INVALID)
+    return value
+
+
+def account_id(text: str) -> str:
+    """アカウントID: half-width letters, digits and symbols, 5 to 30, no spaces (full-width typing is folded)."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    if not (ACCOUNT_ID_MIN <= len(value) <= ACCOUNT_ID_MAX) or not PRINTABLE_ASCII_RE.fullmatch(value):
+        raise InvalidInput(messages.ACCOUNT_ID_RULES)
+    return value
+
+
+def email(text: str) -> str:
+    """メールアドレス: syntax only (no DNS), ASCII so any mail server takes it; normalised form."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    try:
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(messages.EMAIL_INVALID) from exc
+    return result.normalized
+
+
+def nickname(text: str) -> str:
+    """ニックネーム: 1 to 20 characters after NFKC and trimming, no control characters."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES and ch != _ZERO_WIDTH_JOINER for ch in value):
+        raise InvalidInput(messages.NICKNAME_CONTROL)
+    if not (NICKNAME_MIN <= len(value) <= NICKNAME_MAX):
+        raise InvalidInput(messages.NICKNAME_LENGTH)
+    return value
+
+
+def normalize_password(text: str) -> str:
+    """The form a password is hashed and checked in: NFKC (full-width typing folds to ASCII).
+
+    The login page must apply this before ``verify_password`` too.
+    """
+    return unicodedata.normalize("NFKC", text)
+
+
+def password(text: str, *, account_id: str, phone: str, customer_number: str) -> str:
+    """パスワード: 8 to 16 half-width printable characters, at least two of upper/lower/digits.
+
+    NFKC first; too long is refused (never truncated); a password equal to the account ID
+    (ignoring case), the phone number or the customer number is refused.
+    """
+    value = normalize_password(text)
+    if not value:
+        raise InvalidInput(messages.PASSWORD_EMPTY)
+    if len(value) > PASSWORD_MAX:
+        raise InvalidInput(messages.PASSWORD_TOO_LONG)
+    if len(value) < PASSWORD_MIN:
+        raise InvalidInput(messages.PASSWORD_TOO_SHORT)
+    if not PRINTABLE_ASCII_RE.fullmatch(value):
+        raise InvalidInput(messages.PASSWORD_CHARS)
+    if value.lower() == account_id.lower():
+        raise InvalidInput(messages.PASSWORD_SAME_AS_ACCOUNT_ID)
+    if phone and normalize.phone(value) == phone:
+        raise InvalidInput(messages.PASSWORD_SAME_AS_PHONE)
+    if customer_number and normalize.customer_number(value) == customer_number:
+        raise InvalidInput(messages.PASSWORD_SAME_AS_CUSTOMER_NUMBER)
+    kinds = sum((any(c.isupper() for c in value), any(c.islower() for c in value),
+                 any(c.isdigit() for c in value)))
+    if kinds < 2:
+        raise InvalidInput(messages.PASSWORD_KINDS)
+    return value

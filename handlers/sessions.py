@@ -1,0 +1,114 @@
+"""Server-side web sessions in Redis: a random session id in an HttpOnly cookie, the data in Redis.
+
+The cookie holds only a 256-bit random id; Redis holds the data under the id's SHA-256
+(``storage.state.web_session_key``), so a leaked key list opens nothing. Sessions expire
+after ``idle_seconds`` without a request (the TTL is renewed on each request). ``renew``
+gives the session a new id at login (the old key is deleted: no session fixation); an
+emptied session (``session.clear()``, logout) deletes its key and its cookie.
+
+Flask-WTF keeps its CSRF token in this session, so every page's forms work with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+
+import redis
+from flask import Flask, Request, Response
+from flask.json.tag import TaggedJSONSerializer
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from storage.state import web_session_key
+
+log = logging.getLogger(__name__)
+IDLE_SECONDS = 30 * 60
+_SID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+_serializer = TaggedJSONSerializer()
+
+
+def _new_sid() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _key(sid: str) -> str:
+    return web_session_key(hashlib.sha256(sid.encode("ascii")).hexdigest())
+
+
+class RedisSession(CallbackDict, SessionMixin):
+    """Session data with its id; ``modified`` is set by any change."""
+
+    def __init__(self, initial: dict | None = None, sid: str | None = None) -> None:
+        def on_update(session: RedisSession) -> None:
+            session.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid
+        self.new = sid is None
+        self.modified = False
+        self.renew_requested = False
+
+
+def renew(session: SessionMixin) -> None:
+    """Give the session a new id when the response is saved (call at login)."""
+    if isinstance(session, RedisSession):
+        session.renew_requested = True
+        session.modified = True
+
+
+class RedisSessionInterface(SessionInterface):
+    """Flask session interface storing session data in Redis."""
+
+    def __init__(self, client: redis.Redis, idle_seconds: int = IDLE_SECONDS) -> None:
+        self.redis = client
+        self.idle_seconds = idle_seconds
+
+    def open_session(self, app: Flask, request: Request) -> RedisSession:
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and _SID_RE.fullmatch(sid):
+            try:
+                raw = self.redis.get(_key(sid))
+            except redis.RedisError:
+                log.error("web sessions unavailable (Redis); treating the visitor as logged out")
+                return RedisSession()
+            if raw:
+                try:
+                    return RedisSession(_serializer.loads(raw), sid)
+                except ValueError:
+                    log.warning("an unreadable web session was dropped")
+        return RedisSession()
+
+    def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        secure = self.get_cookie_secure(app)
+        samesite = self.get_cookie_samesite(app)
+        if not session:
+            if session.sid is not None:
+                # Emptied (logout, a dead login): forget it everywhere.
+                self.redis.delete(_key(session.sid))
+                response.delete_cookie(name, domain=domain, path=path, secure=secure, samesite=samesite,
+                                       httponly=True)
+            return
+        response.vary.add("Cookie")
+        if session.renew_requested or session.sid is None:
+            if session.sid is not None:
+                self.redis.delete(_key(session.sid))
+            session.sid = _new_sid()
+            session.modified = True
+        key = _key(session.sid)
+        # Unchanged sessions only have their idle timer renewed; one that expired meanwhile is written again.
+        if session.modified or not self.redis.expire(key, self.idle_seconds):
+            self.redis.set(key, _serializer.dumps(dict(session)), ex=self.idle_seconds)
+        response.set_cookie(name, session.sid, domain=domain, path=path, secure=secure, samesite=samesite,
+                            httponly=True)
+
+
+def init_app(app: Flask) -> None:
+    """Install the Redis session interface on the app."""
+    app.session_interface = RedisSessionInterface(app.extensions["redis"],
+                                                  int(app.config.get("WEB_SESSION_IDLE_SECONDS", IDLE_SECONDS)))

@@ -1,0 +1,142 @@
+"""Repository functions for My Page accounts: provisional registration, 本登録 tokens, LINE unlink.
+
+They take a session and never commit. The database has the last word on account IDs
+(unique ``login_id_key``): a race that slips past ``login_id_available`` comes back as
+``LoginIdTaken`` from ``create_provisional``, with the caller's transaction still usable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Account, LineLink, LinkToken
+from storage.security import hash_token, new_token
+
+PROVISIONAL = "provisional"
+ACTIVE = "active"
+REGISTER = "register"
+
+
+def expired(moment: datetime | None, now: datetime) -> bool:
+    """True when ``moment`` has passed. SQLite hands back naive datetimes: they were written in ``now``'s zone."""
+    if moment is None:
+        return False
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=now.tzinfo)
+    return moment <= now
+
+
+class LoginIdTaken(Exception):
+    """Another account holds this account ID (in any letter case)."""
+
+
+class AlreadyRegistered(Exception):
+    """The customer already has an active account."""
+
+
+def account_for_customer(session: Session, customer_id: int) -> Account | None:
+    """The customer's account (provisional or active), if any."""
+    return session.scalar(select(Account).where(Account.customer_id == customer_id))
+
+
+def login_id_available(session: Session, login_id: str, customer_id: int, now: datetime) -> bool:
+    """True when nobody else holds the ID: free, held by an expired provisional row, or by this customer's own
+    provisional row (which a new 仮登録 replaces)."""
+    holder = session.scalar(select(Account).where(Account.login_id_key == login_id.lower()))
+    if holder is None:
+        return True
+    if holder.status == PROVISIONAL:
+        return holder.customer_id == customer_id or expired(holder.expires_at, now)
+    return False
+
+
+def _issue_register_token(session: Session, account: Account, now: datetime, expires_at: datetime) -> str:
+    token, token_hash = new_token()
+    session.add(LinkToken(token_hash=token_hash, purpose=REGISTER, account_id=account.id, created_at=now,
+                          expires_at=expires_at))
+    session.flush()
+    return token
+
+
+def _retire_register_tokens(session: Session, account: Account, now: datetime) -> None:
+    """Mark every unspent 本登録 token of the account as used (an old mail's link then says so)."""
+    session.execute(update(LinkToken).where(LinkToken.account_id == account.id, LinkToken.purpose == REGISTER,
+                                            LinkToken.used_at.is_(None)).values(used_at=now))
+    session.flush()
+
+
+def create_provisional(session: Session, *, customer_id: int, login_id: str, email: str, nickname: str,
+                       line_user_id: str, now: datetime, ttl_seconds: int) -> tuple[Account, str]:
+    """仮登録: replace this customer's earlier provisional row and any expired holder of the ID, insert the new
+    row and its 本登録 token (stored hashed). Returns the account and the token for the mail.
+
+    Raises ``AlreadyRegistered`` when the customer's account is active, ``LoginIdTaken`` when
+    the database refuses the ID (someone took it since it was checked).
+    """
+    existing = account_for_customer(session, customer_id)
+    if existing is not None and existing.status == ACTIVE:
+        raise AlreadyRegistered
+    key = login_id.lower()
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    try:
+        with session.begin_nested():
+            # Link tokens go with their account (ON DELETE CASCADE).
+            session.execute(delete(Account).where(Account.login_id_key == key, Account.status == PROVISIONAL,
+                                                  Account.expires_at <= now))
+            session.execute(delete(Account).where(Account.customer_id == customer_id,
+                                                  Account.status == PROVISIONAL))
+            account = Account(customer_id=customer_id, login_id=login_id, login_id_key=key, email=email,
+                              nickname=nickname, status=PROVISIONAL, pending_line_user_id=line_user_id,
+                              expires_at=expires_at, session_version=1, created_at=now)
+            session.add(account)
+            session.flush()
+            token = _issue_register_token(session, account, now, expires_at)
+    except IntegrityError as exc:
+        if "login_id_key" in str(exc.orig):
+            raise LoginIdTaken from exc
+        raise
+    return account, token
+
+
+def pending_registration(session: Session, line_user_id: str, now: datetime) -> Account | None:
+    """The unexpired provisional account this LINE user started, if any."""
+    return session.scalar(
+        select(Account).where(Account.pending_line_user_id == line_user_id, Account.status == PROVISIONAL,
+                              Account.expires_at > now).order_by(Account.created_at.desc()).limit(1))
+
+
+def reissue_register_token(session: Session, account: Account, now: datetime, ttl_seconds: int) -> str:
+    """A new 本登録 token for a resent mail: the old ones stop working, the registration lives ``ttl`` again."""
+    _retire_register_tokens(session, account, now)
+    account.expires_at = now + timedelta(seconds=ttl_seconds)
+    return _issue_register_token(session, account, now, account.expires_at)
+
+
+def find_register_token(session: Session, token: str, *, for_update: bool = False) -> LinkToken | None:
+    """The 本登録 token row for a token from a URL (looked up by its hash), or None."""
+    query = select(LinkToken).where(LinkToken.token_hash == hash_token(token), LinkToken.purpose == REGISTER)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def activate(session: Session, link_token: LinkToken, password_hash: str, now: datetime) -> Account:
+    """本登録: spend the token, set the password, make the account active (the caller links LINE)."""
+    account = link_token.account
+    link_token.used_at = now
+    account.password_hash = password_hash
+    account.status = ACTIVE
+    account.activated_at = now
+    account.expires_at = None
+    _retire_register_tokens(session, account, now)
+    return account
+
+
+def unlink_line_user(session: Session, line_user_id: str) -> bool:
+    """Remove this LINE user's link; True when there was one."""
+    result = session.execute(delete(LineLink).where(LineLink.line_user_id == line_user_id))
+    return bool(result.rowcount)

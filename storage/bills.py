@@ -1,0 +1,112 @@
+"""Statements as customers see them (the 2020-07 cut-off, the one-year window) and bill detail links.
+
+The window rule, shared by the chat's 料金一覧 and the web's ご利用料金の一覧: the
+billing months from the newest statement back eleven months (at most one year), none
+before 2020-07, newest first. A single month asked for by name (chat or detail page)
+is shown for any month from 2020-07 on.
+
+A bill link is a bearer link: a random token (stored as its SHA-256) that opens one
+statement for one account for ``BILL_LINK_SECONDS``. It is not spent on use (the
+customer may tap 「明細を見る」 again within the 15 minutes); a password reset revokes it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Account, LinkToken, Statement
+from storage.security import hash_token, new_token
+
+EARLIEST_MONTH = date(2020, 7, 1)  # older statements are never shown
+WINDOW_MONTHS = 12
+BILL_LINK_SECONDS = 15 * 60
+BILL_PURPOSE = "bill"
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time made comparable: SQLite hands back naive values (written as Tokyo wall time)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=TOKYO)
+
+
+def month_start(day: date) -> date:
+    """The first of the month ``day`` falls in."""
+    return date(day.year, day.month, 1)
+
+
+def add_months(month: date, count: int) -> date:
+    """``month`` moved by ``count`` months (either way), kept on the 1st."""
+    index = month.year * 12 + (month.month - 1) + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def newest_statement(session: Session, customer_id: int) -> Statement | None:
+    """The customer's newest statement from 2020-07 on, items loaded."""
+    return session.scalar(
+        select(Statement).options(selectinload(Statement.items))
+        .where(Statement.customer_id == customer_id, Statement.billing_month >= EARLIEST_MONTH)
+        .order_by(Statement.billing_month.desc()).limit(1))
+
+
+def statement_for_month(session: Session, customer_id: int, month: date) -> Statement | None:
+    """The customer's statement for ``month`` (None before 2020-07), items loaded."""
+    month = month_start(month)
+    if month < EARLIEST_MONTH:
+        return None
+    return session.scalar(
+        select(Statement).options(selectinload(Statement.items))
+        .where(Statement.customer_id == customer_id, Statement.billing_month == month))
+
+
+def recent_statements(session: Session, customer_id: int) -> list[Statement]:
+    """The window: newest first, at most the 12 months up to the newest statement, none before 2020-07."""
+    newest = newest_statement(session, customer_id)
+    if newest is None:
+        return []
+    oldest = max(add_months(newest.billing_month, -(WINDOW_MONTHS - 1)), EARLIEST_MONTH)
+    return list(session.scalars(
+        select(Statement)
+        .where(Statement.customer_id == customer_id, Statement.billing_month >= oldest,
+               Statement.billing_month <= newest.billing_month)
+        .order_by(Statement.billing_month.desc())))
+
+
+def customer_statement(session: Session, customer_id: int, statement_id: int) -> Statement | None:
+    """Statement ``statement_id`` if it belongs to this customer and is not before 2020-07; else None."""
+    statement = session.scalar(
+        select(Statement).options(selectinload(Statement.items))
+        .where(Statement.id == statement_id, Statement.customer_id == customer_id,
+               Statement.billing_month >= EARLIEST_MONTH))
+    return statement
+
+
+def issue_bill_link(session: Session, account: Account, statement: Statement, now: datetime) -> str:
+    """A fresh bearer token opening ``statement`` for ``account`` for 15 minutes (only its hash is kept)."""
+    if statement.customer_id != account.customer_id:
+        raise ValueError("a bill link for another customer's statement")
+    token, token_hash = new_token()
+    session.add(LinkToken(token_hash=token_hash, purpose=BILL_PURPOSE, account_id=account.id,
+                          statement_id=statement.id, created_at=now,
+                          expires_at=now + timedelta(seconds=BILL_LINK_SECONDS)))
+    session.flush()
+    return token
+
+
+def check_bill_link(session: Session, token: str, statement_id: int, now: datetime) -> LinkToken | None:
+    """The live bill link for exactly this statement, its account still active and owning it; else None."""
+    if not token or len(token) > 200:
+        return None
+    link = session.scalar(select(LinkToken).where(LinkToken.token_hash == hash_token(token),
+                                                  LinkToken.purpose == BILL_PURPOSE))
+    if link is None or link.statement_id != statement_id or link.used_at is not None or aware(link.expires_at) <= now:
+        return None
+    account = link.account
+    if account.status != "active":
+        return None
+    if customer_statement(session, account.customer_id, statement_id) is None:
+        return None
+    return link

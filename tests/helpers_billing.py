@@ -1,0 +1,125 @@
+"""Test helpers for bills and My Page: a settable clock, ORM seeding, CSRF-aware form posts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from storage.models import Account, Customer, LineLink, Statement, StatementItem
+from storage.security import hash_password
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+PASSWORD = "Koka2026pw"
+_CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Clock:
+    """A clock the app reads through ``CLOCK`` (the engine and the pages alike)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Seeded:
+    customer_id: int
+    account_id: int | None
+    login_id: str | None
+    email: str | None
+
+
+def seed_customer(app, number: str = "12345678", phone: str = "0748621234",
+                  name_kana: str = "アイコム\u3000タロウ") -> int:
+    now = datetime.now(TOKYO)
+    with app.extensions["db"].begin() as db:
+        customer = Customer(customer_number=number, phone=phone, name_kana=name_kana, name=None, email=None,
+                            created_at=now, updated_at=now)
+        db.add(customer)
+        db.flush()
+        return customer.id
+
+
+def seed_statement(app, customer_id: int, month: date, items: list[tuple[str, int]],
+                   due_date: date | None = None, payment_method: str | None = None) -> int:
+    """A statement whose total is the sum of its items, as the importer would store it."""
+    with app.extensions["db"].begin() as db:
+        statement = Statement(customer_id=customer_id, billing_month=month, due_date=due_date,
+                              payment_method=payment_method, total=sum(a for _n, a in items),
+                              imported_at=datetime.now(TOKYO))
+        statement.items = [StatementItem(position=i, name=name, amount=amount)
+                           for i, (name, amount) in enumerate(items, start=1)]
+        db.add(statement)
+        db.flush()
+        return statement.id
+
+
+def seed_account(app, customer_id: int, login_id: str = "Aicom_Taro", password: str = PASSWORD,
+                 email: str = "taro@example.jp", nickname: str = "たろう", status: str = "active",
+                 password_hash: str | None = None) -> int:
+    now = datetime.now(TOKYO)
+    with app.extensions["db"].begin() as db:
+        account = Account(customer_id=customer_id, login_id=login_id, login_id_key=login_id.lower(), email=email,
+                          nickname=nickname, password_hash=password_hash or hash_password(password), status=status,
+                          session_version=1, created_at=now, activated_at=now if status == "active" else None)
+        db.add(account)
+        db.flush()
+        return account.id
+
+
+def seed_link(app, account_id: int, line_user_id: str) -> None:
+    with app.extensions["db"].begin() as db:
+        db.add(LineLink(line_user_id=line_user_id, account_id=account_id, notices_enabled=True,
+                        linked_at=datetime.now(TOKYO)))
+
+
+def seed_customer_with_account(app, number: str = "12345678", login_id: str = "Aicom_Taro",
+                               email: str = "taro@example.jp", **account) -> Seeded:
+    customer_id = seed_customer(app, number=number)
+    account_id = seed_account(app, customer_id, login_id=login_id, email=email, **account)
+    return Seeded(customer_id, account_id, login_id, email)
+
+
+def csrf_from(html: str) -> str:
+    found = _CSRF_RE.search(html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def post_form(client, page_path: str, post_path: str | None = None, **fields):
+    """GET the page (for its CSRF token), then POST the form fields to it."""
+    page = client.get(page_path)
+    assert page.status_code == 200, page.status_code
+    data = {"csrf_token": csrf_from(page.get_data(as_text=True)), **fields}
+    return client.post(post_path or page_path.split("?")[0], data=data)
+
+
+def login(client, account_id: str, password: str = PASSWORD, next_path: str | None = None,
+          link_token: str | None = None):
+    """Post the login form as a browser would."""
+    query = []
+    if next_path:
+        query.append(("next", next_path))
+    if link_token:
+        query.append(("linkToken", link_token))
+    from urllib.parse import urlencode
+
+    page = "/login" + ("?" + urlencode(query) if query else "")
+    fields = {"account_id": account_id, "password": password}
+    if next_path:
+        fields["next"] = next_path
+    if link_token:
+        fields["linkToken"] = link_token
+    return post_form(client, page, "/login", **fields)
+
+
+def session_cookie(client) -> str | None:
+    cookie = client.get_cookie("session")
+    return cookie.value if cookie else None

@@ -1,0 +1,677 @@
+"""Registration in the chat: the dialogue, verification and its limits, the account's details, 仮登録 and its mail.
+
+Everything goes through signed webhooks; replies come back through the fake LINE API,
+mail through the real SMTP server in the test process, state from PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+import redis as redis_lib
+from rq import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from sqlalchemy import select, update
+
+from bot import messages
+from bot.flows import registration
+from handlers.jobs import QUEUE_NAME
+from storage.models import Account, Customer, LineLink, LinkToken
+from storage.security import hash_password, hash_token
+from storage.state import block_key, conversation_key, counter_key
+from tests.conftest import LineUser, Mailbox, drain_jobs
+from tests.helpers_registration import (
+    KANA,
+    NUMBER,
+    PHONE,
+    TOKYO,
+    accounts,
+    execute,
+    link_path,
+    provisional,
+    quick_labels,
+    seed_customer,
+    texts,
+    tokens,
+    until_confirm,
+    verify,
+)
+
+OPERATOR_LABEL = messages.QR_OPERATOR
+
+
+def _conversation(app, user) -> dict | None:
+    raw = app.extensions["redis"].get(conversation_key("line", user.user_id))
+    return json.loads(raw) if raw else None
+
+
+def _state(app, user) -> str | None:
+    conversation = _conversation(app, user)
+    return conversation["state"] if conversation else None
+
+
+def _active_account(app, customer_id: int, login_id: str = "Aicom_Hanako", line_user_id: str | None = None) -> int:
+    now = datetime.now(TOKYO)
+    with app.extensions["db"].begin() as db:
+        account = Account(customer_id=customer_id, login_id=login_id, login_id_key=login_id.lower(),
+                          email="hanako@example.jp", nickname="はなこ", password_hash=hash_password("Hanako2026"),
+                          status="active", session_version=1, created_at=now, activated_at=now)
+        db.add(account)
+        db.flush()
+        if line_user_id:
+            db.add(LineLink(line_user_id=line_user_id, account_id=account.id, notices_enabled=True, linked_at=now))
+        return account.id
+
+
+def _provisional_account(app, customer_id: int, login_id: str, expires_in: timedelta) -> int:
+    now = datetime.now(TOKYO)
+    with app.extensions["db"].begin() as db:
+        account = Account(customer_id=customer_id, login_id=login_id, login_id_key=login_id.lower(),
+                          email="other@example.jp", nickname="ほか", status="provisional",
+                          pending_line_user_id="U" + "0" * 32, expires_at=now + expires_in, session_version=1,
+                          created_at=now - timedelta(hours=1))
+        db.add(account)
+        db.flush()
+        return account.id
+
+
+# -- the dialogue --------------------------------------------------------------------------------
+@pytest.mark.parametrize("word", ["登録", "会員登録", "マイページ登録", "マイページ 登録", "登録。"])
+def test_start_words_ask_for_the_customer_number(app, line_user, word):
+    replies = line_user.say(word)
+    assert len(replies) == 1
+    assert "お客様番号" in replies[0]["text"]
+    assert "先頭の0は省いて" in replies[0]["text"]
+    assert "キャンセル" in quick_labels(replies[0])
+    assert _state(app, line_user) == "register:customer_number"
+
+
+def test_dialogue_reads_as_in_the_style_guide(app, line_user):
+    seed_customer(app)
+    assert "マイページの登録を始めます" in line_user.says("登録")
+    assert "電話番号" in line_user.says("１２３４５６７８")
+    assert "お名前をカナで" in line_user.says("0748-62-1234")
+    reply = line_user.says("あいこむ たろう")
+    assert "ご本人様の確認ができました" in reply and "アカウントID" in reply
+    assert "メールアドレス" in line_user.says("aicom_taro")
+    assert "ニックネーム" in line_user.says("taro@example.jp")
+    confirm = line_user.say("たろう")
+    assert len(confirm) == 1
+    assert confirm[0]["text"] == messages.CONFIRM.format(account_id="aicom_taro", email="taro@example.jp",
+                                                         nickname="たろう")
+    assert quick_labels(confirm[0]) == ["仮登録する", "修正する", "キャンセル"]
+    done = line_user.say("仮登録する")
+    assert "仮登録が完了しました" in done[0]["text"]
+    assert "taro@example.jp" in done[0]["text"]
+    assert "24時間以内" in done[0]["text"]
+    assert quick_labels(done[0]) == ["メールを再送", "最初からやり直す"]
+    assert _state(app, line_user) is None
+
+
+@pytest.mark.parametrize(("number", "phone", "kana"), [
+    ("012345678", "0748621234", "アイコム　タロウ"),  # leading 0 typed
+    ("１２３４５６７８", "０７４８－６２－１２３４", "ｱｲｺﾑ ﾀﾛｳ"),
+    ("12345678", "+81-748-62-1234", "あいこむたろう"),  # no space between the names
+    ("1234-5678", "(0748)62-1234", "  アイコム   タロウ "),
+])
+def test_verification_accepts_real_world_forms(app, line_user, number, phone, kana):
+    seed_customer(app)
+    replies = verify(line_user, number, phone, kana)
+    assert "ご本人様の確認ができました" in replies[-1]["text"]
+    assert _state(app, line_user) == "register:account_id"
+
+
+def test_personal_details_are_not_kept_in_the_conversation(app, line_user):
+    seed_customer(app)
+    verify(line_user)
+    data = _conversation(app, line_user)["data"]
+    assert PHONE not in json.dumps(data) and NUMBER not in json.dumps(data)
+    assert "customer_id" in data
+
+
+@pytest.mark.parametrize(("state_answers", "bad", "item"), [
+    ([], "abc", "お客様番号"),
+    (["12345678"], "12-34", "電話番号"),
+    (["12345678", "0748621234"], "Aicom Taro", "お名前"),
+])
+def test_invalid_verification_answers_say_what_is_wrong_and_ask_again(app, line_user, state_answers, bad, item):
+    seed_customer(app)
+    line_user.say("登録")
+    for answer in state_answers:
+        line_user.say(answer)
+    before = _state(app, line_user)
+    replies = line_user.say(bad)
+    assert item in replies[0]["text"]
+    assert _state(app, line_user) == before
+
+
+# -- mismatch and limits ------------------------------------------------------------------------
+@pytest.mark.parametrize(("number", "phone", "kana"), [
+    ("99999999", PHONE, "アイコム タロウ"),  # no such customer
+    (NUMBER, "0748629999", "アイコム タロウ"),  # wrong phone
+    (NUMBER, PHONE, "アイコム ハナコ"),  # wrong name
+    (NUMBER, "0748629999", "アイコム ハナコ"),
+])
+def test_mismatch_is_the_exact_sentence_and_never_says_which(app, line_user, number, phone, kana):
+    seed_customer(app)
+    replies = verify(line_user, number, phone, kana)
+    assert replies[0]["text"] == messages.VERIFY_MISMATCH
+    assert replies[0]["text"] == "入力された内容が契約者情報と一致しません。もう一度お手元の登録書をご確認ください。"
+    assert "お客様番号からもう一度" in replies[1]["text"]
+    assert "電話番号" not in texts(replies) and "お名前" not in texts(replies)
+    assert _state(app, line_user) == "register:customer_number"
+    # ... and the flow goes on from the customer number.
+    assert "電話番号" in line_user.says(NUMBER)
+
+
+def _mismatch(user, number=NUMBER) -> list[dict]:
+    return verify(user, number, PHONE, "マチガイ タロウ")
+
+
+def test_five_mismatches_in_15_minutes_block_the_line_user_for_30_minutes(app, line_user, make_line_user):
+    seed_customer(app)
+    for _ in range(4):
+        assert _mismatch(line_user)[0]["text"] == messages.VERIFY_MISMATCH
+    fifth = _mismatch(line_user)
+    assert fifth[0]["text"] == messages.VERIFY_MISMATCH
+    refusal = fifth[1]
+    assert "0120-00-6560" in refusal["text"] and "9:00〜17:00" in refusal["text"]
+    assert OPERATOR_LABEL in quick_labels(refusal)
+    assert _state(app, line_user) is None
+    redis = app.extensions["redis"]
+    assert 1790 <= redis.ttl(block_key(registration.USER_MISMATCH, line_user.user_id)) <= 1800
+    # Refused even with the right answers, from the very start.
+    again = line_user.say("登録")
+    assert again[0]["text"] == messages.VERIFY_LIMITED_USER
+    assert "0120-00-6560" in again[0]["text"]
+    assert _state(app, line_user) is None
+    # Another LINE user is not affected.
+    other = make_line_user()
+    assert "ご本人様の確認ができました" in verify(other)[-1]["text"]
+    # When the 30 minutes are over, the user may try again.
+    redis.delete(block_key(registration.USER_MISMATCH, line_user.user_id))
+    assert "ご本人様の確認ができました" in verify(line_user)[-1]["text"]
+
+
+def test_mismatches_older_than_15_minutes_do_not_count(app, line_user):
+    seed_customer(app)
+    for _ in range(4):
+        _mismatch(line_user)
+    redis = app.extensions["redis"]
+    key = counter_key(registration.USER_MISMATCH, line_user.user_id)
+    old = time.time() - 16 * 60
+    for member in redis.zrange(key, 0, -1):
+        redis.zadd(key, {member: old})
+    replies = _mismatch(line_user)
+    assert replies[0]["text"] == messages.VERIFY_MISMATCH
+    assert "お客様番号からもう一度" in replies[1]["text"]
+    assert redis.ttl(block_key(registration.USER_MISMATCH, line_user.user_id)) < 0
+
+
+def test_ten_mismatches_in_24_hours_block_the_number_across_users_even_with_right_answers(app, make_line_user,
+                                                                                           make_app, line_api):
+    seed_customer(app)
+    users = [make_line_user() for _ in range(3)]
+    for user, tries in zip(users, (4, 4, 2), strict=True):
+        for _ in range(tries):
+            last = _mismatch(user)
+    assert last[0]["text"] == messages.VERIFY_MISMATCH
+    assert last[1]["text"] == messages.VERIFY_LIMITED_NUMBER
+    assert "0120-00-6560" in last[1]["text"] and OPERATOR_LABEL in quick_labels(last[1])
+    redis = app.extensions["redis"]
+    assert 86390 <= redis.ttl(block_key(registration.NUMBER_MISMATCH, NUMBER)) <= 86400
+    # A fresh user with every answer right is refused for this number ...
+    owner = make_line_user()
+    replies = verify(owner)
+    assert replies[0]["text"] == messages.VERIFY_LIMITED_NUMBER
+    assert "ご本人様の確認" not in texts(replies)
+    # ... also after the web process restarts (a new app on the same Redis) ...
+    restarted = make_app()
+    again = LineUser(restarted.test_client(), line_api, restarted, owner.user_id)
+    assert verify(again)[0]["text"] == messages.VERIFY_LIMITED_NUMBER
+    # ... and the leading-zero form of the number is the same number.
+    assert verify(make_line_user(), "0" + NUMBER)[0]["text"] == messages.VERIFY_LIMITED_NUMBER
+    # Another customer's number still works.
+    seed_customer(app, "555", "0748620000", "コウカ\u3000ハナコ")
+    assert "ご本人様の確認ができました" in verify(make_line_user(), "555", "0748620000", "コウカ ハナコ")[-1]["text"]
+
+
+def test_numbers_that_do_not_exist_are_counted_and_blocked_too(app, make_line_user):
+    users = [make_line_user() for _ in range(2)]
+    for user in users:
+        for _ in range(4):
+            _mismatch(user, "424242")
+    third = make_line_user()
+    _mismatch(third, "424242")
+    last = _mismatch(third, "0424242")
+    assert last[1]["text"] == messages.VERIFY_LIMITED_NUMBER
+    assert app.extensions["redis"].ttl(block_key(registration.NUMBER_MISMATCH, "424242")) > 86000
+
+
+def _limited_redis_url(redis_url: str, *key_rules: str):
+    admin = redis_lib.Redis.from_url(redis_url)
+    name, password = "aicom_limited_" + uuid.uuid4().hex[:8], uuid.uuid4().hex
+    admin.execute_command("ACL", "SETUSER", name, "on", ">" + password, "+@all", "~bot:line:*", "~bot:event:*",
+                          "~rq:*", "~bot:web:*", "~bot:dev:*", *key_rules)
+    host_db = redis_url.split("://", 1)[1]
+    return name, f"redis://{name}:{password}@{host_db}"
+
+
+@pytest.fixture
+def counters_forbidden_url(redis_url):
+    """A Redis login that may use conversations, locks, dedup and jobs, but NOT the counters and blocks.
+
+    Real Redis refuses (NOPERM) whenever the bot touches ``bot:count:*`` or ``bot:block:*``:
+    the counters are honestly unreadable while everything else works.
+    """
+    name, url = _limited_redis_url(redis_url)
+    yield url
+    redis_lib.Redis.from_url(redis_url).execute_command("ACL", "DELUSER", name)
+
+
+@pytest.fixture
+def counters_read_only_url(redis_url):
+    """As above, but the counters and blocks may be read (nothing is blocked) and not written."""
+    name, url = _limited_redis_url(redis_url, "%R~bot:count:*", "%R~bot:block:*")
+    yield url
+    redis_lib.Redis.from_url(redis_url).execute_command("ACL", "DELUSER", name)
+
+
+def test_unreadable_counters_refuse_at_the_start(app, make_app, line_api, counters_forbidden_url):
+    seed_customer(app)
+    limited = make_app(REDIS_URL=counters_forbidden_url)
+    user = LineUser(limited.test_client(), line_api, limited)
+    replies = user.say("登録")
+    assert replies[0]["text"] == messages.VERIFY_UNAVAILABLE
+    assert "0120-00-6560" in replies[0]["text"] and "9:00〜17:00" in replies[0]["text"]
+    assert _state(app, user) is None
+
+
+def test_unreadable_counters_refuse_even_the_right_answers(app, make_app, line_api, line_user,
+                                                           counters_forbidden_url):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    line_user.say(PHONE)
+    limited = make_app(REDIS_URL=counters_forbidden_url)
+    same_user = LineUser(limited.test_client(), line_api, limited, line_user.user_id)
+    replies = same_user.say("アイコム タロウ")
+    assert replies[0]["text"] == messages.VERIFY_UNAVAILABLE
+    assert "ご本人様の確認" not in texts(replies)
+    assert _state(app, line_user) is None
+
+
+def test_unwritable_counters_refuse_after_a_mismatch(app, make_app, line_api, line_user, counters_read_only_url):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    line_user.say(PHONE)
+    limited = make_app(REDIS_URL=counters_read_only_url)
+    same_user = LineUser(limited.test_client(), line_api, limited, line_user.user_id)
+    replies = same_user.say("マチガイ タロウ")
+    assert replies[0]["text"] == messages.VERIFY_MISMATCH
+    assert replies[1]["text"] == messages.VERIFY_UNAVAILABLE
+    assert _state(app, line_user) is None
+    assert app.extensions["redis"].keys("bot:count:*") == []
+
+
+# -- mid-flow behaviour -------------------------------------------------------------------------
+def test_sticker_mid_registration_changes_nothing(app, line_user):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    before = _conversation(app, line_user)
+    replies = line_user.sticker()
+    assert replies[0]["text"] == messages.NOT_TEXT_IN_FLOW
+    assert "電話番号" in replies[1]["text"]
+    after = _conversation(app, line_user)
+    assert after["state"] == before["state"] and after["data"] == before["data"]
+    assert "お名前" in line_user.says(PHONE)
+
+
+CANCEL_POINTS = [
+    [],
+    [NUMBER],
+    [NUMBER, PHONE],
+    [NUMBER, PHONE, "アイコム タロウ"],
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro"],
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp"],
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp", "たろう"],
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp", "たろう", "修正する"],
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp", "たろう", "修正する", "メールアドレス"],
+]
+
+
+@pytest.mark.parametrize("answers", CANCEL_POINTS, ids=[str(len(a)) for a in CANCEL_POINTS])
+def test_cancel_at_every_step_leaves_nothing(app, line_user, db_session, answers):
+    seed_customer(app)
+    line_user.say("登録")
+    for answer in answers:
+        line_user.say(answer)
+    assert _state(app, line_user) is not None
+    replies = line_user.say("キャンセル")
+    assert replies[0]["text"] == messages.CANCELLED
+    assert _state(app, line_user) is None
+    redis = app.extensions["redis"]
+    assert redis.keys(f"bot:line:{line_user.user_id}:*") == []
+    assert accounts(db_session) == [] and tokens(db_session) == []
+    drain_jobs(app)
+    assert line_user.api.accepted("push") == []
+
+
+def test_idle_for_30_minutes_ends_the_registration(app, line_user):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    redis = app.extensions["redis"]
+    key = conversation_key("line", line_user.user_id)
+    conversation = json.loads(redis.get(key))
+    conversation["updated_at"] = time.time() - 30 * 60 - 1
+    redis.set(key, json.dumps(conversation))
+    replies = line_user.say(PHONE)
+    assert replies[0]["text"] == messages.SESSION_EXPIRED
+    assert _state(app, line_user) is None
+
+
+def test_idle_for_29_minutes_goes_on(app, line_user):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    redis = app.extensions["redis"]
+    key = conversation_key("line", line_user.user_id)
+    conversation = json.loads(redis.get(key))
+    conversation["updated_at"] = time.time() - 29 * 60
+    redis.set(key, json.dumps(conversation))
+    assert "お名前" in line_user.says(PHONE)
+
+
+def test_a_linked_line_user_is_told_it_is_already_registered(app, line_user):
+    customer_id = seed_customer(app)
+    _active_account(app, customer_id, line_user_id=line_user.user_id)
+    replies = line_user.say("登録")
+    assert replies[0]["text"] == messages.ALREADY_LINKED
+    assert _state(app, line_user) is None
+
+
+def test_a_customer_with_an_active_account_is_offered_the_reminder_and_login(app, line_user, line_api, db_session):
+    customer_id = seed_customer(app)
+    _active_account(app, customer_id)
+    replies = verify(line_user)
+    assert replies[0]["altText"] == messages.ALREADY_REGISTERED
+    uris = [c["action"]["uri"] for c in replies[0]["contents"]["footer"]["contents"]]
+    assert uris == ["http://localhost/reminder"]
+    login_uri = replies[1]["contents"]["footer"]["contents"][0]["action"]["uri"]
+    assert login_uri.startswith("http://localhost/login?linkToken=")
+    assert _state(app, line_user) is None
+    assert len(accounts(db_session)) == 1
+
+
+# -- the account's details ----------------------------------------------------------------------
+def test_account_id_is_checked_at_once_ignoring_case(app, line_user):
+    seed_customer(app)
+    other = seed_customer(app, "777", "0748627777", "コウカ\u3000ハナコ")
+    _active_account(app, other, login_id="Aicom_Taro")
+    verify(line_user)
+    replies = line_user.say("aicom_TARO")
+    assert replies[0]["text"] == messages.ACCOUNT_ID_TAKEN
+    assert "アカウントID" in replies[0]["text"]
+    assert _state(app, line_user) == "register:account_id"
+    assert "メールアドレス" in line_user.says("aicom_taro2")
+
+
+@pytest.mark.parametrize(("bad", "message"), [("abc", messages.ACCOUNT_ID_RULES),
+                                             ("aicom taro", messages.ACCOUNT_ID_RULES),
+                                             ("あいこむたろう", messages.ACCOUNT_ID_RULES)])
+def test_invalid_account_id_asks_again(app, line_user, bad, message):
+    seed_customer(app)
+    verify(line_user)
+    assert line_user.say(bad)[0]["text"] == message
+    assert _state(app, line_user) == "register:account_id"
+
+
+def test_id_held_by_an_unexpired_provisional_registration_of_another_customer_is_taken(app, line_user):
+    seed_customer(app)
+    other = seed_customer(app, "777", "0748627777", "コウカ\u3000ハナコ")
+    _provisional_account(app, other, "Koka_Hanako", timedelta(hours=3))
+    verify(line_user)
+    assert line_user.say("koka_hanako")[0]["text"] == messages.ACCOUNT_ID_TAKEN
+
+
+def test_an_expired_provisional_registration_frees_its_id(app, line_user, db_session):
+    seed_customer(app)
+    other = seed_customer(app, "777", "0748627777", "コウカ\u3000ハナコ")
+    expired_id = _provisional_account(app, other, "Koka_Hanako", timedelta(minutes=-1))
+    replies = provisional(line_user, login_id="koka_hanako")
+    assert "仮登録が完了しました" in replies[0]["text"]
+    rows = accounts(db_session)
+    assert [a.login_id for a in rows] == ["koka_hanako"]
+    assert expired_id not in [a.id for a in rows]
+
+
+@pytest.mark.parametrize(("bad", "message"), [("taro", messages.EMAIL_INVALID),
+                                             ("taro@localhost", messages.EMAIL_INVALID),
+                                             ("taro@@example.jp", messages.EMAIL_INVALID)])
+def test_invalid_mail_address_asks_again(app, line_user, bad, message):
+    seed_customer(app)
+    verify(line_user)
+    line_user.say("aicom_taro")
+    replies = line_user.say(bad)
+    assert replies[0]["text"] == message and "メールアドレス" in replies[0]["text"]
+    assert _state(app, line_user) == "register:email"
+
+
+@pytest.mark.parametrize(("bad", "message"), [("あ" * 21, messages.NICKNAME_LENGTH),
+                                             ("\u3000", messages.NICKNAME_LENGTH),
+                                             ("た\nろう", messages.NICKNAME_CONTROL)])
+def test_invalid_nickname_asks_again(app, line_user, bad, message):
+    seed_customer(app)
+    verify(line_user)
+    line_user.say("aicom_taro")
+    line_user.say("taro@example.jp")
+    replies = line_user.say(bad)
+    assert replies[0]["text"] == message and "ニックネーム" in replies[0]["text"]
+    assert _state(app, line_user) == "register:nickname"
+
+
+def test_fixing_each_item_returns_to_the_confirmation(app, line_user):
+    seed_customer(app)
+    until_confirm(line_user)
+    choose = line_user.say("修正する")
+    assert choose[0]["text"] == messages.CHOOSE_FIX
+    assert quick_labels(choose[0]) == ["アカウントID", "メールアドレス", "ニックネーム", "キャンセル"]
+    assert line_user.say("どれでもない")[0]["text"] == messages.CHOOSE_FIX_AGAIN
+    assert "メールアドレス" in line_user.says("メールアドレス")
+    assert line_user.say("bad-address")[0]["text"] == messages.EMAIL_INVALID
+    confirm = line_user.say("hanako@example.jp")
+    assert "メールアドレス：hanako@example.jp" in confirm[0]["text"]
+    assert "アカウントID：aicom_taro" in confirm[0]["text"]
+    line_user.say("修正する")
+    line_user.say("ニックネーム")
+    assert "ニックネーム：はなこ" in line_user.say("はなこ")[0]["text"]
+    line_user.say("修正する")
+    line_user.say("アカウントID")
+    confirm = line_user.say("Koka_Hanako")
+    assert "アカウントID：Koka_Hanako" in confirm[0]["text"]
+    assert quick_labels(confirm[0]) == ["仮登録する", "修正する", "キャンセル"]
+    done = line_user.say("仮登録する")
+    assert "hanako@example.jp" in done[0]["text"]
+
+
+def test_something_else_at_the_confirmation_asks_again(app, line_user):
+    seed_customer(app)
+    until_confirm(line_user)
+    replies = line_user.say("はい")
+    assert replies[0]["text"] == messages.CONFIRM_CHOOSE
+    assert quick_labels(replies[1]) == ["仮登録する", "修正する", "キャンセル"]
+    assert _state(app, line_user) == "register:confirm"
+
+
+# -- 仮登録 --------------------------------------------------------------------------------------
+def test_provisional_registration_in_the_database(app, line_user, mailbox, db_session):
+    customer_id = seed_customer(app)
+    before = datetime.now(TOKYO)
+    provisional(line_user, login_id="Aicom_Taro")
+    drain_jobs(app)
+    [account] = accounts(db_session)
+    assert account.customer_id == customer_id
+    assert account.status == "provisional"
+    assert account.login_id == "Aicom_Taro" and account.login_id_key == "aicom_taro"
+    assert account.email == "taro@example.jp" and account.nickname == "たろう"
+    assert account.pending_line_user_id == line_user.user_id
+    assert account.password_hash is None
+    assert before + timedelta(hours=24) - timedelta(seconds=5) <= account.expires_at
+    assert account.expires_at <= datetime.now(TOKYO) + timedelta(hours=24)
+    [token] = tokens(db_session)
+    assert token.purpose == "register" and token.account_id == account.id and token.used_at is None
+    mail_token = link_path(Mailbox.body(mailbox.wait(1)[0])).rsplit("/", 1)[1]
+    assert len(mail_token) >= 22  # >= 128 bits in URL-safe base64
+    assert token.token_hash == hash_token(mail_token) and mail_token not in token.token_hash
+
+
+def test_the_mail(make_app, app, line_api, mailbox):
+    seed_customer(app)
+    moment = datetime(2026, 11, 25, 14, 5, 33, tzinfo=TOKYO)
+    clocked = make_app(CLOCK=lambda: moment)
+    user = LineUser(clocked.test_client(), line_api, clocked)
+    provisional(user, nickname="たろう")
+    assert mailbox.messages == []  # never sent inside the webhook
+    drain_jobs(clocked)
+    [mail] = mailbox.wait(1)
+    assert mail["Subject"] == "【あいコムこうかマイページ】仮登録受付完了"
+    assert mail["To"] == "taro@example.jp"
+    body = Mailbox.body(mail)
+    assert body.startswith("たろう 様\n")
+    assert "仮登録を受け付けました" in body
+    assert "■受付日時: 2026年11月25日 14:05" in body
+    assert "■本登録手続きURL\nhttp://localhost/register/complete/" in body
+    assert "24時間以内" in body
+    assert "心当たりのない方" in body
+    assert "0120-00-6560（9:00〜17:00）" in body
+
+
+def test_smtp_down_keeps_the_mail_for_retry_then_delivers_it(app, make_app, line_api, mailbox, redis_url):
+    seed_customer(app)
+    down = make_app(SMTP_URL="smtp://127.0.0.1:1")
+    user = LineUser(down.test_client(), line_api, down)
+    provisional(user)
+    drain_jobs(down)
+    assert mailbox.messages == []
+    queue = Queue(QUEUE_NAME, connection=down.extensions["redis"])
+    scheduled = ScheduledJobRegistry(queue=queue)
+    assert scheduled.count == 1, "the failed mail is scheduled for a retry"
+    assert FailedJobRegistry(queue=queue).count == 0
+    # The mail server is back (the normal app's SMTP_URL); the retry comes due.
+    for job_id in scheduled.get_job_ids():
+        scheduled.requeue(job_id)
+    drain_jobs(app)
+    [mail] = mailbox.wait(1)
+    assert mail["Subject"] == messages.REGISTRATION_MAIL_SUBJECT
+    assert "/register/complete/" in Mailbox.body(mail)
+
+
+def test_the_database_refuses_an_id_taken_since_it_was_checked(app, line_user, make_line_user, db_session):
+    """Two customers confirm the same ID; the second 仮登録する loses the race and picks another ID."""
+    seed_customer(app)
+    seed_customer(app, "777", "0748627777", "コウカ\u3000ハナコ")
+    until_confirm(line_user, login_id="koka_star")
+    rival = make_line_user()
+    assert "仮登録が完了しました" in provisional(rival, login_id="Koka_Star", number="777", phone="0748627777",
+                                             kana="こうか はなこ")[0]["text"]
+    replies = line_user.say("仮登録する")
+    assert replies[0]["text"] == messages.ACCOUNT_ID_TAKEN_JUST_NOW
+    assert _state(app, line_user) == "register:account_id"
+    confirm = line_user.say("koka_moon")
+    assert "アカウントID：koka_moon" in confirm[0]["text"]
+    assert "仮登録が完了しました" in line_user.say("仮登録する")[0]["text"]
+    assert sorted(a.login_id for a in accounts(db_session)) == ["Koka_Star", "koka_moon"]
+
+
+def test_starting_again_replaces_the_earlier_provisional_registration(app, line_user, make_line_user, mailbox,
+                                                                        db_session):
+    seed_customer(app)
+    first = provisional(line_user, login_id="aicom_one", email="one@example.jp")
+    assert quick_labels(first[0]) == ["メールを再送", "最初からやり直す"]
+    assert "お客様番号" in line_user.says("最初からやり直す")
+    line_user.say(NUMBER)
+    line_user.say(PHONE)
+    line_user.say("アイコム タロウ")
+    line_user.say("aicom_one")  # its own provisional ID is not "taken"
+    line_user.say("two@example.jp")
+    line_user.say("たろう")
+    assert "two@example.jp" in line_user.says("仮登録する")
+    [account] = accounts(db_session)
+    assert account.email == "two@example.jp"
+    assert len(tokens(db_session)) == 1
+    # From another LINE user, the same customer replaces it again (one account per customer).
+    other = make_line_user()
+    provisional(other, login_id="aicom_two", email="three@example.jp")
+    db_session.expire_all()
+    [account] = accounts(db_session)
+    assert account.pending_line_user_id == other.user_id and account.login_id == "aicom_two"
+
+
+def test_resend_issues_a_new_link_and_kills_the_old_one(app, client, line_user, mailbox, db_session):
+    seed_customer(app)
+    provisional(line_user)
+    drain_jobs(app)
+    old_path = link_path(Mailbox.body(mailbox.wait(1)[0]))
+    replies = line_user.say("メールを再送")
+    assert "taro@example.jp" in replies[0]["text"] and "もう一度お送りしました" in replies[0]["text"]
+    assert quick_labels(replies[0]) == ["メールを再送", "最初からやり直す"]
+    drain_jobs(app)
+    mails = mailbox.wait(2)
+    assert len(mails) == 2
+    new_path = link_path(Mailbox.body(mails[1]))
+    assert new_path != old_path
+    assert client.get(old_path).status_code == 410
+    assert client.get(new_path).status_code == 200
+
+
+def test_resend_is_limited_to_three_an_hour(app, line_user, mailbox):
+    seed_customer(app)
+    provisional(line_user)
+    for _ in range(3):
+        assert "もう一度お送りしました" in line_user.says("メールを再送")
+    refused = line_user.say("メールを再送")
+    assert refused[0]["text"] == messages.RESEND_LIMITED
+    drain_jobs(app)
+    assert len(mailbox.wait(4)) == 4
+    time.sleep(0.2)
+    assert len(mailbox.messages) == 4
+
+
+def test_resend_without_a_pending_registration(app, line_user, db_session):
+    seed_customer(app)
+    assert line_user.say("メールを再送")[0]["text"] == messages.NOTHING_TO_RESEND
+    provisional(line_user)
+    execute(app, update(Account).values(expires_at=datetime.now(TOKYO) - timedelta(seconds=1)))
+    assert line_user.say("メールを再送")[0]["text"] == messages.NOTHING_TO_RESEND
+
+
+def test_customer_made_active_meanwhile_is_not_registered_twice(app, line_user, db_session):
+    customer_id = seed_customer(app)
+    until_confirm(line_user)
+    _active_account(app, customer_id)
+    replies = line_user.say("仮登録する")
+    assert replies[0]["altText"] == messages.ALREADY_REGISTERED
+    assert db_session.scalar(select(Account)).status == "active"
+    assert db_session.scalars(select(LinkToken)).all() == []
+
+
+def test_every_reply_respects_line_limits(app, line_user, line_api):
+    """The fake LINE validates every request against LINE's schema and limits; nothing may be refused."""
+    seed_customer(app)
+    provisional(line_user, nickname="あ" * 20, login_id="a" * 30, email="a" * 60 + "@example.jp")
+    line_user.say("メールを再送")
+    assert [c for c in line_api.calls if c.status != 200] == []
+
+
+def test_customer_rows_unchanged_by_registration(app, line_user, db_session):
+    seed_customer(app)
+    provisional(line_user)
+    customer = db_session.scalar(select(Customer))
+    assert (customer.customer_number, customer.phone, customer.name_kana) == (NUMBER, PHONE, KANA)
