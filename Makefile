@@ -19,7 +19,10 @@ run: $(STAMP)
 	@echo ""
 	@echo "  あいコムこうか LINE bot: http://127.0.0.1:8000"
 	@echo "  LINE emulator:          http://127.0.0.1:8000/emulator"
-	@echo "  Try: send 「登録」 and use a demo customer shown in the emulator page."
+	@echo "  Try: send ヘルプ, then 登録 — customer 12345678, phone 0748-62-1234, name アイコム　タロウ"
+	@echo "       (every demo customer is listed in the emulator's はじめに pane)."
+	@echo "  The 本登録 mail arrives in the emulator's メールボックス pane: open its link, set a password,"
+	@echo "  then send 今月の料金 and tap 明細を見る."
 	@echo ""
 	DEMO_DEFAULTS=1 $(BIN)/flask --app app run --host 127.0.0.1 --port 8000
 
