@@ -10,7 +10,12 @@ LINE has no local emulator, so this one stands in for the LINE app and LINE's se
   at ``/emulator/line`` (``LINE_API_BASE_URL`` points there), which validates each call as
   LINE would and records it; ``GET /emulator/api/log`` hands the page what happened since
   its last poll (webhooks posted, API calls with status and errors);
-- ``GET /emulator/api/mailbox`` shows the development mailbox (mail when ``SMTP_URL`` is unset).
+- ``GET /emulator/api/mailbox`` shows the development mailbox (mail when ``SMTP_URL`` is unset);
+- ``GET /emulator/account-link`` stands in for LINE's account-link dialog
+  (``LINE_ACCOUNT_LINK_URL`` points there): the web login sends the browser to it with
+  ``linkToken`` and ``nonce``, and it posts the ``accountLink`` event LINE would send for
+  the user the link token was issued to (``result`` ``failed`` once the token is used or
+  older than 10 minutes; an unknown token sends nothing, as LINE has no user to send it to).
 
 Nothing in ``bot/`` knows any of this exists. Every route answers 404 when the emulator is
 off (the blueprint is never registered) and 403 to clients other than loopback.
@@ -24,6 +29,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -47,6 +53,9 @@ LOG_SIZE = 2000  # entries kept for the page; older ones fall off
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 EVENT_TYPES = ("text", "postback", "sticker", "image", "follow", "unfollow")
 DELIVERED_KINDS = ("reply", "push", "multicast")
+LINK_TOKEN_SECONDS = 10 * 60  # LINE's link tokens: valid 10 minutes, single use
+_LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
+_NONCE_RE = re.compile(r"[\x21-\x7e]{10,255}")  # LINE asks for a nonce of 10-255 characters
 
 
 # -- the page's timeline ----------------------------------------------------------------------
@@ -77,6 +86,22 @@ class EmulatorRecorder(LineApiRecorder):
     def __init__(self, access_token: str, timeline: EmulatorLog) -> None:
         super().__init__(access_token)
         self.timeline = timeline
+        self.spent_link_tokens: set[str] = set()
+
+    def spend_link_token(self, link_token: str, now: float | None = None) -> tuple[str, str | None]:
+        """Use a link token once: ("ok" | "used" | "expired" | "unknown", the user it was issued to)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            issued = next((c for c in reversed(self.calls) if c.kind == "link_token" and c.status == 200
+                           and isinstance(c.body, dict) and c.body.get("linkToken") == link_token), None)
+            if issued is None or not issued.user_id:
+                return "unknown", None
+            if link_token in self.spent_link_tokens:
+                return "used", issued.user_id
+            if now - issued.at > LINK_TOKEN_SECONDS:
+                return "expired", issued.user_id
+            self.spent_link_tokens.add(link_token)
+            return "ok", issued.user_id
 
     def record(self, call: ApiCall) -> None:
         super().record(call)
@@ -107,9 +132,12 @@ def _message_id() -> str:
     return str(secrets.randbelow(9 * 10**17) + 10**17)  # LINE's message IDs: 18 digits
 
 
-def build_event(user_id: str, event_type: str, *, text: str = "", data: str = "",
+def build_event(user_id: str, event_type: str, *, text: str = "", data: str = "", link: dict | None = None,
                 now_ms: int | None = None) -> dict:
-    """One webhook event of ``event_type`` from ``user_id``, with every field LINE sends."""
+    """One webhook event of ``event_type`` from ``user_id``, with every field LINE sends.
+
+    ``accountLink`` takes ``link`` ({"result": "ok" | "failed", "nonce": ...}).
+    """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     event: dict[str, Any] = {"type": "message" if event_type in ("text", "sticker", "image") else event_type}
     if event_type == "text":
@@ -126,6 +154,8 @@ def build_event(user_id: str, event_type: str, *, text: str = "", data: str = ""
         event["postback"] = {"data": data}
     elif event_type == "follow":
         event["follow"] = {"isUnblocked": False}
+    elif event_type == "accountLink":
+        event["link"] = dict(link or {"result": "failed", "nonce": ""})
     event.update({
         "webhookEventId": ulid(now_ms),
         "deliveryContext": {"isRedelivery": False},
@@ -133,7 +163,8 @@ def build_event(user_id: str, event_type: str, *, text: str = "", data: str = ""
         "source": {"type": "user", "userId": user_id},
         "mode": "active",
     })
-    if event_type != "unfollow":  # LINE gives no reply token for an unfollow
+    # LINE gives no reply token for an unfollow, nor for an account link that failed.
+    if event_type != "unfollow" and not (event_type == "accountLink" and event["link"].get("result") != "ok"):
         event["replyToken"] = secrets.token_hex(16)
     return event
 
@@ -203,17 +234,24 @@ def send():
         recorder.profiles[user_id] = {"userId": user_id, "displayName": name[:20], "language": "ja"}
 
     event = build_event(user_id, event_type, text=text, data=data)
+    status, answer = _deliver_event(user_id, event_type, event, display if isinstance(display, str) else None)
+    return jsonify({"status": status, "response": answer, "webhookEventId": event["webhookEventId"]})
+
+
+def _deliver_event(user_id: str, label: str, event: dict, display: str | None = None) -> tuple[int, str]:
+    """Sign one event as LINE would, log it for the page, POST it to /callback; (status, response text)."""
+    recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
     if event.get("replyToken"):
         recorder.reply_token_users[event["replyToken"]] = user_id
     body = json.dumps({"destination": current_app.extensions["emulator_destination"], "events": [event]},
                       ensure_ascii=False, separators=(",", ":")).encode()
     signature = sign(body, current_app.config["LINE_CHANNEL_SECRET"])
     timeline: EmulatorLog = current_app.extensions["emulator_log"]
-    timeline.add("webhook", users=[user_id], event=event_type, body=json.loads(body), raw=body.decode(),
-                 signature=signature, displayText=display if isinstance(display, str) else None)
+    timeline.add("webhook", users=[user_id], event=label, body=json.loads(body), raw=body.decode(),
+                 signature=signature, displayText=display)
     status, answer = _post_callback(_callback_url(), body, signature)
     timeline.add("callback", users=[user_id], status=status, response=answer)
-    return jsonify({"status": status, "response": answer, "webhookEventId": event["webhookEventId"]})
+    return status, answer
 
 
 def _post_callback(url: str, body: bytes, signature: str) -> tuple[int, str]:
@@ -232,6 +270,25 @@ def _post_callback(url: str, body: bytes, signature: str) -> tuple[int, str]:
     except (urllib.error.URLError, OSError) as exc:
         log.warning("emulator could not reach /callback (%s)", exc.__class__.__name__)
         return 0, f"could not reach {url}: {exc.__class__.__name__}"
+
+
+@bp.get("/emulator/account-link")
+def account_link():
+    """LINE's account-link dialog: send the ``accountLink`` event for the user the link token belongs to."""
+    link_token, nonce = request.args.get("linkToken", ""), request.args.get("nonce", "")
+    if not _LINK_TOKEN_RE.fullmatch(link_token) or not _NONCE_RE.fullmatch(nonce):
+        return render_template("emulator_account_link.html", outcome="bad_request"), 400
+    recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
+    outcome, user_id = recorder.spend_link_token(link_token)
+    if user_id is None:
+        log.info("emulator account link: unknown link token")
+        return render_template("emulator_account_link.html", outcome="unknown"), 404
+    result = "ok" if outcome == "ok" else "failed"
+    event = build_event(user_id, "accountLink", link={"result": result, "nonce": nonce})
+    status, _answer = _deliver_event(user_id, "accountLink", event)
+    log.info("emulator account link: accountLink event (%s) posted, /callback answered %s", result, status)
+    return render_template("emulator_account_link.html", outcome=outcome, callback_status=status,
+                           result=result), 200 if outcome == "ok" else 410
 
 
 @bp.get("/emulator/api/log")
@@ -305,7 +362,13 @@ def demo_customers(limit: int = 5) -> list[dict[str, str]]:
 
 
 def init_app(app: Flask) -> None:
-    """Mount the fake Messaging API under /emulator/line and the emulator page and its API."""
+    """Mount the fake Messaging API under /emulator/line and the emulator page and its API.
+
+    Unless ``LINE_ACCOUNT_LINK_URL`` is set, the web login sends account-link browsers to
+    the emulator's stand-in for LINE's dialog instead of access.line.me.
+    """
+    if not app.config.get("LINE_ACCOUNT_LINK_URL"):
+        app.config["LINE_ACCOUNT_LINK_URL"] = app.config["PUBLIC_BASE_URL"] + "/emulator/account-link"
     timeline = EmulatorLog()
     recorder = EmulatorRecorder(app.config["LINE_CHANNEL_ACCESS_TOKEN"], timeline)
     app.extensions["emulator_recorder"] = recorder

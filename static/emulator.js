@@ -212,6 +212,10 @@
       else systemNote("postback: " + (event.postback && event.postback.data), false);
     } else if (event.type === "follow") systemNote("友だち追加しました", false);
     else if (event.type === "unfollow") systemNote("ブロックしました", false);
+    else if (event.type === "accountLink") {
+      const ok = event.link && event.link.result === "ok";
+      systemNote(ok ? "LINEアカウント連携の手続きをしました" : "LINEアカウント連携に失敗しました（result: failed）", !ok);
+    }
   }
 
   function renderApiCall(entry) {

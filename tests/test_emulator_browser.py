@@ -361,3 +361,43 @@ def test_full_journey_register_mail_password_bill(live_emulator, page):
         detail.screenshot(path=str(SCREENSHOTS / "bill-detail.png"), full_page=True)
     detail.close()
     assert page.problems == []
+
+
+def test_account_link_for_a_web_customer(live_emulator, page):
+    """A web My Page customer asks for the bill, logs in from the chat's button, and is linked (no real LINE)."""
+    from sqlalchemy import select
+
+    from handlers.demo_data import DEMO_CUSTOMERS
+    from storage.models import Customer
+    from tests.helpers_billing import PASSWORD, seed_account
+
+    application, base = live_emulator
+    with application.extensions["db"].begin() as db:
+        customer_id = db.scalar(select(Customer.id).where(Customer.customer_number
+                                                          == DEMO_CUSTOMERS[0].customer_number))
+    seed_account(application, customer_id, login_id="web_taro")
+    open_emulator(page, base)
+
+    say(page, "今月の料金", "ログインして連携")
+    button = page.locator(".fx-button", has_text="ログインして連携").last
+    assert "linkToken=" in button.get_attribute("href")
+    with page.context.expect_page() as opened:
+        button.click()
+    login_page = opened.value
+    login_page.wait_for_load_state()
+    assert "LINEとマイページを連携します" in login_page.locator("body").inner_text()
+    login_page.fill("input[name=account_id]", "WEB_TARO")
+    login_page.fill("input[name=password]", PASSWORD)
+    login_page.locator("form button[type=submit]").click()
+    login_page.wait_for_url(re.compile(r"/emulator/account-link\?"))
+    assert ("LINEアカウントとの連携手続きを送信しました。エミュレーターのトークに戻ってください。"
+            in login_page.locator("body").inner_text())
+    login_page.locator("a.back-to-emulator").wait_for()
+    login_page.close()
+
+    page.bring_to_front()
+    wait_for_bot(page, 0, "連携が完了しました")
+    assert page.locator(".system-note", has_text="LINEアカウント連携の手続きをしました").count() == 1
+    say(page, "今月の料金", "円")
+    assert bot_rows(page).last.locator(".fx-bubble").count() == 1
+    assert page.problems == []
