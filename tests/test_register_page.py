@@ -233,3 +233,15 @@ def test_push_after_registration_reaches_the_user_who_started_it(app, client, li
     drain_jobs(app)
     assert line_api.accepted("push", someone.user_id) == []
     assert len(line_api.accepted("push", line_user.user_id)) == 1
+
+
+def test_logs_keep_no_secrets_or_personal_details(app, client, line_user, mailbox, caplog):
+    caplog.set_level("DEBUG")
+    path = _registered_link(app, line_user, mailbox)
+    post_password(client, path)
+    drain_jobs(app)
+    # Everything the app and its libraries log (the test's own SMTP server logs its traffic: not ours).
+    logged = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail.log"))
+    token = path.rsplit("/", 1)[1]
+    for secret in (token, PASSWORD, "0748621234", "12345678", "taro@example.jp", "アイコム", "たろう"):
+        assert secret not in logged, secret

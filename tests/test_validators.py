@@ -20,7 +20,8 @@ def test_customer_number_accepted(typed, expected):
     assert validators.customer_number(typed) == expected
 
 
-@pytest.mark.parametrize("typed", ["", "abc", "1234567a", "0000", "12.34", "123456789012345678901", "ー"])
+@pytest.mark.parametrize("typed", ["", "abc", "1234567a", "0000", "12.34", "123456789012345678901", "ー",
+                                   "1234\x005678"])
 def test_customer_number_refused(typed):
     with pytest.raises(InvalidInput) as exc:
         validators.customer_number(typed)
@@ -92,7 +93,7 @@ def test_account_id_accepted(typed, expected):
 
 
 @pytest.mark.parametrize("typed", ["", "abcd", "a" * 31, "aicom taro", "あいこむたろう", "taro絵文字", "tarö12",
-                                   "abc\tdef"])
+                                   "abc\tdef", "abc\x00def"])
 def test_account_id_refused(typed):
     with pytest.raises(InvalidInput) as exc:
         validators.account_id(typed)
@@ -113,7 +114,7 @@ def test_email_accepted(typed, expected):
 
 @pytest.mark.parametrize("typed", ["", "taro", "taro@", "@example.jp", "taro@localhost", "taro@@example.jp",
                                    "taro example@example.jp", "taro..x@docomo.ne.jp", "たろう@example.jp",
-                                   "taro@example", "a" * 250 + "@example.jp"])
+                                   "taro@example", "a" * 250 + "@example.jp", "ta\x00ro@example.jp"])
 def test_email_refused(typed):
     with pytest.raises(InvalidInput) as exc:
         validators.email(typed)
@@ -182,6 +183,7 @@ def test_password_accepted(typed, expected):
     ("Koka2026あ", messages.PASSWORD_CHARS),
     ("Kokä20266", messages.PASSWORD_CHARS),
     ("Koka\t2026", messages.PASSWORD_CHARS),
+    ("Koka\x002026", messages.PASSWORD_CHARS),  # NUL never reaches the database
     ("Aicom_Taro", messages.PASSWORD_SAME_AS_ACCOUNT_ID),
     ("aicom_taro", messages.PASSWORD_SAME_AS_ACCOUNT_ID),  # ignoring case
     ("AICOM_TARO", messages.PASSWORD_SAME_AS_ACCOUNT_ID),

@@ -18,6 +18,7 @@ shared by every worker. When they cannot be read the bot refuses rather than all
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from bot import messages, validators
@@ -53,6 +54,11 @@ FIX_CHOICES = {
     command_text(messages.QR_FIX_EMAIL): State.REGISTER_EMAIL,
     command_text(messages.QR_FIX_NICKNAME): State.REGISTER_NICKNAME,
 }
+
+
+def number_ident(customer_number: str) -> str:
+    """The per-number counter's identity: a hash, so Redis key names do not list customer numbers."""
+    return hashlib.sha256(f"customer:{customer_number}".encode()).hexdigest()[:32]
 
 
 def _store(turn: Turn) -> StateStore:
@@ -107,6 +113,7 @@ def _restarting(turn: Turn) -> bool:
 
 
 def step_customer_number(turn: Turn) -> str | None:
+    """お客様番号 -> ask for the phone number."""
     if _restarting(turn):
         return start(turn)
     try:
@@ -119,6 +126,7 @@ def step_customer_number(turn: Turn) -> str | None:
 
 
 def step_phone(turn: Turn) -> str | None:
+    """電話番号 -> ask for the kana name."""
     if _restarting(turn):
         return start(turn)
     try:
@@ -131,6 +139,7 @@ def step_phone(turn: Turn) -> str | None:
 
 
 def step_name_kana(turn: Turn) -> str | None:
+    """お名前（カナ） -> check all three together."""
     if _restarting(turn):
         return start(turn)
     try:
@@ -154,7 +163,7 @@ def _verify(turn: Turn, customer_number: str, phone: str, name_kana: str) -> str
         if store.blocked_for(USER_MISMATCH, turn.user_id):
             turn.say(messages.VERIFY_LIMITED_USER, [OPERATOR])
             return None
-        if store.blocked_for(NUMBER_MISMATCH, customer_number):
+        if store.blocked_for(NUMBER_MISMATCH, number_ident(customer_number)):
             turn.say(messages.VERIFY_LIMITED_NUMBER, [OPERATOR])
             return None
     except StateUnavailable:
@@ -185,9 +194,9 @@ def _mismatch(turn: Turn, store: StateStore, customer_number: str) -> str | None
     log.info("verification mismatch for customer number %s", mask_customer_number(customer_number))
     try:
         user_hits = store.count_hit(USER_MISMATCH, turn.user_id, USER_WINDOW_SECONDS)
-        number_hits = store.count_hit(NUMBER_MISMATCH, customer_number, NUMBER_WINDOW_SECONDS)
+        number_hits = store.count_hit(NUMBER_MISMATCH, number_ident(customer_number), NUMBER_WINDOW_SECONDS)
         if number_hits >= NUMBER_LIMIT:
-            store.block(NUMBER_MISMATCH, customer_number, NUMBER_BLOCK_SECONDS)
+            store.block(NUMBER_MISMATCH, number_ident(customer_number), NUMBER_BLOCK_SECONDS)
         if user_hits >= USER_LIMIT:
             store.block(USER_MISMATCH, turn.user_id, USER_BLOCK_SECONDS)
     except StateUnavailable:
@@ -221,6 +230,7 @@ def _after_item(turn: Turn, next_state: State, prompt: str) -> str:
 
 
 def step_account_id(turn: Turn) -> str | None:
+    """アカウントID: valid and free (ignoring case) at once, like the web form's ID-check button."""
     try:
         login_id = validators.account_id(turn.text)
     except InvalidInput as exc:
@@ -234,6 +244,7 @@ def step_account_id(turn: Turn) -> str | None:
 
 
 def step_email(turn: Turn) -> str | None:
+    """メールアドレス: syntax only, no DNS."""
     try:
         turn.data["email"] = validators.email(turn.text)
     except InvalidInput as exc:
@@ -243,6 +254,7 @@ def step_email(turn: Turn) -> str | None:
 
 
 def step_nickname(turn: Turn) -> str | None:
+    """ニックネーム -> the confirmation."""
     try:
         turn.data["nickname"] = validators.nickname(turn.text)
     except InvalidInput as exc:
@@ -268,6 +280,7 @@ def _fix_choices(turn: Turn, text: str) -> None:
 
 
 def step_confirm(turn: Turn) -> str | None:
+    """仮登録する, 修正する, or ask again (キャンセル is the engine's)."""
     key = command_text(turn.text)
     if key == command_text(messages.QR_PROVISIONAL):
         return _register(turn)
@@ -281,6 +294,7 @@ def step_confirm(turn: Turn) -> str | None:
 
 
 def step_choose_fix(turn: Turn) -> str | None:
+    """Which item to correct; its answer returns to the confirmation."""
     state = FIX_CHOICES.get(command_text(turn.text))
     if state is None:
         _fix_choices(turn, messages.CHOOSE_FIX_AGAIN)
