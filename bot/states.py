@@ -17,6 +17,5 @@ class State(StrEnum):
     REGISTER_NICKNAME = "register:nickname"
     REGISTER_CONFIRM = "register:confirm"
     REGISTER_CHOOSE_FIX = "register:choose_fix"
-    REGISTER_SENT = "register:sent"
     # unlinking
     UNLINK_CONFIRM = "unlink:confirm"
