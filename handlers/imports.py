@@ -1,6 +1,7 @@
 """CSV imports from the billing system: read, check every line, then write everything or nothing.
 
-A file is read whole and every line checked before anything is written. Problems are
+Every line is checked before anything is written. The file is streamed: a raw row lives
+only while it is checked, and only the checked values are kept for the write. Problems are
 collected as ``line N: <what is wrong>`` (the header is line 1, physical lines counted
 even inside quoted multi-line fields; a record is reported at the line it starts on) and
 the import stops with ``ImportFailed`` listing all of them. Messages name fields and
@@ -21,11 +22,16 @@ Accepted forms (documented for operators):
   that is absent leaves the stored value alone; a statement is replaced whole, so there an
   absent ``due_date``/``payment_method`` is stored as none. Within one statement a blank
   ``due_date``/``payment_method`` on some rows is fine, two different values are an error.
-- a file with a header and no data rows is an error (almost always a wrong export).
+- a file with a header and no data rows is an error (almost always a wrong export);
+- control characters other than tab and line breaks (NUL, ESC, ...) in a text field are an
+  error: PostgreSQL refuses NUL outright, and the rest is debris of a broken export;
+- with ``--encoding cp932``, a file that is valid UTF-8 throughout and not plain ASCII is
+  refused: UTF-8 kanji often decode as cp932 without an error, as mojibake.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import re
@@ -60,6 +66,7 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _AMOUNT_RE = re.compile(r"-?(?:\d+|\d{1,3}(?:,\d{3})+)")
 _COLUMN_NAME_RE = re.compile(r"[a-z_][a-z0-9_ ;|\t]{0,79}")  # also shows a wrong separator
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-"})
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR are left alone
 
 Progress = Callable[[int], None]  # called with how many more rows are done
 ProgressBars = Callable[[str, int], Progress]  # (phase label, total rows) -> that phase's Progress
@@ -86,10 +93,14 @@ class ImportFailed(Exception):
 
 @dataclass
 class CsvTable:
-    """The rows of a CSV file keyed by column name, each with the line it starts on."""
+    """The rows of a CSV file keyed by column name, each with the line it starts on.
+
+    ``rows`` is read from the file as it is iterated (iterate it once, to the end);
+    ``errors`` fills up meanwhile, and is complete only after the last row.
+    """
 
     columns: tuple[str, ...]
-    rows: list[tuple[int, dict[str, str]]]
+    rows: Iterator[tuple[int, dict[str, str]]]
     errors: list[LineError] = field(default_factory=list)
 
 
@@ -112,9 +123,12 @@ def read_csv(
     so that the caller can add its own and report them all at once.
     """
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    rows: list[tuple[int, dict[str, str]]] = []
-    errors: list[LineError] = []
-    with open(path, encoding=codec, newline="") as stream:
+    if codec.lower() == "cp932":
+        utf8_line = _utf8_text_line(path)
+        if utf8_line is not None:
+            raise ImportFailed([LineError(utf8_line, "this is UTF-8 text, not cp932 (leave out --encoding cp932)")])
+    stream = open(path, encoding=codec, newline="")  # closed by _rows, or below on failure
+    try:
         reader = csv.reader(stream, strict=True)
         records = _records(reader, path, codec, encoding)
         first = next(records, None)
@@ -122,16 +136,53 @@ def read_csv(
             raise ImportFailed([LineError(1, "the file is empty (a header line is needed)")])
         header_line, header = first
         columns = _check_header(header_line, header, required, optional)
+    except BaseException:
+        stream.close()
+        raise
+    errors: list[LineError] = []
+    return CsvTable(columns, _rows(stream, records, columns, header_line, errors, progress), errors)
+
+
+def _rows(stream, records: Iterator[tuple[int, list[str]]], columns: tuple[str, ...], header_line: int,
+          errors: list[LineError], progress: Progress | None) -> Iterator[tuple[int, dict[str, str]]]:
+    """Data rows as dicts; a wrong field count is noted in ``errors``; no data rows at all raises."""
+    found = False
+    with stream:
         for start, record in records:
             if progress is not None:
                 progress(1)
             if len(record) != len(columns):
                 errors.append(LineError(start, f"expected {len(columns)} fields, found {len(record)}"))
                 continue
-            rows.append((start, dict(zip(columns, record, strict=True))))
-    if not rows and not errors:
+            found = True
+            yield start, dict(zip(columns, record, strict=True))
+    if not found and not errors:
         raise ImportFailed([LineError(header_line + 1, "no data rows after the header")])
-    return CsvTable(columns=columns, rows=rows, errors=errors)
+
+
+def _utf8_text_line(path: Path) -> int | None:
+    """The first line with non-ASCII bytes when the whole file is valid UTF-8 (read in blocks); else None.
+
+    Real cp932 Japanese text is almost never valid UTF-8 (its lead bytes 0x81-0x9F are
+    UTF-8 continuation bytes), so such a file is a UTF-8 export given the wrong option.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first_line, lines = None, 1
+    with open(path, "rb") as raw:
+        for block in iter(lambda: raw.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return None
+            if first_line is None and not block.isascii():
+                ascii_part = len(block) - len(block.lstrip(bytes(range(128))))
+                first_line = lines + block.count(b"\n", 0, ascii_part)
+            lines += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return first_line
 
 
 def _first_undecodable_line(path: Path, codec: str) -> int:
@@ -237,6 +288,8 @@ def check_text(raw: str, column: str, limit: int, required: bool = False, compat
         if required:
             raise ValueError(f"{column} is empty")
         return None
+    if _CONTROL_RE.search(value):
+        raise ValueError(f"{column} contains a control character")
     if len(value) > limit:
         raise ValueError(f"{column} is longer than {limit} characters")
     return value
@@ -247,6 +300,8 @@ def check_email(raw: str) -> str | None:
     value = normalize.nfkc(raw)
     if not value:
         return None
+    if _CONTROL_RE.search(value):
+        raise ValueError("email contains a control character")
     try:
         checked = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -317,7 +372,7 @@ class CustomerFile:
 def read_customers(path: Path, encoding: str = "utf-8", progress: Progress | None = None) -> CustomerFile:
     """Read and check a customer file; raise ``ImportFailed`` with every bad line."""
     table = read_csv(path, encoding, CUSTOMER_REQUIRED, CUSTOMER_OPTIONAL, progress)
-    errors = list(table.errors)
+    errors: list[LineError] = []
     records: list[bulk.CustomerRecord] = []
     first_line: dict[str, int] = {}
     for start, row in table.rows:
@@ -334,6 +389,7 @@ def read_customers(path: Path, encoding: str = "utf-8", progress: Progress | Non
                 first_line[number] = start
         if len(errors) == before:
             records.append(bulk.CustomerRecord(number, phone, kana, name, email))
+    errors += table.errors  # complete now that every row was read
     if errors:
         raise ImportFailed(errors)
     return CustomerFile(records, frozenset(c for c in table.columns if c in CUSTOMER_OPTIONAL))
@@ -395,7 +451,7 @@ def _agree(draft: _Draft, attribute: str, value, start: int, errors: list[LineEr
 def read_statements(path: Path, encoding: str = "utf-8", progress: Progress | None = None) -> StatementFile:
     """Read and check a statement file; errors are returned (customers are checked against the DB later)."""
     table = read_csv(path, encoding, STATEMENT_REQUIRED, STATEMENT_OPTIONAL, progress)
-    errors = list(table.errors)
+    errors: list[LineError] = []
     drafts: dict[tuple[str, date], _Draft] = {}
     for start, row in table.rows:
         before = len(errors)
@@ -420,6 +476,7 @@ def read_statements(path: Path, encoding: str = "utf-8", progress: Progress | No
         _agree(draft, "payment_method", method, start, errors)
         if len(errors) == before:
             draft.items.append((item, amount))
+    errors += table.errors  # complete now that every row was read
     return StatementFile(list(drafts.values()), errors)
 
 

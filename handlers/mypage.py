@@ -16,6 +16,13 @@ Login throttling: 5 failures per typed account ID or 20 per client address withi
 minutes refuse further tries until the window passes. The reminder pages are not
 throttled by it, and a password reset clears the account's counter, so the real owner is
 never locked out.
+
+Failing dependencies: when Redis (the sessions) or the database does not answer, every
+page of this blueprint answers 503 with a polite page (``mypage/unavailable.html``), a
+POST included (it is answered before the CSRF check, which needs the session); any other
+unexpected error is a plain 500 page in the same style, never a stack trace. Typed form
+fields holding control characters (NUL, which PostgreSQL refuses outright) are treated
+like any other wrong answer.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from functools import wraps
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+import redis
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import InternalServerError
 
 from bot import messages, validators
 from bot.errors import InvalidInput
@@ -54,7 +64,9 @@ REMINDERS_PER_ADDRESS = 10  # requests per client address per hour
 # Where the browser goes after a login that carried a linkToken; the emulator may point it at itself.
 LINE_ACCOUNT_LINK_URL = "https://access.line.me/dialog/bot/accountLink"
 _LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_FIELD = 254
+RETRY_AFTER_SECONDS = 60
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -74,6 +86,16 @@ def _state() -> StateStore:
 def _ident(value: str) -> str:
     """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def _form_text(name: str) -> str | None:
+    """A typed field: NFKC, stripped, cut to ``MAX_FIELD``; None when it holds control characters.
+
+    Nothing typed into a text box holds them, and PostgreSQL refuses NUL outright (a 500
+    whose log line would carry the typed value), so such input never reaches a query.
+    """
+    value = nfkc(request.form.get(name, ""))[:MAX_FIELD]
+    return None if _CONTROL_RE.search(value) else value
 
 
 def _client_address() -> str:
@@ -156,11 +178,12 @@ def login():
 @bp.post("/login")
 def login_post():
     """Check the account ID (any letter case) and password; the same answer for every failure."""
-    login_key = nfkc(request.form.get("account_id", ""))[:MAX_FIELD].lower()
+    login_key = (_form_text("account_id") or "").lower()  # control characters: no such ID
     password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
     next_path = safe_next(request.form.get("next"))
     link_token = _link_token(request.form.get("linkToken"))
-    page = {"next": next_path, "link_token": link_token, "account_id": request.form.get("account_id", "")[:60]}
+    typed = _CONTROL_RE.sub("", request.form.get("account_id", ""))[:60]
+    page = {"next": next_path, "link_token": link_token, "account_id": typed}
     state = _state()
     account_ident, address = _ident(login_key), _ident(_client_address())
     try:
@@ -298,7 +321,7 @@ def reminder_account_id():
     """Forgot account ID: mail it to the registered address; the page is the same either way."""
     if request.method == "GET":
         return render_template("mypage/reminder_account_id.html", error=None)
-    email = nfkc(request.form.get("email", ""))[:MAX_FIELD].lower()
+    email = (_form_text("email") or "").lower()
     if "@" not in email:
         return render_template("mypage/reminder_account_id.html", error="email"), 200
     if _reminder_allowed("id", email):
@@ -317,10 +340,11 @@ def reminder_password():
     """Forgot password: mail a reset link (30 minutes, single use); the page is the same either way."""
     if request.method == "GET":
         return render_template("mypage/reminder_password.html", error=None)
-    target = nfkc(request.form.get("login", ""))[:MAX_FIELD].lower()
-    if not target:
+    typed = _form_text("login")
+    if typed == "":
         return render_template("mypage/reminder_password.html", error="empty"), 200
-    if _reminder_allowed("password", target):
+    target = (typed or "").lower()
+    if target and _reminder_allowed("password", target):
         now = _now()
         with _db().begin() as db:
             if "@" in target:
@@ -381,9 +405,35 @@ def password_reset_post():
     return render_template("mypage/reset_done.html")
 
 
+# -- failing dependencies ---------------------------------------------------------------------
+def _unavailable_page():
+    response = current_app.make_response((render_template("mypage/unavailable.html", kind="unavailable"), 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _refuse_without_sessions():
+    """Every My Page page needs its session (login, CSRF): without Redis, say so politely."""
+    if request.blueprint == bp.name and sessions.unavailable(session):
+        return _unavailable_page()
+    return None
+
+
+@bp.errorhandler(InternalServerError)
+def _server_error(error: InternalServerError):
+    """A database or Redis that does not answer is 503 ("try again later"); anything else a plain 500 page."""
+    cause = getattr(error, "original_exception", None)
+    if isinstance(cause, OperationalError | redis.RedisError | StateUnavailable) or (
+            isinstance(cause, DBAPIError) and cause.connection_invalidated):
+        return _unavailable_page()
+    return render_template("mypage/unavailable.html", kind="error"), 500
+
+
 def init_app(app: Flask) -> None:
     """Install the Redis sessions, the money/month filters, and register the pages."""
     sessions.init_app(app)
+    # First of the app's before-request hooks, ahead of CSRFProtect's: its check needs the session.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_without_sessions)
     app.add_template_filter(messages.yen, "yen")
     app.add_template_filter(messages.month_label, "month_label")
     app.add_template_filter(messages.date_label, "date_label")

@@ -7,6 +7,10 @@ gives the session a new id at login (the old key is deleted: no session fixation
 emptied session (``session.clear()``, logout) deletes its key and its cookie.
 
 Flask-WTF keeps its CSRF token in this session, so every page's forms work with it.
+
+When Redis does not answer, the session opens *unavailable* (empty, never written back)
+and nothing here raises: the pages decide what to show (``unavailable``); a failed write
+is logged and the response goes out without a session cookie.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 import secrets
 
 import redis
-from flask import Flask, Request, Response
+from flask import Flask, Request, Response, current_app
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
@@ -41,7 +45,7 @@ def _key(sid: str) -> str:
 class RedisSession(CallbackDict, SessionMixin):
     """Session data with its id; ``modified`` is set by any change."""
 
-    def __init__(self, initial: dict | None = None, sid: str | None = None) -> None:
+    def __init__(self, initial: dict | None = None, sid: str | None = None, unavailable: bool = False) -> None:
         def on_update(session: RedisSession) -> None:
             session.modified = True
 
@@ -50,6 +54,23 @@ class RedisSession(CallbackDict, SessionMixin):
         self.new = sid is None
         self.modified = False
         self.renew_requested = False
+        self.unavailable = unavailable  # Redis did not answer when the session was opened
+        self.checked = False  # a new session: whether Redis was pinged yet (see ``unavailable``)
+
+
+def unavailable(session: SessionMixin) -> bool:
+    """True when Redis does not answer for this request's session (a new session pings it once)."""
+    if not isinstance(session, RedisSession):
+        return False
+    if not session.unavailable and session.sid is None and not session.checked:
+        session.checked = True
+        interface = current_app.session_interface
+        try:
+            interface.redis.ping()
+        except redis.RedisError:
+            log.error("web sessions unavailable (Redis)")
+            session.unavailable = True
+    return session.unavailable
 
 
 def renew(session: SessionMixin) -> None:
@@ -72,8 +93,8 @@ class RedisSessionInterface(SessionInterface):
             try:
                 raw = self.redis.get(_key(sid))
             except redis.RedisError:
-                log.error("web sessions unavailable (Redis); treating the visitor as logged out")
-                return RedisSession()
+                log.error("web sessions unavailable (Redis)")
+                return RedisSession(unavailable=True)
             if raw:
                 try:
                     return RedisSession(_serializer.loads(raw), sid)
@@ -82,6 +103,15 @@ class RedisSessionInterface(SessionInterface):
         return RedisSession()
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
+        if session.unavailable:
+            return  # nothing was read, so nothing may be written over what Redis holds
+        try:
+            self._save(app, session, response)
+        except redis.RedisError:
+            # The page is already rendered; without its session the next request starts afresh.
+            log.error("a web session could not be saved (Redis)")
+
+    def _save(self, app: Flask, session: RedisSession, response: Response) -> None:
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -90,9 +120,9 @@ class RedisSessionInterface(SessionInterface):
         if not session:
             if session.sid is not None:
                 # Emptied (logout, a dead login): forget it everywhere.
-                self.redis.delete(_key(session.sid))
                 response.delete_cookie(name, domain=domain, path=path, secure=secure, samesite=samesite,
                                        httponly=True)
+                self.redis.delete(_key(session.sid))
             return
         response.vary.add("Cookie")
         if session.renew_requested or session.sid is None:

@@ -25,12 +25,19 @@ EARLIEST_MONTH = date(2020, 7, 1)  # older statements are never shown
 WINDOW_MONTHS = 12
 BILL_LINK_SECONDS = 15 * 60
 BILL_PURPOSE = "bill"
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one in a URL is no statement, not a database error
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def aware(moment: datetime) -> datetime:
     """A stored time made comparable: SQLite hands back naive values (written as Tokyo wall time)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=TOKYO)
+
+
+def tokyo(moment: datetime) -> datetime:
+    """``moment`` in Asia/Tokyo, for writing and comparing in SQL: SQLite keeps only the wall time,
+    so every time stored or compared there must be Tokyo's, whatever zone the caller's clock reports."""
+    return aware(moment).astimezone(TOKYO)
 
 
 def month_start(day: date) -> date:
@@ -77,6 +84,8 @@ def recent_statements(session: Session, customer_id: int) -> list[Statement]:
 
 def customer_statement(session: Session, customer_id: int, statement_id: int) -> Statement | None:
     """Statement ``statement_id`` if it belongs to this customer and is not before 2020-07; else None."""
+    if not 0 < statement_id <= MAX_ID:
+        return None
     statement = session.scalar(
         select(Statement).options(selectinload(Statement.items))
         .where(Statement.id == statement_id, Statement.customer_id == customer_id,
@@ -89,6 +98,7 @@ def issue_bill_link(session: Session, account: Account, statement: Statement, no
     if statement.customer_id != account.customer_id:
         raise ValueError("a bill link for another customer's statement")
     token, token_hash = new_token()
+    now = tokyo(now)
     session.add(LinkToken(token_hash=token_hash, purpose=BILL_PURPOSE, account_id=account.id,
                           statement_id=statement.id, created_at=now,
                           expires_at=now + timedelta(seconds=BILL_LINK_SECONDS)))

@@ -8,7 +8,10 @@ the session and never commits (the caller's transaction makes an import all-or-n
 - Writes are executemany ``INSERT … ON CONFLICT`` through the dialect's own ``insert``
   (PostgreSQL and SQLite both), in chunks so a progress bar can follow them.
 - A replaced statement keeps its id (links to it stay valid); its items are deleted and
-  inserted again, and its total is the sum of the new items.
+  inserted again, and its total is the sum of the new items. The statement rows are
+  upserted *before* their items are deleted: the upsert locks them, so a second import of
+  the same (customer, month) running at the same time waits, then deletes the first one's
+  items and writes its own (the later import wins whole, never a mix of both).
 """
 
 from __future__ import annotations
@@ -202,9 +205,6 @@ def replace_statements(
         raise ValueError("each (customer, billing month) may be given once")
     before = _statement_ids(session, by_key.keys())
 
-    for part in chunks(sorted(before.values())):
-        session.execute(delete(StatementItem).where(StatementItem.statement_id.in_(part)))
-
     table = Statement.__table__
     insert = _dialect_insert(session, table)
     # Plain executemany (psycopg pipelines it) and one more SELECT for the ids measured faster
@@ -222,11 +222,15 @@ def replace_statements(
             "total": r.total,
             "imported_at": now,
         }
-        for r in records
+        for r in sorted(records, key=lambda r: (r.customer_id, r.billing_month))  # one lock order for all
     ]
     for part in chunks(rows):
         session.execute(upsert, list(part))
     after = _statement_ids(session, by_key.keys())
+
+    # Only now, with the statement rows locked by the upsert, are their old items removed.
+    for part in chunks(sorted(after.values())):
+        session.execute(delete(StatementItem).where(StatementItem.statement_id.in_(part)))
 
     items = [
         {"statement_id": after[key], "position": position, "name": name, "amount": amount}

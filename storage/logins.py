@@ -2,7 +2,7 @@
 
 Reset links (purpose ``reset``) last 30 minutes and are spent by the POST that sets the
 new password; the reset bumps ``session_version`` (every older session dies) and revokes
-every other reset and bill link of the account.
+every other reset and bill link of the account, and any pending LINE account-link nonce.
 
 Account-link nonces (purpose ``line_link``) are kept here, in the database, rather than in
 Redis: the chat's ``accountLink`` handler runs inside the engine's database transaction,
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage.bills import BILL_PURPOSE, aware
+from storage.bills import BILL_PURPOSE, aware, tokyo
 from storage.models import Account, LinkToken
 from storage.security import hash_password, hash_token, new_token
 
@@ -47,6 +47,7 @@ def active_accounts_by_email(session: Session, email: str) -> list[Account]:
 def issue_reset_link(session: Session, account: Account, now: datetime) -> str:
     """A fresh password reset token for the account (30 minutes, single use)."""
     token, token_hash = new_token()
+    now = tokyo(now)
     session.add(LinkToken(token_hash=token_hash, purpose=RESET_PURPOSE, account_id=account.id, created_at=now,
                           expires_at=now + timedelta(seconds=RESET_LINK_SECONDS)))
     session.flush()
@@ -70,6 +71,7 @@ def reset_link_status(session: Session, token: str, now: datetime) -> tuple[str,
 
 def reset_password(session: Session, token: str, new_password: str, now: datetime) -> Account | None:
     """Spend the reset token and set the password; None when the token was not live (raced, used, expired)."""
+    now = tokyo(now)
     spent = session.execute(
         update(LinkToken)
         .where(LinkToken.token_hash == hash_token(token), LinkToken.purpose == RESET_PURPOSE,
@@ -84,7 +86,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
     account.session_version = (account.session_version or 1) + 1
     session.execute(update(LinkToken)
                     .where(LinkToken.account_id == account.id,
-                           LinkToken.purpose.in_((RESET_PURPOSE, BILL_PURPOSE)),
+                           LinkToken.purpose.in_((RESET_PURPOSE, BILL_PURPOSE, LINE_LINK_PURPOSE)),
                            LinkToken.used_at.is_(None))
                     .values(used_at=now))
     session.flush()
@@ -94,6 +96,7 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
 def issue_line_link_nonce(session: Session, account: Account, now: datetime) -> str:
     """A nonce (256 bits) that LINE hands back in the accountLink event; only its hash is kept."""
     nonce = secrets.token_urlsafe(32)
+    now = tokyo(now)
     session.add(LinkToken(token_hash=hash_token(nonce), purpose=LINE_LINK_PURPOSE, account_id=account.id,
                           created_at=now, expires_at=now + timedelta(seconds=LINE_LINK_NONCE_SECONDS)))
     session.flush()
@@ -104,6 +107,7 @@ def spend_line_link_nonce(session: Session, nonce: str, now: datetime) -> Accoun
     """The active account the nonce was issued for, spending it; None for unknown, used or expired ones."""
     if not nonce or len(nonce) > 255:
         return None
+    now = tokyo(now)
     account_id = session.execute(
         update(LinkToken)
         .where(LinkToken.token_hash == hash_token(nonce), LinkToken.purpose == LINE_LINK_PURPOSE,

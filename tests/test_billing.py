@@ -292,3 +292,21 @@ def test_bill_list_renders_valid_flex():
     entries = tuple(BillListEntry(m, 123456, f"{m.year}年{m.month}月の料金") for m in months)
     message = render_bill_list(BillList(entries))
     assert line_schema.validate("ReplyMessageRequest", {"replyToken": "r", "messages": [message]}) == []
+
+
+# -- reviewer F: month arithmetic at the year boundary, in Tokyo time ---------------------------------
+@pytest.mark.parametrize(("now", "word", "month"), [
+    (datetime(2027, 1, 10, 9, 0, tzinfo=TOKYO), "先月の料金", "2026年12月"),
+    (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), "先月の料金", "2026年12月"),  # 2027-01-01 00:30 in Tokyo
+    (datetime(2026, 12, 31, 14, 30, tzinfo=UTC), "先月の料金", "2026年11月"),  # still 2026-12-31 in Tokyo
+    (datetime(2027, 2, 3, 9, 0, tzinfo=TOKYO), "9月の料金", "2026年9月"),
+    (datetime(2027, 1, 10, 9, 0, tzinfo=TOKYO), "1月の料金", "2027年1月"),
+    (datetime(2027, 1, 10, 9, 0, tzinfo=TOKYO), "12月の料金", "2026年12月"),
+])
+def test_months_across_the_new_year(line_user, app, clock, now, word, month):
+    seeded = seed_customer_with_account(app)
+    seed_link(app, seeded.account_id, line_user.user_id)
+    for year, number in ((2026, 9), (2026, 11), (2026, 12), (2027, 1)):
+        seed_statement(app, seeded.customer_id, date(year, number, 1), [("基本料金", 1000 * number)])
+    clock.now = now
+    assert bill_card(line_user.say(word))["altText"].startswith(f"{month}のご請求金額は")

@@ -207,3 +207,14 @@ def test_reset_page_has_csrf_and_labels(app, client, mailbox, taro):
     html = text_of(client.get(link))
     assert csrf_from(html)
     assert '<label for="password">新しいパスワード</label>' in html
+
+
+def test_reset_also_revokes_a_pending_line_link_nonce(app, client, mailbox, taro, clock):
+    """A nonce handed out at a login before the reset (maybe the intruder's) links no LINE user afterwards."""
+    from storage import logins
+
+    with app.extensions["db"].begin() as db:
+        nonce = logins.issue_line_link_nonce(db, db.get(Account, taro.account_id), clock())
+    reset(client, request_reset(app, client, mailbox, "aicom_taro"))
+    with app.extensions["db"].begin() as db:
+        assert logins.spend_line_link_nonce(db, nonce, clock()) is None
