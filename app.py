@@ -27,10 +27,14 @@ class RedactTokens(logging.Filter):
     """Replace anything token-shaped in a log record's URL arguments with ``[redacted]``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_URL.sub("[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
-        elif isinstance(record.msg, str):
+        def clean(value):
+            return _TOKEN_IN_URL.sub("[redacted]", value) if isinstance(value, str) else value
+
+        if isinstance(record.args, tuple):
+            record.args = tuple(clean(a) for a in record.args)
+        elif isinstance(record.args, dict):  # gunicorn's access log passes a mapping
+            record.args = {k: clean(v) for k, v in record.args.items()}
+        if isinstance(record.msg, str):
             record.msg = _TOKEN_IN_URL.sub("[redacted]", record.msg)
         return True
 
@@ -66,6 +70,9 @@ def _env_config(instance_path: str) -> dict:
         "EMULATOR": emulator,
         # Jobs run inside the web process when there is no Redis (make run) or when asked.
         "JOBS_INLINE": env.get("JOBS_INLINE") == "1",
+        # How many reverse proxies in front of us set X-Forwarded-For/-Proto (0: none, trust nothing).
+        "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS") or 0),
+        "LINE_ACCOUNT_LINK_URL": env.get("LINE_ACCOUNT_LINK_URL") or None,
     }
 
 
@@ -99,6 +106,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         target = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in target.filters):
             target.addFilter(RedactTokens())
+
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from storage import db, state
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 log = logging.getLogger(__name__)
@@ -15,6 +15,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+@bp.get("/")
+def home():
+    """The site's root opens the My Page (which asks for login first)."""
+    return redirect(url_for("mypage.menu"))
 
 
 @bp.get("/healthz")
@@ -62,6 +68,12 @@ def _not_found(_error):
     return render_template("error.html", kind="not_found"), 404
 
 
+def _method_not_allowed(error):
+    if request.path in ("/callback",) or request.path.startswith(("/slack/", "/emulator/")):
+        return jsonify({"message": "Method not allowed"}), 405, {"Allow": ", ".join(error.valid_methods or [])}
+    return render_template("error.html", kind="method"), 405
+
+
 def init_app(app: Flask) -> None:
     """CSRF for every form (the webhooks are exempt: they are signed), headers, health."""
     csrf.init_app(app)
@@ -71,4 +83,5 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(404, _not_found)
+    app.register_error_handler(405, _method_not_allowed)
     app.register_blueprint(bp)

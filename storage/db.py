@@ -40,7 +40,7 @@ class Database:
 def make_engine(url: str) -> Engine:
     """An engine with sane pool settings; SQLite gets foreign keys switched on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -50,7 +50,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=5)
+    # hide_parameters: error messages must not quote customers' data into the logs.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=5,
+                         hide_parameters=True)
 
 
 def alembic_config(url: str) -> Config:

@@ -172,3 +172,45 @@ def test_fake_line_refuses_a_wrong_access_token(make_app, line_api, client):
     user = LineUser(wrong.test_client(), line_api, wrong)
     assert user.post([user.text_event("ヘルプ")]).status_code == 200
     assert [c.status for c in line_api.calls] == [401]
+
+
+def test_gunicorn_style_mapping_args_are_redacted_too():
+    import logging
+
+    from app import RedactTokens
+
+    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, "%(r)s %(s)s", (), None)
+    record.args = {"r": "GET /mypage/bills/3?t=AbCdEfGhIjKlMnOpQrStUvWxYz012345 HTTP/1.1", "s": "200"}
+    RedactTokens().filter(record)
+    assert "AbCdEfGh" not in record.getMessage()
+
+
+def test_root_opens_the_my_page(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/mypage")
+
+
+def test_get_on_the_webhook_is_405_json(client):
+    response = client.get("/callback")
+    assert response.status_code == 405
+    assert response.is_json
+
+
+def test_get_on_a_post_only_page_is_a_japanese_405(client):
+    response = client.get("/logout")
+    assert response.status_code == 405
+    assert "このページは開けません" in response.get_data(as_text=True)
+
+
+def test_proxy_hops_make_the_forwarded_address_the_client(make_app):
+    from flask import request
+
+    proxied = make_app(TRUSTED_PROXY_HOPS=1)
+
+    @proxied.get("/_whoami")
+    def whoami():
+        return request.remote_addr or ""
+
+    response = proxied.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.get_data(as_text=True) == "203.0.113.9"
