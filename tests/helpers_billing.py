@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from storage.models import Account, Customer, LineLink, Statement, StatementItem
 from storage.security import hash_password
 
@@ -26,6 +28,18 @@ class Clock:
 
     def advance(self, **delta) -> None:
         self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The app's clock, 2026-11-25 10:00 in Tokyo; import with ``app_config`` to use it."""
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
+
+
+@pytest.fixture
+def app_config(app_config, clock):
+    """The conftest configuration with the settable clock."""
+    return dict(app_config, CLOCK=clock)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,17 +10,13 @@ from sqlalchemy import select
 
 from storage.models import LineLink, LinkToken
 from storage.security import hash_token
-from tests.helpers_billing import TOKYO, Clock, login, seed_customer_with_account, seed_statement
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
-
-
-@pytest.fixture
-def app_config(app_config, clock):
-    return dict(app_config, CLOCK=clock)
+from tests.helpers_billing import (  # noqa: F401  (fixtures)
+    app_config,
+    clock,
+    login,
+    seed_customer_with_account,
+    seed_statement,
+)
 
 
 @pytest.fixture

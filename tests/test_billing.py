@@ -14,21 +14,18 @@ from handlers import line_schema
 from handlers.line_render import render_bill_card, render_bill_list
 from storage.models import LinkToken
 from tests.conftest import quick_reply_labels
-from tests.helpers_billing import TOKYO, Clock, seed_customer_with_account, seed_link, seed_statement
+from tests.helpers_billing import (  # noqa: F401  (fixtures)
+    TOKYO,
+    app_config,
+    clock,
+    seed_customer_with_account,
+    seed_link,
+    seed_statement,
+)
 
 NOV_ITEMS = [("ケーブルテレビ 基本料金", 3300), ("インターネット 光100M", 4400), ("セット割引", -500),
              ("STBレンタル", 550), ("録画機能", 330), ("安心サポート", 220), ("メールオプション", 110),
              ("固定IP", 1100), ("工事費分割（3/12）", 1000), ("ユニバーサルサービス料", 2)]
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
-
-
-@pytest.fixture
-def app_config(app_config, clock):
-    return dict(app_config, CLOCK=clock)
 
 
 def months_back(start: date, count: int) -> list[date]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,10 +13,12 @@ from sqlalchemy import select
 from storage.models import Account
 from storage.security import needs_rehash, verify_password
 from storage.state import web_session_key
-from tests.helpers_billing import (
+from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     TOKYO,
     Clock,
+    app_config,
+    clock,
     csrf_from,
     login,
     seed_account,
@@ -29,16 +31,6 @@ from tests.helpers_billing import (
 
 FAILED = "アカウントIDまたはパスワードが正しくありません。"
 THROTTLED = "しばらくログインできません"
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
-
-
-@pytest.fixture
-def app_config(app_config, clock):
-    return dict(app_config, CLOCK=clock)
 
 
 @pytest.fixture

@@ -8,9 +8,11 @@ from datetime import date, datetime
 import pytest
 
 from tests.conftest import drain_jobs
-from tests.helpers_billing import (
+from tests.helpers_billing import (  # noqa: F401  (fixtures)
     TOKYO,
     Clock,
+    app_config,
+    clock,
     login,
     post_form,
     seed_customer_with_account,
@@ -19,16 +21,6 @@ from tests.helpers_billing import (
 
 FAILED = "アカウントIDまたはパスワードが正しくありません。"
 UNAVAILABLE = "ただいまマイページをご利用いただけません"
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
-
-
-@pytest.fixture
-def app_config(app_config, clock):
-    return dict(app_config, CLOCK=clock)
 
 
 @pytest.fixture

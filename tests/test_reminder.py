@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from storage.models import Account, LinkToken
 from tests.conftest import Mailbox, drain_jobs
-from tests.helpers_billing import (
+from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     TOKYO,
     Clock,
+    app_config,
+    clock,
     csrf_from,
     login,
     post_form,
@@ -24,16 +26,6 @@ from tests.helpers_billing import (
 )
 
 NEW_PASSWORD = "NewPass2027"
-
-
-@pytest.fixture
-def clock():
-    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
-
-
-@pytest.fixture
-def app_config(app_config, clock):
-    return dict(app_config, CLOCK=clock)
 
 
 @pytest.fixture
