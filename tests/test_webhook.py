@@ -214,3 +214,18 @@ def test_proxy_hops_make_the_forwarded_address_the_client(make_app):
 
     response = proxied.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.get_data(as_text=True) == "203.0.113.9"
+
+
+def test_database_down_asks_line_to_redeliver_and_the_redelivery_is_handled(make_app, line_api, app):
+    from tests.conftest import LineUser
+
+    broken = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    user = LineUser(broken.test_client(), line_api, broken)
+    event = user.text_event("ヘルプ")
+    assert user.post([event]).status_code == 503
+    assert line_api.accepted("reply") == []
+    # The claim was released: LINE's redelivery (to a healthy process) is handled once.
+    healthy = LineUser(app.test_client(), line_api, app, user.user_id)
+    redelivery = dict(event, deliveryContext={"isRedelivery": True})
+    assert healthy.post([redelivery]).status_code == 200
+    assert len(line_api.accepted("reply")) == 1
