@@ -1,1 +1,1 @@
-"""Benchmarks (``make bench``): how fast the CSV imports run on PostgreSQL."""
+"""Benchmarks (``make bench``): the CSV imports on PostgreSQL, and POST /callback latency and memory."""

@@ -56,16 +56,10 @@ def mask_user(user_id: str) -> str:
     return f"{user_id[:5]}…{user_id[-4:]}" if len(user_id) > 10 else "…"
 
 
-def api_client() -> ApiClient:
-    """An SDK client for the configured Messaging API base URL (the fake one in tests)."""
-    config = Configuration(host=current_app.config["LINE_API_BASE_URL"],
-                           access_token=current_app.config["LINE_CHANNEL_ACCESS_TOKEN"])
-    return ApiClient(config)
-
-
-def messaging_api() -> tuple[ApiClient, MessagingApi]:
-    client = api_client()
-    return client, MessagingApi(client)
+def messaging_api() -> MessagingApi:
+    """The app's Messaging API client: one per process, so connections to LINE are reused
+    (a new client per call would pay a TCP and TLS handshake for every reply)."""
+    return current_app.extensions["line_messaging_api"]
 
 
 def to_incoming(event) -> Incoming | None:
@@ -100,10 +94,8 @@ def engine(app: Flask | None = None) -> Engine:
 
 def _start_loading(user_id: str) -> None:
     try:
-        client, api = messaging_api()
-        with client:
-            api.show_loading_animation(ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=5),
-                                       _request_timeout=REQUEST_TIMEOUT)
+        messaging_api().show_loading_animation(ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=5),
+                                               _request_timeout=REQUEST_TIMEOUT)
     except Exception:  # noqa: BLE001 - cosmetic; never fail a reply over it
         log.info("loading animation not shown")
 
@@ -128,9 +120,7 @@ def _handle_with_loading(incoming: Incoming) -> Outcome:
 
 def _link_url(user_id: str) -> str | None:
     """Issue a LINE link token and build the web login URL that carries it."""
-    client, api = messaging_api()
-    with client:
-        token = api.issue_link_token(user_id, _request_timeout=REQUEST_TIMEOUT).link_token
+    token = messaging_api().issue_link_token(user_id, _request_timeout=REQUEST_TIMEOUT).link_token
     return f"{current_app.config['PUBLIC_BASE_URL']}/login?linkToken={quote(token)}"
 
 
@@ -142,10 +132,9 @@ def deliver(user_id: str, reply_token: str | None, messages: list[dict]) -> None
     replied = False
     if reply_token:
         try:
-            client, api = messaging_api()
-            with client:
-                api.reply_message(ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": first}),
-                                  _request_timeout=REQUEST_TIMEOUT)
+            messaging_api().reply_message(
+                ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": first}),
+                _request_timeout=REQUEST_TIMEOUT)
             replied = True
         except ApiException as exc:
             log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status, mask_user(user_id))
@@ -161,11 +150,9 @@ def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
 
     LINE answers 409 to a retry key it has already accepted: that push was delivered.
     """
-    client, api = messaging_api()
     try:
-        with client:
-            api.push_message(PushMessageRequest.from_dict({"to": user_id, "messages": messages}),
-                             x_line_retry_key=retry_key, _request_timeout=REQUEST_TIMEOUT)
+        messaging_api().push_message(PushMessageRequest.from_dict({"to": user_id, "messages": messages}),
+                                     x_line_retry_key=retry_key, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as exc:
         if exc.status == 409:
             return
@@ -250,6 +237,9 @@ def callback():
 def init_app(app: Flask) -> None:
     """Build the parser and the engine, and register the webhook."""
     app.extensions["line_parser"] = WebhookParser(app.config["LINE_CHANNEL_SECRET"])
+    client = ApiClient(Configuration(host=app.config["LINE_API_BASE_URL"],
+                                     access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
+    app.extensions["line_messaging_api"] = MessagingApi(client)
     settings = BotSettings(
         public_base_url=app.config["PUBLIC_BASE_URL"],
         registration_ttl_seconds=app.config["REGISTRATION_LINK_TTL_SECONDS"],

@@ -83,35 +83,41 @@ def complete_post(token: str):
     password = request.form.get("password", "")
     confirm = request.form.get("password_confirm", "")
     now = _now()
-    with current_app.extensions["db"].begin() as db:
-        link_token = _lookup(db, token, for_update=True)  # two tabs posting at once: one wins
-        problem = _problem(link_token, now)
-        if problem:
-            return _invalid(problem)
-        account = link_token.account
-        login_id = account.login_id
-        errors = []
-        value = None
-        try:
-            value = validators.password(password, account_id=account.login_id, phone=account.customer.phone,
-                                        customer_number=account.customer.customer_number)
-        except InvalidInput as exc:
-            errors.append(exc.message)
-        if value is not None and validators.normalize_password(confirm) != value:
-            errors.append(messages.PASSWORD_MISMATCH)
-        if errors:
-            return _page("register/form.html", login_id=login_id, errors=errors), 200
-        accounts.activate(db, link_token, hash_password(value), now)
-        line_user_id = account.pending_line_user_id
-        if line_user_id:
-            repositories.link_line_user(db, account, line_user_id, now)
-            account.pending_line_user_id = None
-        signed_in = (account.id, account.session_version)
+    try:
+        with current_app.extensions["db"].begin() as db:
+            link_token = _lookup(db, token, for_update=True)  # two tabs posting at once: one wins
+            problem = _problem(link_token, now)
+            if problem:
+                return _invalid(problem)
+            account = link_token.account
+            login_id = account.login_id
+            errors = []
+            value = None
+            try:
+                value = validators.password(password, account_id=account.login_id, phone=account.customer.phone,
+                                            customer_number=account.customer.customer_number)
+            except InvalidInput as exc:
+                errors.append(exc.message)
+            if value is not None and validators.normalize_password(confirm) != value:
+                errors.append(messages.PASSWORD_MISMATCH)
+            if errors:
+                return _page("register/form.html", login_id=login_id, errors=errors), 200
+            accounts.activate(db, link_token, hash_password(value), now)
+            line_user_id = account.pending_line_user_id
+            if line_user_id:
+                repositories.link_line_user(db, account, line_user_id, now)
+                account.pending_line_user_id = None
+            signed_in = (account.id, account.session_version)
+    except accounts.TokenSpent:  # spent by another request meanwhile; this transaction rolled back
+        return _invalid("used")
     log.info("本登録 completed for account %s (LINE linked: %s)", signed_in[0], bool(line_user_id))
     if line_user_id:
-        push_outcome(line_user_id, [TextReply(messages.REGISTERED_PUSH,
-                                              (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
-                                               QuickReply(messages.QR_HELP, messages.QR_HELP)))])
+        try:
+            push_outcome(line_user_id, [TextReply(messages.REGISTERED_PUSH,
+                                                  (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
+                                                   QuickReply(messages.QR_HELP, messages.QR_HELP)))])
+        except Exception:  # noqa: BLE001 - the registration has committed; an error page would only mislead
+            log.error("could not queue the registration push for account %s", signed_in[0])
     _sign_in(*signed_in)
     return _page("register/done.html", login_id=login_id)
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Account, LineLink, LinkToken
+from storage.models import Account, Customer, LineLink, LinkToken
 from storage.security import hash_token, new_token
 
 PROVISIONAL = "provisional"
@@ -36,6 +36,14 @@ class LoginIdTaken(Exception):
 
 class AlreadyRegistered(Exception):
     """The customer already has an active account."""
+
+
+class TokenSpent(Exception):
+    """The 本登録 token was spent (or its account activated) by another transaction meanwhile."""
+
+
+class CustomerGone(Exception):
+    """The customer record no longer exists (deleted since the customer was verified)."""
 
 
 def account_for_customer(session: Session, customer_id: int) -> Account | None:
@@ -74,32 +82,48 @@ def create_provisional(session: Session, *, customer_id: int, login_id: str, ema
     """仮登録: replace this customer's earlier provisional row and any expired holder of the ID, insert the new
     row and its 本登録 token (stored hashed). Returns the account and the token for the mail.
 
-    Raises ``AlreadyRegistered`` when the customer's account is active, ``LoginIdTaken`` when
-    the database refuses the ID (someone took it since it was checked).
+    Raises ``AlreadyRegistered`` when the customer's account is active, ``CustomerGone`` when the
+    customer record has been deleted, ``LoginIdTaken`` when the database refuses the ID (someone
+    took it since it was checked).
+
+    Two 仮登録 for the same customer at the same moment (two LINE users): the second one's insert
+    waits for the first on the unique customer index, fails, and is tried once more, now
+    replacing the first (the latest wins, as it does when they come one after the other). No
+    lock is taken on the customer row beyond the foreign key's own (KEY SHARE), so a running
+    customer import is not waited for.
     """
-    existing = account_for_customer(session, customer_id)
-    if existing is not None and existing.status == ACTIVE:
-        raise AlreadyRegistered
     key = login_id.lower()
     expires_at = now + timedelta(seconds=ttl_seconds)
-    try:
-        with session.begin_nested():
-            # Link tokens go with their account (ON DELETE CASCADE).
-            session.execute(delete(Account).where(Account.login_id_key == key, Account.status == PROVISIONAL,
-                                                  Account.expires_at <= now))
-            session.execute(delete(Account).where(Account.customer_id == customer_id,
-                                                  Account.status == PROVISIONAL))
-            account = Account(customer_id=customer_id, login_id=login_id, login_id_key=key, email=email,
-                              nickname=nickname, status=PROVISIONAL, pending_line_user_id=line_user_id,
-                              expires_at=expires_at, session_version=1, created_at=now)
-            session.add(account)
-            session.flush()
-            token = _issue_register_token(session, account, now, expires_at)
-    except IntegrityError as exc:
-        if "login_id_key" in str(exc.orig):
-            raise LoginIdTaken from exc
-        raise
-    return account, token
+    for attempt in range(2):
+        # KEY SHARE: the customer cannot be deleted under us; ordinary updates (imports) go on.
+        customer = select(Customer.id).where(Customer.id == customer_id).with_for_update(read=True, key_share=True)
+        if session.scalar(customer) is None:
+            raise CustomerGone
+        existing = account_for_customer(session, customer_id)
+        if existing is not None and existing.status == ACTIVE:
+            raise AlreadyRegistered
+        try:
+            with session.begin_nested():
+                # Link tokens go with their account (ON DELETE CASCADE).
+                session.execute(delete(Account).where(Account.login_id_key == key, Account.status == PROVISIONAL,
+                                                      Account.expires_at <= now))
+                session.execute(delete(Account).where(Account.customer_id == customer_id,
+                                                      Account.status == PROVISIONAL))
+                account = Account(customer_id=customer_id, login_id=login_id, login_id_key=key, email=email,
+                                  nickname=nickname, status=PROVISIONAL, pending_line_user_id=line_user_id,
+                                  expires_at=expires_at, session_version=1, created_at=now)
+                session.add(account)
+                session.flush()
+                token = _issue_register_token(session, account, now, expires_at)
+        except IntegrityError as exc:
+            if "login_id_key" in str(exc.orig):
+                raise LoginIdTaken from exc
+            if attempt == 0 and "customer_id" in str(exc.orig):
+                session.expire_all()  # see the other transaction's committed row on the next try
+                continue
+            raise
+        return account, token
+    raise AssertionError("unreachable")  # pragma: no cover - the second attempt returns or raises
 
 
 def pending_registration(session: Session, line_user_id: str, now: datetime) -> Account | None:
@@ -125,13 +149,23 @@ def find_register_token(session: Session, token: str, *, for_update: bool = Fals
 
 
 def activate(session: Session, link_token: LinkToken, password_hash: str, now: datetime) -> Account:
-    """本登録: spend the token, set the password, make the account active (the caller links LINE)."""
+    """本登録: spend the token, set the password, make the account active (the caller links LINE).
+
+    Both changes are conditional in SQL (``used_at IS NULL``, ``status = 'provisional'``), so
+    a second POST that read the row before the first committed cannot spend it again, even
+    where ``FOR UPDATE`` is not honoured (SQLite). Raises ``TokenSpent`` then: let it propagate
+    out of the caller's transaction so that nothing half-done is committed.
+    """
     account = link_token.account
-    link_token.used_at = now
-    account.password_hash = password_hash
-    account.status = ACTIVE
-    account.activated_at = now
-    account.expires_at = None
+    spent = session.execute(update(LinkToken).where(LinkToken.id == link_token.id, LinkToken.used_at.is_(None))
+                            .values(used_at=now))
+    if spent.rowcount != 1:
+        raise TokenSpent
+    activated = session.execute(update(Account).where(Account.id == account.id, Account.status == PROVISIONAL)
+                                .values(password_hash=password_hash, status=ACTIVE, activated_at=now,
+                                        expires_at=None))
+    if activated.rowcount != 1:
+        raise TokenSpent
     _retire_register_tokens(session, account, now)
     return account
 

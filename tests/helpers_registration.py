@@ -97,3 +97,21 @@ def execute(app, *statements) -> None:
     with app.extensions["db"].begin() as db:
         for statement in statements:
             db.execute(statement)
+
+
+def limited_redis_login(redis_url: str, *key_patterns: str) -> tuple[str, str]:
+    """A Redis ACL user that may touch only ``key_patterns`` (real NOPERM errors elsewhere); (name, url)."""
+    import uuid
+
+    import redis
+
+    admin = redis.Redis.from_url(redis_url)
+    name, password = "aicom_limited_" + uuid.uuid4().hex[:8], uuid.uuid4().hex
+    admin.execute_command("ACL", "SETUSER", name, "on", ">" + password, "+@all", *key_patterns)
+    return name, f"redis://{name}:{password}@{redis_url.split('://', 1)[1]}"
+
+
+def drop_redis_login(redis_url: str, name: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url).execute_command("ACL", "DELUSER", name)

@@ -183,7 +183,7 @@ def test_named_months(line_user, customer, word, month):
 @pytest.mark.parametrize("word", ["2024年3月の料金", "2027年1月の料金", "2025/6"])
 def test_a_month_without_a_statement_lists_the_months_that_exist(line_user, customer, word):
     (reply,) = line_user.say(word)
-    assert "分のご請求はありません" in reply["text"]
+    assert "分のご請求は見つかりませんでした" in reply["text"]
     assert "2026年11月" in reply["text"] and "2025年12月" in reply["text"]
     labels = quick_reply_labels(reply)
     assert labels[0] == "2026年11月" and len(labels) == 12

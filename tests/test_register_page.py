@@ -245,3 +245,65 @@ def test_logs_keep_no_secrets_or_personal_details(app, client, line_user, mailbo
     token = path.rsplit("/", 1)[1]
     for secret in (token, PASSWORD, "0748621234", "12345678", "taro@example.jp", "アイコム", "たろう"):
         assert secret not in logged, secret
+
+
+def test_a_token_spent_by_another_transaction_meanwhile_is_not_spent_again(app, client, line_user, mailbox,
+                                                                           db_session):
+    """The spend itself is conditional (``used_at IS NULL``), not only the row lock: a reader that did not
+    lock (SQLite ignores FOR UPDATE) must not overwrite the first tab's password."""
+    from storage import accounts as account_repo
+    from storage.security import hash_password
+
+    path = _registered_link(app, line_user, mailbox)
+    token = path.rsplit("/", 1)[1]
+    with pytest.raises(account_repo.TokenSpent), app.extensions["db"].begin() as slow:
+        stale = account_repo.find_register_token(slow, token)
+        assert stale.account.status == "provisional"
+        assert post_password(client, path).status_code == 200  # the other tab wins and commits
+        account_repo.activate(slow, stale, hash_password("Another2026"), datetime.now(TOKYO))
+    db_session.expire_all()
+    assert verify_password(db_session.scalar(select(Account)).password_hash, PASSWORD)
+
+
+def test_a_refused_password_is_marked_for_screen_readers(app, client, line_user, mailbox):
+    path = _registered_link(app, line_user, mailbox)
+    form = client.get(path).get_data(as_text=True)
+    assert 'aria-invalid' not in form and 'action=""' not in form  # an empty action is not valid HTML
+    html = post_password(client, path, password="short").get_data(as_text=True)
+    assert 'id="password-errors"' in html
+    assert 'aria-describedby="password-errors password-rules" aria-invalid="true"' in html
+
+
+def test_registration_stands_when_the_push_cannot_be_queued(app, make_app, line_user, mailbox, db_session,
+                                                            redis_url):
+    """The 本登録 has committed: failing to queue the LINE push must not turn the page into an error."""
+    from tests.helpers_registration import drop_redis_login, limited_redis_login
+
+    path = _registered_link(app, line_user, mailbox)
+    name, url = limited_redis_login(redis_url, "~bot:*")  # no ~rq:*: the job queue refuses
+    try:
+        no_queue = make_app(REDIS_URL=url)
+        response = post_password(no_queue.test_client(), path)
+    finally:
+        drop_redis_login(redis_url, name)
+    assert response.status_code == 200
+    assert "本登録が完了しました。" in response.get_data(as_text=True)
+    assert db_session.scalar(select(Account)).status == "active"
+    assert [link.line_user_id for link in links(db_session)] == [line_user.user_id]
+
+
+def test_a_replaced_registration_link_never_works_and_only_the_latest_line_user_is_linked(
+        app, client, line_user, make_line_user, line_api, mailbox, db_session):
+    first_path = _registered_link(app, line_user, mailbox, login_id="first_taro", email="first@example.jp")
+    csrf = csrf_from(client.get(first_path).get_data(as_text=True))
+    other = make_line_user()
+    provisional(other, login_id="second_taro", email="second@example.jp")
+    drain_jobs(app)
+    second_path = link_path(Mailbox.body(mailbox.wait(2)[1]))
+    assert client.get(first_path).status_code == 404
+    stale = client.post(first_path, data={"csrf_token": csrf, "password": PASSWORD, "password_confirm": PASSWORD})
+    assert stale.status_code == 404
+    assert "本登録が完了しました。" in post_password(client, second_path).get_data(as_text=True)
+    drain_jobs(app)
+    assert [link.line_user_id for link in links(db_session)] == [other.user_id]
+    assert line_api.accepted("push", line_user.user_id) == []

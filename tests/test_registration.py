@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bot import messages
 from bot.flows import registration
@@ -677,3 +677,246 @@ def test_customer_rows_unchanged_by_registration(app, line_user, db_session):
     provisional(line_user)
     customer = db_session.scalar(select(Customer))
     assert (customer.customer_number, customer.phone, customer.name_kana) == (NUMBER, PHONE, KANA)
+
+
+# -- review fixes (helper J) ------------------------------------------------------------------------
+def test_a_success_does_not_wipe_the_line_users_mismatch_count(app, line_user):
+    """Knowing one customer's details must not buy unlimited guesses at other numbers: the 5th mismatch
+    within 15 minutes blocks, whatever succeeded in between."""
+    seed_customer(app)
+    for _ in range(4):
+        _mismatch(line_user, "424242")
+    assert "ご本人様の確認ができました" in verify(line_user)[-1]["text"]
+    line_user.say("キャンセル")
+    fifth = _mismatch(line_user, "434343")
+    assert fifth[0]["text"] == messages.VERIFY_MISMATCH
+    assert fifth[1]["text"] == messages.VERIFY_LIMITED_USER
+    assert line_user.say("登録")[0]["text"] == messages.VERIFY_LIMITED_USER
+
+
+def test_customer_deleted_before_provisional_registration_is_answered_not_retried(app, line_user, db_session):
+    seed_customer(app)
+    until_confirm(line_user)
+    execute(app, delete(Customer))
+    replies = line_user.say("仮登録する")  # 200: answered, not a 503 that LINE would redeliver forever
+    assert replies[0]["text"] == messages.VERIFY_MISMATCH
+    assert "お客様番号からもう一度" in replies[1]["text"]
+    assert _state(app, line_user) == "register:customer_number"
+    assert accounts(db_session) == [] and tokens(db_session) == []
+    assert app.extensions["redis"].keys("bot:count:*") == []  # not counted as a mismatch
+
+
+@pytest.mark.parametrize("answers", [[NUMBER], [NUMBER, PHONE]])
+def test_number_and_phone_are_never_stored_in_the_conversation(app, line_user, answers):
+    """An abandoned registration keeps its conversation key for hours: it must not hold the number or phone."""
+    seed_customer(app)
+    line_user.say("登録")
+    for answer in answers:
+        line_user.say(answer)
+    stored = json.dumps(_conversation(app, line_user)["data"])
+    for personal in (NUMBER, NUMBER[-4:], PHONE, PHONE[-4:]):
+        assert personal not in stored, stored
+    if len(answers) == 2:
+        assert "ご本人様の確認ができました" in line_user.says("アイコム タロウ")
+
+
+def test_unknown_number_and_right_phone_still_mismatch_without_saying_which(app, line_user):
+    seed_customer(app)
+    for number, phone in (("99999999", PHONE), (NUMBER, "0748629999")):
+        replies = verify(line_user, number, phone)
+        assert [r["text"] for r in replies[:1]] == [messages.VERIFY_MISMATCH]
+        line_user.say("キャンセル")
+
+
+@pytest.mark.parametrize("state_answers", [
+    [NUMBER, PHONE, "アイコム タロウ"],  # at the account ID
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro"],  # at the mail address
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp"],  # at the nickname
+    [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp", "たろう", "修正する"],  # choosing a fix
+])
+@pytest.mark.parametrize("word", ["登録", "最初からやり直す"])
+def test_start_word_at_any_step_starts_again(app, line_user, state_answers, word):
+    """登録 typed mid-flow restarts everywhere (it never becomes a nickname or an "invalid ID")."""
+    seed_customer(app)
+    line_user.say("登録")
+    for answer in state_answers:
+        line_user.say(answer)
+    replies = line_user.say(word)
+    assert replies[0]["text"] == messages.REGISTER_START
+    assert _state(app, line_user) == "register:customer_number"
+    assert _conversation(app, line_user)["data"] == {}
+
+
+def test_two_provisional_registrations_for_one_customer_at_once_take_turns(app, db_session):
+    """Two LINE users press 仮登録する for the same customer at the same moment: the second waits for the first
+    (the customer row is locked) and replaces it, instead of failing on the unique customer index."""
+    import threading
+
+    from storage import accounts as account_repo
+
+    customer_id = seed_customer(app)
+    sessions = app.extensions["db"].sessions
+    now = datetime.now(TOKYO)
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            with sessions.begin() as db:
+                account_repo.create_provisional(db, customer_id=customer_id, login_id="second_id",
+                                                email="b@example.jp", nickname="b", line_user_id="U" + "b" * 32,
+                                                now=now, ttl_seconds=3600)
+            outcome["second"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["second"] = repr(exc)
+
+    with sessions.begin() as first:
+        account_repo.create_provisional(first, customer_id=customer_id, login_id="first_id", email="a@example.jp",
+                                        nickname="a", line_user_id="U" + "a" * 32, now=now, ttl_seconds=3600)
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(0.5)  # the second is now waiting (or has already failed)
+    thread.join(10)
+    assert outcome == {"second": "ok"}
+    assert [a.login_id for a in accounts(db_session)] == ["second_id"]
+
+
+def test_registration_mails_per_line_user_are_capped(app, line_user, mailbox, db_session):
+    """仮登録 sends a mail, with a nickname the sender chose, to any address typed: without a cap the bot is an
+    open relay for anyone who knows one customer's details. 10 mails (仮登録 and resends) a day per LINE user."""
+    seed_customer(app)
+    for i in range(registration.MAIL_LIMIT - 1):
+        assert "仮登録が完了しました" in provisional(line_user, email=f"r{i}@example.jp")[0]["text"]
+    assert "もう一度お送りしました" in line_user.says("メールを再送")  # resends count too
+    refused = provisional(line_user, email="spam@example.jp")
+    assert refused[0]["text"] == messages.RESEND_LIMITED  # placeholder until REGISTER_MAIL_LIMITED exists
+    assert _state(app, line_user) == "register:confirm"  # nothing lost; may try later or cancel
+    assert refused and "仮登録が完了しました" not in texts(refused)
+    line_user.say("キャンセル")
+    assert line_user.say("メールを再送")[0]["text"] == messages.RESEND_LIMITED
+    drain_jobs(app)
+    assert len(mailbox.wait(registration.MAIL_LIMIT)) == registration.MAIL_LIMIT
+    time.sleep(0.2)
+    assert all(m["To"] != "spam@example.jp" for m in mailbox.messages)
+    assert [a.email for a in accounts(db_session)] == [f"r{registration.MAIL_LIMIT - 2}@example.jp"]
+
+
+def test_registration_mails_per_customer_are_capped_across_line_users(app, make_line_user, mailbox):
+    seed_customer(app)
+    users = [make_line_user() for _ in range(3)]
+    for i in range(registration.MAIL_LIMIT):
+        assert "仮登録が完了しました" in provisional(users[i % 2], email=f"c{i}@example.jp")[0]["text"]
+    assert provisional(users[2], email="third@example.jp")[0]["text"] == messages.RESEND_LIMITED
+    assert not any(NUMBER.encode() in key for key in app.extensions["redis"].keys("bot:*"))
+
+
+def test_unreadable_mail_counter_refuses_the_mail(app, make_app, line_api, line_user, counters_forbidden_url,
+                                                  db_session):
+    seed_customer(app)
+    until_confirm(line_user)
+    limited = make_app(REDIS_URL=counters_forbidden_url)
+    same_user = LineUser(limited.test_client(), line_api, limited, line_user.user_id)
+    assert same_user.say("仮登録する")[0]["text"] == messages.BUSY_RETRY
+    assert accounts(db_session) == []
+    assert _state(app, line_user) == "register:confirm"
+
+
+@pytest.mark.parametrize("word", ["ヘルプ", "へるぷ", "メニュー", "オペレーター", "オペレーターと話す", "問い合わせ"])
+def test_help_and_operator_words_at_the_name_step_are_not_a_mismatch(app, line_user, word):
+    """They are katakana: taken as a name they were checked, counted as a mismatch and told 一致しません."""
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    line_user.say(PHONE)
+    replies = line_user.say(word)
+    assert messages.VERIFY_MISMATCH not in texts(replies)
+    assert "お名前" in texts(replies) and "キャンセル" in quick_labels(replies[-1])
+    assert app.extensions["redis"].keys("bot:count:*") == []
+    assert _state(app, line_user) == "register:name_kana"
+    assert "ご本人様の確認ができました" in line_user.says("アイコム タロウ")  # the earlier answers were kept
+
+
+@pytest.mark.parametrize("word", ["ヘルプ", "メニュー", "オペレーター"])
+def test_help_words_are_never_taken_as_a_nickname(app, line_user, word):
+    seed_customer(app)
+    verify(line_user)
+    line_user.say("aicom_taro")
+    line_user.say("taro@example.jp")
+    replies = line_user.say(word)
+    assert "ニックネーム" in texts(replies)
+    assert _state(app, line_user) == "register:nickname"
+
+
+def test_provisional_registration_does_not_wait_for_a_running_customer_import(app, db_session):
+    """An import updates customer rows in one long transaction; 仮登録 must not queue behind it."""
+    import threading
+
+    from storage import accounts as account_repo
+
+    customer_id = seed_customer(app)
+    sessions = app.extensions["db"].sessions
+    done = threading.Event()
+
+    def register() -> None:
+        with sessions.begin() as db:
+            account_repo.create_provisional(db, customer_id=customer_id, login_id="during_import",
+                                            email="a@example.jp", nickname="a", line_user_id="U" + "a" * 32,
+                                            now=datetime.now(TOKYO), ttl_seconds=3600)
+        done.set()
+
+    with sessions.begin() as importing:
+        importing.execute(update(Customer).where(Customer.id == customer_id).values(name="愛甲 太郎（更新）"))
+        thread = threading.Thread(target=register)
+        thread.start()
+        finished_during_import = done.wait(5)
+    thread.join(10)
+    assert finished_during_import
+    assert [a.login_id for a in accounts(db_session)] == ["during_import"]
+
+
+STEP_ANSWERS = [NUMBER, PHONE, "アイコム タロウ", "aicom_taro", "taro@example.jp", "たろう"]
+STEP_ITEMS = ["お客様番号", "電話番号", "お名前", "アカウントID", "メールアドレス", "ニックネーム"]
+
+
+@pytest.mark.parametrize("step", range(6), ids=STEP_ITEMS)
+@pytest.mark.parametrize("odd", ["1" * 5000, "ア" * 5000, "😀" * 30, "\u3000", "ｱｲｺﾑ\u200b"],
+                         ids=["5000 digits", "5000 kana", "emoji", "blank", "zero-width"])
+def test_odd_answers_at_every_step_re_ask_without_echoing(app, line_user, step, odd):
+    seed_customer(app)
+    line_user.say("登録")
+    for answer in STEP_ANSWERS[:step]:
+        line_user.say(answer)
+    before = _state(app, line_user)
+    replies = line_user.say(odd)
+    assert all(len(m.get("text", "")) <= 5000 for m in replies)
+    assert odd.strip() == "" or odd not in texts(replies)
+    assert app.extensions["redis"].keys("bot:count:*") == []  # never checked as a verification
+    if _state(app, line_user) == before:
+        assert STEP_ITEMS[step] in texts(replies)
+    else:  # only a nickname may be odd-looking yet valid (emoji); it reaches the confirmation
+        assert step == 5 and _state(app, line_user) == "register:confirm"
+
+
+def test_a_postback_mid_registration_is_never_taken_as_an_answer(app, line_user):
+    """A rich-menu or old-button postback carries machine data ("action=bill"): as an account ID it was valid."""
+    seed_customer(app)
+    verify(line_user)
+    replies = line_user.postback("action=bill&month=this")
+    assert "アカウントID" in texts(replies)
+    assert _state(app, line_user) == "register:account_id"
+    assert "login_id" not in _conversation(app, line_user)["data"]
+    line_user.say("aicom_taro")
+    line_user.say("taro@example.jp")
+    line_user.postback("nickname-ish")
+    assert _state(app, line_user) == "register:nickname"
+
+
+def test_a_conversation_saved_by_the_previous_release_starts_again_without_a_mismatch(app, line_user):
+    """Deployed mid-registration: the old layout kept the number and phone; it is dropped, never counted."""
+    seed_customer(app)
+    old = {"state": "register:name_kana", "data": {"customer_number": NUMBER, "phone": PHONE},
+           "updated_at": time.time()}
+    app.extensions["redis"].set(conversation_key("line", line_user.user_id), json.dumps(old))
+    replies = line_user.say("アイコム タロウ")
+    assert replies[0]["text"] == messages.REGISTER_START
+    assert _conversation(app, line_user)["data"] == {}
+    assert app.extensions["redis"].keys("bot:count:*") == []

@@ -11,9 +11,18 @@ Replaces the printed guide's web steps 認証情報 → 初期情報 → 確認 
       -> confirm: 仮登録する | 修正する -> choose_fix -> that item -> confirm | キャンセル (engine)
     仮登録する -> provisional account + hashed token in one transaction, SendMail effect; flow ends
     メールを再送 -> a new token (the old one dies), the mail again; rate-limited
+    every 仮登録 mail (first or resent) is capped per LINE user and per customer (10 a day)
+    at any step: 登録 / 最初からやり直す start again; ヘルプ, メニュー, オペレーター re-ask the question
 
 Limits live in Redis (``StateStore`` counters and blocks), so they survive restarts and are
-shared by every worker. When they cannot be read the bot refuses rather than allows.
+shared by every worker. When they cannot be read the bot refuses rather than allows. A
+success does not wipe the LINE user's mismatch count: otherwise one customer's own details
+would buy unlimited guesses at other numbers.
+
+The conversation (in Redis, kept for hours if abandoned) never holds the customer number or
+the phone number: each answer is checked as it arrives and only its outcome is kept (the
+number's counter identity, the matching customer's row id, whether the phone matched).
+Whatever the outcome, all three items are asked and the verdict is given once, at the end.
 """
 
 from __future__ import annotations
@@ -22,19 +31,23 @@ import hashlib
 import logging
 
 from bot import messages, validators
-from bot.engine import Entry, Flow, StateSpec, Turn, words
+from bot.engine import Entry, Flow, StateSpec, Step, Turn, words
 from bot.errors import InvalidInput
-from bot.normalize import command_text, kana_name, mask_customer_number
+from bot.normalize import command_text, kana_name
 from bot.states import State
-from bot.types import AccountLinkPrompt, LinkButton, QuickReply, SendMail
+from bot.types import AccountLinkPrompt, EventKind, LinkButton, QuickReply, SendMail
 from storage import accounts, repositories
-from storage.models import Account
+from storage.models import Account, Customer
 from storage.state import StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
 START_WORDS = ("登録", "会員登録", "マイページ登録", messages.QR_RESTART)
 _RESTART_KEYS = frozenset(command_text(w) for w in START_WORDS)
+# Asking for help or a person mid-flow is never an answer: ヘルプ, メニュー and オペレーター are
+# katakana, and at the name step they would be checked (and counted) as a mismatch.
+HELP_WORDS = ("ヘルプ", "メニュー", "オペレーター", "問い合わせ", messages.QR_HELP, messages.QR_OPERATOR)
+_HELP_KEYS = frozenset(command_text(w) for w in HELP_WORDS)
 
 # Mismatch limits (INTERFACES.md): per LINE user, and per customer number across users.
 USER_MISMATCH = "register_mismatch_user"
@@ -44,6 +57,11 @@ NUMBER_WINDOW_SECONDS, NUMBER_LIMIT, NUMBER_BLOCK_SECONDS = 24 * 3600, 10, 24 * 
 # Resending the 仮登録 mail.
 RESEND = "register_resend"
 RESEND_WINDOW_SECONDS, RESEND_LIMIT = 3600, 3
+# Every 仮登録 mail (first sends and resends): per LINE user and per customer, so the bot cannot be
+# used to mail arbitrary addresses (with a nickname of the sender's choosing) without end.
+MAIL_USER = "register_mail_user"
+MAIL_CUSTOMER = "register_mail_customer"
+MAIL_WINDOW_SECONDS, MAIL_LIMIT = 24 * 3600, 10
 
 CANCEL = QuickReply(messages.QR_CANCEL, messages.QR_CANCEL)
 OPERATOR = QuickReply(messages.QR_OPERATOR, messages.QR_OPERATOR)
@@ -59,6 +77,19 @@ FIX_CHOICES = {
 def number_ident(customer_number: str) -> str:
     """The per-number counter's identity: a hash, so Redis key names do not list customer numbers."""
     return hashlib.sha256(f"customer:{customer_number}".encode()).hexdigest()[:32]
+
+
+def _mail_allowed(turn: Turn, customer_id: int) -> bool:
+    """True when one more 仮登録 mail is within the caps; raises ``StateUnavailable`` (callers refuse)."""
+    store = _store(turn)
+    return (store.count(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS) < MAIL_LIMIT
+            and store.count(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS) < MAIL_LIMIT)
+
+
+def _count_mail(turn: Turn, customer_id: int) -> None:
+    store = _store(turn)
+    store.count_hit(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS)
+    store.count_hit(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS)
 
 
 def _store(turn: Turn) -> StateStore:
@@ -94,10 +125,12 @@ def resend(turn: Turn, _match=None) -> None:
         return None
     try:
         store = _store(turn)
-        if store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT:
+        if (store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT
+                or not _mail_allowed(turn, account.customer_id)):
             turn.say(messages.RESEND_LIMITED, [QuickReply(messages.QR_RESTART, messages.QR_RESTART)])
             return None
         store.count_hit(RESEND, turn.user_id, RESEND_WINDOW_SECONDS)
+        _count_mail(turn, account.customer_id)
     except StateUnavailable:
         turn.say(messages.BUSY_RETRY)
         return None
@@ -108,46 +141,67 @@ def resend(turn: Turn, _match=None) -> None:
 
 
 # -- verification ------------------------------------------------------------------------------
-def _restarting(turn: Turn) -> bool:
-    return command_text(turn.text) in _RESTART_KEYS
+def _or_restart(step: Step, state: State) -> Step:
+    """`登録` / `最初からやり直す` at any step starts again; help and operator words re-ask the question.
+
+    Neither is ever taken as an answer, and neither is a postback (every answer here is typed or
+    sent by a quick reply's message action; a postback is machine data from a menu or an old button).
+    """
+    def guarded(turn: Turn) -> str | None:
+        key = command_text(turn.text)
+        if key in _RESTART_KEYS:
+            return start(turn)
+        if key in _HELP_KEYS or kana_name(key) in _HELP_KEYS or turn.incoming.kind == EventKind.POSTBACK:
+            # TODO(messages): REGISTER_IN_PROGRESS (proposed in the review report) before the question.
+            PROMPTS[state](turn)
+            return state
+        return step(turn)
+    guarded.__doc__ = step.__doc__
+    return guarded
 
 
 def step_customer_number(turn: Turn) -> str | None:
-    """お客様番号 -> ask for the phone number."""
-    if _restarting(turn):
-        return start(turn)
+    """お客様番号 -> ask for the phone number (only the number's outcome is kept, never the number)."""
     try:
-        turn.data["customer_number"] = validators.customer_number(turn.text)
+        number = validators.customer_number(turn.text)
     except InvalidInput as exc:
         turn.say(exc.message, [CANCEL])
         return State.REGISTER_CUSTOMER_NUMBER
+    customer = repositories.find_customer(turn.db, number)
+    turn.data["number_ident"] = number_ident(number)
+    turn.data["candidate_id"] = customer.id if customer is not None else None
     turn.say(messages.THANKS + messages.ASK_PHONE, [CANCEL])
     return State.REGISTER_PHONE
 
 
+def _candidate(turn: Turn) -> Customer | None:
+    candidate_id = turn.data.get("candidate_id")
+    return turn.db.get(Customer, candidate_id) if candidate_id is not None else None
+
+
 def step_phone(turn: Turn) -> str | None:
-    """電話番号 -> ask for the kana name."""
-    if _restarting(turn):
-        return start(turn)
+    """電話番号 -> ask for the kana name (whether it matched is kept, not the number; nothing is said yet)."""
     try:
-        turn.data["phone"] = validators.phone(turn.text)
+        phone = validators.phone(turn.text)
     except InvalidInput as exc:
         turn.say(exc.message, [CANCEL])
         return State.REGISTER_PHONE
+    customer = _candidate(turn)
+    turn.data["phone_ok"] = customer is not None and customer.phone == phone
     turn.say(messages.ASK_NAME_KANA, [CANCEL])
     return State.REGISTER_NAME_KANA
 
 
 def step_name_kana(turn: Turn) -> str | None:
-    """お名前（カナ） -> check all three together."""
-    if _restarting(turn):
-        return start(turn)
+    """お名前（カナ） -> the verdict on all three together."""
     try:
         name_kana = validators.kana_name(turn.text)
     except InvalidInput as exc:
         turn.say(exc.message, [CANCEL])
         return State.REGISTER_NAME_KANA
-    return _verify(turn, turn.data.pop("customer_number"), turn.data.pop("phone"), name_kana)
+    if "number_ident" not in turn.data:  # a conversation from an older release: start again, count nothing
+        return start(turn)
+    return _verify(turn, name_kana)
 
 
 def _same_name(typed: str, registered: str) -> bool:
@@ -155,15 +209,18 @@ def _same_name(typed: str, registered: str) -> bool:
     return typed.replace("\u3000", "") == kana_name(registered).replace("\u3000", "")
 
 
-def _verify(turn: Turn, customer_number: str, phone: str, name_kana: str) -> str | None:
+def _verify(turn: Turn, name_kana: str) -> str | None:
     """All three items against the customer record, under the mismatch limits."""
-    turn.data.clear()  # personal details are not kept in the conversation
+    ident = turn.data["number_ident"]
+    customer = _candidate(turn)
+    phone_ok = bool(turn.data.get("phone_ok"))
+    turn.data.clear()
     try:
         store = _store(turn)
         if store.blocked_for(USER_MISMATCH, turn.user_id):
             turn.say(messages.VERIFY_LIMITED_USER, [OPERATOR])
             return None
-        if store.blocked_for(NUMBER_MISMATCH, number_ident(customer_number)):
+        if store.blocked_for(NUMBER_MISMATCH, ident):
             turn.say(messages.VERIFY_LIMITED_NUMBER, [OPERATOR])
             return None
     except StateUnavailable:
@@ -171,32 +228,28 @@ def _verify(turn: Turn, customer_number: str, phone: str, name_kana: str) -> str
         turn.say(messages.VERIFY_UNAVAILABLE, [OPERATOR])
         return None
 
-    customer = repositories.find_customer(turn.db, customer_number)
-    if customer is None or customer.phone != phone or not _same_name(name_kana, customer.name_kana):
-        return _mismatch(turn, store, customer_number)
+    if customer is None or not phone_ok or not _same_name(name_kana, customer.name_kana):
+        return _mismatch(turn, store, ident)
 
-    try:
-        store.reset_count(USER_MISMATCH, turn.user_id)
-    except StateUnavailable:
-        log.warning("could not reset a mismatch counter")
+    # The LINE user's mismatch count is deliberately NOT reset here (see the module docstring).
     account = accounts.account_for_customer(turn.db, customer.id)
     if account is not None and account.status == accounts.ACTIVE:
         _already_registered(turn)
         return None
-    log.info("customer %s verified in the chat", mask_customer_number(customer_number))
+    log.info("customer number #%s verified in the chat", ident[:8])
     turn.data["customer_id"] = customer.id
     turn.say(messages.VERIFIED, [CANCEL])
     return State.REGISTER_ACCOUNT_ID
 
 
-def _mismatch(turn: Turn, store: StateStore, customer_number: str) -> str | None:
+def _mismatch(turn: Turn, store: StateStore, ident: str) -> str | None:
     """Count the failure for the user and the number; block either when its limit is reached."""
-    log.info("verification mismatch for customer number %s", mask_customer_number(customer_number))
+    log.info("verification mismatch for customer number #%s", ident[:8])
     try:
         user_hits = store.count_hit(USER_MISMATCH, turn.user_id, USER_WINDOW_SECONDS)
-        number_hits = store.count_hit(NUMBER_MISMATCH, number_ident(customer_number), NUMBER_WINDOW_SECONDS)
+        number_hits = store.count_hit(NUMBER_MISMATCH, ident, NUMBER_WINDOW_SECONDS)
         if number_hits >= NUMBER_LIMIT:
-            store.block(NUMBER_MISMATCH, number_ident(customer_number), NUMBER_BLOCK_SECONDS)
+            store.block(NUMBER_MISMATCH, ident, NUMBER_BLOCK_SECONDS)
         if user_hits >= USER_LIMIT:
             store.block(USER_MISMATCH, turn.user_id, USER_BLOCK_SECONDS)
     except StateUnavailable:
@@ -287,8 +340,6 @@ def step_confirm(turn: Turn) -> str | None:
     if key == command_text(messages.QR_FIX):
         _fix_choices(turn, messages.CHOOSE_FIX)
         return State.REGISTER_CHOOSE_FIX
-    if key in _RESTART_KEYS:
-        return start(turn)
     turn.say(messages.CONFIRM_CHOOSE)
     return _show_confirmation(turn)
 
@@ -307,6 +358,14 @@ def step_choose_fix(turn: Turn) -> str | None:
 def _register(turn: Turn) -> str | None:
     """仮登録: one transaction (the engine's); a lost race for the ID asks for another one."""
     try:
+        if not _mail_allowed(turn, turn.data["customer_id"]):
+            # TODO(messages): REGISTER_MAIL_LIMITED (proposed in the review report); the nearest for now.
+            turn.say(messages.RESEND_LIMITED)
+            return State.REGISTER_CONFIRM
+    except StateUnavailable:
+        turn.say(messages.BUSY_RETRY)
+        return State.REGISTER_CONFIRM
+    try:
         account, token = accounts.create_provisional(
             turn.db, customer_id=turn.data["customer_id"], login_id=turn.data["login_id"],
             email=turn.data["email"], nickname=turn.data["nickname"], line_user_id=turn.user_id,
@@ -314,11 +373,22 @@ def _register(turn: Turn) -> str | None:
     except accounts.AlreadyRegistered:
         _already_registered(turn)
         return None
+    except accounts.CustomerGone:
+        # The record was removed since verification: verify again (not counted as a mismatch).
+        # A dedicated sentence is proposed in the review report (REGISTER_CUSTOMER_GONE).
+        turn.data.clear()
+        turn.say(messages.VERIFY_MISMATCH)
+        turn.say(messages.VERIFY_RETRY, [CANCEL])
+        return State.REGISTER_CUSTOMER_NUMBER
     except accounts.LoginIdTaken:
         turn.data.pop("login_id", None)
         turn.data["fixing"] = True
         turn.say(messages.ACCOUNT_ID_TAKEN_JUST_NOW, [CANCEL])
         return State.REGISTER_ACCOUNT_ID
+    try:
+        _count_mail(turn, account.customer_id)
+    except StateUnavailable:
+        log.warning("could not count a registration mail")  # the check just before read the counters
     _send_mail(turn, account, token)
     turn.say(messages.PROVISIONAL_DONE.format(email=account.email, valid_for=_valid_for(turn)), AFTER_PROVISIONAL)
     return None
@@ -353,14 +423,14 @@ FLOW = Flow(
         Entry(words(*START_WORDS), start),
         Entry(words(messages.QR_RESEND), resend),
     ),
-    states={
-        State.REGISTER_CUSTOMER_NUMBER: StateSpec(step_customer_number, PROMPTS[State.REGISTER_CUSTOMER_NUMBER]),
-        State.REGISTER_PHONE: StateSpec(step_phone, PROMPTS[State.REGISTER_PHONE]),
-        State.REGISTER_NAME_KANA: StateSpec(step_name_kana, PROMPTS[State.REGISTER_NAME_KANA]),
-        State.REGISTER_ACCOUNT_ID: StateSpec(step_account_id, PROMPTS[State.REGISTER_ACCOUNT_ID]),
-        State.REGISTER_EMAIL: StateSpec(step_email, PROMPTS[State.REGISTER_EMAIL]),
-        State.REGISTER_NICKNAME: StateSpec(step_nickname, PROMPTS[State.REGISTER_NICKNAME]),
-        State.REGISTER_CONFIRM: StateSpec(step_confirm, PROMPTS[State.REGISTER_CONFIRM]),
-        State.REGISTER_CHOOSE_FIX: StateSpec(step_choose_fix, PROMPTS[State.REGISTER_CHOOSE_FIX]),
-    },
+    states={state: StateSpec(_or_restart(step, state), PROMPTS[state]) for state, step in (
+        (State.REGISTER_CUSTOMER_NUMBER, step_customer_number),
+        (State.REGISTER_PHONE, step_phone),
+        (State.REGISTER_NAME_KANA, step_name_kana),
+        (State.REGISTER_ACCOUNT_ID, step_account_id),
+        (State.REGISTER_EMAIL, step_email),
+        (State.REGISTER_NICKNAME, step_nickname),
+        (State.REGISTER_CONFIRM, step_confirm),
+        (State.REGISTER_CHOOSE_FIX, step_choose_fix),
+    )},
 )
