@@ -46,6 +46,7 @@ class BotSettings:
     registration_ttl_seconds: int = 86400
     idle_seconds: int = 1800
     support_hours: str = "09:00-17:00"
+    secret: str = ""  # keys the hashes that stand in for personal data in Redis key names
 
 
 @dataclass
@@ -159,7 +160,8 @@ class Engine:
                 next_state = self._route(turn, conversation)
             # The database has committed; only now does the conversation move on.
             if next_state:
-                self.store.save(incoming.user_id, Conversation(next_state, turn.data, time.time()))
+                self.store.save(incoming.user_id, Conversation(next_state, turn.data, time.time()),
+                                self.settings.idle_seconds)
             elif had_conversation:
                 self.store.save(incoming.user_id, None)
         return Outcome(turn.replies, turn.effects)

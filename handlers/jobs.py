@@ -67,12 +67,14 @@ class InlineRunner:
                     with self.app.app_context():
                         JOBS[name](**kwargs)
                     return
-                except Exception:  # noqa: BLE001 - any failure is retried, then logged
+                except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
+                    # The class name only: an SMTP or LINE error text may quote an address.
                     if attempt == len(self.intervals):
-                        log.exception("job %s failed for good after %d attempts", name, attempt + 1)
+                        log.error("job %s failed for good after %d attempts (%s)", name, attempt + 1,
+                                  exc.__class__.__name__)
                         return
-                    log.warning("job %s failed (attempt %d); retrying in %ss", name, attempt + 1,
-                                self.intervals[attempt])
+                    log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
+                                exc.__class__.__name__, self.intervals[attempt])
                     time.sleep(self.intervals[attempt])
         finally:
             with self._lock:
@@ -93,8 +95,10 @@ def enqueue(name: str, **kwargs) -> None:
         runner.submit(name, kwargs)
         return
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
+    # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
+    # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
     queue.enqueue(_rq_entry, name, kwargs, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                  failure_ttl=7 * 24 * 3600)
+                  description=f"job:{name}", failure_ttl=24 * 3600)
 
 
 def run_worker(app: Flask, burst: bool = False) -> bool:

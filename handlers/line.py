@@ -244,6 +244,7 @@ def init_app(app: Flask) -> None:
         public_base_url=app.config["PUBLIC_BASE_URL"],
         registration_ttl_seconds=app.config["REGISTRATION_LINK_TTL_SECONDS"],
         support_hours=app.config["SUPPORT_HOURS"],
+        secret=app.config["SECRET_KEY"],
     )
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
                                       settings, show_menu, clock=app.config.get("CLOCK"))

@@ -3,7 +3,8 @@
 Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
 ``bot:<area>:<id>``::
 
-    bot:line:<user>:conv        the conversation (JSON), expiring 24 h after the last step
+    bot:line:<user>:conv        the conversation (JSON), expiring just after its idle time
+    bot:line:<user>:flow        the state name only, kept 24 h: "a flow was cut short"
     bot:line:<user>:lock        the per-user lock, taken *before* the conversation is read
     bot:event:<webhookEventId>  "processing" while handled, "done" afterwards (dedup)
     bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
@@ -32,7 +33,11 @@ LOCK_TIMEOUT_SECONDS = 30  # a crashed holder frees the lock after this
 LOCK_WAIT_SECONDS = 10  # how long a second message waits for the first
 EVENT_PROCESSING_SECONDS = 120
 EVENT_DONE_SECONDS = 7 * 24 * 3600  # LINE redelivers for a while; remember long enough
-CONVERSATION_KEEP_SECONDS = 24 * 3600  # key life; idle expiry is decided from the stored time
+# The conversation (with what the customer typed) lives only a little past its idle expiry;
+# a marker without personal data remembers for a day that a flow was cut short, so the
+# customer can still be told when they come back.
+CONVERSATION_GRACE_SECONDS = 60
+FLOW_MARKER_SECONDS = 24 * 3600
 
 
 class StateUnavailable(Exception):
@@ -41,6 +46,10 @@ class StateUnavailable(Exception):
 
 def conversation_key(platform: str, user_id: str) -> str:
     return f"bot:{platform}:{user_id}:conv"
+
+
+def flow_marker_key(platform: str, user_id: str) -> str:
+    return f"bot:{platform}:{user_id}:flow"
 
 
 def lock_key(platform: str, user_id: str) -> str:
@@ -124,21 +133,31 @@ class StateStore:
 
     # -- conversations ---------------------------------------------------------------------
     def load(self, user_id: str) -> Conversation | None:
-        """The stored conversation, or None."""
+        """The stored conversation, or None. A flow whose data has already expired comes back
+        as a conversation with no data and ``updated_at`` 0, so the caller sees it as idle."""
         try:
-            raw = self.redis.get(conversation_key(self.platform, user_id))
+            raw, marker = self.redis.mget(conversation_key(self.platform, user_id),
+                                          flow_marker_key(self.platform, user_id))
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
-        return Conversation.from_json(raw) if raw else None
+        if raw:
+            return Conversation.from_json(raw)
+        if marker:
+            return Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
+        return None
 
-    def save(self, user_id: str, conversation: Conversation | None) -> None:
-        """Store the conversation; None (or an empty state) deletes it."""
+    def save(self, user_id: str, conversation: Conversation | None, idle_seconds: int = 1800) -> None:
+        """Store the conversation for ``idle_seconds`` (and a little grace); None deletes it."""
         key = conversation_key(self.platform, user_id)
+        marker = flow_marker_key(self.platform, user_id)
         try:
             if conversation is None or not conversation.state:
-                self.redis.delete(key)
+                self.redis.delete(key, marker)
             else:
-                self.redis.set(key, conversation.to_json(), ex=CONVERSATION_KEEP_SECONDS)
+                pipe = self.redis.pipeline()
+                pipe.set(key, conversation.to_json(), ex=idle_seconds + CONVERSATION_GRACE_SECONDS)
+                pipe.set(marker, conversation.state, ex=FLOW_MARKER_SECONDS)
+                pipe.execute()
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 

@@ -166,3 +166,17 @@ def test_sliding_window_counter_and_block(app):
     store.block("t", "x", 30)
     assert 0 < store.blocked_for("t", "x") <= 30
     assert store.blocked_for("t", "other") == 0
+
+
+def test_what_the_customer_typed_expires_with_the_conversation_but_they_are_still_told(app):
+    from storage.state import conversation_key, flow_marker_key
+
+    engine = _engine(app, _counting_flow([]))
+    engine.handle(_text("U8", "数える"))
+    redis = app.extensions["redis"]
+    assert 1800 < redis.ttl(conversation_key("line", "U8")) <= 1860
+    assert redis.get(flow_marker_key("line", "U8")) == COUNT.encode()
+    redis.delete(conversation_key("line", "U8"))  # what Redis does after 31 idle minutes
+    outcome = engine.handle(_text("U8", "x"))
+    assert outcome.replies[0].text == messages.SESSION_EXPIRED
+    assert redis.exists(conversation_key("line", "U8"), flow_marker_key("line", "U8")) == 0

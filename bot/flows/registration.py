@@ -28,6 +28,7 @@ Whatever the outcome, all three items are asked and the verdict is given once, a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 
 from bot import messages, validators
@@ -74,9 +75,10 @@ FIX_CHOICES = {
 }
 
 
-def number_ident(customer_number: str) -> str:
-    """The per-number counter's identity: a hash, so Redis key names do not list customer numbers."""
-    return hashlib.sha256(f"customer:{customer_number}".encode()).hexdigest()[:32]
+def number_ident(customer_number: str, secret: str) -> str:
+    """The per-number counter's identity: a keyed hash (HMAC), so Redis key names neither list
+    customer numbers nor let anyone recover an 8-digit number by trying them all."""
+    return hmac.new(secret.encode(), f"customer:{customer_number}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _mail_allowed(turn: Turn, customer_id: int) -> bool:
@@ -168,7 +170,7 @@ def step_customer_number(turn: Turn) -> str | None:
         turn.say(exc.message, [CANCEL])
         return State.REGISTER_CUSTOMER_NUMBER
     customer = repositories.find_customer(turn.db, number)
-    turn.data["number_ident"] = number_ident(number)
+    turn.data["number_ident"] = number_ident(number, turn.settings.secret)
     turn.data["candidate_id"] = customer.id if customer is not None else None
     turn.say(messages.THANKS + messages.ASK_PHONE, [CANCEL])
     return State.REGISTER_PHONE
