@@ -307,3 +307,11 @@ def test_months_across_the_new_year(line_user, app, clock, now, word, month):
         seed_statement(app, seeded.customer_id, date(year, number, 1), [("基本料金", 1000 * number)])
     clock.now = now
     assert bill_card(line_user.say(word))["altText"].startswith(f"{month}のご請求金額は")
+
+
+def test_a_named_month_for_a_customer_without_any_bill_says_none_yet(line_user, app):
+    from bot import messages
+
+    seeded = seed_customer_with_account(app)
+    seed_link(app, seeded.account_id, line_user.user_id)
+    assert line_user.say("2026年9月の料金")[0]["text"] == messages.BILL_NONE_YET

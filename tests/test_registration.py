@@ -700,8 +700,7 @@ def test_customer_deleted_before_provisional_registration_is_answered_not_retrie
     until_confirm(line_user)
     execute(app, delete(Customer))
     replies = line_user.say("仮登録する")  # 200: answered, not a 503 that LINE would redeliver forever
-    assert replies[0]["text"] == messages.VERIFY_MISMATCH
-    assert "お客様番号からもう一度" in replies[1]["text"]
+    assert replies[0]["text"] == messages.REGISTER_CUSTOMER_GONE
     assert _state(app, line_user) == "register:customer_number"
     assert accounts(db_session) == [] and tokens(db_session) == []
     assert app.extensions["redis"].keys("bot:count:*") == []  # not counted as a mismatch
@@ -789,11 +788,11 @@ def test_registration_mails_per_line_user_are_capped(app, line_user, mailbox, db
         assert "仮登録が完了しました" in provisional(line_user, email=f"r{i}@example.jp")[0]["text"]
     assert "もう一度お送りしました" in line_user.says("メールを再送")  # resends count too
     refused = provisional(line_user, email="spam@example.jp")
-    assert refused[0]["text"] == messages.RESEND_LIMITED  # placeholder until REGISTER_MAIL_LIMITED exists
+    assert refused[0]["text"] == messages.REGISTER_MAIL_LIMITED
     assert _state(app, line_user) == "register:confirm"  # nothing lost; may try later or cancel
     assert refused and "仮登録が完了しました" not in texts(refused)
     line_user.say("キャンセル")
-    assert line_user.say("メールを再送")[0]["text"] == messages.RESEND_LIMITED
+    assert line_user.say("メールを再送")[0]["text"] == messages.REGISTER_MAIL_LIMITED
     drain_jobs(app)
     assert len(mailbox.wait(registration.MAIL_LIMIT)) == registration.MAIL_LIMIT
     time.sleep(0.2)
@@ -806,7 +805,7 @@ def test_registration_mails_per_customer_are_capped_across_line_users(app, make_
     users = [make_line_user() for _ in range(3)]
     for i in range(registration.MAIL_LIMIT):
         assert "仮登録が完了しました" in provisional(users[i % 2], email=f"c{i}@example.jp")[0]["text"]
-    assert provisional(users[2], email="third@example.jp")[0]["text"] == messages.RESEND_LIMITED
+    assert provisional(users[2], email="third@example.jp")[0]["text"] == messages.REGISTER_MAIL_LIMITED
     assert not any(NUMBER.encode() in key for key in app.extensions["redis"].keys("bot:*"))
 
 
@@ -830,6 +829,7 @@ def test_help_and_operator_words_at_the_name_step_are_not_a_mismatch(app, line_u
     line_user.say(PHONE)
     replies = line_user.say(word)
     assert messages.VERIFY_MISMATCH not in texts(replies)
+    assert replies[0]["text"] == messages.REGISTER_IN_PROGRESS
     assert "お名前" in texts(replies) and "キャンセル" in quick_labels(replies[-1])
     assert app.extensions["redis"].keys("bot:count:*") == []
     assert _state(app, line_user) == "register:name_kana"

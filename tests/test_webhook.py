@@ -229,3 +229,9 @@ def test_database_down_asks_line_to_redeliver_and_the_redelivery_is_handled(make
     redelivery = dict(event, deliveryContext={"isRedelivery": True})
     assert healthy.post([redelivery]).status_code == 200
     assert len(line_api.accepted("reply")) == 1
+
+
+@pytest.mark.parametrize("word", ["オペレーター", "問い合わせ", "オペレーターと話す", "お問い合わせ"])
+def test_asking_for_a_person_gives_the_free_call_number(line_user, word):
+    text = line_user.says(word)
+    assert "0120-00-6560" in text and "9:00〜17:00" in text

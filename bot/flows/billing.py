@@ -99,11 +99,11 @@ def _card(turn: Turn, account: Account, statement: Statement) -> BillCard:
     )
 
 
-def _available(turn: Turn, account: Account) -> tuple[str, list[QuickReply]]:
-    """The months that can be shown, as text and as quick replies (newest first)."""
+def _available(turn: Turn, account: Account) -> tuple[str, list[QuickReply]] | None:
+    """The months that can be shown, as text and as quick replies (newest first); None if none."""
     months = [s.billing_month for s in bills.recent_statements(turn.db, account.customer_id)]
     if not months:
-        return "なし", [QuickReply(messages.QR_HELP, messages.QR_HELP)]
+        return None
     text = "、".join(messages.month_label(m) for m in months)
     return text, [QuickReply(messages.month_label(m), month_command(m)) for m in months]
 
@@ -118,7 +118,11 @@ def show_month(turn: Turn, month: date) -> None:
     if statement is not None:
         turn.reply(_card(turn, account, statement))
         return
-    available, choices = _available(turn, account)
+    found = _available(turn, account)
+    if found is None:  # no bill at all yet
+        turn.say(messages.BILL_NONE_YET, [QuickReply(messages.QR_HELP, messages.QR_HELP)])
+        return
+    available, choices = found
     if month < bills.EARLIEST_MONTH:
         turn.say(messages.BILL_BEFORE_EARLIEST.format(months=available), choices)
     else:

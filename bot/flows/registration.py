@@ -127,9 +127,11 @@ def resend(turn: Turn, _match=None) -> None:
         return None
     try:
         store = _store(turn)
-        if (store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT
-                or not _mail_allowed(turn, account.customer_id)):
+        if store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT:
             turn.say(messages.RESEND_LIMITED, [QuickReply(messages.QR_RESTART, messages.QR_RESTART)])
+            return None
+        if not _mail_allowed(turn, account.customer_id):
+            turn.say(messages.REGISTER_MAIL_LIMITED)
             return None
         store.count_hit(RESEND, turn.user_id, RESEND_WINDOW_SECONDS)
         _count_mail(turn, account.customer_id)
@@ -154,7 +156,7 @@ def _or_restart(step: Step, state: State) -> Step:
         if key in _RESTART_KEYS:
             return start(turn)
         if key in _HELP_KEYS or kana_name(key) in _HELP_KEYS or turn.incoming.kind == EventKind.POSTBACK:
-            # TODO(messages): REGISTER_IN_PROGRESS (proposed in the review report) before the question.
+            turn.say(messages.REGISTER_IN_PROGRESS)
             PROMPTS[state](turn)
             return state
         return step(turn)
@@ -361,8 +363,7 @@ def _register(turn: Turn) -> str | None:
     """仮登録: one transaction (the engine's); a lost race for the ID asks for another one."""
     try:
         if not _mail_allowed(turn, turn.data["customer_id"]):
-            # TODO(messages): REGISTER_MAIL_LIMITED (proposed in the review report); the nearest for now.
-            turn.say(messages.RESEND_LIMITED)
+            turn.say(messages.REGISTER_MAIL_LIMITED)
             return State.REGISTER_CONFIRM
     except StateUnavailable:
         turn.say(messages.BUSY_RETRY)
@@ -377,10 +378,8 @@ def _register(turn: Turn) -> str | None:
         return None
     except accounts.CustomerGone:
         # The record was removed since verification: verify again (not counted as a mismatch).
-        # A dedicated sentence is proposed in the review report (REGISTER_CUSTOMER_GONE).
         turn.data.clear()
-        turn.say(messages.VERIFY_MISMATCH)
-        turn.say(messages.VERIFY_RETRY, [CANCEL])
+        turn.say(messages.REGISTER_CUSTOMER_GONE, [CANCEL])
         return State.REGISTER_CUSTOMER_NUMBER
     except accounts.LoginIdTaken:
         turn.data.pop("login_id", None)

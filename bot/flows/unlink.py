@@ -32,7 +32,8 @@ def step_confirm(turn: Turn) -> str | None:
         return State.UNLINK_CONFIRM
     accounts.unlink_line_user(turn.db, turn.user_id)
     log.info("a LINE user unlinked itself")
-    turn.say(messages.UNLINKED, [QuickReply(messages.QR_HELP, messages.QR_HELP)])
+    turn.say(messages.UNLINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
+                                 QuickReply(messages.QR_HELP, messages.QR_HELP)])
     return None
 
 
