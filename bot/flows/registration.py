@@ -164,12 +164,19 @@ def _or_restart(step: Step, state: State) -> Step:
     return guarded
 
 
-def step_customer_number(turn: Turn) -> str | None:
-    """お客様番号 -> ask for the phone number (only the number's outcome is kept, never the number)."""
+def _answer(turn: Turn, validator):
+    """The answer converted by ``validator``, or None after saying what is wrong (the step re-asks)."""
     try:
-        number = validators.customer_number(turn.text)
+        return validator(turn.text)
     except InvalidInput as exc:
         turn.say(exc.message, [CANCEL])
+        return None
+
+
+def step_customer_number(turn: Turn) -> str | None:
+    """お客様番号 -> ask for the phone number (only the number's outcome is kept, never the number)."""
+    number = _answer(turn, validators.customer_number)
+    if number is None:
         return State.REGISTER_CUSTOMER_NUMBER
     customer = repositories.find_customer(turn.db, number)
     turn.data["number_ident"] = number_ident(number, turn.settings.secret)
@@ -185,10 +192,8 @@ def _candidate(turn: Turn) -> Customer | None:
 
 def step_phone(turn: Turn) -> str | None:
     """電話番号 -> ask for the kana name (whether it matched is kept, not the number; nothing is said yet)."""
-    try:
-        phone = validators.phone(turn.text)
-    except InvalidInput as exc:
-        turn.say(exc.message, [CANCEL])
+    phone = _answer(turn, validators.phone)
+    if phone is None:
         return State.REGISTER_PHONE
     customer = _candidate(turn)
     turn.data["phone_ok"] = customer is not None and customer.phone == phone
@@ -198,10 +203,8 @@ def step_phone(turn: Turn) -> str | None:
 
 def step_name_kana(turn: Turn) -> str | None:
     """お名前（カナ） -> the verdict on all three together."""
-    try:
-        name_kana = validators.kana_name(turn.text)
-    except InvalidInput as exc:
-        turn.say(exc.message, [CANCEL])
+    name_kana = _answer(turn, validators.kana_name)
+    if name_kana is None:
         return State.REGISTER_NAME_KANA
     if "number_ident" not in turn.data:  # a conversation from an older release: start again, count nothing
         return start(turn)
@@ -288,10 +291,8 @@ def _after_item(turn: Turn, next_state: State, prompt: str) -> str:
 
 def step_account_id(turn: Turn) -> str | None:
     """アカウントID: valid and free (ignoring case) at once, like the web form's ID-check button."""
-    try:
-        login_id = validators.account_id(turn.text)
-    except InvalidInput as exc:
-        turn.say(exc.message, [CANCEL])
+    login_id = _answer(turn, validators.account_id)
+    if login_id is None:
         return State.REGISTER_ACCOUNT_ID
     if not accounts.login_id_available(turn.db, login_id, turn.data["customer_id"], turn.now):
         turn.say(messages.ACCOUNT_ID_TAKEN, [CANCEL])
@@ -302,21 +303,19 @@ def step_account_id(turn: Turn) -> str | None:
 
 def step_email(turn: Turn) -> str | None:
     """メールアドレス: syntax only, no DNS."""
-    try:
-        turn.data["email"] = validators.email(turn.text)
-    except InvalidInput as exc:
-        turn.say(exc.message, [CANCEL])
+    email = _answer(turn, validators.email)
+    if email is None:
         return State.REGISTER_EMAIL
+    turn.data["email"] = email
     return _after_item(turn, State.REGISTER_NICKNAME, messages.ASK_NICKNAME)
 
 
 def step_nickname(turn: Turn) -> str | None:
     """ニックネーム -> the confirmation."""
-    try:
-        turn.data["nickname"] = validators.nickname(turn.text)
-    except InvalidInput as exc:
-        turn.say(exc.message, [CANCEL])
+    nickname = _answer(turn, validators.nickname)
+    if nickname is None:
         return State.REGISTER_NICKNAME
+    turn.data["nickname"] = nickname
     return _show_confirmation(turn)
 
 
