@@ -108,7 +108,7 @@ def _handle_with_loading(incoming: Incoming) -> Outcome:
         with app.app_context():
             _start_loading(incoming.user_id)
 
-    timer = threading.Timer(LOADING_AFTER_SECONDS, show)
+    timer = threading.Timer(app.config.get("LOADING_AFTER_SECONDS", LOADING_AFTER_SECONDS), show)
     timer.daemon = True
     if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK):
         timer.start()

@@ -235,3 +235,14 @@ def test_database_down_asks_line_to_redeliver_and_the_redelivery_is_handled(make
 def test_asking_for_a_person_gives_the_free_call_number(line_user, word):
     text = line_user.says(word)
     assert "0120-00-6560" in text and "9:00〜17:00" in text
+
+
+def test_a_slow_reply_shows_the_loading_animation(make_app, line_api):
+    from tests.conftest import LineUser
+
+    eager = make_app(LOADING_AFTER_SECONDS=0)  # every reply counts as slow
+    user = LineUser(eager.test_client(), line_api, eager)
+    assert user.post([user.text_event("ヘルプ")]).status_code == 200
+    assert line_api.wait_for(lambda api: api.accepted("loading", user.user_id), timeout=5)
+    call = line_api.accepted("loading", user.user_id)[0]
+    assert call.body == {"chatId": user.user_id, "loadingSeconds": 5}
