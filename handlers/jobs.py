@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import click
+import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import Queue, Retry, SimpleWorker
@@ -87,13 +88,28 @@ def _rq_entry(name: str, kwargs: dict) -> None:
 
 
 def enqueue(name: str, **kwargs) -> None:
-    """Queue a job by name; it runs outside the current request."""
+    """Queue a job by name; it runs outside the current request.
+
+    If the queue itself cannot be reached (Redis down just now), the work is done at once
+    instead: slower for this one request, but what the customer asked for is not lost.
+    """
     if name not in JOBS:
         raise KeyError(name)
     runner = current_app.extensions.get("job_runner")
     if runner is not None:
         runner.submit(name, kwargs)
         return
+    try:
+        _enqueue_rq(name, kwargs)
+    except redis.RedisError as exc:
+        log.warning("job queue unreachable (%s); running job %s now", exc.__class__.__name__, name)
+        try:
+            JOBS[name](**kwargs)
+        except Exception as job_exc:  # noqa: BLE001 - logged by class only (texts may quote addresses)
+            log.error("job %s failed and could not be queued (%s)", name, job_exc.__class__.__name__)
+
+
+def _enqueue_rq(name: str, kwargs: dict) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.

@@ -275,7 +275,7 @@ def test_a_refused_password_is_marked_for_screen_readers(app, client, line_user,
 
 
 def test_registration_stands_when_the_push_cannot_be_queued(app, make_app, line_user, mailbox, db_session,
-                                                            redis_url):
+                                                            redis_url, line_api):
     """The 本登録 has committed: failing to queue the LINE push must not turn the page into an error."""
     from tests.helpers_registration import drop_redis_login, limited_redis_login
 
@@ -290,6 +290,9 @@ def test_registration_stands_when_the_push_cannot_be_queued(app, make_app, line_
     assert "本登録が完了しました。" in response.get_data(as_text=True)
     assert db_session.scalar(select(Account)).status == "active"
     assert [link.line_user_id for link in links(db_session)] == [line_user.user_id]
+    # The queue refused, so the push was sent at once rather than lost.
+    pushes = line_api.accepted("push", line_user.user_id)
+    assert any("登録が完了しました" in m.get("text", "") for call in pushes for m in call.body["messages"])
 
 
 def test_a_replaced_registration_link_never_works_and_only_the_latest_line_user_is_linked(

@@ -246,3 +246,17 @@ def test_a_slow_reply_shows_the_loading_animation(make_app, line_api):
     assert line_api.wait_for(lambda api: api.accepted("loading", user.user_id), timeout=5)
     call = line_api.accepted("loading", user.user_id)[0]
     assert call.body == {"chatId": user.user_id, "loadingSeconds": 5}
+
+
+def test_mail_is_sent_at_once_when_the_job_queue_is_unreachable(make_app, redis_url, mailbox):
+    from handlers import jobs
+    from tests.helpers_registration import drop_redis_login, limited_redis_login
+
+    name, url = limited_redis_login(redis_url, "~bot:*")  # a real Redis login that may not touch rq:*
+    try:
+        no_queue = make_app(REDIS_URL=url)
+        with no_queue.app_context():
+            jobs.enqueue("send_mail", to="taro@example.jp", subject="件名", body="本文")
+    finally:
+        drop_redis_login(redis_url, name)
+    assert [m["Subject"] for m in mailbox.wait(1)] == ["件名"]
