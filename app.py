@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 from flask import Flask
@@ -43,6 +44,17 @@ class ConfigError(RuntimeError):
     """A required setting is missing."""
 
 
+def _int_setting(env, name: str, default: int) -> int:
+    """A whole-number setting; a typo is a start-up error that names the setting."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
 def _env_config(instance_path: str) -> dict:
     """Read the INTERFACES.md environment variables (after loading ``.env`` if present)."""
     load_dotenv(override=False)
@@ -60,7 +72,7 @@ def _env_config(instance_path: str) -> dict:
         "LINE_API_BASE_URL": (env.get("LINE_API_BASE_URL") or "").rstrip("/") or None,
         "SMTP_URL": env.get("SMTP_URL") or None,
         "MAIL_FROM": env.get("MAIL_FROM") or "AICOM Koka MyPage <noreply@aicom-koka.jp>",
-        "REGISTRATION_LINK_TTL_SECONDS": int(env.get("REGISTRATION_LINK_TTL_SECONDS") or 86400),
+        "REGISTRATION_LINK_TTL_SECONDS": _int_setting(env, "REGISTRATION_LINK_TTL_SECONDS", 86400),
         "SLACK_BOT_TOKEN": env.get("SLACK_BOT_TOKEN") or None,
         "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET") or None,
         "SLACK_CHANNEL_ID": env.get("SLACK_CHANNEL_ID") or None,
@@ -71,7 +83,7 @@ def _env_config(instance_path: str) -> dict:
         # Jobs run inside the web process when there is no Redis (make run) or when asked.
         "JOBS_INLINE": env.get("JOBS_INLINE") == "1",
         # How many reverse proxies in front of us set X-Forwarded-For/-Proto (0: none, trust nothing).
-        "TRUSTED_PROXY_HOPS": int(env.get("TRUSTED_PROXY_HOPS") or 0),
+        "TRUSTED_PROXY_HOPS": _int_setting(env, "TRUSTED_PROXY_HOPS", 0),
         "LINE_ACCOUNT_LINK_URL": env.get("LINE_ACCOUNT_LINK_URL") or None,
     }
 
@@ -93,6 +105,15 @@ def create_app(test_config: dict | None = None) -> Flask:
             "missing required settings: " + ", ".join(missing)
             + " (set them in the environment or .env; `make run` supplies demo values)"
         )
+    base = urlsplit(app.config["PUBLIC_BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:  # every link in chat and mail starts with it
+        raise ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL such as https://bot.example.jp")
+    if app.config.get("SMTP_URL"):
+        from handlers.mail import smtp_url_problem
+
+        problem = smtp_url_problem(app.config["SMTP_URL"])
+        if problem:  # said now, not as a mail job failing for 45 minutes
+            raise ConfigError(problem)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session bounds the form's life
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

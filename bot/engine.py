@@ -30,7 +30,7 @@ from bot.types import (
     Reply,
     TextReply,
 )
-from storage.state import Conversation, StateStore
+from storage.state import Conversation, StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +159,24 @@ class Engine:
                     turn.data = dict(conversation.data)
                 next_state = self._route(turn, conversation)
             # The database has committed; only now does the conversation move on.
-            if next_state:
-                self.store.save(incoming.user_id, Conversation(next_state, turn.data, time.time()),
-                                self.settings.idle_seconds)
-            elif had_conversation:
-                self.store.save(incoming.user_id, None)
+            self._save(incoming.user_id, next_state, turn.data, had_conversation)
         return Outcome(turn.replies, turn.effects)
+
+    def _save(self, user_id: str, next_state: str | None, data: dict[str, Any], had_conversation: bool) -> None:
+        """Store where the conversation goes next. The turn has already committed, so a failure
+        here must not undo it: raising would lose its replies and effects (a mail the customer
+        was promised) and a redelivery would run the step twice. End the conversation instead."""
+        try:
+            if next_state:
+                self.store.save(user_id, Conversation(next_state, data, time.time()), self.settings.idle_seconds)
+            elif had_conversation:
+                self.store.save(user_id, None)
+        except StateUnavailable:
+            log.error("conversation state not saved after the turn committed; ending the conversation")
+            try:
+                self.store.save(user_id, None)
+            except StateUnavailable:
+                log.error("could not end the conversation either; it expires by itself")
 
     def _route(self, turn: Turn, conversation: Conversation | None) -> str | None:
         incoming = turn.incoming

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -47,44 +46,100 @@ JOBS: dict[str, Callable[..., None]] = {
 
 
 class InlineRunner:
-    """Runs jobs on a thread pool inside the web process, retrying like RQ would."""
+    """Runs jobs on a thread pool inside the web process, retrying like RQ would.
+
+    A retry waits on a timer, not in a pool thread: a few failing jobs (SMTP down) must not
+    hold every worker for the whole retry schedule, nor keep the process from exiting.
+    """
 
     def __init__(self, app: Flask, intervals: list[int] | None = None) -> None:
         self.app = app
         self.intervals = RETRY_INTERVALS if intervals is None else intervals
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job")
-        self.pending = 0
+        self.pending = 0  # jobs not yet done for good (running, queued or waiting to retry)
         self._lock = threading.Lock()
+        self._timers: set[threading.Timer] = set()
 
     def submit(self, name: str, kwargs: dict) -> None:
         with self._lock:
             self.pending += 1
-        self.pool.submit(self._run, name, kwargs)
+        self._start(name, kwargs, 0)
 
-    def _run(self, name: str, kwargs: dict) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
+        with self._lock:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
+        self.pool.shutdown(wait=wait)
+
+    def _start(self, name: str, kwargs: dict, attempt: int) -> None:
         try:
-            for attempt in range(len(self.intervals) + 1):
-                try:
-                    with self.app.app_context():
-                        JOBS[name](**kwargs)
-                    return
-                except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
-                    # The class name only: an SMTP or LINE error text may quote an address.
-                    if attempt == len(self.intervals):
-                        log.error("job %s failed for good after %d attempts (%s)", name, attempt + 1,
-                                  exc.__class__.__name__)
-                        return
-                    log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
-                                exc.__class__.__name__, self.intervals[attempt])
-                    time.sleep(self.intervals[attempt])
-        finally:
+            self.pool.submit(self._run, name, kwargs, attempt)
+        except RuntimeError:  # the pool was shut down: the process is going away
+            log.warning("job %s dropped: shutting down", name)
+            self._done()
+
+    def _done(self) -> None:
+        with self._lock:
+            self.pending -= 1
+
+    def _run(self, name: str, kwargs: dict, attempt: int) -> None:
+        try:
+            with self.app.app_context():
+                JOBS[name](**kwargs)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
+            # The class name only: an SMTP or LINE error text may quote an address.
+            if attempt >= len(self.intervals):
+                log.error("job %s failed for good after %d attempts (%s)", name, attempt + 1,
+                          exc.__class__.__name__)
+                self._done()
+                return
+            delay = self.intervals[attempt]
+            log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
+                        exc.__class__.__name__, delay)
+            self._retry_later(delay, name, kwargs, attempt + 1)
+            return
+        self._done()
+
+    def _retry_later(self, delay: float, name: str, kwargs: dict, attempt: int) -> None:
+        def fire() -> None:
             with self._lock:
-                self.pending -= 1
+                self._timers.discard(timer)
+            self._start(name, kwargs, attempt)
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+
+class JobFailed(Exception):
+    """A job failed; it carries only the class names of the failure chain, never their texts."""
+
+
+def _failure_chain(exc: BaseException) -> str:
+    """``MailError <- SMTPRecipientsRefused``: what failed, without the texts (they may quote addresses)."""
+    names, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names.append(current.__class__.__name__)
+        current = current.__cause__ or current.__context__
+    return " <- ".join(names)
 
 
 def _rq_entry(name: str, kwargs: dict) -> None:
-    """What RQ runs: look the job up by name (the worker has the app context)."""
-    JOBS[name](**kwargs)
+    """What RQ runs: look the job up by name (the worker has the app context).
+
+    RQ logs a failed job's whole traceback, texts and causes included, and an SMTP refusal
+    quotes the recipient's address: re-raise a failure that names only the classes.
+    """
+    try:
+        JOBS[name](**kwargs)
+    except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
+        raise JobFailed(f"job {name} failed ({_failure_chain(exc)})") from None
 
 
 def enqueue(name: str, **kwargs) -> None:

@@ -8,8 +8,11 @@ push with a retry key, so the customer still gets it exactly once.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import traceback
 import uuid
+from pathlib import Path
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, abort, current_app, request
@@ -36,10 +39,11 @@ from linebot.v3.webhooks import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import messages
 from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
-from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, SendMail
+from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, SendMail, TextReply
 from handlers import jobs
 from handlers.line_render import MAX_MESSAGES, render
 from storage.state import StateUnavailable
@@ -49,6 +53,7 @@ bp = Blueprint("line", __name__)
 
 REQUEST_TIMEOUT = (2, 5)  # connect, read (seconds)
 LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a reply takes noticeable time
+LOADING_SETTLE_SECONDS = 1.0  # how long a reply waits for an animation request already under way
 
 
 def mask_user(user_id: str) -> str:
@@ -116,6 +121,10 @@ def _handle_with_loading(incoming: Incoming) -> Outcome:
         return engine().handle(incoming)
     finally:
         timer.cancel()
+        if timer.is_alive():
+            # The animation request may be on its way to LINE. Let it land first: one that lands
+            # after the reply spins under the answer for its full 5 seconds.
+            timer.join(LOADING_SETTLE_SECONDS)
 
 
 def _link_url(user_id: str) -> str | None:
@@ -176,6 +185,16 @@ def run_effects(outcome: Outcome) -> None:
             jobs.enqueue("send_mail", to=effect.to, subject=effect.subject, body=effect.body)
 
 
+def _fault(exc: BaseException | None) -> str:
+    """Where a fault happened: its class and the innermost frame, never its text (which may
+    quote what the customer typed, e.g. ``invalid literal for int(): '0748...'``)."""
+    if exc is None:
+        return "unknown"
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name}" if frames else ""
+    return exc.__class__.__name__ + where
+
+
 def handle_event(event) -> None:
     """One webhook event, exactly once."""
     if getattr(event, "mode", None) == EventMode.STANDBY:
@@ -185,11 +204,25 @@ def handle_event(event) -> None:
         return
     state = current_app.extensions["state"]
     event_id = getattr(event, "webhook_event_id", None)
+    reply_token = getattr(event, "reply_token", None)
     if event_id and not state.claim_event(event_id):
         log.info("duplicate event %s ignored", event_id)
         return
     try:
         outcome = _handle_with_loading(incoming)
+    except (StateUnavailable, SQLAlchemyError):
+        if event_id:
+            state.release_event(event_id)
+        raise  # the caller asks LINE to redeliver
+    except Exception:
+        # A fault in a step (a bug, not an outage): nothing was saved, so the customer can
+        # simply send again. Say so instead of staying silent, and never answer LINE with 500.
+        if event_id:
+            state.release_event(event_id)
+        log.error("event from %s failed in the conversation (%s); asked the customer to send again",
+                  mask_user(incoming.user_id), _fault(sys.exc_info()[1]))
+        deliver(incoming.user_id, reply_token, render([TextReply(messages.BUSY_RETRY)]))
+        return
     except BaseException:
         if event_id:
             state.release_event(event_id)
@@ -204,7 +237,7 @@ def handle_event(event) -> None:
             log.warning("could not issue a link token for %s", mask_user(incoming.user_id))
             link_url = f"{current_app.config['PUBLIC_BASE_URL']}/login"
     run_effects(outcome)
-    deliver(incoming.user_id, getattr(event, "reply_token", None), render(outcome.replies, link_url))
+    deliver(incoming.user_id, reply_token, render(outcome.replies, link_url))
 
 
 @bp.post("/callback")
@@ -220,7 +253,9 @@ def callback():
     except InvalidSignatureError:
         log.warning("webhook with a bad signature refused")
         abort(400, "bad signature")
-    except (ValueError, KeyError, TypeError):
+    except Exception as exc:  # noqa: BLE001 - signed but malformed: the SDK raises ValueError, KeyError,
+        # TypeError, pydantic errors, or RecursionError for absurd nesting; all are the sender's fault.
+        log.warning("signed webhook body could not be parsed (%s)", exc.__class__.__name__)
         abort(400, "malformed body")
     failed = 0
     for event in events:
@@ -229,6 +264,8 @@ def callback():
         except (StateUnavailable, SQLAlchemyError) as exc:
             failed += 1
             log.error("event not handled (%s); asking LINE to redeliver", exc.__class__.__name__)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not cost the others their answers
+            log.error("event failed after it was handled (%s); not redelivered", _fault(exc))
     if failed:
         return "temporarily unavailable", 503
     return "OK"

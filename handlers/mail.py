@@ -10,6 +10,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
+import idna  # installed with email-validator, which uses it to check these same domains
 import redis
 
 from storage.state import dev_mailbox_add
@@ -21,11 +22,37 @@ class MailError(Exception):
     """The mail could not be handed to the mail server (the job is retried)."""
 
 
+def smtp_url_problem(url: str) -> str | None:
+    """What is wrong with an ``SMTP_URL`` (checked at start-up), or None when it is usable."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        return "SMTP_URL must start with smtp:// or smtps://"
+    if not parts.hostname:
+        return "SMTP_URL has no host"
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return "SMTP_URL has a port that is not a number"
+    return None
+
+
+def ascii_address(address: str) -> str:
+    """The address with its domain in ASCII (``例え.jp`` -> ``xn--r8jz45g.jp``): a server without
+    SMTPUTF8 (still common) refuses a Unicode domain, but every server takes the punycode one."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address  # the validator let it through; the server will say what it thinks
+
+
 def build_message(mail_from: str, to: str, subject: str, body: str) -> EmailMessage:
     """A UTF-8 plain-text mail with Date and Message-ID."""
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = to
+    msg["To"] = ascii_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(ZoneInfo("Asia/Tokyo")))
     domain = parseaddr(mail_from)[1].partition("@")[2] or "localhost"
@@ -50,11 +77,20 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
                                                     context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(host, port or 25, timeout=SMTP_TIMEOUT_SECONDS)
-        with client:
+        try:
             if parts.scheme == "smtp" and options.get("starttls", ["0"])[0] == "1":
                 client.starttls(context=ssl.create_default_context())
             if parts.username:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
             client.send_message(msg)
+        except BaseException:
+            client.close()
+            raise
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP delivery failed: {exc.__class__.__name__}") from exc
+    # The server has taken the mail. Whatever QUIT answers, raising now would retry the job
+    # and send the mail twice.
+    try:
+        client.quit()
+    except (OSError, smtplib.SMTPException):
+        client.close()

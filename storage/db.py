@@ -14,10 +14,13 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A database that takes the TCP connection but never answers (overloaded, a stuck pooler)
+# must fail fast: the webhook has seconds, and /healthz must say 503 rather than hang.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -50,9 +53,13 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    parsed = make_url(url)
+    connect_args = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:  # the URL's own wins
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     # hide_parameters: error messages must not quote customers' data into the logs.
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=5,
-                         hide_parameters=True)
+                         hide_parameters=True, connect_args=connect_args)
 
 
 def alembic_config(url: str) -> Config:

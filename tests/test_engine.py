@@ -180,3 +180,35 @@ def test_what_the_customer_typed_expires_with_the_conversation_but_they_are_stil
     outcome = engine.handle(_text("U8", "x"))
     assert outcome.replies[0].text == messages.SESSION_EXPIRED
     assert redis.exists(conversation_key("line", "U8"), flow_marker_key("line", "U8")) == 0
+
+
+def test_state_save_failing_after_the_commit_keeps_the_turn(app, redis_url):
+    """The database committed; Redis then refuses the write. The replies and effects still come
+    out (a redelivery must not run the step twice, and the promised mail must not be lost)."""
+    from datetime import datetime
+
+    from bot.types import SendMail
+    from tests.helpers_registration import drop_redis_login, limited_redis_login
+
+    def start(turn: Turn, _match) -> str:
+        turn.db.add(Customer(customer_number="998", phone="0", name_kana="ア", created_at=datetime.now(),
+                             updated_at=datetime.now()))
+        turn.effect(SendMail("taro@example.jp", "件名", "本文"))
+        turn.say("受け付けました")
+        return "test:next"
+
+    flow = Flow("commit", entries=(Entry(words("受付"), start),),
+                states={"test:next": StateSpec(start, lambda t: None)})
+    # A real Redis login that may read the conversation and hold the lock, but not write state.
+    name, url = limited_redis_login(redis_url, "%R~bot:*", "~bot:line:U9:lock")
+    try:
+        client = redis_lib.Redis.from_url(url)
+        outcome = _engine(app, flow, client).handle(_text("U9", "受付"))
+        client.close()
+    finally:
+        drop_redis_login(redis_url, name)
+    assert [r.text for r in outcome.replies] == ["受け付けました"]
+    assert outcome.effects == [SendMail("taro@example.jp", "件名", "本文")]
+    with app.extensions["db"].begin() as session:
+        assert session.scalar(select(Customer).where(Customer.customer_number == "998")) is not None
+    assert not app.extensions["redis"].exists("bot:line:U9:lock")  # the lock was released

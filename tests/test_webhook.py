@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import pytest
 
@@ -260,3 +262,205 @@ def test_mail_is_sent_at_once_when_the_job_queue_is_unreachable(make_app, redis_
     finally:
         drop_redis_login(redis_url, name)
     assert [m["Subject"] for m in mailbox.wait(1)] == ["件名"]
+
+
+def test_absurdly_nested_but_signed_body_is_400_not_500(client, line_api):
+    body = b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+    response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body)})
+    assert response.status_code == 400
+    assert line_api.calls == []
+
+
+def _app_with_a_broken_flow(app):
+    """The app's engine with one more flow whose step has a bug (``故障`` starts it)."""
+    from bot.engine import Engine, Entry, Flow, words
+    from bot.flows import all_flows
+    from bot.flows.menu import show_menu
+
+    def broken(_turn, _match):
+        raise RuntimeError("a bug in a step")
+
+    old = app.extensions["engine"]
+    app.extensions["engine"] = Engine(all_flows() + [Flow("broken", entries=(Entry(words("故障"), broken),))],
+                                      old.store, old.sessions, old.settings, show_menu)
+
+
+def test_a_bug_in_one_event_is_not_a_500_and_the_other_events_are_answered(app, make_line_user, line_api,
+                                                                             caplog):
+    from bot import messages
+
+    _app_with_a_broken_flow(app)
+    unlucky, other = make_line_user(), make_line_user()
+    failing = unlucky.text_event("故障")
+    response = unlucky.post([failing, other.text_event("ヘルプ")])
+    assert response.status_code == 200
+    assert "RuntimeError at test_webhook.py" in caplog.text and "a bug in a step" not in caplog.text
+    assert [m["text"] for m in line_api.messages(unlucky.user_id)] == [messages.BUSY_RETRY]
+    assert "ご用件をお選びください" in line_api.messages(other.user_id)[0]["text"]
+    # The failed event was not marked as handled: if it comes again, it is handled.
+    assert app.extensions["state"].claim_event(failing["webhookEventId"])
+
+
+@pytest.mark.parametrize("name", ["REGISTRATION_LINK_TTL_SECONDS", "TRUSTED_PROXY_HOPS"])
+def test_a_non_numeric_setting_is_a_start_up_error_naming_it(monkeypatch, name):
+    from app import ConfigError
+
+    monkeypatch.setenv(name, "1 day")
+    with pytest.raises(ConfigError, match=name):
+        create_app({"DATABASE_URL": "sqlite://"})
+
+
+def test_inline_jobs_waiting_to_retry_do_not_hold_up_other_jobs(make_app, line_api):
+    """make run: four mails failing (SMTP down) wait for their retry without blocking a push."""
+    from handlers import jobs
+
+    inline = make_app(JOBS_INLINE=True, SMTP_URL="smtp://127.0.0.1:1", JOB_RETRY_INTERVALS=[30])
+    runner = inline.extensions["job_runner"]
+    try:
+        with inline.app_context():
+            for _ in range(4):
+                jobs.enqueue("send_mail", to="taro@example.jp", subject="件名", body="本文")
+            time.sleep(0.3)  # the mails have failed once and wait 30 s for their retry
+            jobs.enqueue("push", user_id="U" + "2" * 32, messages=[{"type": "text", "text": "x"}],
+                         retry_key=str(uuid.uuid4()))
+        assert line_api.wait_for(lambda api: api.accepted("push", "U" + "2" * 32), timeout=3)
+        deadline = time.monotonic() + 2
+        while runner.pending != 4 and time.monotonic() < deadline:  # the push's thread is finishing
+            time.sleep(0.01)
+        assert runner.pending == 4  # the mails are still due for a retry
+    finally:
+        runner.shutdown(wait=True)
+
+
+def test_healthz_answers_503_when_the_database_takes_the_connection_but_never_answers(make_app):
+    import socket
+
+    with socket.socket() as silent:  # accepts TCP (the backlog does), never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        stuck = make_app(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{port}/none")
+        started = time.monotonic()
+        response = stuck.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["failing"] == ["database"]
+    assert time.monotonic() - started < 15
+
+
+def test_a_refused_mail_does_not_put_the_address_in_the_worker_log(make_app, caplog):
+    """The SMTP server refuses the recipient; smtplib's error quotes the address. RQ logs a failed
+    job's whole traceback, so the worker log must not see that text."""
+    from aiosmtpd.controller import Controller
+
+    from handlers import jobs
+    from tests.conftest import _free_port
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+
+    port = _free_port()
+    server = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        queued = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+        with queued.app_context():
+            jobs.enqueue("send_mail", to="hanako.secret@example.jp", subject="件名", body="本文")
+        with caplog.at_level("INFO"):
+            drain_jobs(queued)
+    finally:
+        server.stop()
+    ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail.log"))  # not aiosmtpd's
+    assert "SMTPRecipientsRefused" in ours  # the failure is logged...
+    assert "hanako.secret" not in ours  # ...without the address
+
+
+@pytest.mark.parametrize("url", ["smtp://mail.example.jp:submission", "http://mail.example.jp", "smtp://:25"])
+def test_an_unusable_smtp_url_is_a_start_up_error(app_config, url):
+    from app import ConfigError
+
+    with pytest.raises(ConfigError, match="SMTP_URL"):
+        create_app(dict(app_config, SMTP_URL=url))
+
+
+def test_mail_to_an_internationalised_domain_reaches_a_server_without_smtputf8(make_app):
+    """The validator accepts 例え.jp; many mail servers do not speak SMTPUTF8, so the domain
+    travels in its ASCII (punycode) form."""
+    from aiosmtpd.controller import Controller
+
+    from handlers import jobs
+    from tests.conftest import Mailbox, _free_port
+
+    box, port = Mailbox(), _free_port()
+    server = Controller(box, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    server.start()
+    try:
+        plain = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
+        with plain.app_context():
+            jobs.enqueue("send_mail", to="taro@例え.jp", subject="件名", body="本文")
+        drain_jobs(plain)
+        received = box.wait(1)
+    finally:
+        server.stop()
+    assert [m["To"] for m in received] == ["taro@xn--r8jz45g.jp"]
+    assert Mailbox.body(received[0]).strip() == "本文"
+
+
+def test_a_mail_the_server_accepted_is_not_sent_again_when_quit_goes_wrong(app):
+    """The server took the mail (250 after DATA), then answered QUIT oddly. Raising would make
+    the job retry and the customer receive the mail twice."""
+    from aiosmtpd.controller import Controller
+
+    from handlers import mail
+    from tests.conftest import Mailbox, _free_port
+
+    class GrumpyAtQuit(Mailbox):
+        async def handle_QUIT(self, server, session, envelope):
+            return "421 4.3.2 shutting down"
+
+    box, port = GrumpyAtQuit(), _free_port()
+    server = Controller(box, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        config = dict(app.config, SMTP_URL=f"smtp://127.0.0.1:{port}")
+        mail.send(config, app.extensions["redis"], "taro@example.jp", "件名", "本文")
+        received = box.wait(1)
+    finally:
+        server.stop()
+    assert [m["Subject"] for m in received] == ["件名"]
+
+
+@pytest.mark.parametrize("base", ["bot.example.jp", "ftp://bot.example.jp", "https://"])
+def test_a_public_base_url_that_is_not_absolute_is_a_start_up_error(app_config, base):
+    from app import ConfigError
+
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app(dict(app_config, PUBLIC_BASE_URL=base))
+
+
+def test_the_loading_animation_never_lands_after_the_reply(make_app):
+    """LINE shows the animation until the next message: one that lands after the reply would
+    spin for 5 seconds under the answer."""
+    from flask import Flask, request
+
+    from handlers.line_api_fake import LineApiRecorder, make_blueprint
+    from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread
+
+    recorder = LineApiRecorder(ACCESS_TOKEN)
+    slow_line = Flask("slow_line")
+    slow_line.register_blueprint(make_blueprint(recorder))
+
+    @slow_line.before_request
+    def lag():
+        if request.path.endswith("/chat/loading/start"):
+            time.sleep(0.5)
+
+    server = _ServerThread(slow_line)
+    try:
+        eager = make_app(LINE_API_BASE_URL=f"http://127.0.0.1:{server.port}", LOADING_AFTER_SECONDS=0)
+        user = LineUser(eager.test_client(), recorder, eager)
+        assert user.post([user.text_event("ヘルプ")]).status_code == 200
+        assert recorder.wait_for(lambda r: r.accepted("loading") and r.accepted("reply"), timeout=5)
+    finally:
+        server.stop()
+    assert [c.kind for c in recorder.calls if c.kind in ("loading", "reply")] == ["loading", "reply"]
