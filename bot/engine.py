@@ -145,7 +145,7 @@ class Engine:
 
     def handle(self, incoming: Incoming) -> Outcome:
         """Handle one event under the user's lock; raise StateUnavailable/SQLAlchemyError to retry."""
-        with self.store.user_lock(incoming.user_id):
+        with self.store.user_lock(incoming.user_id) as lock_token:
             conversation = self.store.load(incoming.user_id)
             had_conversation = conversation is not None
             now = self.clock()
@@ -159,18 +159,25 @@ class Engine:
                     turn.data = dict(conversation.data)
                 next_state = self._route(turn, conversation)
             # The database has committed; only now does the conversation move on.
-            self._save(incoming.user_id, next_state, turn.data, had_conversation)
+            self._save(incoming.user_id, next_state, turn.data, had_conversation, lock_token)
         return Outcome(turn.replies, turn.effects)
 
-    def _save(self, user_id: str, next_state: str | None, data: dict[str, Any], had_conversation: bool) -> None:
+    def _save(self, user_id: str, next_state: str | None, data: dict[str, Any], had_conversation: bool,
+              lock_token: str) -> None:
         """Store where the conversation goes next. The turn has already committed, so a failure
         here must not undo it: raising would lose its replies and effects (a mail the customer
-        was promised) and a redelivery would run the step twice. End the conversation instead."""
+        was promised) and a redelivery would run the step twice. End the conversation instead.
+        A step that outlived its lock writes nothing: the newer message's state stands."""
         try:
             if next_state:
-                self.store.save(user_id, Conversation(next_state, data, time.time()), self.settings.idle_seconds)
+                saved = self.store.save(user_id, Conversation(next_state, data, time.time()),
+                                        self.settings.idle_seconds, lock_token)
             elif had_conversation:
-                self.store.save(user_id, None)
+                saved = self.store.save(user_id, None, lock_token=lock_token)
+            else:
+                saved = True
+            if not saved:
+                log.warning("a step outlived the user lock; its conversation state was not saved")
         except StateUnavailable:
             log.error("conversation state not saved after the turn committed; ending the conversation")
             try:

@@ -101,6 +101,19 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
+# Write (or delete) a conversation and its marker, only if the caller still holds the lock.
+_SAVE_LUA = """
+if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'del' then
+  redis.call('del', KEYS[2], KEYS[3])
+else
+  redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[4]))
+  redis.call('set', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[6]))
+end
+return 1
+"""
+
+
 class StateStore:
     """Conversations, locks, dedup and counters for one platform, on one Redis connection."""
 
@@ -108,11 +121,13 @@ class StateStore:
         self.redis = client
         self.platform = platform
         self._release = client.register_script(_RELEASE_LUA)
+        self._save = client.register_script(_SAVE_LUA)
 
     # -- locks -----------------------------------------------------------------------------
     @contextmanager
-    def user_lock(self, user_id: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-        """Hold the per-user lock; raise ``StateUnavailable`` if it cannot be had in time."""
+    def user_lock(self, user_id: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[str]:
+        """Hold the per-user lock and yield its token (for ``save``); raise ``StateUnavailable``
+        if it cannot be had in time."""
         key = lock_key(self.platform, user_id)
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait
@@ -124,7 +139,7 @@ class StateStore:
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
         try:
-            yield
+            yield token
         finally:
             try:
                 self._release(keys=[key], args=[token])
@@ -146,18 +161,23 @@ class StateStore:
             return Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
         return None
 
-    def save(self, user_id: str, conversation: Conversation | None, idle_seconds: int = 1800) -> None:
-        """Store the conversation for ``idle_seconds`` (and a little grace); None deletes it."""
-        key = conversation_key(self.platform, user_id)
-        marker = flow_marker_key(self.platform, user_id)
+    def save(self, user_id: str, conversation: Conversation | None, idle_seconds: int = 1800,
+             lock_token: str | None = None) -> bool:
+        """Store the conversation for ``idle_seconds`` (and a little grace); None deletes it.
+
+        With ``lock_token``, only while that lock is still held (checked and written in one
+        step): a step that outlived its lock must not overwrite what a newer message saved.
+        Returns False when the lock had been lost and nothing was written.
+        """
+        keys = [lock_key(self.platform, user_id), conversation_key(self.platform, user_id),
+                flow_marker_key(self.platform, user_id)]
+        if conversation is None or not conversation.state:
+            args = [lock_token or "", "del", "", 0, "", 0]
+        else:
+            args = [lock_token or "", "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
+                    conversation.state, FLOW_MARKER_SECONDS]
         try:
-            if conversation is None or not conversation.state:
-                self.redis.delete(key, marker)
-            else:
-                pipe = self.redis.pipeline()
-                pipe.set(key, conversation.to_json(), ex=idle_seconds + CONVERSATION_GRACE_SECONDS)
-                pipe.set(marker, conversation.state, ex=FLOW_MARKER_SECONDS)
-                pipe.execute()
+            return bool(self._save(keys=keys, args=args))
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 

@@ -212,3 +212,29 @@ def test_state_save_failing_after_the_commit_keeps_the_turn(app, redis_url):
     with app.extensions["db"].begin() as session:
         assert session.scalar(select(Customer).where(Customer.customer_number == "998")) is not None
     assert not app.extensions["redis"].exists("bot:line:U9:lock")  # the lock was released
+
+
+def test_a_step_that_outlived_its_lock_does_not_overwrite_the_newer_state(app):
+    """A step blocked past the lock's 30 s (here: the lock taken over meanwhile) must not
+    overwrite what the newer holder saved."""
+    from storage.state import lock_key
+
+    redis = app.extensions["redis"]
+
+    def start(turn: Turn, _match) -> str:
+        return "test:slow"
+
+    def slow(turn: Turn) -> str:
+        # What happens while a step is stuck: the lock expires and another process takes it
+        # and saves its own state.
+        redis.set(lock_key("line", "U9"), "someone-else")
+        StateStore(redis).save("U9", Conversation("test:newer", {"by": "other"}, time.time()))
+        return "test:slow"
+
+    flow = Flow("slow", entries=(Entry(words("遅い"), start),),
+                states={"test:slow": StateSpec(slow, lambda t: None)})
+    engine = _engine(app, flow)
+    engine.handle(_text("U9", "遅い"))
+    engine.handle(_text("U9", "x"))
+    assert StateStore(redis).load("U9").state == "test:newer"
+    assert redis.get(lock_key("line", "U9")) == b"someone-else"  # and not released by the old holder
