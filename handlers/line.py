@@ -149,9 +149,7 @@ def deliver(user_id: str, reply_token: str | None, messages: list[dict]) -> None
             log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status, mask_user(user_id))
         except Exception as exc:  # noqa: BLE001 - network trouble: fall back to a retried push
             log.warning("reply failed (%s) for %s; pushing instead", exc.__class__.__name__, mask_user(user_id))
-    batches = ([] if replied else [first]) + [rest[i:i + MAX_MESSAGES] for i in range(0, len(rest), MAX_MESSAGES)]
-    for batch in batches:
-        jobs.enqueue("push", user_id=user_id, messages=batch, retry_key=str(uuid.uuid4()))
+    queue_pushes(user_id, rest if replied else messages)
 
 
 def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
@@ -174,6 +172,11 @@ def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
 def push_outcome(user_id: str, replies) -> None:
     """Queue a push of reply values (used by the web pages after 本登録, notices, staff)."""
     messages = render(list(replies))
+    queue_pushes(user_id, messages)
+
+
+def queue_pushes(user_id: str, messages: list[dict]) -> None:
+    """Queue LINE messages as pushes of at most 5, each with its own retry key."""
     for i in range(0, len(messages), MAX_MESSAGES):
         jobs.enqueue("push", user_id=user_id, messages=messages[i:i + MAX_MESSAGES], retry_key=str(uuid.uuid4()))
 

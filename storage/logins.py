@@ -69,14 +69,20 @@ def reset_link_status(session: Session, token: str, now: datetime) -> tuple[str,
     return "ok", link
 
 
+def _spend(session: Session, token: str, purpose: str, now: datetime) -> int | None:
+    """Mark a live token of ``purpose`` used in one statement (so two requests cannot both
+    spend it) and return its account id; None for unknown, used or expired tokens."""
+    return session.execute(
+        update(LinkToken)
+        .where(LinkToken.token_hash == hash_token(token), LinkToken.purpose == purpose,
+               LinkToken.used_at.is_(None), LinkToken.expires_at > now)
+        .values(used_at=now).returning(LinkToken.account_id)).scalar()
+
+
 def reset_password(session: Session, token: str, new_password: str, now: datetime) -> Account | None:
     """Spend the reset token and set the password; None when the token was not live (raced, used, expired)."""
     now = tokyo(now)
-    spent = session.execute(
-        update(LinkToken)
-        .where(LinkToken.token_hash == hash_token(token), LinkToken.purpose == RESET_PURPOSE,
-               LinkToken.used_at.is_(None), LinkToken.expires_at > now)
-        .values(used_at=now).returning(LinkToken.account_id)).scalar()
+    spent = _spend(session, token, RESET_PURPOSE, now)
     if spent is None:
         return None
     account = active_account(session, spent)
@@ -107,10 +113,5 @@ def spend_line_link_nonce(session: Session, nonce: str, now: datetime) -> Accoun
     """The active account the nonce was issued for, spending it; None for unknown, used or expired ones."""
     if not nonce or len(nonce) > 255:
         return None
-    now = tokyo(now)
-    account_id = session.execute(
-        update(LinkToken)
-        .where(LinkToken.token_hash == hash_token(nonce), LinkToken.purpose == LINE_LINK_PURPOSE,
-               LinkToken.used_at.is_(None), LinkToken.expires_at > now)
-        .values(used_at=now).returning(LinkToken.account_id)).scalar()
+    account_id = _spend(session, nonce, LINE_LINK_PURPOSE, tokyo(now))
     return active_account(session, account_id) if account_id is not None else None
