@@ -139,13 +139,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     state.init_app(app)
 
-    from handlers import cli, jobs, line, mypage, register_page, web
+    from handlers import cli, jobs, line, web
 
     jobs.init_app(app)
+    web.init_app(app)  # first: CSRF, which the webhooks exempt themselves from
     line.init_app(app)
-    web.init_app(app)
-    register_page.init_app(app)
-    mypage.init_app(app)
     cli.init_app(app)
     if app.config["EMULATOR"]:
         from handlers import emulator

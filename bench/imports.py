@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("storage.state").setLevel(logging.ERROR)  # the in-process Redis stand-in is fine here
     from app import create_app
-    from handlers import imports
+    from handlers.cli import imports
 
     with tempfile.TemporaryDirectory(prefix="aicom-bench-") as tmp, throwaway_database() as url:
         customers_csv, statements_csv, customer_count = write_files(Path(tmp), args.rows, args.months)

@@ -3,7 +3,7 @@
 LINE counts a webhook as failed when it is not answered within 2 seconds. This builds the
 real app (``create_app``) on a throwaway PostgreSQL database (migrated to ``heads``, dropped
 afterwards), Redis DB 11 (``BENCH_REDIS_URL``; flushed before and after) and a fake LINE
-(``handlers.line_api_fake``) served by werkzeug in a thread on loopback, seeds the demo
+(``handlers.emulator.line_api_fake``) served by werkzeug in a thread on loopback, seeds the demo
 customers (12 months of statements) plus an active account linked to a LINE user, and
 times signed webhooks through ``app.test_client()``:
 
@@ -88,8 +88,8 @@ class FakeLine:
     """The fake Messaging API in a werkzeug thread on loopback."""
 
     def __init__(self) -> None:
-        from handlers import line_schema
-        from handlers.line_api_fake import LineApiRecorder, make_blueprint
+        from handlers.emulator import line_schema
+        from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
 
         self.recorder = LineApiRecorder(ACCESS_TOKEN)
         # Load and compile LINE's spec now: the first request's time should be ours, not the fake's start-up.
@@ -128,7 +128,7 @@ def seed(app) -> None:
     """The demo customers with 12 months of statements; customer 12345678 active and linked to ``LINKED_USER``."""
     from sqlalchemy import select
 
-    from handlers.demo_data import seed_demo
+    from bot.demo import seed_demo
     from storage.models import Account, Customer, LineLink
     from storage.security import hash_password
 
@@ -319,7 +319,7 @@ def breakdown(client, fake: FakeLine, make: Callable[[], bytes]) -> None:
     """Pieces of a 今月の料金 request timed alone: the SDK's model round trip, the fake's check, the loading timer."""
     from linebot.v3.messaging import ApiClient, Configuration, ReplyMessageRequest
 
-    from handlers import line_schema
+    from handlers.emulator import line_schema
 
     fake.forget()
     post(client, make())
@@ -342,7 +342,7 @@ def breakdown(client, fake: FakeLine, make: Callable[[], bytes]) -> None:
     size = len(json.dumps(body, ensure_ascii=False).encode())
     print(f"  pieces of one 今月の料金 ({size:,}-byte reply body), each timed alone x200:")
     print(f"    SDK ReplyMessageRequest.from_dict {parse:.2f} ms + SDK serialisation {serialise:.2f} ms "
-          f"(handlers/line.py deliver: dict -> pydantic -> dict)")
+          f"(handlers/line/delivery.py deliver: dict -> pydantic -> dict)")
     print(f"    loading-animation Timer thread start+cancel {thread:.2f} ms (handlers/line.py _handle_with_loading)")
     print(f"    the fake's OpenAPI check {check:.2f} ms (not ours)")
 

@@ -7,6 +7,8 @@ conversation's database transaction has committed, outside the webhook request.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -131,3 +133,44 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+
+
+# -- replies as JSON, for a push queued by one edge and rendered by another ---------------------
+_REPLY_TYPES = {cls.__name__: cls for cls in (TextReply, BillCard, BillList, AccountLinkPrompt)}
+_PARTS = {cls.__name__: cls for cls in (QuickReply, LinkButton, BillLine, BillListEntry)}
+
+
+def _dump(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_dump(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _load(cls, data: dict):
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value, hint = data[f.name], hints[f.name]
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is tuple and args and args[0].__name__ in _PARTS:
+            value = tuple(_load(args[0], v) for v in value)
+        elif value is not None and date in (hint, *args):
+            value = date.fromisoformat(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def replies_to_json(replies: list[Reply]) -> list[dict]:
+    """Reply values as JSON-safe dicts (a job's arguments); ``replies_from_json`` reads them back."""
+    return [{"type": type(r).__name__, **_dump(r)} for r in replies]
+
+
+def replies_from_json(data: list[dict]) -> list[Reply]:
+    """The reply values ``replies_to_json`` wrote."""
+    return [_load(_REPLY_TYPES[item["type"]], {k: v for k, v in item.items() if k != "type"}) for item in data]

@@ -1,9 +1,12 @@
-"""Background jobs (mail, pushes): RQ on Redis, or a thread in the web process under ``make run``.
+"""The job queue (mail, pushes, …): RQ on Redis, or a thread pool in the web process under ``make run``.
 
-Jobs are named functions in ``JOBS`` with JSON-safe arguments. With a real Redis they go
-to the RQ queue ``default`` with retries (``flask --app app worker`` runs them); without
-one (``make run``), or with ``JOBS_INLINE=1``, a small thread pool in the web process runs
-them with the same retry schedule.
+This layer knows no job bodies. Each edge owns its jobs (module-level functions with
+JSON-safe keyword arguments, run inside the app context) and queues them by reference,
+``jobs.enqueue(func, **kwargs)``, or, from another edge, by dotted path
+(``jobs.enqueue("handlers.line.delivery:push_job", …)``), so no edge imports another.
+With a real Redis they go to the RQ queue ``default`` with retries (``flask --app app
+worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
+pool in the web process runs them with the same retry schedule.
 """
 
 from __future__ import annotations
@@ -18,31 +21,32 @@ import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import Queue, Retry, SimpleWorker
+from rq.utils import import_attribute
 
 log = logging.getLogger(__name__)
+
+JobTarget = Callable[..., None] | str
 
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]  # seconds; about 45 minutes in all
 QUEUE_NAME = "default"
 
 
-def job_send_mail(to: str, subject: str, body: str) -> None:
-    """Send a mail (raises to be retried)."""
-    from handlers import mail
-
-    mail.send(current_app.config, current_app.extensions["redis"], to, subject, body)
-
-
-def job_push(user_id: str, messages: list[dict], retry_key: str) -> None:
-    """Push LINE messages to one user; the retry key makes LINE drop a duplicate."""
-    from handlers import line
-
-    line.push_now(user_id, messages, retry_key)
+def job_path(target: JobTarget) -> str:
+    """``module:function`` for a job function (or the path itself): what the queue stores."""
+    if isinstance(target, str):
+        return target
+    return f"{target.__module__}:{target.__qualname__}"
 
 
-JOBS: dict[str, Callable[..., None]] = {
-    "send_mail": job_send_mail,
-    "push": job_push,
-}
+def resolve(path: str) -> Callable[..., None]:
+    """The job function a path names (``module:function`` or ``module.function``)."""
+    return import_attribute(path.replace(":", "."))  # type: ignore[return-value]
+
+
+def job_name(path: str) -> str:
+    """A job's short name for logs (the function name, never its arguments)."""
+    return path.replace(":", ".").rsplit(".", 1)[-1]
+
 
 
 class InlineRunner:
@@ -60,10 +64,10 @@ class InlineRunner:
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
 
-    def submit(self, name: str, kwargs: dict) -> None:
+    def submit(self, path: str, kwargs: dict) -> None:
         with self._lock:
             self.pending += 1
-        self._start(name, kwargs, 0)
+        self._start(path, kwargs, 0)
 
     def shutdown(self, wait: bool = True) -> None:
         """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
@@ -73,21 +77,22 @@ class InlineRunner:
             timer.cancel()
         self.pool.shutdown(wait=wait)
 
-    def _start(self, name: str, kwargs: dict, attempt: int) -> None:
+    def _start(self, path: str, kwargs: dict, attempt: int) -> None:
         try:
-            self.pool.submit(self._run, name, kwargs, attempt)
+            self.pool.submit(self._run, path, kwargs, attempt)
         except RuntimeError:  # the pool was shut down: the process is going away
-            log.warning("job %s dropped: shutting down", name)
+            log.warning("job %s dropped: shutting down", job_name(path))
             self._done()
 
     def _done(self) -> None:
         with self._lock:
             self.pending -= 1
 
-    def _run(self, name: str, kwargs: dict, attempt: int) -> None:
+    def _run(self, path: str, kwargs: dict, attempt: int) -> None:
+        name = job_name(path)
         try:
             with self.app.app_context():
-                JOBS[name](**kwargs)
+                resolve(path)(**kwargs)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
             # The class name only: an SMTP or LINE error text may quote an address.
             if attempt >= len(self.intervals):
@@ -98,15 +103,15 @@ class InlineRunner:
             delay = self.intervals[attempt]
             log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
                         exc.__class__.__name__, delay)
-            self._retry_later(delay, name, kwargs, attempt + 1)
+            self._retry_later(delay, path, kwargs, attempt + 1)
             return
         self._done()
 
-    def _retry_later(self, delay: float, name: str, kwargs: dict, attempt: int) -> None:
+    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int) -> None:
         def fire() -> None:
             with self._lock:
                 self._timers.discard(timer)
-            self._start(name, kwargs, attempt)
+            self._start(path, kwargs, attempt)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
@@ -130,46 +135,46 @@ def _failure_chain(exc: BaseException) -> str:
     return " <- ".join(names)
 
 
-def _rq_entry(name: str, kwargs: dict) -> None:
-    """What RQ runs: look the job up by name (the worker has the app context).
+def _rq_entry(path: str, kwargs: dict) -> None:
+    """What RQ runs: look the job function up by its path (the worker has the app context).
 
     RQ logs a failed job's whole traceback, texts and causes included, and an SMTP refusal
     quotes the recipient's address: re-raise a failure that names only the classes.
     """
     try:
-        JOBS[name](**kwargs)
+        resolve(path)(**kwargs)
     except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
-        raise JobFailed(f"job {name} failed ({_failure_chain(exc)})") from None
+        raise JobFailed(f"job {job_name(path)} failed ({_failure_chain(exc)})") from None
 
 
-def enqueue(name: str, **kwargs) -> None:
-    """Queue a job by name; it runs outside the current request.
+def enqueue(target: JobTarget, **kwargs) -> None:
+    """Queue a job (a function, or its ``module:function`` path); it runs outside the current request.
 
     If the queue itself cannot be reached (Redis down just now), the work is done at once
     instead: slower for this one request, but what the customer asked for is not lost.
     """
-    if name not in JOBS:
-        raise KeyError(name)
+    path = job_path(target)
+    func = resolve(path)  # an unknown job is a bug: say so here, not in a worker later
     runner = current_app.extensions.get("job_runner")
     if runner is not None:
-        runner.submit(name, kwargs)
+        runner.submit(path, kwargs)
         return
     try:
-        _enqueue_rq(name, kwargs)
+        _enqueue_rq(path, kwargs)
     except redis.RedisError as exc:
-        log.warning("job queue unreachable (%s); running job %s now", exc.__class__.__name__, name)
+        log.warning("job queue unreachable (%s); running job %s now", exc.__class__.__name__, job_name(path))
         try:
-            JOBS[name](**kwargs)
+            func(**kwargs)
         except Exception as job_exc:  # noqa: BLE001 - logged by class only (texts may quote addresses)
-            log.error("job %s failed and could not be queued (%s)", name, job_exc.__class__.__name__)
+            log.error("job %s failed and could not be queued (%s)", job_name(path), job_exc.__class__.__name__)
 
 
-def _enqueue_rq(name: str, kwargs: dict) -> None:
+def _enqueue_rq(path: str, kwargs: dict) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
-    queue.enqueue(_rq_entry, name, kwargs, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                  description=f"job:{name}", failure_ttl=24 * 3600)
+    queue.enqueue(_rq_entry, path, kwargs, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                  description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
 
 
 def run_worker(app: Flask, burst: bool = False) -> bool:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import idna  # installed with email-validator, which uses it to check these same domains
 import redis
+from flask import current_app
 
 from storage.state import dev_mailbox_add
 
@@ -94,3 +95,8 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
         client.quit()
     except (OSError, smtplib.SMTPException):
         client.close()
+
+
+def send_mail_job(to: str, subject: str, body: str) -> None:
+    """The job that sends one mail (raises to be retried); queued with ``jobs.enqueue(send_mail_job, …)``."""
+    send(current_app.config, current_app.extensions["redis"], to, subject, body)

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.line_api_fake import LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
 from storage.db import alembic_config
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

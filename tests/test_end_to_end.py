@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from storage.models import Customer
+from tests.bot.test_billing import flex_texts
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
     seed_account,
     seed_link,
 )
-from tests.test_billing import flex_texts
 
 CUSTOMERS = (
     "customer_number,phone,name_kana,name,email\n"

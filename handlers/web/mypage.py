@@ -44,7 +44,9 @@ from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email, nfkc
-from handlers import jobs, sessions
+from handlers import jobs
+from handlers.mail import send_mail_job
+from handlers.web import sessions
 from storage import bills, logins, repositories
 from storage.bills import aware
 from storage.models import Account
@@ -156,7 +158,7 @@ def _send_mail(template: str, to: str, **context) -> None:
     text = render_template(template, **context)
     first, _, body = text.partition("\n")
     subject = first.removeprefix("Subject:").strip()
-    jobs.enqueue("send_mail", to=to, subject=subject, body=body.lstrip("\n"))
+    jobs.enqueue(send_mail_job, to=to, subject=subject, body=body.lstrip("\n"))
 
 
 # -- login and logout -------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.types import BillCard, BillLine, BillList, BillListEntry
-from handlers import line_schema
-from handlers.line_render import render_bill_card, render_bill_list
+from handlers.emulator import line_schema
+from handlers.line.render import render_bill_card, render_bill_list
 from storage.models import LinkToken
 from tests.conftest import quick_reply_labels
 from tests.helpers_billing import (  # noqa: F401  (fixtures)

@@ -560,7 +560,7 @@ def test_a_large_file_is_streamed_not_held_twice(tmp_path):
     """Only the checked values stay in memory while a file is read, not every raw row as well."""
     import tracemalloc
 
-    from handlers import imports
+    from handlers.cli import imports
 
     path = tmp_path / "large.csv"
     with open(path, "w", encoding="utf-8") as out:

@@ -258,7 +258,7 @@ def test_mail_is_sent_at_once_when_the_job_queue_is_unreachable(make_app, redis_
     try:
         no_queue = make_app(REDIS_URL=url)
         with no_queue.app_context():
-            jobs.enqueue("send_mail", to="taro@example.jp", subject="件名", body="本文")
+            jobs.enqueue("handlers.mail:send_mail_job", to="taro@example.jp", subject="件名", body="本文")
     finally:
         drop_redis_login(redis_url, name)
     assert [m["Subject"] for m in mailbox.wait(1)] == ["件名"]
@@ -319,10 +319,10 @@ def test_inline_jobs_waiting_to_retry_do_not_hold_up_other_jobs(make_app, line_a
     try:
         with inline.app_context():
             for _ in range(4):
-                jobs.enqueue("send_mail", to="taro@example.jp", subject="件名", body="本文")
+                jobs.enqueue("handlers.mail:send_mail_job", to="taro@example.jp", subject="件名", body="本文")
             time.sleep(0.3)  # the mails have failed once and wait 30 s for their retry
-            jobs.enqueue("push", user_id="U" + "2" * 32, messages=[{"type": "text", "text": "x"}],
-                         retry_key=str(uuid.uuid4()))
+            jobs.enqueue("handlers.line.delivery:push_job", user_id="U" + "2" * 32,
+                         messages=[{"type": "text", "text": "x"}], retry_key=str(uuid.uuid4()))
         assert line_api.wait_for(lambda api: api.accepted("push", "U" + "2" * 32), timeout=3)
         deadline = time.monotonic() + 2
         while runner.pending != 4 and time.monotonic() < deadline:  # the push's thread is finishing
@@ -365,7 +365,7 @@ def test_a_refused_mail_does_not_put_the_address_in_the_worker_log(make_app, cap
     try:
         queued = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
         with queued.app_context():
-            jobs.enqueue("send_mail", to="hanako.secret@example.jp", subject="件名", body="本文")
+            jobs.enqueue("handlers.mail:send_mail_job", to="hanako.secret@example.jp", subject="件名", body="本文")
         with caplog.at_level("INFO"):
             drain_jobs(queued)
     finally:
@@ -397,7 +397,7 @@ def test_mail_to_an_internationalised_domain_reaches_a_server_without_smtputf8(m
     try:
         plain = make_app(SMTP_URL=f"smtp://127.0.0.1:{port}")
         with plain.app_context():
-            jobs.enqueue("send_mail", to="taro@例え.jp", subject="件名", body="本文")
+            jobs.enqueue("handlers.mail:send_mail_job", to="taro@例え.jp", subject="件名", body="本文")
         drain_jobs(plain)
         received = box.wait(1)
     finally:
@@ -443,7 +443,7 @@ def test_the_loading_animation_never_lands_after_the_reply(make_app):
     spin for 5 seconds under the answer."""
     from flask import Flask, request
 
-    from handlers.line_api_fake import LineApiRecorder, make_blueprint
+    from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
     from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread
 
     recorder = LineApiRecorder(ACCESS_TOKEN)

@@ -18,15 +18,17 @@ from flask import Blueprint, Flask, current_app, render_template, request, sessi
 
 from bot import messages, validators
 from bot.errors import InvalidInput
-from bot.types import QuickReply, TextReply
-from handlers import sessions
-from handlers.line import push_outcome
+from bot.types import QuickReply, TextReply, replies_to_json
+from handlers import jobs
+from handlers.web import sessions
 from storage import accounts, repositories
 from storage.models import LinkToken
 from storage.security import hash_password
 
 log = logging.getLogger(__name__)
 bp = Blueprint("register_page", __name__)
+# The LINE edge renders and pushes; queued by path so this edge does not import it.
+LINE_PUSH_JOB = "handlers.line.delivery:push_replies_job"
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{20,100}")
@@ -113,9 +115,9 @@ def complete_post(token: str):
     log.info("本登録 completed for account %s (LINE linked: %s)", signed_in[0], bool(line_user_id))
     if line_user_id:
         try:
-            push_outcome(line_user_id, [TextReply(messages.REGISTERED_PUSH,
-                                                  (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
-                                                   QuickReply(messages.QR_HELP, messages.QR_HELP)))])
+            pushed = [TextReply(messages.REGISTERED_PUSH, (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
+                                                           QuickReply(messages.QR_HELP, messages.QR_HELP)))]
+            jobs.enqueue(LINE_PUSH_JOB, user_id=line_user_id, replies=replies_to_json(pushed))
         except Exception:  # noqa: BLE001 - the registration has committed; an error page would only mislead
             log.error("could not queue the registration push for account %s", signed_in[0])
     _sign_in(*signed_in)

@@ -21,7 +21,7 @@ from storage.db import alembic_config
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 20_000
 
 # No skip when the browser is missing: `make test` installs it (`make browser`), and a
@@ -153,7 +153,7 @@ def test_help_shows_the_menu_and_quick_replies_work(live_emulator, page):
 
 
 def test_demo_customers_and_panes_are_shown(live_emulator, page):
-    from handlers.demo_data import DEMO_CUSTOMERS
+    from bot.demo import DEMO_CUSTOMERS
 
     _app, base = live_emulator
     open_emulator(page, base)
@@ -304,7 +304,7 @@ def test_bot_text_is_never_parsed_as_html(live_emulator, page):
 # -- the whole journey ------------------------------------------------------------------------------
 def test_full_journey_register_mail_password_bill(live_emulator, page):
     """Register through the chat, finish 本登録 from the mailbox, ask 今月の料金, open 明細を見る."""
-    from handlers.demo_data import DEMO_CUSTOMERS
+    from bot.demo import DEMO_CUSTOMERS
 
     _app, base = live_emulator
     customer = DEMO_CUSTOMERS[0]
@@ -368,7 +368,7 @@ def test_account_link_for_a_web_customer(live_emulator, page):
     """A web My Page customer asks for the bill, logs in from the chat's button, and is linked (no real LINE)."""
     from sqlalchemy import select
 
-    from handlers.demo_data import DEMO_CUSTOMERS
+    from bot.demo import DEMO_CUSTOMERS
     from storage.models import Customer
     from tests.helpers_billing import PASSWORD, seed_account
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.emulator import build_event, sign, ulid
+from handlers.emulator.page import build_event, sign, ulid
 from storage.models import Customer
 from storage.state import dev_mailbox_add
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names
@@ -140,7 +140,7 @@ def test_page_has_no_inline_script_or_style_and_lists_customers(emu):
     assert "<style" not in html and " style=" not in html
     assert "/static/emulator.js" in html and "/static/emulator.css" in html
     try:
-        from handlers.demo_data import DEMO_CUSTOMERS
+        from bot.demo import DEMO_CUSTOMERS
     except ImportError:
         DEMO_CUSTOMERS = None  # noqa: N806
     expected = DEMO_CUSTOMERS[0].customer_number if DEMO_CUSTOMERS else "12345678"

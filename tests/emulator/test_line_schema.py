@@ -1,4 +1,4 @@
-"""handlers.line_schema: LINE's OpenAPI spec (discriminators resolved) plus LINE's documented limits."""
+"""handlers.emulator.line_schema: LINE's OpenAPI spec (discriminators resolved) plus LINE's documented limits."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, LinkButton, QuickReply, TextReply
-from handlers import line_schema
-from handlers.line_api_fake import LineApiRecorder
-from handlers.line_render import render, render_text
+from handlers.emulator import line_schema
+from handlers.emulator.line_api_fake import LineApiRecorder
+from handlers.line.render import render, render_text
 from tests.conftest import LineUser
 
 

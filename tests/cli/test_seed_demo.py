@@ -7,8 +7,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from handlers import demo_data, imports
-from handlers.demo_data import DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT, DEMO_CUSTOMERS, TOKYO
+from bot import demo as demo_data
+from bot.demo import DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT, DEMO_CUSTOMERS, TOKYO
+from handlers.cli import imports
 from storage.models import Customer, Statement, StatementItem
 
 

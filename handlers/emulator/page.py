@@ -42,7 +42,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
-from handlers.line_api_fake import ApiCall, LineApiRecorder, make_blueprint
+from bot import demo as demo_data
+from handlers.emulator.line_api_fake import ApiCall, LineApiRecorder, make_blueprint
 from storage.state import dev_mailbox
 
 log = logging.getLogger(__name__)
@@ -338,11 +339,7 @@ def demo_customers_json():
 
 def demo_customers(limit: int = 5) -> list[dict[str, str]]:
     """The seed-demo customers (number, phone, kana, a note), or failing that a few from the database."""
-    try:
-        from handlers import demo_data  # written with seed-demo
-    except ImportError:
-        demo_data = None
-    if demo_data is not None and getattr(demo_data, "DEMO_CUSTOMERS", None):
+    if getattr(demo_data, "DEMO_CUSTOMERS", None):
         without = getattr(demo_data, "DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT", None)
         return [{"customer_number": c.customer_number, "phone": c.phone, "name_kana": c.name_kana,
                  "note": "今月の明細なし" if c.customer_number == without else ""}
@@ -375,8 +372,7 @@ def init_app(app: Flask) -> None:
     app.extensions["emulator_log"] = timeline
     app.extensions["emulator_destination"] = "U" + secrets.token_hex(16)  # the bot's own user ID
     line_api = make_blueprint(recorder, name="emulator_line_api")
-    from handlers.web import csrf
-
+    csrf = app.extensions["csrf"]  # Flask-WTF's, set up by the web edge first
     csrf.exempt(line_api)
     csrf.exempt(bp)  # JSON from the page, loopback only, and only while the emulator is on
     app.register_blueprint(line_api, url_prefix="/emulator/line")

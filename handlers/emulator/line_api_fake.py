@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from handlers import line_schema
+from handlers.emulator import line_schema
 
 
 @dataclass

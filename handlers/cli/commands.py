@@ -1,6 +1,6 @@
 """Operator commands (``flask --app app …``): imports and demo data.
 
-Thin translators: options in, ``handlers.imports`` / ``handlers.demo_data`` do the work,
+Thin translators: options in, ``handlers.cli.imports`` / ``bot.demo`` do the work,
 a one-line summary or every bad line out. Exit code 0 on success, 1 when the file was
 refused (nothing imported), 2 for usage errors (click's own, e.g. a missing file).
 Output names lines and fields only, never a customer's phone, name or address.
@@ -18,7 +18,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
-from handlers import demo_data, imports
+from bot import demo as demo_data
+from handlers.cli import imports
 
 _encoding_option = click.option(
     "--encoding", type=click.Choice(imports.ENCODINGS, case_sensitive=False), default="utf-8", show_default=True,

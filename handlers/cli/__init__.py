@@ -1,0 +1,12 @@
+"""The operator's edge: the ``flask --app app …`` commands, the CSV imports and demo data loading."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from handlers.cli import commands
+
+
+def init_app(app: Flask) -> None:
+    """Register the operator commands."""
+    commands.init_app(app)

@@ -1,0 +1,137 @@
+"""Talking to LINE's Messaging API: the client, replies, pushes (as jobs), loading animation, link tokens.
+
+A reply that LINE refuses (expired token, redelivery) or that fails on the wire is queued
+as a push with a retry key, so the customer still gets it exactly once. Pushes are jobs
+owned here (``push_job``, ``push_replies_job``); other edges queue them by path through
+``handlers.jobs`` and never import this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from urllib.parse import quote
+
+from flask import current_app
+from linebot.v3.messaging import (
+    ApiException,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+
+from bot.types import EventKind, Incoming, Outcome, replies_from_json
+from handlers import jobs
+from handlers.line.render import MAX_MESSAGES, render
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = (2, 5)  # connect, read (seconds)
+LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a reply takes noticeable time
+LOADING_SETTLE_SECONDS = 1.0  # how long a reply waits for an animation request already under way
+
+
+def mask_user(user_id: str) -> str:
+    """LINE user IDs in logs: enough to correlate, not the whole identifier."""
+    return f"{user_id[:5]}…{user_id[-4:]}" if len(user_id) > 10 else "…"
+
+
+def messaging_api() -> MessagingApi:
+    """The app's Messaging API client: one per process, so connections to LINE are reused
+    (a new client per call would pay a TCP and TLS handshake for every reply)."""
+    return current_app.extensions["line_messaging_api"]
+
+
+def _start_loading(user_id: str) -> None:
+    try:
+        messaging_api().show_loading_animation(ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=5),
+                                               _request_timeout=REQUEST_TIMEOUT)
+    except Exception:  # noqa: BLE001 - cosmetic; never fail a reply over it
+        log.info("loading animation not shown")
+
+
+def handle_with_loading(incoming: Incoming) -> Outcome:
+    """Run the engine; if it takes noticeable time, show LINE's loading animation meanwhile."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def show() -> None:
+        with app.app_context():
+            _start_loading(incoming.user_id)
+
+    timer = threading.Timer(app.config.get("LOADING_AFTER_SECONDS", LOADING_AFTER_SECONDS), show)
+    timer.daemon = True
+    if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK):
+        timer.start()
+    try:
+        return current_app.extensions["engine"].handle(incoming)
+    finally:
+        timer.cancel()
+        if timer.is_alive():
+            # The animation request may be on its way to LINE. Let it land first: one that lands
+            # after the reply spins under the answer for its full 5 seconds.
+            timer.join(LOADING_SETTLE_SECONDS)
+
+
+def link_url(user_id: str) -> str | None:
+    """Issue a LINE link token and build the web login URL that carries it."""
+    token = messaging_api().issue_link_token(user_id, _request_timeout=REQUEST_TIMEOUT).link_token
+    return f"{current_app.config['PUBLIC_BASE_URL']}/login?linkToken={quote(token)}"
+
+
+def deliver(user_id: str, reply_token: str | None, messages: list[dict]) -> None:
+    """Reply (first 5 messages) or, failing that, queue pushes; the rest go as pushes."""
+    if not messages:
+        return
+    first, rest = messages[:MAX_MESSAGES], messages[MAX_MESSAGES:]
+    replied = False
+    if reply_token:
+        try:
+            messaging_api().reply_message(
+                ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": first}),
+                _request_timeout=REQUEST_TIMEOUT)
+            replied = True
+        except ApiException as exc:
+            log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status, mask_user(user_id))
+        except Exception as exc:  # noqa: BLE001 - network trouble: fall back to a retried push
+            log.warning("reply failed (%s) for %s; pushing instead", exc.__class__.__name__, mask_user(user_id))
+    queue_pushes(user_id, rest if replied else messages)
+
+
+def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
+    """Push messages right now (used by jobs); raises so the job is retried.
+
+    LINE answers 409 to a retry key it has already accepted: that push was delivered.
+    """
+    try:
+        messaging_api().push_message(PushMessageRequest.from_dict({"to": user_id, "messages": messages}),
+                                     x_line_retry_key=retry_key, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 409:
+            return
+        if exc.status == 400:
+            log.error("LINE refused a push as invalid (400); not retrying")
+            return
+        raise
+
+
+def push_job(user_id: str, messages: list[dict], retry_key: str) -> None:
+    """The job that pushes LINE messages to one user; the retry key makes LINE drop a duplicate."""
+    push_now(user_id, messages, retry_key)
+
+
+def push_replies_job(user_id: str, replies: list[dict]) -> None:
+    """The job other edges queue to push reply values (``bot.types.replies_to_json``) to a LINE user.
+
+    It renders them here and queues the pushes in batches of five, each with its retry key.
+    """
+    queue_pushes(user_id, render(replies_from_json(replies)))
+
+
+def queue_pushes(user_id: str, messages: list[dict]) -> None:
+    """Queue LINE messages as pushes of at most 5, each with its own retry key."""
+    for i in range(0, len(messages), MAX_MESSAGES):
+        jobs.enqueue(push_job, user_id=user_id, messages=messages[i:i + MAX_MESSAGES], retry_key=str(uuid.uuid4()))
+
+

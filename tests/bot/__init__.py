@@ -1,0 +1,1 @@
+"""The conversation (engine, flows, normalisers, validators), driven through signed LINE webhooks."""

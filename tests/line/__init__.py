@@ -1,0 +1,1 @@
+"""The LINE edge: the webhook, dedup, replies, pushes, jobs and mail on the wire."""

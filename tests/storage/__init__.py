@@ -1,0 +1,1 @@
+"""Storage: the migrations against the models, on SQLite and PostgreSQL."""
