@@ -60,6 +60,7 @@ class Turn:
     data: dict[str, Any] = field(default_factory=dict)
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)  # things worth counting (metrics), by name
     # Counters and refusals (rate and mismatch limits) live in the same store as the conversation.
     store: StateStore | None = None
 
@@ -83,6 +84,11 @@ class Turn:
     def effect(self, effect: Effect) -> None:
         """Ask the edge for slow work after the transaction commits."""
         self.effects.append(effect)
+
+    def signal(self, name: str) -> None:
+        """Note something worth counting (``verification_failed``, ``registration_started``, …);
+        the edge turns signals into metrics, so the conversation imports no metrics library."""
+        self.signals.append(name)
 
     def url(self, path: str) -> str:
         """An absolute URL under PUBLIC_BASE_URL."""
@@ -116,12 +122,21 @@ def words(*candidates: str) -> Callable[[str], bool]:
 
 @dataclass(frozen=True)
 class Flow:
-    """One flow's table: entry points, states, and an optional account-link handler."""
+    """One flow's table: entry points, states, and optional handlers.
+
+    ``intercept`` is asked first, for every event but follow/unfollow/accountLink: when it
+    returns True it has handled the event and no other routing happens (a chat handed to
+    staff takes everything the customer sends). ``on_follow``/``on_unfollow``/
+    ``on_account_link`` run for those events, every flow's in turn.
+    """
 
     name: str
     entries: tuple[Entry, ...] = ()
     states: dict[str, StateSpec] = field(default_factory=dict)
     on_account_link: Callable[[Turn], None] | None = None
+    intercept: Callable[[Turn], bool] | None = None
+    on_follow: Callable[[Turn], None] | None = None
+    on_unfollow: Callable[[Turn], None] | None = None
 
 
 class Engine:
@@ -143,8 +158,13 @@ class Engine:
                     raise ValueError(f"state {name} defined twice")
                 self.states[name] = spec
 
-    def handle(self, incoming: Incoming) -> Outcome:
-        """Handle one event under the user's lock; raise StateUnavailable/SQLAlchemyError to retry."""
+    def handle(self, incoming: Incoming,
+               on_commit: Callable[[Session, Outcome], None] | None = None) -> Outcome:
+        """Handle one event under the user's lock; raise StateUnavailable/SQLAlchemyError to retry.
+
+        ``on_commit(db, outcome)`` runs inside the turn's transaction, after the step: the
+        edge writes its outbox row there, so the turn and what it must say commit together.
+        """
         with self.store.user_lock(incoming.user_id) as lock_token:
             conversation = self.store.load(incoming.user_id)
             had_conversation = conversation is not None
@@ -158,9 +178,12 @@ class Engine:
                 if conversation:
                     turn.data = dict(conversation.data)
                 next_state = self._route(turn, conversation)
+                outcome = Outcome(turn.replies, turn.effects, turn.signals)
+                if on_commit is not None:
+                    on_commit(db, outcome)
             # The database has committed; only now does the conversation move on.
             self._save(incoming.user_id, next_state, turn.data, had_conversation, lock_token)
-        return Outcome(turn.replies, turn.effects)
+        return outcome
 
     def _save(self, user_id: str, next_state: str | None, data: dict[str, Any], had_conversation: bool,
               lock_token: str) -> None:
@@ -189,8 +212,14 @@ class Engine:
         incoming = turn.incoming
         current = conversation.state if conversation else None
         if incoming.kind == EventKind.UNFOLLOW:
+            for flow in self.flows:
+                if flow.on_unfollow:
+                    flow.on_unfollow(turn)
             return None
         if incoming.kind == EventKind.FOLLOW:
+            for flow in self.flows:
+                if flow.on_follow:
+                    flow.on_follow(turn)
             turn.say(messages.GREETING)
             self.menu(turn)
             return None
@@ -201,6 +230,9 @@ class Engine:
             return None
         if incoming.kind == EventKind.OTHER:
             return current
+        for flow in self.flows:
+            if flow.intercept and flow.intercept(turn):
+                return current
 
         key = command_text(incoming.text)
         spec = self.states.get(current) if current else None

@@ -133,11 +133,22 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)  # names of things worth counting (metrics)
 
 
-# -- replies as JSON, for a push queued by one edge and rendered by another ---------------------
-_REPLY_TYPES = {cls.__name__: cls for cls in (TextReply, BillCard, BillList, AccountLinkPrompt)}
-_PARTS = {cls.__name__: cls for cls in (QuickReply, LinkButton, BillLine, BillListEntry)}
+# -- values as JSON: replies and effects cross processes (outbox rows, job arguments) ------------
+WIRE_TYPES: dict[str, type] = {}
+
+
+def wire(cls):
+    """Register a reply, effect or part dataclass for ``to_json``/``from_json`` (a class decorator)."""
+    WIRE_TYPES[cls.__name__] = cls
+    return cls
+
+
+for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
+             SendMail):
+    wire(_cls)
 
 
 def _dump(value):
@@ -158,7 +169,7 @@ def _load(cls, data: dict):
             continue
         value, hint = data[f.name], hints[f.name]
         args = typing.get_args(hint)
-        if typing.get_origin(hint) is tuple and args and args[0].__name__ in _PARTS:
+        if typing.get_origin(hint) is tuple and args and getattr(args[0], "__name__", "") in WIRE_TYPES:
             value = tuple(_load(args[0], v) for v in value)
         elif value is not None and date in (hint, *args):
             value = date.fromisoformat(value)
@@ -166,11 +177,20 @@ def _load(cls, data: dict):
     return cls(**kwargs)
 
 
-def replies_to_json(replies: list[Reply]) -> list[dict]:
-    """Reply values as JSON-safe dicts (a job's arguments); ``replies_from_json`` reads them back."""
-    return [{"type": type(r).__name__, **_dump(r)} for r in replies]
+def fields_of(value) -> dict:
+    """A registered value's fields as JSON-safe keyword arguments (an effect's job arguments)."""
+    return _dump(value)
 
 
-def replies_from_json(data: list[dict]) -> list[Reply]:
-    """The reply values ``replies_to_json`` wrote."""
-    return [_load(_REPLY_TYPES[item["type"]], {k: v for k, v in item.items() if k != "type"}) for item in data]
+def to_json(values: list) -> list[dict]:
+    """Registered values (replies, effects) as JSON-safe dicts; ``from_json`` reads them back."""
+    return [{"type": type(v).__name__, **_dump(v)} for v in values]
+
+
+def from_json(data: list[dict]) -> list:
+    """The values ``to_json`` wrote."""
+    return [_load(WIRE_TYPES[item["type"]], {k: v for k, v in item.items() if k != "type"}) for item in data]
+
+
+replies_to_json = to_json
+replies_from_json = from_json

@@ -177,6 +177,20 @@ def _enqueue_rq(path: str, kwargs: dict) -> None:
                   description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
 
 
+def register_effect(app: Flask, effect_type: str, target: JobTarget) -> None:
+    """An edge says which of its jobs runs an effect (``bot.types`` class name): the job gets
+    the effect's fields as keyword arguments. The worker that ran the turn queues it."""
+    app.extensions.setdefault("effect_jobs", {})[effect_type] = job_path(target)
+
+
+def enqueue_effect(effect_type: str, kwargs: dict) -> None:
+    """Queue the job registered for an effect type."""
+    target = current_app.extensions.get("effect_jobs", {}).get(effect_type)
+    if target is None:
+        raise KeyError(f"no job registered for effect {effect_type}")
+    enqueue(target, **kwargs)
+
+
 def run_worker(app: Flask, burst: bool = False) -> bool:
     """Run the RQ worker in this process (no fork, so the app's engine is safe)."""
     queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])

@@ -27,11 +27,10 @@ from linebot.v3.webhooks import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import messages
-from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, SendMail, TextReply
+from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, TextReply, fields_of
 from handlers import jobs
 from handlers.line.delivery import deliver, handle_with_loading, link_url, mask_user
 from handlers.line.render import render
-from handlers.mail import send_mail_job
 from storage.state import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -64,10 +63,10 @@ def to_incoming(event) -> Incoming | None:
 
 
 def run_effects(outcome: Outcome) -> None:
-    """Queue the slow work the conversation asked for."""
+    """Queue the slow work the conversation asked for: each effect type's job was registered
+    by the edge that owns it (``jobs.register_effect``), so this edge imports none of them."""
     for effect in outcome.effects:
-        if isinstance(effect, SendMail):
-            jobs.enqueue(send_mail_job, to=effect.to, subject=effect.subject, body=effect.body)
+        jobs.enqueue_effect(type(effect).__name__, fields_of(effect))
 
 
 def _fault(exc: BaseException | None) -> str:
