@@ -82,6 +82,12 @@ def _env_config(instance_path: str) -> dict:
         "EMULATOR": emulator,
         # Jobs run inside the web process when there is no Redis (make run) or when asked.
         "JOBS_INLINE": env.get("JOBS_INLINE") == "1",
+        # LINE events run in the web process's own threads without Redis (make run) or when asked.
+        "EVENTS_INLINE": env.get("EVENTS_INLINE") == "1",
+        "EVENT_PARTITIONS": _int_setting(env, "EVENT_PARTITIONS", 16),
+        "EVENT_QUEUE_MAX": _int_setting(env, "EVENT_QUEUE_MAX", 50_000),
+        "EVENT_WORKER_THREADS": _int_setting(env, "EVENT_WORKER_THREADS", 4),
+        "REPLY_TOKEN_MAX_AGE_SECONDS": _int_setting(env, "REPLY_TOKEN_MAX_AGE_SECONDS", 50),
         # How many reverse proxies in front of us set X-Forwarded-For/-Proto (0: none, trust nothing).
         "TRUSTED_PROXY_HOPS": _int_setting(env, "TRUSTED_PROXY_HOPS", 0),
         "LINE_ACCOUNT_LINK_URL": env.get("LINE_ACCOUNT_LINK_URL") or None,

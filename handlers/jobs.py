@@ -43,6 +43,30 @@ def resolve(path: str) -> Callable[..., None]:
     return import_attribute(path.replace(":", "."))  # type: ignore[return-value]
 
 
+ONCE_SECONDS = 7 * 24 * 3600  # how long a job run with a ``once`` key is remembered
+
+
+def _run_once(path: str, kwargs: dict, once: str | None) -> None:
+    """Run the job; with ``once``, only if no earlier run with that key succeeded (a worker
+    that takes over a half-finished turn queues its effects again: they must not run twice)."""
+    if once is None:
+        resolve(path)(**kwargs)
+        return
+    client = current_app.extensions["redis"]
+    key = f"bot:job:done:{once}"
+    try:
+        if client.exists(key):
+            log.info("job %s already done; skipped", job_name(path))
+            return
+    except redis.RedisError:  # cannot tell: doing it (maybe twice) beats dropping it
+        log.warning("job %s: could not check whether it already ran", job_name(path))
+    resolve(path)(**kwargs)
+    try:
+        client.set(key, "1", ex=ONCE_SECONDS)
+    except redis.RedisError:
+        log.warning("job %s: could not remember that it ran", job_name(path))
+
+
 def job_name(path: str) -> str:
     """A job's short name for logs (the function name, never its arguments)."""
     return path.replace(":", ".").rsplit(".", 1)[-1]
@@ -64,10 +88,10 @@ class InlineRunner:
         self._lock = threading.Lock()
         self._timers: set[threading.Timer] = set()
 
-    def submit(self, path: str, kwargs: dict) -> None:
+    def submit(self, path: str, kwargs: dict, once: str | None = None) -> None:
         with self._lock:
             self.pending += 1
-        self._start(path, kwargs, 0)
+        self._start(path, kwargs, 0, once)
 
     def shutdown(self, wait: bool = True) -> None:
         """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
@@ -77,9 +101,9 @@ class InlineRunner:
             timer.cancel()
         self.pool.shutdown(wait=wait)
 
-    def _start(self, path: str, kwargs: dict, attempt: int) -> None:
+    def _start(self, path: str, kwargs: dict, attempt: int, once: str | None = None) -> None:
         try:
-            self.pool.submit(self._run, path, kwargs, attempt)
+            self.pool.submit(self._run, path, kwargs, attempt, once)
         except RuntimeError:  # the pool was shut down: the process is going away
             log.warning("job %s dropped: shutting down", job_name(path))
             self._done()
@@ -88,11 +112,11 @@ class InlineRunner:
         with self._lock:
             self.pending -= 1
 
-    def _run(self, path: str, kwargs: dict, attempt: int) -> None:
+    def _run(self, path: str, kwargs: dict, attempt: int, once: str | None = None) -> None:
         name = job_name(path)
         try:
             with self.app.app_context():
-                resolve(path)(**kwargs)
+                _run_once(path, kwargs, once)
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
             # The class name only: an SMTP or LINE error text may quote an address.
             if attempt >= len(self.intervals):
@@ -103,15 +127,15 @@ class InlineRunner:
             delay = self.intervals[attempt]
             log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
                         exc.__class__.__name__, delay)
-            self._retry_later(delay, path, kwargs, attempt + 1)
+            self._retry_later(delay, path, kwargs, attempt + 1, once)
             return
         self._done()
 
-    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int) -> None:
+    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int, once: str | None) -> None:
         def fire() -> None:
             with self._lock:
                 self._timers.discard(timer)
-            self._start(path, kwargs, attempt)
+            self._start(path, kwargs, attempt, once)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
@@ -135,45 +159,47 @@ def _failure_chain(exc: BaseException) -> str:
     return " <- ".join(names)
 
 
-def _rq_entry(path: str, kwargs: dict) -> None:
+def _rq_entry(path: str, kwargs: dict, once: str | None = None) -> None:
     """What RQ runs: look the job function up by its path (the worker has the app context).
 
     RQ logs a failed job's whole traceback, texts and causes included, and an SMTP refusal
     quotes the recipient's address: re-raise a failure that names only the classes.
     """
     try:
-        resolve(path)(**kwargs)
+        _run_once(path, kwargs, once)
     except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
         raise JobFailed(f"job {job_name(path)} failed ({_failure_chain(exc)})") from None
 
 
-def enqueue(target: JobTarget, **kwargs) -> None:
+def enqueue(target: JobTarget, _once: str | None = None, **kwargs) -> None:
     """Queue a job (a function, or its ``module:function`` path); it runs outside the current request.
+
+    ``_once``: a key that makes the job run at most once however often it is queued.
 
     If the queue itself cannot be reached (Redis down just now), the work is done at once
     instead: slower for this one request, but what the customer asked for is not lost.
     """
     path = job_path(target)
-    func = resolve(path)  # an unknown job is a bug: say so here, not in a worker later
+    resolve(path)  # an unknown job is a bug: say so here, not in a worker later
     runner = current_app.extensions.get("job_runner")
     if runner is not None:
-        runner.submit(path, kwargs)
+        runner.submit(path, kwargs, _once)
         return
     try:
-        _enqueue_rq(path, kwargs)
+        _enqueue_rq(path, kwargs, _once)
     except redis.RedisError as exc:
         log.warning("job queue unreachable (%s); running job %s now", exc.__class__.__name__, job_name(path))
         try:
-            func(**kwargs)
+            _run_once(path, kwargs, _once)
         except Exception as job_exc:  # noqa: BLE001 - logged by class only (texts may quote addresses)
             log.error("job %s failed and could not be queued (%s)", job_name(path), job_exc.__class__.__name__)
 
 
-def _enqueue_rq(path: str, kwargs: dict) -> None:
+def _enqueue_rq(path: str, kwargs: dict, once: str | None = None) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
-    queue.enqueue(_rq_entry, path, kwargs, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+    queue.enqueue(_rq_entry, path, kwargs, once, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                   description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
 
 
@@ -183,12 +209,22 @@ def register_effect(app: Flask, effect_type: str, target: JobTarget) -> None:
     app.extensions.setdefault("effect_jobs", {})[effect_type] = job_path(target)
 
 
-def enqueue_effect(effect_type: str, kwargs: dict) -> None:
-    """Queue the job registered for an effect type."""
+def enqueue_effect(effect_type: str, kwargs: dict, once: str | None = None) -> None:
+    """Queue the job registered for an effect type (``once``: see ``enqueue``)."""
     target = current_app.extensions.get("effect_jobs", {}).get(effect_type)
     if target is None:
         raise KeyError(f"no job registered for effect {effect_type}")
-    enqueue(target, **kwargs)
+    enqueue(target, _once=once, **kwargs)
+
+
+def register_worker_service(app: Flask, name: str, start: Callable[[Flask, int], Callable[[], None]],
+                            drain: Callable[[Flask], int] | None = None) -> None:
+    """An edge adds work for ``flask --app app worker`` (the LINE edge: its event consumers).
+
+    ``start(app, threads)`` starts it in background threads and returns the function that
+    stops it (finishing the work in hand); ``drain(app)`` does what is waiting now (``--burst``).
+    """
+    app.extensions.setdefault("worker_services", []).append((name, start, drain))
 
 
 def run_worker(app: Flask, burst: bool = False) -> bool:
@@ -197,6 +233,56 @@ def run_worker(app: Flask, burst: bool = False) -> bool:
     worker = SimpleWorker([queue], connection=app.extensions["redis"])
     with app.app_context():
         return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:
+    """Block until Redis answers, saying once per outage (in one line) what is unreachable."""
+    delays = [1, 2, 5, 10, 30]
+    for attempt in range(1_000_000):
+        try:
+            app.extensions["redis"].ping()
+            if attempt:
+                click.echo("Redis answers again; carrying on.", err=True)
+            return
+        except redis.RedisError as exc:
+            delay = delays[min(attempt, len(delays) - 1)]
+            if attempt == 0 or delay == delays[-1] and attempt % 10 == 0:
+                url = app.config.get("REDIS_URL") or ""
+                where = url.rsplit("@", 1)[-1]  # never print a password
+                click.echo(f"cannot reach Redis at {where} ({exc.__class__.__name__}); retrying every "
+                           f"{delay}s", err=True)
+            if stopping.wait(delay):
+                return
+
+
+def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
+    """``flask --app app worker``: the edges' services (LINE events) and the RQ job worker.
+
+    Redis unreachable, at start or later: one line saying so, retries with backoff, and the
+    work carries on once it is back. SIGTERM: a warm shutdown (RQ finishes the job in hand;
+    the event consumers finish the turn in hand and leave the rest queued).
+    """
+    services = app.extensions.get("worker_services", [])
+    if burst:
+        for _name, _start, drain in services:
+            if drain is not None:
+                drain(app)
+        run_worker(app, burst=True)
+        return
+    stopping = threading.Event()
+    _wait_for_redis(app, stopping)
+    stops = [start(app, threads) for _name, start, _drain in services]
+    try:
+        while True:
+            try:
+                run_worker(app)
+                return  # a warm shutdown (SIGTERM/SIGINT)
+            except redis.RedisError as exc:
+                log.error("job worker lost Redis (%s)", exc.__class__.__name__)
+                _wait_for_redis(app, stopping)
+    finally:
+        for stop in stops:
+            stop()
 
 
 def init_app(app: Flask) -> None:
@@ -208,10 +294,11 @@ def init_app(app: Flask) -> None:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--burst", is_flag=True, help="Run the queued jobs, then stop.")
-def worker_command(burst: bool) -> None:
-    """Run the background job worker (mail, pushes)."""
+@click.option("--burst", is_flag=True, help="Handle what is queued now, then stop.")
+@click.option("--threads", type=int, default=0, help="LINE event consumer threads (default EVENT_WORKER_THREADS, 4).")
+def worker_command(burst: bool, threads: int) -> None:
+    """Run the background workers: LINE events, mail, pushes (and whatever the edges add)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if "job_runner" in app.extensions:
         raise click.ClickException("REDIS_URL is not set: jobs run inside the web process; no worker needed")
-    run_worker(app, burst=burst)
+    serve(app, burst=burst, threads=threads)

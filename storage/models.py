@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -157,3 +158,21 @@ class LinkToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship()
+
+
+class EventOutcome(Base):
+    """What one LINE event's turn must say and do, written in the turn's own transaction.
+
+    The outbox that makes a turn exactly-once: a worker that dies after the commit leaves
+    this row, and the worker that takes over delivers it instead of running the turn again.
+    ``payload`` (replies and effects as JSON; it may hold a bill link or a mail) is erased
+    once delivered; the row itself stays as the event's dedup record until ``purge``.
+    """
+
+    __tablename__ = "event_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)  # LINE's webhookEventId
+    payload: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -226,6 +226,13 @@ def db_session(app):
         yield session
 
 
+def drain_events(app) -> int:
+    """Handle every queued LINE event now, in this thread (what the event workers do)."""
+    from handlers.line.events import drain_events as drain
+
+    return drain(app)
+
+
 def drain_jobs(app) -> None:
     """Run every queued background job now (what `flask worker` does), in this process."""
     from handlers.jobs import run_worker
@@ -263,11 +270,16 @@ class LineUser:
         event.update(extra)
         return event
 
-    def post(self, events: list[dict], signature: str | None = None):
+    def post(self, events: list[dict], signature: str | None = None, drain: bool = True):
+        """POST a signed webhook; unless ``drain`` is False, then handle the queued events
+        here and now (as the event workers would), so the answers are in when it returns."""
         body = json.dumps({"destination": BOT_USER_ID, "events": events}, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8",
                    "X-Line-Signature": signature if signature is not None else sign(body)}
-        return self.client.post("/callback", data=body, headers=headers)
+        response = self.client.post("/callback", data=body, headers=headers)
+        if drain and self.app is not None and response.status_code == 200:
+            drain_events(self.app)
+        return response
 
     def send_event(self, event: dict) -> list[dict]:
         """Post one event; return the messages replied or pushed to this user because of it."""

@@ -3,10 +3,14 @@ Messaging API client, and the functions and jobs that reply and push.
 
 ``webhook`` translates LINE events into ``bot.types.Incoming`` and runs the engine;
 ``render`` turns ``bot.types`` replies into LINE message JSON (text, quick replies, Flex);
-``delivery`` talks to the Messaging API (reply, push jobs, loading animation, link tokens).
+``delivery`` talks to the Messaging API (reply, push jobs, loading animation, link tokens);
+``events`` runs the turns off the event queue (in ``flask --app app worker``, or inside
+the web process under ``make run``).
 """
 
 from __future__ import annotations
+
+import threading
 
 from flask import Flask
 from linebot.v3 import WebhookParser
@@ -16,8 +20,9 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from handlers import jobs
-from handlers.line import webhook
+from handlers.line import events, webhook
 from handlers.mail import send_mail_job
+from storage.events import EventQueue
 
 
 def init_app(app: Flask) -> None:
@@ -35,7 +40,32 @@ def init_app(app: Flask) -> None:
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
                                       settings, show_menu, clock=app.config.get("CLOCK"))
     jobs.register_effect(app, "SendMail", send_mail_job)
+    app.extensions["event_queue"] = EventQueue(
+        app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),
+        max_queued=app.config.get("EVENT_QUEUE_MAX", 50_000), lease_seconds=app.config.get("EVENT_LEASE_SECONDS", 15.0))
+    jobs.register_worker_service(app, "LINE events", _start_events, events.drain_events)
+    if app.config.get("EVENTS_INLINE") or not app.config.get("REDIS_URL"):
+        _start_with_first_request(app)
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
     app.register_blueprint(webhook.bp)
+
+
+def _start_events(app: Flask, threads: int):
+    """Start the event consumers for ``flask --app app worker``; returns what stops them."""
+    worker = events.EventWorker(app, threads=threads or app.config.get("EVENT_WORKER_THREADS", 4))
+    worker.start()
+    return worker.stop
+
+
+def _start_with_first_request(app: Flask) -> None:
+    """In-process event consumers (``make run``), started by the first request the web
+    process serves, so one-off commands (``db upgrade``, ``seed-demo``) start no threads."""
+    started = threading.Lock()
+
+    @app.before_request
+    def _start_consumers() -> None:
+        if "event_worker" in app.extensions or not started.acquire(blocking=False):
+            return
+        events.start_in_process(app)

@@ -9,7 +9,6 @@ owned here (``push_job``, ``push_replies_job``); other edges queue them by path 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from urllib.parse import quote
 
@@ -22,15 +21,13 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
-from bot.types import EventKind, Incoming, Outcome, replies_from_json
+from bot.types import replies_from_json
 from handlers import jobs
 from handlers.line.render import MAX_MESSAGES, render
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = (2, 5)  # connect, read (seconds)
-LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a reply takes noticeable time
-LOADING_SETTLE_SECONDS = 1.0  # how long a reply waits for an animation request already under way
 
 
 def mask_user(user_id: str) -> str:
@@ -44,34 +41,13 @@ def messaging_api() -> MessagingApi:
     return current_app.extensions["line_messaging_api"]
 
 
-def _start_loading(user_id: str) -> None:
+def start_loading(user_id: str) -> None:
+    """Show LINE's loading animation in the user's chat (cosmetic: failures are ignored)."""
     try:
         messaging_api().show_loading_animation(ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=5),
                                                _request_timeout=REQUEST_TIMEOUT)
     except Exception:  # noqa: BLE001 - cosmetic; never fail a reply over it
         log.info("loading animation not shown")
-
-
-def handle_with_loading(incoming: Incoming) -> Outcome:
-    """Run the engine; if it takes noticeable time, show LINE's loading animation meanwhile."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-    def show() -> None:
-        with app.app_context():
-            _start_loading(incoming.user_id)
-
-    timer = threading.Timer(app.config.get("LOADING_AFTER_SECONDS", LOADING_AFTER_SECONDS), show)
-    timer.daemon = True
-    if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK):
-        timer.start()
-    try:
-        return current_app.extensions["engine"].handle(incoming)
-    finally:
-        timer.cancel()
-        if timer.is_alive():
-            # The animation request may be on its way to LINE. Let it land first: one that lands
-            # after the reply spins under the answer for its full 5 seconds.
-            timer.join(LOADING_SETTLE_SECONDS)
 
 
 def link_url(user_id: str) -> str | None:
@@ -80,10 +56,18 @@ def link_url(user_id: str) -> str | None:
     return f"{current_app.config['PUBLIC_BASE_URL']}/login?linkToken={quote(token)}"
 
 
-def deliver(user_id: str, reply_token: str | None, messages: list[dict]) -> None:
-    """Reply (first 5 messages) or, failing that, queue pushes; the rest go as pushes."""
+def deliver(user_id: str, reply_token: str | None, messages: list[dict], key_base: str | None = None,
+            recovered: bool = False) -> str:
+    """Reply (first 5 messages) or, failing that, queue pushes; the rest go as pushes.
+
+    ``key_base`` (the event id) makes the pushes' retry keys the same on every attempt, so
+    a worker that takes over a half-delivered turn cannot push twice. ``recovered``: this
+    turn's answer may already have gone out; LINE refusing the (still fresh) reply token
+    then means our first attempt used it, and nothing more is sent. Returns how it went:
+    ``reply``, ``push`` or ``none``.
+    """
     if not messages:
-        return
+        return "none"
     first, rest = messages[:MAX_MESSAGES], messages[MAX_MESSAGES:]
     replied = False
     if reply_token:
@@ -93,10 +77,17 @@ def deliver(user_id: str, reply_token: str | None, messages: list[dict]) -> None
                 _request_timeout=REQUEST_TIMEOUT)
             replied = True
         except ApiException as exc:
-            log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status, mask_user(user_id))
+            if recovered and exc.status == 400:
+                log.info("reply token already used for %s: the answer went out before the takeover",
+                         mask_user(user_id))
+                replied = True
+            else:
+                log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status,
+                            mask_user(user_id))
         except Exception as exc:  # noqa: BLE001 - network trouble: fall back to a retried push
             log.warning("reply failed (%s) for %s; pushing instead", exc.__class__.__name__, mask_user(user_id))
-    queue_pushes(user_id, rest if replied else messages)
+    queue_pushes(user_id, rest if replied else messages, key_base, offset=1 if replied else 0)
+    return "reply" if replied else "push"
 
 
 def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
@@ -129,9 +120,17 @@ def push_replies_job(user_id: str, replies: list[dict]) -> None:
     queue_pushes(user_id, render(replies_from_json(replies)))
 
 
-def queue_pushes(user_id: str, messages: list[dict]) -> None:
+def retry_key(key_base: str | None, batch: int) -> str:
+    """A push's ``X-Line-Retry-Key``: derived from ``key_base`` (stable across attempts) or random."""
+    if key_base is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aicom-line-push:{key_base}:{batch}"))
+
+
+def queue_pushes(user_id: str, messages: list[dict], key_base: str | None = None, offset: int = 0) -> None:
     """Queue LINE messages as pushes of at most 5, each with its own retry key."""
-    for i in range(0, len(messages), MAX_MESSAGES):
-        jobs.enqueue(push_job, user_id=user_id, messages=messages[i:i + MAX_MESSAGES], retry_key=str(uuid.uuid4()))
+    for n, i in enumerate(range(0, len(messages), MAX_MESSAGES)):
+        jobs.enqueue(push_job, user_id=user_id, messages=messages[i:i + MAX_MESSAGES],
+                     retry_key=retry_key(key_base, n + offset))
 
 

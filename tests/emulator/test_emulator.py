@@ -14,7 +14,7 @@ from app import create_app
 from handlers.emulator.page import build_event, sign, ulid
 from storage.models import Customer
 from storage.state import dev_mailbox_add
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events
 
 USER = "U" + "0123456789abcdef" * 2
 OTHER = "U" + "fedcba9876543210" * 2
@@ -61,17 +61,25 @@ def emu(emulator):
     base = emulator.config["TEST_BASE_URL"]
 
     class Client:
+        """Each call first lets the event workers' turn come (the answers of what was sent)."""
+
         app = emulator
 
         def get(self, path, **kw):
-            return client.get(path, base_url=base, **kw)
+            drain_events(emulator)
+            response = client.get(path, base_url=base, **kw)
+            drain_events(emulator)  # the account-link page posts a webhook
+            return response
 
         def post(self, path, **kw):
-            return client.post(path, base_url=base, **kw)
+            response = client.post(path, base_url=base, **kw)
+            drain_events(emulator)
+            return response
 
         def send(self, **payload):
             response = client.post("/emulator/api/send", json=payload, base_url=base)
             assert response.status_code == 200, response.get_data(as_text=True)
+            drain_events(emulator)
             return response.get_json()
 
         def log(self, user=None, after=0):

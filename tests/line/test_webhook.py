@@ -218,19 +218,21 @@ def test_proxy_hops_make_the_forwarded_address_the_client(make_app):
     assert response.get_data(as_text=True) == "203.0.113.9"
 
 
-def test_database_down_asks_line_to_redeliver_and_the_redelivery_is_handled(make_app, line_api, app):
-    from tests.conftest import LineUser
+def test_database_down_the_event_waits_in_the_queue_and_is_answered_once_it_is_back(make_app, line_api, app):
+    """The webhook needs no database: the event is queued (200); a worker that cannot reach
+    the database leaves it pending; once the database answers, it is answered, once."""
+    from tests.conftest import LineUser, drain_events
 
     broken = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
     user = LineUser(broken.test_client(), line_api, broken)
     event = user.text_event("ヘルプ")
-    assert user.post([event]).status_code == 503
+    assert user.post([event]).status_code == 200  # queued; draining in the broken app left it pending
     assert line_api.accepted("reply") == []
-    # The claim was released: LINE's redelivery (to a healthy process) is handled once.
-    healthy = LineUser(app.test_client(), line_api, app, user.user_id)
     redelivery = dict(event, deliveryContext={"isRedelivery": True})
-    assert healthy.post([redelivery]).status_code == 200
+    assert user.post([redelivery]).status_code == 200  # claimed already: not queued twice
+    assert drain_events(app) == 1  # a healthy worker takes over what the broken one left
     assert len(line_api.accepted("reply")) == 1
+    assert drain_events(app) == 0
 
 
 @pytest.mark.parametrize("word", ["オペレーター", "問い合わせ", "オペレーターと話す", "お問い合わせ"])
