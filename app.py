@@ -87,6 +87,8 @@ def _env_config(instance_path: str) -> dict:
         "EVENT_PARTITIONS": _int_setting(env, "EVENT_PARTITIONS", 16),
         "EVENT_QUEUE_MAX": _int_setting(env, "EVENT_QUEUE_MAX", 50_000),
         "EVENT_WORKER_THREADS": _int_setting(env, "EVENT_WORKER_THREADS", 4),
+        "EVENT_LEASE_SECONDS": float(_int_setting(env, "EVENT_LEASE_SECONDS", 15)),
+        "USER_LOCK_SECONDS": _int_setting(env, "USER_LOCK_SECONDS", 30),
         "REPLY_TOKEN_MAX_AGE_SECONDS": _int_setting(env, "REPLY_TOKEN_MAX_AGE_SECONDS", 50),
         # How many reverse proxies in front of us set X-Forwarded-For/-Proto (0: none, trust nothing).
         "TRUSTED_PROXY_HOPS": _int_setting(env, "TRUSTED_PROXY_HOPS", 0),

@@ -227,12 +227,23 @@ def register_worker_service(app: Flask, name: str, start: Callable[[Flask, int],
     app.extensions.setdefault("worker_services", []).append((name, start, drain))
 
 
-def run_worker(app: Flask, burst: bool = False) -> bool:
-    """Run the RQ worker in this process (no fork, so the app's engine is safe)."""
-    queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
-    worker = SimpleWorker([queue], connection=app.extensions["redis"])
+def _worker_connection(app: Flask) -> redis.Redis:
+    """RQ's own connection: no read timeout, since it waits for jobs in a long blocking pop
+    (with the app's 3 s timeout RQ would take the quiet for an outage and quit)."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return app.extensions["redis"]
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=30)
+
+
+def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
+    """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it."""
+    connection = app.extensions["redis"] if burst else _worker_connection(app)
+    queue = Queue(QUEUE_NAME, connection=connection)
+    worker = SimpleWorker([queue], connection=connection)
     with app.app_context():
-        return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    return worker
 
 
 def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:
@@ -248,7 +259,8 @@ def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:
             delay = delays[min(attempt, len(delays) - 1)]
             if attempt == 0 or delay == delays[-1] and attempt % 10 == 0:
                 url = app.config.get("REDIS_URL") or ""
-                where = url.rsplit("@", 1)[-1]  # never print a password
+                scheme, _, rest = url.partition("://")
+                where = f"{scheme}://{rest.rsplit('@', 1)[-1]}"  # never print a password
                 click.echo(f"cannot reach Redis at {where} ({exc.__class__.__name__}); retrying every "
                            f"{delay}s", err=True)
             if stopping.wait(delay):
@@ -275,11 +287,13 @@ def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
     try:
         while True:
             try:
-                run_worker(app)
-                return  # a warm shutdown (SIGTERM/SIGINT)
+                worker = run_worker(app)
+                if worker._stop_requested or worker._shutdown_requested_date:  # SIGTERM/SIGINT: a warm shutdown
+                    return
+                log.error("job worker stopped (Redis went away); starting again once it answers")
             except redis.RedisError as exc:
                 log.error("job worker lost Redis (%s)", exc.__class__.__name__)
-                _wait_for_redis(app, stopping)
+            _wait_for_redis(app, stopping)
     finally:
         for stop in stops:
             stop()

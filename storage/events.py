@@ -74,6 +74,12 @@ end
 return 0
 """
 
+# KEYS: lease. ARGV: owner, ttl ms. Extend the lease only if we still hold it.
+_RENEW_LUA = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], tonumber(ARGV[2])) end
+return 0
+"""
+
 _RELEASE_LUA = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
@@ -104,6 +110,7 @@ class EventQueue:
         self.lease_seconds = lease_seconds
         self._enqueue = client.register_script(_ENQUEUE_LUA)
         self._lease = client.register_script(_LEASE_LUA)
+        self._renew = client.register_script(_RENEW_LUA)
         self._release = client.register_script(_RELEASE_LUA)
         self._groups_ready = False
         # Wakes consumers in this process at once (the in-process worker of `make run`, where
@@ -157,6 +164,10 @@ class EventQueue:
     def take_lease(self, partition: int, consumer: str) -> bool:
         """Take a free lease, or renew ours; False when another consumer holds it."""
         return bool(self._lease(keys=[lease_key(partition)], args=[consumer, int(self.lease_seconds * 1000)]))
+
+    def renew_lease(self, partition: int, consumer: str) -> bool:
+        """Extend a lease we hold; False when it ran out (or was taken) meanwhile."""
+        return bool(self._renew(keys=[lease_key(partition)], args=[consumer, int(self.lease_seconds * 1000)]))
 
     def drop_lease(self, partition: int, consumer: str) -> None:
         self._release(keys=[lease_key(partition)], args=[consumer])
@@ -238,4 +249,5 @@ class Leases:
     consumer: str = field(default_factory=lambda: "c-" + uuid.uuid4().hex[:12])
     held: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)  # taken over: read pending entries first
+    next_rebalance: float = 0.0  # monotonic time of the next look at the fair share
     lock: threading.Lock = field(default_factory=threading.Lock)

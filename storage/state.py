@@ -117,9 +117,10 @@ return 1
 class StateStore:
     """Conversations, locks, dedup and counters for one platform, on one Redis connection."""
 
-    def __init__(self, client: redis.Redis, platform: str = "line") -> None:
+    def __init__(self, client: redis.Redis, platform: str = "line", lock_seconds: int = LOCK_TIMEOUT_SECONDS) -> None:
         self.redis = client
         self.platform = platform
+        self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
 
@@ -132,7 +133,7 @@ class StateStore:
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait
         try:
-            while not self.redis.set(key, token, nx=True, ex=LOCK_TIMEOUT_SECONDS):
+            while not self.redis.set(key, token, nx=True, ex=self.lock_seconds):
                 if time.monotonic() > deadline:
                     raise StateUnavailable("user lock busy")
                 time.sleep(0.02)
@@ -279,6 +280,6 @@ def init_app(app) -> None:
     """Attach the Redis client and the LINE state store to the app."""
     client = make_redis(app.config.get("REDIS_URL"))
     app.extensions["redis"] = client
-    app.extensions["state"] = StateStore(client, "line")
+    app.extensions["state"] = StateStore(client, "line", app.config.get("USER_LOCK_SECONDS", LOCK_TIMEOUT_SECONDS))
 
 

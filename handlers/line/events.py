@@ -214,6 +214,12 @@ class EventWorker:
 
     # -- running ----------------------------------------------------------------------------
     def start(self) -> None:
+        with self.app.app_context():
+            try:  # count every consumer of this process before any takes its share
+                for leases in self.consumers:
+                    self.queue.heartbeat(leases.consumer)
+            except redis.RedisError:
+                pass  # the consumers report it
         for leases in self.consumers:
             thread = threading.Thread(target=self._consume, args=(leases,), daemon=True,
                                       name=f"events-{leases.consumer}")
@@ -260,16 +266,14 @@ class EventWorker:
     # -- the loops --------------------------------------------------------------------------
     def _consume(self, leases: Leases) -> None:
         failures = 0
-        next_rebalance = 0.0
         retry_at: dict[int, float] = {}
         with self.app.app_context():
             while not self.stopping.is_set():
                 try:
                     self.queue.ensure_groups()
                     self.queue.heartbeat(leases.consumer)
-                    if time.monotonic() >= next_rebalance:
+                    if time.monotonic() >= leases.next_rebalance:
                         self._rebalance(leases)
-                        next_rebalance = time.monotonic() + max(0.5, self.queue.lease_seconds / 5)
                     with leases.lock:
                         fresh, leases.fresh = set(leases.fresh), set()
                         held = sorted(leases.held)
@@ -324,9 +328,11 @@ class EventWorker:
             for entry in items:
                 if self.stopping.is_set() and retry_transient:
                     return done, stuck
+                if time.monotonic() >= leases.next_rebalance and retry_transient:
+                    self._rebalance(leases, keep=partition)  # more consumers came up: give some away
                 with leases.lock:
                     if partition not in leases.held:
-                        break  # lost the lease (a long stall): its new owner carries on
+                        break  # lost or given away: its new owner carries on from here
                 try:
                     process(self.app, entry)
                 except Transient as exc:
@@ -340,13 +346,16 @@ class EventWorker:
                 done += 1
         return done, stuck
 
-    def _rebalance(self, leases: Leases) -> None:
-        """Hold about ``partitions / live consumers`` leases: take free ones, give extras back."""
+    def _rebalance(self, leases: Leases, keep: int | None = None) -> None:
+        """Hold about ``partitions / live consumers`` leases: take free ones, give extras back
+        (never ``keep``, the partition whose event is being handled)."""
+        leases.next_rebalance = time.monotonic() + max(0.5, self.queue.lease_seconds / 5)
         fair = self.queue.fair_share()
         with leases.lock:
             held = set(leases.held)
         if len(held) > fair:
-            for partition in sorted(held)[fair:]:
+            extras = sorted(held - {keep})[: len(held) - fair]
+            for partition in extras:
                 self.queue.drop_lease(partition, leases.consumer)
                 with leases.lock:
                     leases.held.discard(partition)
@@ -372,7 +381,7 @@ class EventWorker:
                     with leases.lock:
                         held = sorted(leases.held)
                     for partition in held:
-                        if not self.queue.take_lease(partition, leases.consumer):
+                        if not self.queue.renew_lease(partition, leases.consumer):
                             log.warning("lost the lease of event partition %s", partition)
                             with leases.lock:
                                 leases.held.discard(partition)
