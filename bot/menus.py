@@ -117,3 +117,9 @@ MENUS = {NEWCOMER: NEWCOMER_MENU, LINKED: LINKED_MENU}
 def menu_for(linked: bool) -> Menu:
     """The menu a customer should see."""
     return LINKED_MENU if linked else NEWCOMER_MENU
+
+
+def tap_words() -> tuple[str, ...]:
+    """Every text a menu tap sends (a flow that is asking a question must not take these as answers)."""
+    return tuple(dict.fromkeys(area.tap.text for menu in MENUS.values() for area in menu.areas
+                               if isinstance(area.tap, SendText)))

@@ -16,7 +16,7 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from handlers import jobs
-from handlers.line import webhook
+from handlers.line import richmenu, webhook
 from handlers.mail import send_mail_job
 
 
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
                                       settings, show_menu, clock=app.config.get("CLOCK"))
     jobs.register_effect(app, "SendMail", send_mail_job)
+    richmenu.init_app(app)  # the rich menus: data-host client, `flask richmenu`, the SwitchMenu job
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
