@@ -288,3 +288,8 @@ def init_app(app: Flask) -> None:
     app.extensions["line_messaging_api_blob"] = MessagingApiBlob(blob_client)
     app.cli.add_command(richmenu_group)
     jobs.register_effect(app, "SwitchMenu", switch_menu_job)
+
+
+def sync_job() -> None:
+    """``richmenu sync`` as a job: the emulator queues it by path when it has no menus yet."""
+    sync()  # its report is logged line by line

@@ -140,8 +140,8 @@ def _card(draw: ImageDraw.ImageDraw, area: Area) -> None:
     if width > 1.8 * height:  # a wide banner: icon left, text beside it
         icon = int(height * 0.52)
         text_left = left + padding * 2 + icon
-        label = _fitting(draw, area.label, "Bold", int(height * 0.24), int(right - text_left - padding))
-        caption = _fitting(draw, area.caption, "Regular", int(height * 0.11), int(right - text_left - padding))
+        label = _fitting(draw, area.label, "Bold", int(height * 0.26), int(right - text_left - padding))
+        caption = _fitting(draw, area.caption, "Regular", int(height * 0.125), int(right - text_left - padding))
         block = label.size + caption.size * 1.5
         icon_x = int(left + padding * 2)
         _icon(draw, area.icon, icon_x, int(top + (height - icon) / 2), icon, icon_fg, icon_bg)
@@ -151,8 +151,8 @@ def _card(draw: ImageDraw.ImageDraw, area: Area) -> None:
                   anchor="lt")
         return
     icon = int(min(width, height) * 0.34)
-    label = _fitting(draw, area.label, "Bold", int(height * 0.135), int(width - 2 * padding))
-    caption = _fitting(draw, area.caption, "Regular", int(height * 0.075), int(width - 2 * padding))
+    label = _fitting(draw, area.label, "Bold", int(height * 0.15), int(width - 2 * padding))
+    caption = _fitting(draw, area.caption, "Regular", int(height * 0.088), int(width - 2 * padding))
     block = icon + padding * 0.7 + label.size + padding * 0.35 + caption.size
     y = top + (height - block) / 2
     cx = left + width / 2
