@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 
 import pytest
-import requests
 from PIL import Image
 
 from handlers.emulator import line_schema
@@ -14,6 +17,51 @@ from handlers.line.richmenu import build
 from tests.conftest import ACCESS_TOKEN, FAKE_DATA_PREFIX
 
 AUTH = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+
+
+@dataclass
+class Answer:
+    status_code: int
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.content)
+
+
+def _send(method: str, url: str, headers: dict, data: bytes | None = None, json_body=None) -> Answer:
+    headers = dict(headers)
+    if json_body is not None:
+        data = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - the local fake
+            return Answer(response.status, response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return Answer(exc.code, exc.read())
+
+
+class requests:  # noqa: N801 - reads like the familiar client; urllib underneath (no extra dependency)
+    @staticmethod
+    def get(url, headers, timeout=5):
+        return _send("GET", url, headers)
+
+    @staticmethod
+    def delete(url, headers, timeout=5):
+        return _send("DELETE", url, headers)
+
+    @staticmethod
+    def post(url, headers, timeout=5, data=None, json=None):
+        return _send("POST", url, headers, data=data, json_body=json)
 
 
 def menu_body() -> dict:
@@ -58,7 +106,8 @@ def test_endpoints_refuse_areas_outside_wrong_images_and_second_uploads(fake_lin
     assert refused.status_code == 400 and "inside the rich menu" in refused.text
     squat = menu_body()
     squat["size"] = {"width": 1200, "height": 1000}
-    squat["areas"] = [{"bounds": {"x": 0, "y": 0, "width": 1200, "height": 1000}, "action": squat["areas"][0]["action"]}]
+    squat["areas"] = [{"bounds": {"x": 0, "y": 0, "width": 1200, "height": 1000},
+                       "action": squat["areas"][0]["action"]}]
     assert requests.post(base + "/v2/bot/richmenu", json=squat, headers=AUTH, timeout=5).status_code == 400
 
     created = requests.post(base + "/v2/bot/richmenu", json=menu_body(), headers=AUTH, timeout=5)
