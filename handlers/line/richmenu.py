@@ -41,7 +41,7 @@ from linebot.v3.messaging import (
 
 from bot.menus import KINDS, LINKED, MENUS, NEWCOMER, Menu, OpenPage
 from handlers import jobs
-from handlers.line.richmenu_image import menu_png
+from handlers.line.richmenu_image import FontMissing, menu_png
 from storage import richmenus
 from storage.state import StateUnavailable
 
@@ -265,6 +265,8 @@ def sync_command(relink: bool) -> None:
         raise click.ClickException(f"{exc}; nothing is lost: run `richmenu sync` again in an hour") from None
     except ApiException as exc:
         raise click.ClickException(f"LINE refused a rich menu call (status {exc.status})") from None
+    except FontMissing as exc:
+        raise click.ClickException(str(exc)) from None
     for line in report.lines:
         click.echo(line)
 
@@ -277,7 +279,10 @@ def draw_command(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for kind, menu in MENUS.items():
         path = out_dir / f"{kind}.png"
-        path.write_bytes(menu_png(menu))
+        try:
+            path.write_bytes(menu_png(menu))
+        except FontMissing as exc:
+            raise click.ClickException(str(exc)) from None
         click.echo(f"{path} ({menu.width}x{menu.height})")
 
 

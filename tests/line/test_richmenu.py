@@ -197,7 +197,10 @@ def test_committed_images_are_the_drawn_ones(kind):
     from pathlib import Path
 
     committed = Path(__file__).resolve().parents[2] / "docs" / "richmenu" / f"{kind}.png"
-    assert committed.read_bytes() == menu_png(menus.MENUS[kind]), \
+    drawn = Image.open(io.BytesIO(menu_png(menus.MENUS[kind])))
+    on_disk = Image.open(committed)
+    # pixels, not bytes: another zlib may compress the same picture differently
+    assert on_disk.size == drawn.size and on_disk.convert("RGB").tobytes() == drawn.convert("RGB").tobytes(), \
         "docs/richmenu is stale: run `flask --app app richmenu draw`"
 
 
@@ -249,3 +252,17 @@ def test_draw_command_writes_both_images(runner, tmp_path):
     result = runner.invoke(args=["richmenu", "draw", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert {p.name for p in tmp_path.iterdir()} == {"newcomer.png", "linked.png"}
+
+
+def test_a_missing_font_fails_clearly(runner, monkeypatch):
+    from handlers.line import richmenu_image
+
+    richmenu_image.font_path.cache_clear()
+    richmenu_image._font.cache_clear()
+    monkeypatch.setattr(richmenu_image, "FONT_DIRS", ())
+    try:
+        result = runner.invoke(args=["richmenu", "sync"])
+        assert result.exit_code == 1 and "make fonts" in result.output and "fonts-noto-cjk" in result.output
+    finally:
+        richmenu_image.font_path.cache_clear()
+        richmenu_image._font.cache_clear()
