@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test services browser lint bench clean
+.PHONY: run test services browser fonts lint bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,12 @@ browser:
 	@test -x /usr/bin/chromium || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
 	  || { echo "ERROR: could not install Debian's chromium (needed for the browser tests)"; exit 1; }; }
 
-test: $(STAMP) services browser
+## fonts: Debian's Noto CJK, the Japanese font the rich menu images are drawn with
+fonts:
+	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk) >/dev/null \
+	  || { echo "ERROR: could not install Debian's fonts-noto-cjk (needed to draw the rich menu images)"; exit 1; }; }
+
+test: $(STAMP) services browser fonts
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -70,6 +70,9 @@ def _env_config(instance_path: str) -> dict:
         "LINE_CHANNEL_SECRET": env.get("LINE_CHANNEL_SECRET") or (DEMO_LINE_SECRET if demo else None),
         "LINE_CHANNEL_ACCESS_TOKEN": env.get("LINE_CHANNEL_ACCESS_TOKEN") or (DEMO_LINE_TOKEN if demo else None),
         "LINE_API_BASE_URL": (env.get("LINE_API_BASE_URL") or "").rstrip("/") or None,
+        "LINE_DATA_API_BASE_URL": (env.get("LINE_DATA_API_BASE_URL") or "").rstrip("/") or None,
+        # The official account's basic ID (@...): the add-friend link and QR code on the web pages.
+        "LINE_BASIC_ID": env.get("LINE_BASIC_ID") or ("@aicomkoka" if demo else None),
         "SMTP_URL": env.get("SMTP_URL") or None,
         "MAIL_FROM": env.get("MAIL_FROM") or "AICOM Koka MyPage <noreply@aicom-koka.jp>",
         "REGISTRATION_LINK_TTL_SECONDS": _int_setting(env, "REGISTRATION_LINK_TTL_SECONDS", 86400),
@@ -106,6 +109,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["LINE_API_BASE_URL"]:
         app.config["LINE_API_BASE_URL"] = (
             app.config["PUBLIC_BASE_URL"] + "/emulator/line" if app.config["EMULATOR"] else "https://api.line.me"
+        )
+    if not app.config.get("LINE_DATA_API_BASE_URL"):  # rich menu images live on LINE's data host
+        app.config["LINE_DATA_API_BASE_URL"] = (
+            app.config["PUBLIC_BASE_URL"] + "/emulator/line-data" if app.config["EMULATOR"]
+            else "https://api-data.line.me"
         )
     missing = [name for name in REQUIRED_IN_PRODUCTION if not app.config.get(name)]
     if missing:

@@ -124,7 +124,19 @@ class SendMail:
     body: str
 
 
-Effect = SendMail
+@dataclass(frozen=True)
+class SwitchMenu:
+    """Show this LINE user the rich menu that fits them now (linked customers' or newcomers').
+
+    The job reads the link from the database when it runs, so jobs that run out of order
+    still leave the right menu; ``linked`` says what the turn saw.
+    """
+
+    user_id: str
+    linked: bool
+
+
+Effect = SendMail | SwitchMenu
 
 
 @dataclass
@@ -147,7 +159,7 @@ def wire(cls):
 
 
 for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
-             SendMail):
+             SendMail, SwitchMenu):
     wire(_cls)
 
 

@@ -176,3 +176,15 @@ class EventOutcome(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RichMenu(Base):
+    """The rich menu now in use on LINE for one kind (``newcomer`` / ``linked``), written by
+    ``flask richmenu sync``; ``content_hash`` covers the menu object and its image."""
+
+    __tablename__ = "rich_menus"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    rich_menu_id: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -29,7 +29,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint, make_data_blueprint
 from storage.db import alembic_config
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -37,6 +37,7 @@ REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 SECRET_KEY = "test-secret-key-" + "x" * 32
+FAKE_DATA_PREFIX = "/data"  # the fake serves LINE's data host (rich menu images) under this prefix
 BOT_USER_ID = "U0123456789abcdef0123456789abcdef"  # webhook "destination": U + 32 hex, as LINE's spec requires
 
 
@@ -82,6 +83,7 @@ def fake_line_server():
     recorder = LineApiRecorder(ACCESS_TOKEN)
     fake = Flask("fake_line")
     fake.register_blueprint(make_blueprint(recorder))
+    fake.register_blueprint(make_data_blueprint(recorder), url_prefix=FAKE_DATA_PREFIX)  # LINE's data host
     server = _ServerThread(fake)
     yield recorder, f"http://127.0.0.1:{server.port}"
     server.stop()
@@ -166,6 +168,7 @@ def app_config(database_url, redis_url, fake_line_server, smtp_server) -> dict:
         "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
         "LINE_API_BASE_URL": fake_line_server[1],
+        "LINE_DATA_API_BASE_URL": fake_line_server[1] + FAKE_DATA_PREFIX,
         "SMTP_URL": smtp_server[1],
         "MAIL_FROM": "AICOM Koka MyPage <noreply@aicom-koka.jp>",
         "PUBLIC_BASE_URL": "http://localhost",

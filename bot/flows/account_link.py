@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 
 from bot import messages
-from bot.engine import Flow, Turn
-from bot.types import QuickReply
-from storage import logins, repositories
+from bot.engine import Entry, Flow, Turn, words
+from bot.types import AccountLinkPrompt, QuickReply, SwitchMenu
+from storage import logins, repositories, richmenus
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,33 @@ def on_account_link(turn: Turn) -> None:
         turn.say(messages.ACCOUNT_LINK_FAILED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
                                                 QuickReply(messages.QR_HELP, messages.QR_HELP)])
         return
+    displaced = richmenus.other_line_user_of_account(turn.db, account.id, turn.user_id)
     repositories.link_line_user(turn.db, account, turn.user_id, turn.now)
+    turn.effect(SwitchMenu(turn.user_id, linked=True))
+    if displaced:  # the account's older LINE user lost its link: back to the newcomers' menu
+        turn.effect(SwitchMenu(displaced, linked=False))
     turn.say(messages.ACCOUNT_LINK_DONE, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
                                           QuickReply(messages.QR_BILL_LIST, messages.QR_BILL_LIST),
                                           QuickReply(messages.QR_HELP, messages.QR_HELP)])
 
 
-FLOW = Flow(name="account_link", on_account_link=on_account_link)
+LINK_WORDS = words(messages.LOGIN_LINK_BUTTON, "ログイン", "連携", "LINE連携", "アカウント連携")
+
+
+def login_to_link(turn: Turn, _match: object = None) -> None:
+    """ログインして連携 (the rich menu): the web login link that carries a LINE link token."""
+    if repositories.find_line_link(turn.db, turn.user_id) is not None:
+        turn.say(messages.ALREADY_LINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
+                                           QuickReply(messages.QR_HELP, messages.QR_HELP)])
+        return None
+    turn.reply(AccountLinkPrompt(messages.ACCOUNT_LINK_PROMPT, messages.LOGIN_LINK_BUTTON))
+    turn.say(messages.ACCOUNT_LINK_NOT_YET_REGISTERED, [QuickReply(messages.QR_REGISTER, messages.QR_REGISTER),
+                                                       QuickReply(messages.QR_HELP, messages.QR_HELP)])
+    return None
+
+
+FLOW = Flow(
+    name="account_link",
+    entries=(Entry(LINK_WORDS, login_to_link),),
+    on_account_link=on_account_link,
+)

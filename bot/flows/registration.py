@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import logging
 
-from bot import messages, validators
+from bot import menus, messages, validators
 from bot.engine import Entry, Flow, StateSpec, Step, Turn, words
 from bot.errors import InvalidInput
 from bot.normalize import command_text, kana_name
@@ -47,7 +47,9 @@ START_WORDS = ("登録", "会員登録", "マイページ登録", messages.QR_RE
 _RESTART_KEYS = frozenset(command_text(w) for w in START_WORDS)
 # Asking for help or a person mid-flow is never an answer: ヘルプ, メニュー and オペレーター are
 # katakana, and at the name step they would be checked (and counted) as a mismatch.
-HELP_WORDS = ("ヘルプ", "メニュー", "オペレーター", "問い合わせ", messages.QR_HELP, messages.QR_OPERATOR)
+# A tap on the rich menu (bot.menus) mid-flow is not an answer either.
+HELP_WORDS = ("ヘルプ", "メニュー", "オペレーター", "問い合わせ", messages.QR_HELP, messages.QR_OPERATOR,
+              *(word for word in menus.tap_words() if command_text(word) not in _RESTART_KEYS))
 _HELP_KEYS = frozenset(command_text(w) for w in HELP_WORDS)
 
 # Mismatch limits (INTERFACES.md): per LINE user, and per customer number across users.

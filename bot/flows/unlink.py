@@ -8,7 +8,7 @@ from bot import messages
 from bot.engine import Entry, Flow, StateSpec, Turn, words
 from bot.normalize import command_text
 from bot.states import State
-from bot.types import QuickReply
+from bot.types import QuickReply, SwitchMenu
 from storage import accounts, repositories
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def step_confirm(turn: Turn) -> str | None:
         turn.say(messages.UNLINK_CHOOSE, CHOICES)
         return State.UNLINK_CONFIRM
     accounts.unlink_line_user(turn.db, turn.user_id)
+    turn.effect(SwitchMenu(turn.user_id, linked=False))
     log.info("a LINE user unlinked itself")
     turn.say(messages.UNLINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
                                  QuickReply(messages.QR_HELP, messages.QR_HELP)])

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.emulator import page
+from handlers.emulator import page, richmenu_view
 
 
 def init_app(app: Flask) -> None:
     """Mount the emulator (only called when ``EMULATOR`` is on)."""
     page.init_app(app)
+    richmenu_view.init_app(app)  # the current user's rich menu, tappable

@@ -234,6 +234,24 @@ def _tighten_messaging(schemas: dict) -> None:
             "x-message": "icon belongs in a baseline box, span in a text's contents"}}}}}}})
 
 
+# Rich menus (https://developers.line.biz/en/reference/messaging-api/#rich-menu-object): every
+# property required, width 800-2500, height at least 250, 1-20 areas, action labels of 20.
+RICH_MENU_ACTIONS = ["postback", "message", "uri", "datetimepicker", "richmenuswitch", "clipboard"]
+
+
+def _tighten_richmenu(schemas: dict) -> None:
+    schemas["RichMenuRequest"]["required"] = ["size", "selected", "name", "chatBarText", "areas"]
+    _constrain(schemas, "RichMenuRequest", "name", minLength=1)
+    _constrain(schemas, "RichMenuRequest", "chatBarText", minLength=1)
+    _constrain(schemas, "RichMenuRequest", "areas", minItems=1, maxItems=20)
+    schemas["RichMenuSize"]["required"] = ["width", "height"]
+    _constrain(schemas, "RichMenuSize", "width", minimum=800, maximum=2500)
+    _constrain(schemas, "RichMenuSize", "height", minimum=250, maximum=2500)
+    schemas["RichMenuArea"]["required"] = ["bounds", "action"]
+    schemas["RichMenuBounds"]["required"] = ["x", "y", "width", "height"]
+    _own_properties(schemas, "RichMenuArea")["action"] = _action(RICH_MENU_ACTIONS, MAX_QUICK_REPLY_LABEL)
+
+
 def _resolve_discriminators(schemas: dict) -> None:
     """Turn every ``discriminator`` into a dispatch schema and point ``$ref``s at it (see module doc)."""
     bases = {name: schema.pop("discriminator") for name, schema in schemas.items() if "discriminator" in schema}
@@ -342,6 +360,7 @@ def _registry(spec: str) -> tuple[Registry, frozenset[str]]:
     schemas = document["components"]["schemas"]
     if spec == MESSAGING_SPEC:
         _tighten_messaging(schemas)
+        _tighten_richmenu(schemas)
     _resolve_discriminators(schemas)
     _to_json_schema(schemas)
     resource = Resource(contents=document, specification=DRAFT202012)

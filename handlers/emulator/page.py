@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
 from bot import demo as demo_data
-from handlers.emulator.line_api_fake import ApiCall, LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import ApiCall, LineApiRecorder, make_blueprint, make_data_blueprint
 from storage.state import dev_mailbox
 
 log = logging.getLogger(__name__)
@@ -376,4 +376,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(line_api)
     csrf.exempt(bp)  # JSON from the page, loopback only, and only while the emulator is on
     app.register_blueprint(line_api, url_prefix="/emulator/line")
+    line_data_api = make_data_blueprint(recorder, name="emulator_line_data_api")  # LINE's data host
+    csrf.exempt(line_data_api)
+    app.register_blueprint(line_data_api, url_prefix="/emulator/line-data")
     app.register_blueprint(bp)

@@ -20,7 +20,7 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from handlers import jobs
-from handlers.line import events, webhook
+from handlers.line import events, richmenu, webhook
 from handlers.mail import send_mail_job
 from storage.events import EventQueue
 
@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
     jobs.register_worker_service(app, "LINE events", _start_events, events.drain_events)
     if app.config.get("EVENTS_INLINE") or not app.config.get("REDIS_URL"):
         _start_with_first_request(app)
+    richmenu.init_app(app)  # the rich menus: data-host client, `flask richmenu`, the SwitchMenu job
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form

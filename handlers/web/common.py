@@ -63,7 +63,8 @@ def _csrf_error(error: CSRFError):
 
 
 def _not_found(_error):
-    if request.path in ("/callback",) or request.path.startswith(("/slack/", "/emulator/line/")):
+    if request.path in ("/callback",) or request.path.startswith(
+            ("/slack/", "/emulator/line/", "/emulator/line-data/")):
         return jsonify({"message": "Not found"}), 404
     return render_template("error.html", kind="not_found"), 404
 

@@ -32,10 +32,11 @@ import logging
 import re
 from datetime import datetime
 from functools import wraps
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import redis
+import segno
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import InternalServerError
@@ -407,6 +408,27 @@ def password_reset_post():
     return render_template("mypage/reset_done.html")
 
 
+# -- the way in for newcomers: add the LINE official account as a friend --------------------------
+ADD_FRIEND_URL = "https://line.me/R/ti/p/{basic_id}"  # opens LINE's add-friend screen (the app on a phone)
+QR_SCALE = 5
+
+
+def add_friend(basic_id: str | None) -> dict | None:
+    """The add-friend link and its QR code (an SVG data URI: the CSP allows ``img-src data:``), or None."""
+    basic_id = (basic_id or "").strip()
+    if not basic_id:
+        return None
+    url = ADD_FRIEND_URL.format(basic_id=quote(basic_id, safe=""))
+    qr = segno.make(url, error="m")
+    border = 2
+    return {"basic_id": basic_id, "url": url, "qr": qr.svg_data_uri(scale=QR_SCALE, border=border),
+            "qr_size": (qr.symbol_size(scale=1, border=border)[0]) * QR_SCALE}
+
+
+def _add_friend_context() -> dict:
+    return {"add_friend": current_app.extensions.get("line_add_friend")}
+
+
 # -- failing dependencies ---------------------------------------------------------------------
 def _unavailable_page():
     response = current_app.make_response((render_template("mypage/unavailable.html", kind="unavailable"), 503))
@@ -439,4 +461,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(messages.yen, "yen")
     app.add_template_filter(messages.month_label, "month_label")
     app.add_template_filter(messages.date_label, "date_label")
+    app.extensions["line_add_friend"] = add_friend(app.config.get("LINE_BASIC_ID"))  # drawn once
+    app.context_processor(_add_friend_context)
     app.register_blueprint(bp)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("register_page", __name__)
 # The LINE edge renders and pushes; queued by path so this edge does not import it.
 LINE_PUSH_JOB = "handlers.line.delivery:push_replies_job"
+LINE_MENU_JOB = "handlers.line.richmenu:switch_menu_job"  # the linked customers' rich menu, at once
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{20,100}")
@@ -120,6 +121,10 @@ def complete_post(token: str):
             jobs.enqueue(LINE_PUSH_JOB, user_id=line_user_id, replies=replies_to_json(pushed))
         except Exception:  # noqa: BLE001 - the registration has committed; an error page would only mislead
             log.error("could not queue the registration push for account %s", signed_in[0])
+        try:
+            jobs.enqueue(LINE_MENU_JOB, user_id=line_user_id, linked=True)
+        except Exception:  # noqa: BLE001 - as above; the next follow or sync puts the menu right
+            log.error("could not queue the rich menu switch for account %s", signed_in[0])
     _sign_in(*signed_in)
     return _page("register/done.html", login_id=login_id)
 

@@ -258,8 +258,8 @@ def test_numbers_that_do_not_exist_are_counted_and_blocked_too(app, make_line_us
 def _limited_redis_url(redis_url: str, *key_rules: str):
     admin = redis_lib.Redis.from_url(redis_url)
     name, password = "aicom_limited_" + uuid.uuid4().hex[:8], uuid.uuid4().hex
-    admin.execute_command("ACL", "SETUSER", name, "on", ">" + password, "+@all", "~bot:line:*", "~bot:event:*", "~bot:events:*",
-                          "~rq:*", "~bot:web:*", "~bot:dev:*", *key_rules)
+    admin.execute_command("ACL", "SETUSER", name, "on", ">" + password, "+@all", "~bot:line:*", "~bot:event:*",
+                          "~bot:events:*", "~rq:*", "~bot:web:*", "~bot:dev:*", *key_rules)
     host_db = redis_url.split("://", 1)[1]
     return name, f"redis://{name}:{password}@{host_db}"
 

@@ -1,0 +1,33 @@
+"""The お客様メニュー's own pieces: よくある質問, and the rich menu that follows each customer.
+
+Following the account (again) switches the customer to the menu that fits them: the
+linked customers' menu, or the newcomers' default. Linking and unlinking switch it where
+the link is made or removed (``account_link``, ``unlink``, the 本登録 page).
+"""
+
+from __future__ import annotations
+
+from bot import messages
+from bot.engine import Entry, Flow, Turn, words
+from bot.types import QuickReply, SwitchMenu
+from storage import richmenus
+
+
+def faq(turn: Turn, _match: object = None) -> None:
+    """よくある質問: short answers to what newcomers ask before registering."""
+    turn.say(messages.FAQ, [QuickReply(messages.QR_REGISTER, messages.QR_REGISTER),
+                            QuickReply(messages.LOGIN_LINK_BUTTON, messages.LOGIN_LINK_BUTTON),
+                            QuickReply(messages.QR_HELP, messages.QR_HELP)])
+    return None
+
+
+def on_follow(turn: Turn) -> None:
+    """A (re)follow shows the menu that fits this person now."""
+    turn.effect(SwitchMenu(turn.user_id, linked=richmenus.is_linked(turn.db, turn.user_id)))
+
+
+FLOW = Flow(
+    name="customer_menu",
+    entries=(Entry(words(messages.QR_FAQ, "FAQ", "質問", "よくあるご質問"), faq),),
+    on_follow=on_follow,
+)
