@@ -7,21 +7,34 @@ JSON-safe keyword arguments, run inside the app context) and queues them by refe
 With a real Redis they go to the RQ queue ``default`` with retries (``flask --app app
 worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
 pool in the web process runs them with the same retry schedule.
+
+The request id of the web request (or webhook) that queued a job goes with it
+(``handlers.logs``), so the worker's log lines for that job carry the same id; every run
+is counted in ``aicom_jobs_total{job,outcome}``. The RQ queue's depth, retries and failed
+registry are read live by ``/metrics`` and ``flask --app app queues`` (``rq_queue_stats``);
+``queues retry`` re-queues the failed jobs (``retry_failed``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 import click
 import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import Queue, Retry, SimpleWorker
+from rq.job import Job
 from rq.utils import import_attribute
+
+from handlers import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +80,7 @@ class InlineRunner:
     def submit(self, path: str, kwargs: dict) -> None:
         with self._lock:
             self.pending += 1
-        self._start(path, kwargs, 0)
+        self._start(path, kwargs, 0, logs.current_request_id())
 
     def shutdown(self, wait: bool = True) -> None:
         """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
@@ -77,9 +90,9 @@ class InlineRunner:
             timer.cancel()
         self.pool.shutdown(wait=wait)
 
-    def _start(self, path: str, kwargs: dict, attempt: int) -> None:
+    def _start(self, path: str, kwargs: dict, attempt: int, request_id: str | None = None) -> None:
         try:
-            self.pool.submit(self._run, path, kwargs, attempt)
+            self.pool.submit(self._run, path, kwargs, attempt, request_id)
         except RuntimeError:  # the pool was shut down: the process is going away
             log.warning("job %s dropped: shutting down", job_name(path))
             self._done()
@@ -88,12 +101,18 @@ class InlineRunner:
         with self._lock:
             self.pending -= 1
 
-    def _run(self, path: str, kwargs: dict, attempt: int) -> None:
+    def _run(self, path: str, kwargs: dict, attempt: int, request_id: str | None = None) -> None:
+        with logs.request_context(request_id):
+            self._run_in_context(path, kwargs, attempt, request_id)
+
+    def _run_in_context(self, path: str, kwargs: dict, attempt: int, request_id: str | None) -> None:
         name = job_name(path)
         try:
             with self.app.app_context():
                 resolve(path)(**kwargs)
+            metrics.JOBS.labels(name, "succeeded").inc()
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
+            metrics.JOBS.labels(name, "failed").inc()
             # The class name only: an SMTP or LINE error text may quote an address.
             if attempt >= len(self.intervals):
                 log.error("job %s failed for good after %d attempts (%s)", name, attempt + 1,
@@ -103,15 +122,15 @@ class InlineRunner:
             delay = self.intervals[attempt]
             log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
                         exc.__class__.__name__, delay)
-            self._retry_later(delay, path, kwargs, attempt + 1)
+            self._retry_later(delay, path, kwargs, attempt + 1, request_id)
             return
         self._done()
 
-    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int) -> None:
+    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int, request_id: str | None) -> None:
         def fire() -> None:
             with self._lock:
                 self._timers.discard(timer)
-            self._start(path, kwargs, attempt)
+            self._start(path, kwargs, attempt, request_id)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
@@ -135,16 +154,21 @@ def _failure_chain(exc: BaseException) -> str:
     return " <- ".join(names)
 
 
-def _rq_entry(path: str, kwargs: dict) -> None:
-    """What RQ runs: look the job function up by its path (the worker has the app context).
+def _rq_entry(path: str, kwargs: dict, request_id: str | None = None) -> None:
+    """What RQ runs: look the job function up by its path (the worker has the app context),
+    under the request id of the request that queued it.
 
     RQ logs a failed job's whole traceback, texts and causes included, and an SMTP refusal
     quotes the recipient's address: re-raise a failure that names only the classes.
     """
-    try:
-        resolve(path)(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
-        raise JobFailed(f"job {job_name(path)} failed ({_failure_chain(exc)})") from None
+    name = job_name(path)
+    with logs.request_context(request_id):
+        try:
+            resolve(path)(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
+            metrics.JOBS.labels(name, "failed").inc()
+            raise JobFailed(f"job {name} failed ({_failure_chain(exc)})") from None
+        metrics.JOBS.labels(name, "succeeded").inc()
 
 
 def enqueue(target: JobTarget, **kwargs) -> None:
@@ -173,7 +197,8 @@ def _enqueue_rq(path: str, kwargs: dict) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
-    queue.enqueue(_rq_entry, path, kwargs, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+    queue.enqueue(_rq_entry, path, kwargs, logs.current_request_id(),
+                  retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                   description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
 
 
@@ -192,17 +217,87 @@ def enqueue_effect(effect_type: str, kwargs: dict) -> None:
 
 
 def run_worker(app: Flask, burst: bool = False) -> bool:
-    """Run the RQ worker in this process (no fork, so the app's engine is safe)."""
+    """Run the RQ worker in this process (no fork, so the app's engine is safe).
+
+    SIGTERM (or Ctrl-C) is a warm shutdown: RQ lets the job in hand finish, then stops; the
+    rest stay queued for the other workers. A second signal stops at once (the job in hand
+    is then retried by RQ once its worker is seen dead: ``StartedJobRegistry`` cleanup).
+    """
     queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
     worker = SimpleWorker([queue], connection=app.extensions["redis"])
     with app.app_context():
         return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
 
 
+# -- the operator's view of the RQ queue ----------------------------------------------------------
+_FAILURE_RE = re.compile(r"JobFailed: job (?P<job>\S+) failed \((?P<chain>[^)]*)\)")
+FAILURE_DETAIL_LIMIT = 1000  # failed jobs looked at for the class names (the count is exact)
+
+
+def failure_summary(exc_string: str | None) -> str:
+    """``send_mail_job: MailError <- ConnectionRefusedError`` from a failed job's stored traceback
+    (our ``JobFailed`` carries class names only; anything else by its exception class)."""
+    if not exc_string:
+        return "unknown"
+    matches = list(_FAILURE_RE.finditer(exc_string))
+    if matches:
+        return f"{matches[-1]['job']}: {matches[-1]['chain']}"
+    last = exc_string.strip().splitlines()[-1] if exc_string.strip() else ""
+    return last.split(":", 1)[0].strip() or "unknown"
+
+
+def rq_queue_stats(app: Flask, detail: bool = False) -> list[metrics.QueueStat]:
+    """The RQ queue now: waiting, running, scheduled (retries), failed (and why, with ``detail``)."""
+    connection = app.extensions["redis"]
+    queue = Queue(QUEUE_NAME, connection=connection)
+    oldest_age = None
+    first = queue.get_job_ids(0, 0)
+    if first:
+        try:
+            enqueued_at = Job.fetch(first[0], connection=connection).enqueued_at
+        except Exception:  # noqa: BLE001 - taken by a worker and gone between the two reads
+            enqueued_at = None
+        if enqueued_at is not None:
+            if enqueued_at.tzinfo is None:  # RQ stores UTC
+                enqueued_at = enqueued_at.replace(tzinfo=UTC)
+            oldest_age = max(time.time() - enqueued_at.timestamp(), 0.0)
+    failed_registry = queue.failed_job_registry
+    failures: Counter[str] = Counter()
+    if detail:
+        for job_id in failed_registry.get_job_ids(0, FAILURE_DETAIL_LIMIT - 1):
+            try:
+                job = Job.fetch(job_id, connection=connection)
+                result = job.latest_result()
+                failures[failure_summary(result.exc_string if result is not None else None)] += 1
+            except Exception:  # noqa: BLE001 - an expired job between the two reads
+                failures["unknown"] += 1
+    return [metrics.QueueStat(
+        queue="rq", partition=QUEUE_NAME, depth=queue.count, pending=queue.started_job_registry.count,
+        oldest_age_seconds=oldest_age, failed=failed_registry.count,
+        scheduled=queue.scheduled_job_registry.count, failures=dict(failures))]
+
+
+def retry_failed(app: Flask) -> int:
+    """Put every job of RQ's failed registry back on the queue (with a fresh retry schedule); how many."""
+    queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
+    registry = queue.failed_job_registry
+    count = 0
+    for job_id in registry.get_job_ids():
+        try:
+            registry.requeue(job_id)
+            count += 1
+        except Exception as exc:  # noqa: BLE001 - expired meanwhile: nothing to retry
+            log.info("failed job not re-queued (%s)", exc.__class__.__name__)
+    return count
+
+
 def init_app(app: Flask) -> None:
-    """Choose inline or RQ, and register ``flask worker``."""
+    """Choose inline or RQ, register ``flask worker`` and the RQ queue's probe for /metrics and ``queues``."""
     if app.config.get("JOBS_INLINE") or not app.config.get("REDIS_URL"):
         app.extensions["job_runner"] = InlineRunner(app, app.config.get("JOB_RETRY_INTERVALS"))
+    else:
+        metrics.register_queue_probe(app, "rq", lambda detail: rq_queue_stats(app, detail),
+                                     lambda: retry_failed(app))
     app.cli.add_command(worker_command)
 
 
