@@ -44,7 +44,7 @@ from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email, nfkc
-from handlers import jobs
+from handlers import jobs, metrics
 from handlers.mail import send_mail_job
 from handlers.web import sessions
 from storage import bills, logins, repositories
@@ -194,6 +194,7 @@ def login_post():
     except StateUnavailable:
         return render_template("mypage/login.html", error="unavailable", **page), 503
     if throttled:
+        metrics.WEB_LOGINS.labels("throttled").inc()
         log.info("web login refused: too many failures")
         return render_template("mypage/login.html", error="throttled", **page), 429
 
@@ -211,6 +212,7 @@ def login_post():
             if link_token:
                 nonce = logins.issue_line_link_nonce(db, usable, now)
     if not ok:
+        metrics.WEB_LOGINS.labels("failed").inc()
         try:
             state.count_hit("web_login_id", account_ident, LOGIN_WINDOW_SECONDS)
             state.count_hit("web_login_addr", address, LOGIN_WINDOW_SECONDS)
@@ -224,6 +226,7 @@ def login_post():
     session.clear()
     sessions.renew(session)  # a new session id at login: no fixation
     session["account_id"], session["session_version"] = signed_in
+    metrics.WEB_LOGINS.labels("ok").inc()
     log.info("web login for account %s", signed_in[0])
     if nonce:
         target = current_app.config.get("LINE_ACCOUNT_LINK_URL") or LINE_ACCOUNT_LINK_URL
