@@ -20,6 +20,13 @@ the table, so it is registered whenever the app is built::
 environment variable of that name, else the default). A rule never commits; ``purge
 --dry-run`` rolls every transaction back and prints what would go.
 
+Erasure on 退会 (a customer deletes their My Page account): ``storage.accounts.withdraw``
+deletes the account, its link tokens and its LINE link, then calls every function
+registered with ``@retention.on_withdraw`` as ``func(session, account_id, line_user_id)``
+(``line_user_id`` None when not linked), in the same transaction: a module that keeps
+personal data about an account or a LINE user (transcripts, deliveries) erases it there.
+Customers and statements stay: they are the billing system's records.
+
 The built-in rules:
 
 - ``provisional_registrations``: provisional accounts (仮登録) past ``expires_at`` plus
@@ -91,6 +98,17 @@ def rule(name: str, *, setting: str | None = None, default_days: int = 0,
         RULES[name] = RetentionRule(name, func, setting, default_days, description or (func.__doc__ or "").strip())
         return func
     return register
+
+
+ErasureFunction = Callable[[Session, int, "str | None"], None]
+ERASERS: list[ErasureFunction] = []
+
+
+def on_withdraw(func: ErasureFunction) -> ErasureFunction:
+    """Register what else to erase when an account is deleted by its owner (a decorator)."""
+    if func not in ERASERS:
+        ERASERS.append(func)
+    return func
 
 
 def validate(config: Mapping) -> None:
