@@ -100,7 +100,8 @@ def check_line(app: Flask) -> Result:
             used = api.get_message_quota_consumption(_request_timeout=timeout).total_usage
     except Exception as exc:  # noqa: BLE001
         return Result("LINE", target, True, False, f"does not answer: {_failure(exc)}")
-    who = f"token valid for {info.basic_id} ({info.display_name})"
+    chat_mode = getattr(info.chat_mode, "value", info.chat_mode)
+    who = f"token valid for {info.basic_id} ({info.display_name}, chat mode {chat_mode})"
     if str(getattr(quota.type, "value", quota.type)) == "limited" and quota.value is not None:
         left = max(quota.value - used, 0)
         quota_text = f"quota this month {quota.value:,}, used {used:,}, left {left:,}"
