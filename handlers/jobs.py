@@ -304,9 +304,13 @@ def init_app(app: Flask) -> None:
 @click.command("worker")
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then stop.")
-def worker_command(burst: bool) -> None:
-    """Run the background job worker (mail, pushes)."""
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, envvar="WORKER_METRICS_PORT",
+              help="Also serve /metrics on 127.0.0.1:PORT (a host without a web process).")
+def worker_command(burst: bool, metrics_port: int | None) -> None:
+    """Run the background job worker (mail, pushes); SIGTERM finishes the job in hand, then stops."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if "job_runner" in app.extensions:
         raise click.ClickException("REDIS_URL is not set: jobs run inside the web process; no worker needed")
+    if metrics_port:
+        metrics.serve_on_loopback(app, metrics_port)
     run_worker(app, burst=burst)

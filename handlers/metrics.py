@@ -157,6 +157,57 @@ def read_queues(app, detail: bool = False) -> list[QueueStat]:
 QUEUE_PROBE_ERRORS = Counter(f"{PREFIX}_queue_probe_errors", "Queue probes that failed at scrape time.", ["probe"])
 
 
+def _stream_id_ms(entry_id) -> int | None:
+    """The millisecond timestamp of a stream entry id (``1764600000000-0``)."""
+    if entry_id is None:
+        return None
+    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    head = text.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def stream_stats(client, key: str, group: str, queue: str, partition: str, now: float | None = None) -> QueueStat:
+    """A Redis stream read by a consumer group, as a ``QueueStat`` (three or four Redis calls).
+
+    ``depth`` is the group's lag (entries not yet delivered to any consumer), ``pending`` its
+    pending list (delivered, not acknowledged), ``oldest_age_seconds`` the age of the oldest
+    entry not yet acknowledged (pending or waiting), from the entry id's timestamp. For
+    the LINE edge's ``bot:events:<partition>`` streams::
+
+        metrics.register_queue_probe(app, "line_events", lambda detail: [
+            metrics.stream_stats(redis, f"bot:events:{p}", "workers", "line_events", str(p))
+            for p in range(partitions)])
+    """
+    now = time.time() if now is None else now
+    try:
+        groups = client.xinfo_groups(key)
+    except Exception:  # noqa: BLE001 - no stream yet (nothing ever queued): an empty queue
+        return QueueStat(queue, partition, depth=0)
+    info = next((g for g in groups if (g.get("name") or b"") in (group, group.encode())), None)
+    if info is None:
+        return QueueStat(queue, partition, depth=int(client.xlen(key)))
+    pending = int(info.get("pending") or 0)
+    lag = info.get("lag")
+    last_id = info.get("last-delivered-id") or b"0-0"
+    oldest: list[int] = []
+    if pending:
+        summary = client.xpending(key, group)
+        first = _stream_id_ms(summary.get("min"))
+        if first is not None:
+            oldest.append(first)
+    waiting = client.xrange(key, min=b"(" + (last_id if isinstance(last_id, bytes) else last_id.encode()),
+                            max="+", count=1)
+    if waiting:
+        first = _stream_id_ms(waiting[0][0])
+        if first is not None:
+            oldest.append(first)
+    if lag is None:  # Redis before 7 (or an unknown lag): count what follows the last delivered id
+        lag = len(client.xrange(key, min=b"(" + (last_id if isinstance(last_id, bytes) else last_id.encode()),
+                                max="+", count=10000))
+    age = max(now - min(oldest) / 1000, 0.0) if oldest else None
+    return QueueStat(queue, partition, depth=int(lag), pending=pending, oldest_age_seconds=age)
+
+
 class LiveCollector:
     """Gauges computed at scrape time from the registered queue probes (no per-process state)."""
 
@@ -193,6 +244,19 @@ class _DefaultRegistry:
 
 def render(app) -> tuple[bytes, str]:
     """The Prometheus text exposition: every process's metrics plus the live queue gauges."""
+    return generate_latest(scrape_registry(app)), CONTENT_TYPE_LATEST
+
+
+def serve_on_loopback(app, port: int) -> None:
+    """Serve the same exposition on ``127.0.0.1:port`` from a background thread (``flask worker
+    --metrics-port``: a worker-only host, scraped by a Prometheus agent on that host)."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr="127.0.0.1", registry=scrape_registry(app))
+
+
+def scrape_registry(app) -> CollectorRegistry:
+    """A registry of every process's metrics (multi-process files, or this process's) and the live gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -201,7 +265,7 @@ def render(app) -> tuple[bytes, str]:
     else:
         registry.register(_DefaultRegistry())
     registry.register(LiveCollector(app))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    return registry
 
 
 def mark_process_dead(pid: int) -> None:

@@ -152,3 +152,21 @@ def test_behind_a_trusted_proxy_the_forwarded_address_does_not_make_it_loopback(
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.2"},
                       headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 403
 
+
+
+def test_stream_stats_reads_a_consumer_groups_lag_pending_and_age(app):
+    """The helper the LINE edge's probe can use for its ``bot:events:<partition>`` streams."""
+    redis = app.extensions["redis"]
+    key = "bot:events:test0"
+    assert metrics.stream_stats(redis, key, "workers", "line_events", "0").depth == 0  # no stream yet
+    first_id = redis.xadd(key, {"event": "1"}, id="1000000000000-0")
+    redis.xadd(key, {"event": "2"}, id="1000000001000-0")
+    redis.xadd(key, {"event": "3"}, id="1000000002000-0")
+    redis.xgroup_create(key, "workers", id="0")
+    redis.xreadgroup("workers", "w1", {key: ">"}, count=1)  # one delivered, not acknowledged
+    stat = metrics.stream_stats(redis, key, "workers", "line_events", "0", now=1000000010.0)
+    assert (stat.depth, stat.pending) == (2, 1)
+    assert stat.oldest_age_seconds == 10.0  # the pending one, from its id
+    redis.xack(key, "workers", first_id)
+    stat = metrics.stream_stats(redis, key, "workers", "line_events", "0", now=1000000010.0)
+    assert (stat.depth, stat.pending, stat.oldest_age_seconds) == (2, 0, 9.0)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from rq import Queue
@@ -33,16 +35,23 @@ def test_sigterm_lets_the_job_in_hand_finish_and_leaves_the_rest_queued(app, app
                LINE_CHANNEL_ACCESS_TOKEN=app_config["LINE_CHANNEL_ACCESS_TOKEN"],
                LINE_API_BASE_URL=app_config["LINE_API_BASE_URL"], PYTHONPATH=str(ROOT))
     env.pop("DEMO_DEFAULTS", None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log_file:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                                  stdout=log_file, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--metrics-port",
+                                   str(port)], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while not Path(first + ".started").exists():
             assert time.monotonic() < deadline, "the worker never started the job"
             assert worker.poll() is None, log_path.read_text()
             time.sleep(0.05)
+        # A worker-only host's metrics, on loopback: the job in hand shows as running.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert 'aicom_queue_pending{partition="default",queue="rq"} 1.0' in text
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=20) == 0, log_path.read_text()
     finally:
