@@ -99,6 +99,34 @@ def count_signals(signals: Iterable[str]) -> None:
             SIGNALS.labels(name[:60]).inc()
 
 
+_EVENT_TYPES = frozenset({
+    "message", "follow", "unfollow", "postback", "join", "leave", "memberJoined", "memberLeft", "accountLink",
+    "things", "unsend", "videoPlayComplete", "beacon", "activated", "deactivated", "botSuspended", "botResumed",
+    "module", "membership"})
+_MESSAGE_TYPES = frozenset({"text", "image", "video", "audio", "file", "location", "sticker"})
+
+
+def count_event(event_type: str, message_type: str | None = None) -> None:
+    """One webhook event: ``message:text``, ``follow``, …; anything LINE adds later is ``other``."""
+    label = event_type if event_type in _EVENT_TYPES else "other"
+    if label == "message":
+        label = f"message:{message_type if message_type in _MESSAGE_TYPES else 'other'}"
+    EVENTS.labels(label).inc()
+
+
+def count_reply(outcome: str) -> None:
+    """A reply API call: ``sent``, ``refused`` (LINE said no: expired token, redelivery) or ``failed`` (network)."""
+    REPLIES.labels(outcome).inc()
+
+
+def count_push(outcome: str, messages: int = 0) -> None:
+    """A push API call: ``sent`` (``messages`` count against the quota), ``duplicate`` (409, retry key
+    seen), ``refused`` (400), ``quota`` (429 monthly limit) or ``failed`` (retried)."""
+    PUSHES.labels(outcome).inc()
+    if outcome == "sent" and messages:
+        PUSH_MESSAGES.inc(messages)
+
+
 def observe_turn(kind: str, event_timestamp_ms: int | None, now: float | None = None) -> None:
     """Turn latency: from LINE's event ``timestamp`` (milliseconds) to now (the answer went out)."""
     if not event_timestamp_ms:

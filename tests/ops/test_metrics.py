@@ -170,3 +170,22 @@ def test_stream_stats_reads_a_consumer_groups_lag_pending_and_age(app):
     redis.xack(key, "workers", first_id)
     stat = metrics.stream_stats(redis, key, "workers", "line_events", "0", now=1000000010.0)
     assert (stat.depth, stat.pending, stat.oldest_age_seconds) == (2, 0, 9.0)
+
+
+def test_event_and_push_helpers_keep_labels_bounded(client):
+    before = scrape(client)
+    metrics.count_event("message", "text")
+    metrics.count_event("message", "somethingNew")
+    metrics.count_event("brandNewEvent")
+    metrics.count_push("sent", messages=3)
+    metrics.count_reply("refused")
+    metrics.observe_turn("text", event_timestamp_ms=1, now=2.0)
+    after = scrape(client)
+    for labels in ({"type": "message:text"}, {"type": "message:other"}, {"type": "other"}):
+        assert value(after, "aicom_line_events_total", **labels) == value(before, "aicom_line_events_total",
+                                                                          **labels) + 1
+    assert value(after, "aicom_line_push_messages_total") == value(before, "aicom_line_push_messages_total") + 3
+    assert value(after, "aicom_line_replies_total", outcome="refused") == \
+        value(before, "aicom_line_replies_total", outcome="refused") + 1
+    assert value(after, "aicom_turn_seconds_count", kind="text") == value(before, "aicom_turn_seconds_count",
+                                                                          kind="text") + 1
