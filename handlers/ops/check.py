@@ -62,7 +62,11 @@ def mask_database_url(url: str) -> str:
 def _failure(exc: BaseException) -> str:
     """A failure by its class (texts may quote addresses or hosts' banners); HTTP status when known."""
     status = getattr(exc, "status", None) or getattr(getattr(exc, "response", None), "status_code", None)
-    return f"{exc.__class__.__name__}" + (f" (HTTP {status})" if status else "")
+    name = exc.__class__.__name__
+    reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError wraps what actually happened
+    if isinstance(reason, BaseException):
+        name += f" <- {reason.__class__.__name__}"
+    return name + (f" (HTTP {status})" if status else "")
 
 
 def check_database(app: Flask) -> Result:
@@ -99,6 +103,10 @@ def check_line(app: Flask) -> Result:
             quota = api.get_message_quota(_request_timeout=timeout)
             used = api.get_message_quota_consumption(_request_timeout=timeout).total_usage
     except Exception as exc:  # noqa: BLE001
+        if app.config.get("EMULATOR") and base == app.config["PUBLIC_BASE_URL"] + "/emulator/line":
+            # make run: "LINE" is the emulator inside the web process, which is not running now.
+            return Result("LINE", f"{base} (the emulator)", False, True,
+                          "the emulator answers only while the web process runs (make run)")
         return Result("LINE", target, True, False, f"does not answer: {_failure(exc)}")
     chat_mode = getattr(info.chat_mode, "value", info.chat_mode)
     who = f"token valid for {info.basic_id} ({info.display_name}, chat mode {chat_mode})"
