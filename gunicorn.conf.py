@@ -3,9 +3,10 @@
 Graceful shutdown: on SIGTERM gunicorn stops accepting, lets every worker finish the
 request in hand (a webhook's turn) for up to ``graceful_timeout`` seconds, then exits; LINE
 redelivers anything that got no answer. Prometheus multi-process metrics: set
-``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, the same for the web and the worker
-processes of this host); it is emptied when gunicorn starts and each dead worker's live
-files are dropped (``child_exit``). Access-log redaction of link tokens is installed by
+``PROMETHEUS_MULTIPROC_DIR`` (a directory, the same for the web and the worker processes
+of this host); when gunicorn starts, the files of processes that are gone are removed
+(those of running workers stay), and each dead web worker's live files are dropped
+(``child_exit``). Access-log redaction of link tokens is installed by
 ``create_app`` (``app.RedactTokens``); with ``LOG_FORMAT=json`` its lines are JSON too.
 """
 
@@ -26,17 +27,31 @@ errorlog = "-"
 forwarded_allow_ips = ""
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def on_starting(server):
-    """Empty the multi-process metrics directory: values from an earlier run must not be added in."""
+    """Clear the multi-process metrics directory of processes that are gone (an earlier run's), so
+    their values are not added in forever; files of live processes (the host's workers) stay."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-        for name in os.listdir(directory):
-            path = os.path.join(directory, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            else:
-                os.remove(path)
+    if not directory:
+        return
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        stem = name.rsplit(".", 1)[0]
+        pid = stem.rsplit("_", 1)[-1]
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif not (pid.isdigit() and _alive(int(pid))):
+            os.remove(path)
 
 
 def child_exit(server, worker):
