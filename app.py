@@ -96,7 +96,26 @@ def _env_config(instance_path: str) -> dict:
         # How many reverse proxies in front of us set X-Forwarded-For/-Proto (0: none, trust nothing).
         "TRUSTED_PROXY_HOPS": _int_setting(env, "TRUSTED_PROXY_HOPS", 0),
         "LINE_ACCOUNT_LINK_URL": env.get("LINE_ACCOUNT_LINK_URL") or None,
+        # Operations (handlers/ops, handlers/logs, storage/retention): README "Running it in production".
+        "LOG_FORMAT": (env.get("LOG_FORMAT") or "plain").strip().lower(),
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").strip().upper(),
+        "RETENTION_LINK_TOKEN_DAYS": _int_setting(env, "RETENTION_LINK_TOKEN_DAYS", 7),
+        "RETENTION_PROVISIONAL_DAYS": _int_setting(env, "RETENTION_PROVISIONAL_DAYS", 0),
     }
+
+
+def _check_operations_settings(config) -> None:
+    """LOG_FORMAT, LOG_LEVEL, retention periods: a typo is a start-up error naming the setting."""
+    if config["LOG_FORMAT"] not in ("plain", "json"):
+        raise ConfigError(f"LOG_FORMAT must be plain or json, not {config['LOG_FORMAT']!r}")
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {config['LOG_LEVEL']!r}")
+    for name in ("RETENTION_LINK_TOKEN_DAYS", "RETENTION_PROVISIONAL_DAYS"):
+        if int(config[name]) < 0:
+            raise ConfigError(f"{name} must be 0 or more days")
+    token = config.get("METRICS_TOKEN")
+    if token is not None and len(token) < 16:
+        log.warning("METRICS_TOKEN is shorter than 16 characters; use a long random value")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -137,7 +156,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SECURE=app.config["PUBLIC_BASE_URL"].startswith("https://"),
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from handlers import logs
+
+    _check_operations_settings(app.config)
+    logs.init_app(app)  # LOG_FORMAT=json: JSON lines; every request (and the jobs it queues) has an id
     logging.getLogger("alembic").setLevel(logging.WARNING)
     for name in ("werkzeug", "gunicorn.access"):
         target = logging.getLogger(name)
@@ -155,12 +177,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     state.init_app(app)
 
-    from handlers import cli, jobs, line, web
+    from handlers import cli, jobs, line, ops, web
 
     jobs.init_app(app)
     web.init_app(app)  # first: CSRF, which the webhooks exempt themselves from
     line.init_app(app)
     cli.init_app(app)
+    ops.init_app(app)  # /metrics, check, queues, purge; after the edges that register probes and rules
     if app.config["EMULATOR"]:
         from handlers import emulator
 

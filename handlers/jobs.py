@@ -7,21 +7,34 @@ JSON-safe keyword arguments, run inside the app context) and queues them by refe
 With a real Redis they go to the RQ queue ``default`` with retries (``flask --app app
 worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
 pool in the web process runs them with the same retry schedule.
+
+The request id of the web request (or webhook) that queued a job goes with it
+(``handlers.logs``), so the worker's log lines for that job carry the same id; every run
+is counted in ``aicom_jobs_total{job,outcome}``. The RQ queue's depth, retries and failed
+registry are read live by ``/metrics`` and ``flask --app app queues`` (``rq_queue_stats``);
+``queues retry`` re-queues the failed jobs (``retry_failed``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
 import click
 import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from rq import Queue, Retry, SimpleWorker
+from rq.job import Job
 from rq.utils import import_attribute
+
+from handlers import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +104,7 @@ class InlineRunner:
     def submit(self, path: str, kwargs: dict, once: str | None = None) -> None:
         with self._lock:
             self.pending += 1
-        self._start(path, kwargs, 0, once)
+        self._start(path, kwargs, 0, once, logs.current_request_id())
 
     def shutdown(self, wait: bool = True) -> None:
         """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
@@ -101,9 +114,10 @@ class InlineRunner:
             timer.cancel()
         self.pool.shutdown(wait=wait)
 
-    def _start(self, path: str, kwargs: dict, attempt: int, once: str | None = None) -> None:
+    def _start(self, path: str, kwargs: dict, attempt: int, once: str | None = None,
+               request_id: str | None = None) -> None:
         try:
-            self.pool.submit(self._run, path, kwargs, attempt, once)
+            self.pool.submit(self._run, path, kwargs, attempt, once, request_id)
         except RuntimeError:  # the pool was shut down: the process is going away
             log.warning("job %s dropped: shutting down", job_name(path))
             self._done()
@@ -112,12 +126,20 @@ class InlineRunner:
         with self._lock:
             self.pending -= 1
 
-    def _run(self, path: str, kwargs: dict, attempt: int, once: str | None = None) -> None:
+    def _run(self, path: str, kwargs: dict, attempt: int, once: str | None = None,
+             request_id: str | None = None) -> None:
+        with logs.request_context(request_id):
+            self._run_in_context(path, kwargs, attempt, once, request_id)
+
+    def _run_in_context(self, path: str, kwargs: dict, attempt: int, once: str | None,
+                        request_id: str | None) -> None:
         name = job_name(path)
         try:
             with self.app.app_context():
                 _run_once(path, kwargs, once)
+            metrics.JOBS.labels(name, "succeeded").inc()
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then logged
+            metrics.JOBS.labels(name, "failed").inc()
             # The class name only: an SMTP or LINE error text may quote an address.
             if attempt >= len(self.intervals):
                 log.error("job %s failed for good after %d attempts (%s)", name, attempt + 1,
@@ -127,15 +149,16 @@ class InlineRunner:
             delay = self.intervals[attempt]
             log.warning("job %s failed (attempt %d, %s); retrying in %ss", name, attempt + 1,
                         exc.__class__.__name__, delay)
-            self._retry_later(delay, path, kwargs, attempt + 1, once)
+            self._retry_later(delay, path, kwargs, attempt + 1, once, request_id)
             return
         self._done()
 
-    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int, once: str | None) -> None:
+    def _retry_later(self, delay: float, path: str, kwargs: dict, attempt: int, once: str | None,
+                     request_id: str | None) -> None:
         def fire() -> None:
             with self._lock:
                 self._timers.discard(timer)
-            self._start(path, kwargs, attempt, once)
+            self._start(path, kwargs, attempt, once, request_id)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
@@ -159,16 +182,21 @@ def _failure_chain(exc: BaseException) -> str:
     return " <- ".join(names)
 
 
-def _rq_entry(path: str, kwargs: dict, once: str | None = None) -> None:
-    """What RQ runs: look the job function up by its path (the worker has the app context).
+def _rq_entry(path: str, kwargs: dict, request_id: str | None = None, once: str | None = None) -> None:
+    """What RQ runs: look the job function up by its path (the worker has the app context),
+    under the request id of the request that queued it.
 
     RQ logs a failed job's whole traceback, texts and causes included, and an SMTP refusal
     quotes the recipient's address: re-raise a failure that names only the classes.
     """
-    try:
-        _run_once(path, kwargs, once)
-    except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
-        raise JobFailed(f"job {job_name(path)} failed ({_failure_chain(exc)})") from None
+    name = job_name(path)
+    with logs.request_context(request_id):
+        try:
+            _run_once(path, kwargs, once)
+        except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
+            metrics.JOBS.labels(name, "failed").inc()
+            raise JobFailed(f"job {name} failed ({_failure_chain(exc)})") from None
+        metrics.JOBS.labels(name, "succeeded").inc()
 
 
 def enqueue(target: JobTarget, _once: str | None = None, **kwargs) -> None:
@@ -199,7 +227,8 @@ def _enqueue_rq(path: str, kwargs: dict, once: str | None = None) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
-    queue.enqueue(_rq_entry, path, kwargs, once, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+    queue.enqueue(_rq_entry, path, kwargs, logs.current_request_id(), once,
+                  retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                   description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
 
 
@@ -299,10 +328,75 @@ def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
             stop()
 
 
+# -- the operator's view of the RQ queue ----------------------------------------------------------
+_FAILURE_RE = re.compile(r"JobFailed: job (?P<job>\S+) failed \((?P<chain>[^)]*)\)")
+FAILURE_DETAIL_LIMIT = 1000  # failed jobs looked at for the class names (the count is exact)
+
+
+def failure_summary(exc_string: str | None) -> str:
+    """``send_mail_job: MailError <- ConnectionRefusedError`` from a failed job's stored traceback
+    (our ``JobFailed`` carries class names only; anything else by its exception class)."""
+    if not exc_string:
+        return "unknown"
+    matches = list(_FAILURE_RE.finditer(exc_string))
+    if matches:
+        return f"{matches[-1]['job']}: {matches[-1]['chain']}"
+    last = exc_string.strip().splitlines()[-1] if exc_string.strip() else ""
+    return last.split(":", 1)[0].strip() or "unknown"
+
+
+def rq_queue_stats(app: Flask, detail: bool = False) -> list[metrics.QueueStat]:
+    """The RQ queue now: waiting, running, scheduled (retries), failed (and why, with ``detail``)."""
+    connection = app.extensions["redis"]
+    queue = Queue(QUEUE_NAME, connection=connection)
+    oldest_age = None
+    first = queue.get_job_ids(0, 0)
+    if first:
+        try:
+            enqueued_at = Job.fetch(first[0], connection=connection).enqueued_at
+        except Exception:  # noqa: BLE001 - taken by a worker and gone between the two reads
+            enqueued_at = None
+        if enqueued_at is not None:
+            if enqueued_at.tzinfo is None:  # RQ stores UTC
+                enqueued_at = enqueued_at.replace(tzinfo=UTC)
+            oldest_age = max(time.time() - enqueued_at.timestamp(), 0.0)
+    failed_registry = queue.failed_job_registry
+    failures: Counter[str] = Counter()
+    if detail:
+        for job_id in failed_registry.get_job_ids(0, FAILURE_DETAIL_LIMIT - 1):
+            try:
+                job = Job.fetch(job_id, connection=connection)
+                result = job.latest_result()
+                failures[failure_summary(result.exc_string if result is not None else None)] += 1
+            except Exception:  # noqa: BLE001 - an expired job between the two reads
+                failures["unknown"] += 1
+    return [metrics.QueueStat(
+        queue="rq", partition=QUEUE_NAME, depth=queue.count, pending=queue.started_job_registry.count,
+        oldest_age_seconds=oldest_age, failed=failed_registry.count,
+        scheduled=queue.scheduled_job_registry.count, failures=dict(failures))]
+
+
+def retry_failed(app: Flask) -> int:
+    """Put every job of RQ's failed registry back on the queue (with a fresh retry schedule); how many."""
+    queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
+    registry = queue.failed_job_registry
+    count = 0
+    for job_id in registry.get_job_ids():
+        try:
+            registry.requeue(job_id)
+            count += 1
+        except Exception as exc:  # noqa: BLE001 - expired meanwhile: nothing to retry
+            log.info("failed job not re-queued (%s)", exc.__class__.__name__)
+    return count
+
+
 def init_app(app: Flask) -> None:
-    """Choose inline or RQ, and register ``flask worker``."""
+    """Choose inline or RQ, register ``flask worker`` and the RQ queue's probe for /metrics and ``queues``."""
     if app.config.get("JOBS_INLINE") or not app.config.get("REDIS_URL"):
         app.extensions["job_runner"] = InlineRunner(app, app.config.get("JOB_RETRY_INTERVALS"))
+    else:
+        metrics.register_queue_probe(app, "rq", lambda detail: rq_queue_stats(app, detail),
+                                     lambda: retry_failed(app))
     app.cli.add_command(worker_command)
 
 
@@ -310,9 +404,15 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Handle what is queued now, then stop.")
 @click.option("--threads", type=int, default=0, help="LINE event consumer threads (default EVENT_WORKER_THREADS, 4).")
-def worker_command(burst: bool, threads: int) -> None:
-    """Run the background workers: LINE events, mail, pushes (and whatever the edges add)."""
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, envvar="WORKER_METRICS_PORT",
+              help="Also serve /metrics on 127.0.0.1:PORT (a host without a web process).")
+def worker_command(burst: bool, threads: int, metrics_port: int | None) -> None:
+    """Run the background workers: LINE events, mail, pushes (and whatever the edges add).
+
+    SIGTERM finishes the turn and the job in hand, then stops; the rest stay queued."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if "job_runner" in app.extensions:
         raise click.ClickException("REDIS_URL is not set: jobs run inside the web process; no worker needed")
+    if metrics_port:
+        metrics.serve_on_loopback(app, metrics_port)
     serve(app, burst=burst, threads=threads)

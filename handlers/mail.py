@@ -14,6 +14,7 @@ import idna  # installed with email-validator, which uses it to check these same
 import redis
 from flask import current_app
 
+from handlers import metrics
 from storage.state import dev_mailbox_add
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -68,6 +69,7 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
     url = config.get("SMTP_URL")
     if not url:
         dev_mailbox_add(redis_client, {"to": to, "subject": subject, "body": body, "date": msg["Date"]})
+        metrics.MAILS.labels("sent").inc()
         return
     parts = urlsplit(url)
     options = parse_qs(parts.query)
@@ -88,7 +90,9 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
             client.close()
             raise
     except (OSError, smtplib.SMTPException) as exc:
+        metrics.MAILS.labels("failed").inc()
         raise MailError(f"SMTP delivery failed: {exc.__class__.__name__}") from exc
+    metrics.MAILS.labels("sent").inc()
     # The server has taken the mail. Whatever QUIT answers, raising now would retry the job
     # and send the mail twice.
     try:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from storage import retention
 from storage.models import Account, Customer, LineLink, LinkToken
 from storage.security import hash_token, new_token
 
@@ -174,3 +175,17 @@ def unlink_line_user(session: Session, line_user_id: str) -> bool:
     """Remove this LINE user's link; True when there was one."""
     result = session.execute(delete(LineLink).where(LineLink.line_user_id == line_user_id))
     return bool(result.rowcount)
+
+
+def withdraw(session: Session, account_id: int) -> str | None:
+    """退会: delete the account, its link tokens and its LINE link, and whatever other modules registered
+    (``retention.on_withdraw``); the customer and statements (billing records) stay. Returns the LINE
+    user id that was linked, or None."""
+    line_user_id = session.scalar(select(LineLink.line_user_id).where(LineLink.account_id == account_id))
+    session.execute(delete(LinkToken).where(LinkToken.account_id == account_id))
+    session.execute(delete(LineLink).where(LineLink.account_id == account_id))
+    session.execute(delete(Account).where(Account.id == account_id))
+    for erase in retention.ERASERS:
+        erase(session, account_id, line_user_id)
+    session.expire_all()
+    return line_user_id

@@ -27,6 +27,8 @@ from typing import Any
 
 import redis
 
+from storage.redis_url import connect
+
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_SECONDS = 30  # a crashed holder frees the lock after this
@@ -253,7 +255,7 @@ class StateStore:
 def make_redis(url: str | None) -> redis.Redis:
     """A Redis client for ``url``; with none, an in-process fakeredis (one process only)."""
     if url:
-        return redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3, health_check_interval=30)
+        return connect(url)  # plain redis:// or redis+sentinel:// (docs/deployment.md)
     import fakeredis  # only for make run
 
     log.warning("REDIS_URL is not set: using an IN-PROCESS stand-in for Redis. "

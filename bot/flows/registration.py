@@ -117,6 +117,7 @@ def start(turn: Turn, _match=None) -> str | None:
         turn.say(messages.VERIFY_LIMITED_USER, [OPERATOR])
         return None
     turn.data.clear()
+    turn.signal("registration_started")
     turn.say(messages.REGISTER_START, [CANCEL])
     return State.REGISTER_CUSTOMER_NUMBER
 
@@ -254,13 +255,16 @@ def _verify(turn: Turn, name_kana: str) -> str | None:
 def _mismatch(turn: Turn, store: StateStore, ident: str) -> str | None:
     """Count the failure for the user and the number; block either when its limit is reached."""
     log.info("verification mismatch for customer number #%s", ident[:8])
+    turn.signal("verification_failed")
     try:
         user_hits = store.count_hit(USER_MISMATCH, turn.user_id, USER_WINDOW_SECONDS)
         number_hits = store.count_hit(NUMBER_MISMATCH, ident, NUMBER_WINDOW_SECONDS)
         if number_hits >= NUMBER_LIMIT:
             store.block(NUMBER_MISMATCH, ident, NUMBER_BLOCK_SECONDS)
+            turn.signal("lockout_number")
         if user_hits >= USER_LIMIT:
             store.block(USER_MISMATCH, turn.user_id, USER_BLOCK_SECONDS)
+            turn.signal("lockout_user")
     except StateUnavailable:
         log.warning("mismatch counters unwritable; verification refused")
         turn.say(messages.VERIFY_MISMATCH)
@@ -392,6 +396,7 @@ def _register(turn: Turn) -> str | None:
     except StateUnavailable:
         log.warning("could not count a registration mail")  # the check just before read the counters
     _send_mail(turn, account, token)
+    turn.signal("registration_provisional")
     turn.say(messages.PROVISIONAL_DONE.format(email=account.email, valid_for=_valid_for(turn)), AFTER_PROVISIONAL)
     return None
 

@@ -47,6 +47,12 @@ class LineApiRecorder:
     reply_token_users: dict[str, str] = field(default_factory=dict)  # filled by whoever sends the webhook
     validate: bool = True  # False skips the OpenAPI check (the latency benchmark measures what it costs)
     rich_menus: RichMenuState = field(default_factory=lambda: RichMenuState())
+    # GET /v2/bot/info and the month's message quota (``flask --app app check``; notices).
+    bot_info: dict = field(default_factory=lambda: {
+        "userId": "U0123456789abcdef0123456789abcdef", "basicId": "@123abcde", "displayName": "あいコムこうか",
+        "chatMode": "bot", "markAsReadMode": "auto"})
+    quota_limit: int | None = None  # None: no monthly limit (type "none")
+    quota_used: int = 0
     _retry_keys: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
@@ -203,6 +209,33 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         token = secrets.token_urlsafe(24)
         recorder.record(ApiCall("link_token", request.path, {"linkToken": token}, 200, [], time.time(), user_id))
         return jsonify({"linkToken": token})
+
+    # -- the channel and its quota (operators' check; bill notices) ----------------------------
+    @bp.get("/v2/bot/info")
+    def bot_info():
+        _body, error = _call("bot_info", None)
+        if error:
+            return error
+        recorder.record(ApiCall("bot_info", request.path, None, 200, [], time.time()))
+        return jsonify(recorder.bot_info)
+
+    @bp.get("/v2/bot/message/quota")
+    def quota():
+        _body, error = _call("quota", None)
+        if error:
+            return error
+        recorder.record(ApiCall("quota", request.path, None, 200, [], time.time()))
+        if recorder.quota_limit is None:
+            return jsonify({"type": "none"})
+        return jsonify({"type": "limited", "value": recorder.quota_limit})
+
+    @bp.get("/v2/bot/message/quota/consumption")
+    def quota_consumption():
+        _body, error = _call("quota_consumption", None)
+        if error:
+            return error
+        recorder.record(ApiCall("quota_consumption", request.path, None, 200, [], time.time()))
+        return jsonify({"totalUsage": recorder.quota_used})
 
     _add_rich_menu_routes(bp, recorder, _call)
     return bp

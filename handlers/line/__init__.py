@@ -19,10 +19,10 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
-from handlers import jobs
+from handlers import jobs, metrics
 from handlers.line import events, richmenu, webhook
 from handlers.mail import send_mail_job
-from storage.events import EventQueue
+from storage.events import GROUP, EventQueue, stream_key
 
 
 def init_app(app: Flask) -> None:
@@ -44,6 +44,11 @@ def init_app(app: Flask) -> None:
         app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),
         max_queued=app.config.get("EVENT_QUEUE_MAX", 50_000), lease_seconds=app.config.get("EVENT_LEASE_SECONDS", 15.0))
     jobs.register_worker_service(app, "LINE events", _start_events, events.drain_events)
+    queue = app.extensions["event_queue"]
+    metrics.register_queue_probe(
+        app, "line_events",
+        lambda detail: [metrics.stream_stats(app.extensions["redis"], stream_key(p), GROUP, "line_events", str(p))
+                        for p in range(queue.partitions)])
     if app.config.get("EVENTS_INLINE") or not app.config.get("REDIS_URL"):
         _start_with_first_request(app)
     richmenu.init_app(app)  # the rich menus: data-host client, `flask richmenu`, the SwitchMenu job

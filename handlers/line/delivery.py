@@ -22,7 +22,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.types import replies_from_json
-from handlers import jobs
+from handlers import jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,9 @@ def deliver(user_id: str, reply_token: str | None, messages: list[dict], key_bas
                 ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": first}),
                 _request_timeout=REQUEST_TIMEOUT)
             replied = True
+            metrics.count_reply("sent")
         except ApiException as exc:
+            metrics.count_reply("refused")
             if recovered and exc.status == 400:
                 log.info("reply token already used for %s: the answer went out before the takeover",
                          mask_user(user_id))
@@ -85,6 +87,7 @@ def deliver(user_id: str, reply_token: str | None, messages: list[dict], key_bas
                 log.warning("reply refused by LINE (status %s) for %s; pushing instead", exc.status,
                             mask_user(user_id))
         except Exception as exc:  # noqa: BLE001 - network trouble: fall back to a retried push
+            metrics.count_reply("failed")
             log.warning("reply failed (%s) for %s; pushing instead", exc.__class__.__name__, mask_user(user_id))
     queue_pushes(user_id, rest if replied else messages, key_base, offset=1 if replied else 0)
     return "reply" if replied else "push"
@@ -100,11 +103,18 @@ def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
                                      x_line_retry_key=retry_key, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as exc:
         if exc.status == 409:
+            metrics.count_push("duplicate")
             return
         if exc.status == 400:
+            metrics.count_push("refused")
             log.error("LINE refused a push as invalid (400); not retrying")
             return
+        metrics.count_push("quota" if exc.status == 429 else "failed")
         raise
+    except Exception:
+        metrics.count_push("failed")
+        raise
+    metrics.count_push("sent", len(messages))
 
 
 def push_job(user_id: str, messages: list[dict], retry_key: str) -> None:

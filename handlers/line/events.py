@@ -44,7 +44,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import messages
 from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, TextReply, fields_of, from_json, to_json
-from handlers import jobs
+from handlers import jobs, logs, metrics
 from handlers.line.delivery import deliver, link_url, mask_user, start_loading
 from handlers.line.render import render
 from storage import outbox
@@ -141,11 +141,17 @@ def _deliver(app: Flask, event: dict, payload: str, recovered: bool) -> None:
     for i, effect in enumerate(effects):
         jobs.enqueue_effect(type(effect).__name__, fields_of(effect), once=f"{event_id}:{i}")
     deliver(user_id, _reply_token(app, event), render(replies, login_url), key_base=event_id, recovered=recovered)
+    metrics.observe_turn(event["kind"], event.get("ts") or None)
 
 
 def process(app: Flask, entry: Entry) -> None:
     """Handle one queued event exactly once; raise ``Transient`` to have it tried again later."""
     event = json.loads(entry.payload)
+    with logs.request_context(event.get("request_id")):  # the webhook request's id, in this worker's logs
+        _process(app, entry, event)
+
+
+def _process(app: Flask, entry: Entry, event: dict) -> None:
     queue: EventQueue = app.extensions["event_queue"]
     db = app.extensions["db"]
     event_id = event["id"]
@@ -165,7 +171,8 @@ def process(app: Flask, entry: Entry) -> None:
         if payload is None:
             incoming = incoming_of(event)
             try:
-                _run_turn(app, incoming, event_id)
+                outcome = _run_turn(app, incoming, event_id)
+                metrics.count_signals(outcome.signals)
             except IntegrityError:
                 with db.begin() as session:  # another worker ran this very event meanwhile
                     row = outbox.get(session, event_id)

@@ -18,10 +18,11 @@ import json
 import logging
 import time
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, g, request
 from linebot.v3 import WebhookParser
 
 from bot.types import EventKind
+from handlers import logs, metrics
 from storage.events import EventQueue, QueueFull
 from storage.state import StateUnavailable
 
@@ -48,8 +49,9 @@ def translate(raw) -> dict | None:
         return None
     kind, text, postback, nonce, ok = None, "", "", "", False
     event_type = raw.get("type")
+    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    metrics.count_event(_str(event_type), _str(message.get("type")) or None if event_type == "message" else None)
     if event_type == "message":
-        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
         if message.get("type") == "text":
             kind, text = EventKind.TEXT, _str(message.get("text"))
         elif message.get("type") == "sticker":
@@ -79,8 +81,21 @@ def translate(raw) -> dict | None:
         "id": event_id[:64], "user": user_id, "kind": str(kind), "text": text, "postback": postback,
         "nonce": nonce, "ok": ok, "reply": _str(raw.get("replyToken")),
         "ts": timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else 0,
-        "queued": time.time(),
+        "queued": time.time(), "request_id": logs.current_request_id(),
     }
+
+
+@bp.before_request
+def _start_timer() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def _observe(response):
+    started = g.get("webhook_started")
+    if started is not None:
+        metrics.WEBHOOK_SECONDS.labels(str(response.status_code)).observe(time.perf_counter() - started)
+    return response
 
 
 @bp.post("/callback")

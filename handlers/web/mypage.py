@@ -45,9 +45,11 @@ from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email, nfkc
-from handlers import jobs
+from bot.types import TextReply, replies_to_json
+from handlers import jobs, metrics
 from handlers.mail import send_mail_job
 from handlers.web import sessions
+from storage import accounts as account_store
 from storage import bills, logins, repositories
 from storage.bills import aware
 from storage.models import Account
@@ -195,6 +197,7 @@ def login_post():
     except StateUnavailable:
         return render_template("mypage/login.html", error="unavailable", **page), 503
     if throttled:
+        metrics.WEB_LOGINS.labels("throttled").inc()
         log.info("web login refused: too many failures")
         return render_template("mypage/login.html", error="throttled", **page), 429
 
@@ -212,6 +215,7 @@ def login_post():
             if link_token:
                 nonce = logins.issue_line_link_nonce(db, usable, now)
     if not ok:
+        metrics.WEB_LOGINS.labels("failed").inc()
         try:
             state.count_hit("web_login_id", account_ident, LOGIN_WINDOW_SECONDS)
             state.count_hit("web_login_addr", address, LOGIN_WINDOW_SECONDS)
@@ -225,6 +229,7 @@ def login_post():
     session.clear()
     sessions.renew(session)  # a new session id at login: no fixation
     session["account_id"], session["session_version"] = signed_in
+    metrics.WEB_LOGINS.labels("ok").inc()
     log.info("web login for account %s", signed_in[0])
     if nonce:
         target = current_app.config.get("LINE_ACCOUNT_LINK_URL") or LINE_ACCOUNT_LINK_URL
@@ -299,6 +304,62 @@ def bill_detail(statement_id: int):
             abort(404)
         return render_template("mypage/bill_detail.html", account=viewer, statement=statement,
                                logged_in=logged_in)
+
+
+# -- 退会 (delete my My Page account) -----------------------------------------------------------
+# The LINE edge renders and pushes; queued by path so this edge does not import it.
+LINE_PUSH_JOB = "handlers.line.delivery:push_replies_job"
+
+
+@bp.get("/mypage/withdraw")
+@login_required
+def withdraw(db, account: Account):
+    """退会: what it deletes and keeps, and the password that confirms it."""
+    return render_template("mypage/withdraw.html", account=account, error=None,
+                           linked=account.line_link is not None)
+
+
+@bp.post("/mypage/withdraw")
+def withdraw_post():
+    """Check the password, then delete the account, its links and LINE link; tell the LINE user by push."""
+    password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
+    state = _state()
+    with _db().begin() as db:
+        account = current_account(db)
+        if account is None:
+            return redirect(_login_url(url_for("mypage.withdraw")))
+        ident = _ident(account.login_id_key)
+        try:
+            throttled = state.count("web_login_id", ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
+        except StateUnavailable:
+            return _unavailable_page()
+        linked = account.line_link is not None
+        if throttled or not verify_password(account.password_hash, password):
+            if not throttled:
+                try:  # a wrong password here counts like a failed login (a borrowed session cannot guess on)
+                    state.count_hit("web_login_id", ident, LOGIN_WINDOW_SECONDS)
+                except StateUnavailable:
+                    log.warning("could not count a failed password check")
+            return render_template("mypage/withdraw.html", account=account, linked=linked,
+                                   error="throttled" if throttled else "password"), 200
+        account_id = account.id
+        line_user_id = account_store.withdraw(db, account_id)
+    session.clear()  # this session's key goes; any other session of the account ends on its next request
+    metrics.WITHDRAWALS.inc()
+    log.info("account %s deleted by its owner (LINE linked: %s)", account_id, bool(line_user_id))
+    try:
+        state.reset_count("web_login_id", ident)
+        if line_user_id:
+            state.save(line_user_id, None)  # a conversation in progress goes with the link
+    except StateUnavailable:
+        log.warning("could not clear the Redis state of a deleted account (it expires by itself)")
+    if line_user_id:
+        try:
+            jobs.enqueue(LINE_PUSH_JOB, user_id=line_user_id,
+                         replies=replies_to_json([TextReply(messages.WITHDRAWN_PUSH)]))
+        except Exception:  # noqa: BLE001 - the deletion has committed; an error page would only mislead
+            log.error("could not queue the withdrawal push for account %s", account_id)
+    return render_template("mypage/withdraw_done.html")
 
 
 # -- リマインダー -------------------------------------------------------------------------------

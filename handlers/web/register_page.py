@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, current_app, render_template, request, sessi
 from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.types import QuickReply, TextReply, replies_to_json
-from handlers import jobs
+from handlers import jobs, metrics
 from handlers.web import sessions
 from storage import accounts, repositories
 from storage.models import LinkToken
@@ -114,6 +114,7 @@ def complete_post(token: str):
     except accounts.TokenSpent:  # spent by another request meanwhile; this transaction rolled back
         return _invalid("used")
     log.info("本登録 completed for account %s (LINE linked: %s)", signed_in[0], bool(line_user_id))
+    metrics.count_signals(["registration_completed"])
     if line_user_id:
         try:
             pushed = [TextReply(messages.REGISTERED_PUSH, (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),

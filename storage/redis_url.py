@@ -1,0 +1,52 @@
+"""Redis connections from ``REDIS_URL``: a plain ``redis://``/``rediss://`` URL, or Redis Sentinel.
+
+Sentinel: ``redis+sentinel://[:password@]host1:26379,host2:26379,host3:26379/<service>[/<db>]``
+(the password, if any, is the data nodes' and the sentinels'). The client asks the
+sentinels for the current master of ``<service>`` and follows a failover by itself.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.sentinel import Sentinel
+
+SENTINEL_SCHEME = "redis+sentinel"
+CLIENT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3, "health_check_interval": 30}
+
+
+class RedisUrlError(ValueError):
+    """A ``REDIS_URL`` that cannot be used (said at start-up)."""
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
+    """(sentinel addresses, service name, db number, password) of a ``redis+sentinel://`` URL."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    password = unquote(parts.password) if parts.password else None
+    hosts = []
+    for item in filter(None, netloc.split(",")):
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "26379")
+        try:
+            hosts.append((host.strip("[]"), int(port or 26379)))
+        except ValueError:
+            raise RedisUrlError(f"REDIS_URL: sentinel port {port!r} is not a number") from None
+    path = [p for p in parts.path.split("/") if p]
+    if not hosts or not path:
+        raise RedisUrlError("REDIS_URL: redis+sentinel://host:26379,host2:26379/<service>[/<db>] expected")
+    try:
+        db = int(path[1]) if len(path) > 1 else 0
+    except ValueError:
+        raise RedisUrlError("REDIS_URL: the database after the service name must be a number") from None
+    return hosts, path[0], db, password
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` with short timeouts (a Redis that hangs must not hang a webhook)."""
+    if url.startswith(SENTINEL_SCHEME + "://"):
+        hosts, service, db, password = parse_sentinel_url(url)
+        sentinel = Sentinel(hosts, sentinel_kwargs={"password": password, "socket_timeout": 3} if password
+                            else {"socket_timeout": 3}, **CLIENT_OPTIONS)
+        return sentinel.master_for(service, db=db, password=password, **CLIENT_OPTIONS)
+    return redis.Redis.from_url(url, **CLIENT_OPTIONS)
