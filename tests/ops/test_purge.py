@@ -131,3 +131,15 @@ def test_a_bad_retention_setting_stops_the_start_up(make_app):
 
     with pytest.raises(ConfigError, match="RETENTION_LINK_TOKEN_DAYS"):
         make_app(RETENTION_LINK_TOKEN_DAYS=-1)
+
+
+def test_purge_removes_old_event_outbox_rows(clocked, runner, db_session):
+    from storage.models import EventOutcome
+
+    with clocked.extensions["db"].begin() as db:
+        db.add(EventOutcome(event_id="old", payload=None, created_at=NOW - timedelta(days=8), delivered_at=NOW))
+        db.add(EventOutcome(event_id="recent", payload=None, created_at=NOW - timedelta(days=1), delivered_at=NOW))
+    result = runner.invoke(args=["purge", "--only", "event_outcomes"])
+    assert result.exit_code == 0, result.output
+    assert "event_outcomes: removed 1 " in result.output
+    assert set(db_session.scalars(select(EventOutcome.event_id))) == {"recent"}
