@@ -124,7 +124,21 @@ class SendMail:
     body: str
 
 
-Effect = SendMail
+@dataclass(frozen=True)
+class StaffOutbox:
+    """Show staff what is pending for this handoff (Slack, or the emulator's staff pane), in order."""
+
+    handoff_id: int
+
+
+@dataclass(frozen=True)
+class HandoffTimer:
+    """Start the handoff's no-reply timer: if no person has answered in time, the customer is told."""
+
+    handoff_id: int
+
+
+Effect = SendMail | StaffOutbox | HandoffTimer
 
 
 @dataclass
@@ -147,7 +161,7 @@ def wire(cls):
 
 
 for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
-             SendMail):
+             SendMail, StaffOutbox, HandoffTimer):
     wire(_cls)
 
 

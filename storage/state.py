@@ -10,6 +10,7 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
     bot:block:<name>:<id>       a refusal in force until the key expires
     bot:web:session:<sid hash>  a web My Page session (JSON), expiring after 30 idle minutes
+    bot:line:<user>:recent      the last few texts the customer sent, masked, for a staff handoff (1 h)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """
@@ -38,6 +39,9 @@ EVENT_DONE_SECONDS = 7 * 24 * 3600  # LINE redelivers for a while; remember long
 # customer can still be told when they come back.
 CONVERSATION_GRACE_SECONDS = 60
 FLOW_MARKER_SECONDS = 24 * 3600
+# What a staff handoff shows of the chat before it: the last few texts, masked, for an hour.
+RECENT_TEXTS = 6
+RECENT_SECONDS = 3600
 
 
 class StateUnavailable(Exception):
@@ -54,6 +58,10 @@ def flow_marker_key(platform: str, user_id: str) -> str:
 
 def lock_key(platform: str, user_id: str) -> str:
     return f"bot:{platform}:{user_id}:lock"
+
+
+def recent_key(platform: str, user_id: str) -> str:
+    return f"bot:{platform}:{user_id}:recent"
 
 
 def event_key(event_id: str) -> str:
@@ -180,6 +188,29 @@ class StateStore:
             return bool(self._save(keys=keys, args=args))
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
+
+    # -- the short transcript a staff handoff shows ------------------------------------------
+    def remember_text(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
+                      seconds: int = RECENT_SECONDS) -> None:
+        """Keep one (already masked) text among the customer's last ``keep``, for ``seconds``."""
+        key = recent_key(self.platform, user_id)
+        payload = json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False)
+        try:
+            pipe = self.redis.pipeline()
+            pipe.rpush(key, payload)
+            pipe.ltrim(key, -keep, -1)
+            pipe.expire(key, seconds)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def recent_texts(self, user_id: str) -> list[dict[str, Any]]:
+        """The customer's last few texts, oldest first (``text``, ``at``)."""
+        try:
+            raw = self.redis.lrange(recent_key(self.platform, user_id), 0, -1)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        return [json.loads(item) for item in raw]
 
     # -- webhook dedup ---------------------------------------------------------------------
     def claim_event(self, event_id: str) -> bool:
