@@ -10,7 +10,8 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
     bot:block:<name>:<id>       a refusal in force until the key expires
     bot:web:session:<sid hash>  a web My Page session (JSON), expiring after 30 idle minutes
-    bot:line:<user>:recent      the last few texts the customer sent, masked, for a staff handoff (1 h)
+    bot:recent:<platform>:<user>  the customer's last few texts outside any flow, masked, for a
+                                staff handoff (1 h; not part of a conversation, so a cancel leaves it)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """
@@ -61,7 +62,7 @@ def lock_key(platform: str, user_id: str) -> str:
 
 
 def recent_key(platform: str, user_id: str) -> str:
-    return f"bot:{platform}:{user_id}:recent"
+    return f"bot:recent:{platform}:{user_id}"
 
 
 def event_key(event_id: str) -> str:
@@ -293,12 +294,16 @@ def make_redis(url: str | None) -> redis.Redis:
 
 DEV_MAILBOX_KEY = "bot:dev:mailbox"
 DEV_MAILBOX_SIZE = 200
+DEV_MAILBOX_SECONDS = 7 * 24 * 3600  # a development mailbox, not an archive
 
 
 def dev_mailbox_add(client: redis.Redis, mail: dict[str, Any]) -> None:
     """Keep a mail in the development mailbox (newest first), shown by the emulator."""
-    client.lpush(DEV_MAILBOX_KEY, json.dumps(mail, ensure_ascii=False))
-    client.ltrim(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)
+    pipe = client.pipeline()
+    pipe.lpush(DEV_MAILBOX_KEY, json.dumps(mail, ensure_ascii=False))
+    pipe.ltrim(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)
+    pipe.expire(DEV_MAILBOX_KEY, DEV_MAILBOX_SECONDS)
+    pipe.execute()
 
 
 def dev_mailbox(client: redis.Redis) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ and pushes the replies they return.
 
 Before any handoff, ``intercept`` also keeps the customer's last few texts, digits and
 mail addresses masked, so staff see how the chat got here; texts typed inside a flow
-that holds answers (registration) are not kept.
+(registration answers) are not kept.
 """
 
 from __future__ import annotations
@@ -85,10 +85,14 @@ def intercept(turn: Turn) -> bool:
 
 
 def _remember(turn: Turn) -> None:
-    """Keep a masked copy of a text sent outside any answer-holding flow, for a later handoff."""
+    """Keep a masked copy of a text sent outside any flow, for a later handoff (answers typed
+    inside a flow, such as a name or mail address during registration, are never kept)."""
     if turn.incoming.kind != EventKind.TEXT or turn.data or turn.store is None:
         return
     try:
+        conversation = turn.store.load(turn.user_id)
+        if conversation is not None and conversation.state:
+            return
         turn.store.remember_text(turn.user_id, mask_text(turn.text)[:200])
     except StateUnavailable:
         log.info("recent texts not kept (state store unavailable)")

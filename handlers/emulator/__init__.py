@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.emulator import page
+from handlers.emulator import page, staff
 
 
 def init_app(app: Flask) -> None:
-    """Mount the emulator (only called when ``EMULATOR`` is on)."""
+    """Mount the emulator (only called when ``EMULATOR`` is on), with its staff pane."""
+    staff.init_app(app)
     page.init_app(app)
