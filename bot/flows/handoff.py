@@ -133,6 +133,11 @@ _ENTRY_KEYS = frozenset(command_text(w) for w in ENTRY_WORDS)
 
 
 # -- the staff side (called by the edges, inside their own transaction) -------------------------
+def is_staff_note(text: str) -> bool:
+    """A staff reply starting with ``note:`` (any case, full-width colon too) stays with staff."""
+    return nfkc(text).lstrip().lower().startswith("note:")
+
+
 def staff_reply(handoff: Handoff, text: str, now: datetime) -> list[Reply]:
     """A person answered in the thread: what the customer gets (nothing once closed)."""
     if handoff.status == handoffs.CLOSED:

@@ -265,11 +265,17 @@ def _callback_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"] + "/callback"
 
 
+def slack_configured(config=None) -> bool:
+    """Slack takes escalations when its three settings are set (then the staff pane stays empty)."""
+    config = current_app.config if config is None else config
+    return bool(config.get("SLACK_BOT_TOKEN") and config.get("SLACK_SIGNING_SECRET") and config.get("SLACK_CHANNEL_ID"))
+
+
 # -- routes -----------------------------------------------------------------------------------
 @bp.get("/emulator")
 def page():
     """The emulator page (its script and styles are static files: the CSP forbids inline ones)."""
-    return render_template("emulator.html", demo_customers=demo_customers(),
+    return render_template("emulator.html", demo_customers=demo_customers(), slack_configured=slack_configured(),
                            destination=current_app.extensions["emulator_destination"])
 
 

@@ -18,7 +18,7 @@ from bot.flows import handoff as handoff_flow
 from bot.hours import TOKYO
 from bot.types import to_json
 from handlers import jobs
-from handlers.emulator.page import bp
+from handlers.emulator.page import bp, slack_configured
 from storage import handoffs
 from storage.models import Handoff, HandoffMessage
 
@@ -67,8 +67,9 @@ def staff_reply():
         if handoff is None:
             return jsonify({"error": "this user has no open handoff"}), 409
         handoff = handoffs.get(session, handoff.id, lock=True)
-        replies = handoff_flow.staff_reply(handoff, text, now)
-        handoffs.add_message(session, handoff, "staff", {"text": text, "staff": STAFF_NAME}, now)
+        note = handoff_flow.is_staff_note(text)
+        replies = [] if note else handoff_flow.staff_reply(handoff, text, now)
+        handoffs.add_message(session, handoff, "note" if note else "staff", {"text": text, "staff": STAFF_NAME}, now)
         handoff_id = handoff.id
     jobs.enqueue(staff_pane_outbox_job, handoff_id=handoff_id)
     if replies:
@@ -93,11 +94,6 @@ def staff_close():
     if replies:
         jobs.enqueue(PUSH_REPLIES_JOB, user_id=user_id, replies=to_json(replies))
     return jsonify({"ok": True})
-
-
-def slack_configured(config) -> bool:
-    """Slack takes escalations when its three settings are set (the Slack edge's own test)."""
-    return bool(config.get("SLACK_BOT_TOKEN") and config.get("SLACK_SIGNING_SECRET") and config.get("SLACK_CHANNEL_ID"))
 
 
 def init_app(app: Flask) -> None:

@@ -23,7 +23,6 @@ from sqlalchemy import select
 
 from bot.flows import handoff as handoff_flow
 from bot.hours import TOKYO
-from bot.normalize import nfkc
 from bot.types import to_json
 from handlers import jobs
 from handlers.slack.client import bot_identity, line_display_name, web_client
@@ -164,11 +163,6 @@ def slack_text(text: str) -> str:
     return html.unescape(text).strip()
 
 
-def is_note(text: str) -> bool:
-    """``note:`` (any case, full-width colon too) keeps a reply inside Slack."""
-    return nfkc(text).lstrip().lower().startswith("note:")
-
-
 def slack_event_job(event: dict, team_id: str | None = None) -> None:
     """A message in the escalation channel: a person's reply in a handoff's thread goes to the customer."""
     config = current_app.config
@@ -184,7 +178,7 @@ def slack_event_job(event: dict, team_id: str | None = None) -> None:
     if (team_id and identity.team_id and team_id != identity.team_id) or event.get("user") == identity.user_id:
         return
     text = slack_text(event.get("text") or "")
-    if not text or is_note(text):
+    if not text or handoff_flow.is_staff_note(text):
         return
     with current_app.extensions["db"].begin() as session:
         handoff = handoffs.find_by_thread(session, thread_ts)
