@@ -164,7 +164,7 @@ def test_demo_customers_and_panes_are_shown(live_emulator, page):
     guide.locator("button.fill", has_text=first.customer_number).click()
     assert page.input_value("#message-input") == first.customer_number
     tabs = page.locator("#pane-tabs .tab").all_inner_texts()
-    assert tabs == ["チャット", "はじめに", "メールボックス", "ログ"]
+    assert tabs == ["チャット", "はじめに", "メールボックス", "スタッフ", "ログ"]
     page.locator("#pane-tabs .tab", has_text="ログ").click()
     assert page.locator("#pane-raw").is_hidden()
     page.locator("#pane-tabs .tab", has_text="ログ").click()
