@@ -2,7 +2,7 @@
 
     bot --(オペレーター, 問い合わせ, 人と話したい, オペレーターと話す)--> waiting
     waiting --(a staff reply)--> with staff
-    waiting | with staff --(staff press 対応完了, or the customer sends ボットに戻る)--> closed (= bot)
+    waiting | with staff --(staff press 対応完了, the customer sends ボットに戻る or blocks us)--> closed (= bot)
 
 The handoff's state lives in the database (``storage.handoffs``), not in the Redis
 conversation, which ends after 30 idle minutes while a person may answer hours later.
@@ -82,6 +82,17 @@ def intercept(turn: Turn) -> bool:
                          turn.now)
     turn.effect(StaffOutbox(handoff.id))
     return True
+
+
+def on_unfollow(turn: Turn) -> None:
+    """A customer who blocks the account cannot be answered: the handoff ends and staff are told."""
+    handoff = handoffs.find_open(turn.db, turn.user_id)
+    if handoff is None:
+        return
+    handoffs.close(handoff, CLOSED_BY_CUSTOMER, turn.now)
+    handoffs.add_message(turn.db, handoff, "closed", {"closed_by": CLOSED_BY_CUSTOMER, "blocked": True,
+                                                      "closed_at": turn.now.isoformat()}, turn.now)
+    turn.effect(StaffOutbox(handoff.id))
 
 
 def _remember(turn: Turn) -> None:
@@ -175,4 +186,5 @@ FLOW = Flow(
     name="handoff",
     entries=(Entry(words(*ENTRY_WORDS), start),),
     intercept=intercept,
+    on_unfollow=on_unfollow,
 )

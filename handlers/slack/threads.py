@@ -103,7 +103,9 @@ def escalation_blocks(handoff_id: int, opened: dict[str, Any], display_name: str
 
 def _closed_by(closed: dict[str, Any]) -> str:
     by = closed.get("closed_by") or ""
-    return "お客様（自動応答に戻りました）" if by == handoff_flow.CLOSED_BY_CUSTOMER else _escape(by)
+    if by != handoff_flow.CLOSED_BY_CUSTOMER:
+        return _escape(by)
+    return "お客様（公式アカウントをブロック）" if closed.get("blocked") else "お客様（自動応答に戻りました）"
 
 
 def _opened_payload(handoff: Handoff) -> dict[str, Any]:

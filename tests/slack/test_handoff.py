@@ -220,3 +220,28 @@ def test_every_asking_word_opens_a_handoff(app, make_line_user, slack):
         assert "担当者におつなぎします" in user.says(word)
     drain_jobs(app)
     assert len([p for p in slack.posts() if "thread_ts" not in p]) == 4
+
+
+def test_a_customer_who_blocks_the_account_ends_the_handoff(app, escalate, slack, line_user):
+    _replies, handoff = escalate()
+    line_user.send_event(line_user._event("unfollow"))
+    drain_jobs(app)
+    fresh = open_handoff(app)
+    assert fresh.status == "closed" and fresh.closed_by == "customer"
+    (update,) = [c.args for c in slack.of("chat.update")]
+    assert "ブロック" in json.dumps(update["blocks"], ensure_ascii=False)
+
+
+def test_transcripts_can_be_purged_after_close_and_reports_keep_the_times(app, escalate, staff, line_user):
+    from storage import handoffs as handoff_store
+
+    _replies, handoff = escalate()
+    line_user.say("個人的な相談です")
+    staff.press_close(handoff.id, handoff.staff_thread_ts)
+    drain_jobs(app)
+    with app.extensions["db"].begin() as session:
+        assert handoff_store.delete_transcripts(session, datetime(2026, 12, 1, 9, 0, tzinfo=TOKYO)) == 0
+        removed = handoff_store.delete_transcripts(session, datetime(2027, 3, 1, tzinfo=TOKYO))
+    assert removed >= 2
+    kept = open_handoff(app)
+    assert kept.opened_at and kept.closed_at and kept.reason == "asked"
