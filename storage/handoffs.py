@@ -30,6 +30,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Handoff, HandoffMessage
+from storage.state import handoff_drain_key
 
 WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
 DRAIN_LOCK_SECONDS = 120
@@ -38,10 +39,6 @@ DRAIN_WAIT_SECONDS = 10
 
 class OutboxBusy(Exception):
     """Another job is draining this handoff's outbox and did not finish in time (retry later)."""
-
-
-def drain_lock_key(handoff_id: int) -> str:
-    return f"bot:handoff:{handoff_id}:drain"
 
 
 # -- handoffs ---------------------------------------------------------------------------------
@@ -119,7 +116,7 @@ def drain(sessions: sessionmaker[Session], client: redis.Redis, handoff_id: int,
     ``send`` may return changes to store on the handoff (``staff_thread_ts``, ``staff_channel``).
     Raises what ``send`` raised (the job is retried) or ``OutboxBusy``. Returns how many were sent.
     """
-    key, token = drain_lock_key(handoff_id), uuid.uuid4().hex
+    key, token = handoff_drain_key(handoff_id), uuid.uuid4().hex
     deadline = time.monotonic() + wait
     while not client.set(key, token, nx=True, ex=DRAIN_LOCK_SECONDS):
         if time.monotonic() > deadline:

@@ -12,6 +12,9 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:web:session:<sid hash>  a web My Page session (JSON), expiring after 30 idle minutes
     bot:recent:<platform>:<user>  the customer's last few texts outside any flow, masked, for a
                                 staff handoff (1 h; not part of a conversation, so a cancel leaves it)
+    bot:slack:event:<event_id>  a Slack event already queued (its retries are ignored), 24 h
+    bot:handoff:<id>:drain      the lock of the one job sending a handoff's outbox (storage.handoffs)
+    bot:emu:…                   the emulator's timeline and fake-LINE memory (handlers/emulator/page.py)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """
@@ -63,6 +66,14 @@ def lock_key(platform: str, user_id: str) -> str:
 
 def recent_key(platform: str, user_id: str) -> str:
     return f"bot:recent:{platform}:{user_id}"
+
+
+def slack_event_key(event_id: str) -> str:
+    return f"bot:slack:event:{event_id}"
+
+
+def handoff_drain_key(handoff_id: int) -> str:
+    return f"bot:handoff:{handoff_id}:drain"
 
 
 def event_key(event_id: str) -> str:

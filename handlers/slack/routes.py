@@ -18,15 +18,12 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from handlers import jobs
 from handlers.slack import threads
 from handlers.slack.client import verifier
+from storage.state import slack_event_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("slack", __name__)
 
 EVENT_SEEN_SECONDS = 24 * 3600  # Slack retries for minutes; remember for a day
-
-
-def slack_event_key(event_id: str) -> str:
-    return f"bot:slack:event:{event_id}"
 
 
 def _verified_body() -> bytes:
