@@ -32,6 +32,7 @@ from storage.models import Handoff, HandoffMessage
 log = logging.getLogger(__name__)
 
 CLOSE_ACTION_ID = "close_handoff"
+HUMAN_SUBTYPES = ("thread_broadcast", "file_share")
 PUSH_REPLIES_JOB = "handlers.line.delivery:push_replies_job"
 REASONS = {handoff_flow.REASON_ASKED: "お客様がオペレーターを希望",
            handoff_flow.REASON_VERIFICATION_LIMIT: "本人確認の回数制限に達した"}
@@ -170,8 +171,9 @@ def slack_event_job(event: dict, team_id: str | None = None) -> None:
     config = current_app.config
     if event.get("type") != "message" or event.get("channel") != config.get("SLACK_CHANNEL_ID"):
         return
-    # Edits, deletions, joins, bot posts (ours included): none is a person answering.
-    if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+    # Edits, deletions, joins, bot posts (ours included): none is a person answering. A reply also
+    # sent to the channel (thread_broadcast) or with a file attached (file_share: its text only) is.
+    if event.get("subtype") not in (None, *HUMAN_SUBTYPES) or event.get("bot_id") or not event.get("user"):
         return
     thread_ts = event.get("thread_ts")
     if not thread_ts or thread_ts == event.get("ts"):

@@ -22,18 +22,38 @@ from sqlalchemy import text
 
 from app import create_app
 from tests.conftest import _table_names
-from tests.emulator.test_emulator_browser import (  # noqa: F401 - fixtures and helpers
-    CHROMIUM,
-    browser,
-    page,
-    say,
-    tap_quick_reply,
-    wait_for_bot,
-)
+from tests.emulator.test_emulator_browser import CHROMIUM, browser, page  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = 45_000
+
+
+def wait_for_bot(page, before: int, expected: str) -> None:  # noqa: F811 - the fixture's name
+    """Wait until a bot message newer than the first ``before`` rows contains ``expected``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "([n, text]) => Array.from(document.querySelectorAll('.row.bot')).slice(n)"
+            ".some(row => row.textContent.includes(text))", arg=[before, expected], timeout=TIMEOUT_MS)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no bot message with {expected!r}; the chat ends with:\n"
+                             + page.get_by_test_id("chat-log").inner_text()[-600:]) from None
+
+
+def say(page, text: str, expected: str) -> None:  # noqa: F811
+    """Type ``text`` in the chat and send it with Enter; wait for a bot answer containing ``expected``."""
+    before = page.locator(".row.bot").count()
+    page.get_by_test_id("chat-input").fill(text)
+    page.get_by_test_id("chat-input").press("Enter")
+    wait_for_bot(page, before, expected)
+
+
+def tap_quick_reply(page, label: str, expected: str) -> None:  # noqa: F811
+    before = page.locator(".row.bot").count()
+    page.locator("#quick-replies .chip", has_text=label).click()
+    wait_for_bot(page, before, expected)
 
 
 def _free_port() -> int:
@@ -42,7 +62,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
+    # A busy shared machine can take a minute to import the app in each worker.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -91,7 +112,8 @@ def multiprocess_emulator(database_url, redis_url, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     with open(logs / "web.log", "w") as web_log, open(logs / "worker.log", "w") as worker_log:
-        web = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60",
+        web = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "120",
+                                "--no-control-socket",
                                 "app:create_app()"], cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT)
         worker = subprocess.Popen([str(BIN / "flask"), "--app", "app", "worker"], cwd=ROOT, env=env,
                                   stdout=worker_log, stderr=subprocess.STDOUT)

@@ -65,9 +65,12 @@ def test_staff_reply_reaches_the_customer_and_note_stays_in_slack(app, escalate,
     assert staff.reply(handoff.staff_thread_ts, "note: 料金の件、確認中").status_code == 200
     assert staff.reply(handoff.staff_thread_ts, "お待たせしました。担当の鈴木です。").status_code == 200
     drain_jobs(app)
+    broadcast = staff.reply(handoff.staff_thread_ts, "チャンネルにも送信した返信", subtype="thread_broadcast")
+    assert broadcast.status_code == 200
+    drain_jobs(app)
     pushed = [m["text"] for m in line_api.messages(line_user.user_id) if "鈴木" in m.get("text", "")
-              or "確認中" in m.get("text", "")]
-    assert pushed == ["お待たせしました。担当の鈴木です。"]
+              or "確認中" in m.get("text", "") or "チャンネル" in m.get("text", "")]
+    assert pushed == ["お待たせしました。担当の鈴木です。", "チャンネルにも送信した返信"]
     fresh = open_handoff(app)
     assert fresh.status == "with_staff" and fresh.first_staff_reply_at is not None
 
