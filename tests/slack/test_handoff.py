@@ -248,3 +248,20 @@ def test_transcripts_can_be_purged_after_close_and_reports_keep_the_times(app, e
     assert removed >= 2
     kept = open_handoff(app)
     assert kept.opened_at and kept.closed_at and kept.reason == "asked"
+
+
+def test_close_from_another_channel_or_message_changes_nothing(app, escalate, staff, line_user, line_api):
+    _replies, handoff = escalate()
+    staff.press_close(handoff.id, handoff.staff_thread_ts, channel="C0OTHER")
+    staff.press_close(handoff.id, "1764000000.999999")  # a button on some other message
+    drain_jobs(app)
+    assert open_handoff(app).status == "waiting"
+    assert "対応を終了しました" not in texts(line_api.messages(line_user.user_id))
+
+
+def test_slack_is_answered_at_once_even_when_slack_is_down(app, escalate, staff, slack, line_user):
+    _replies, handoff = escalate()
+    slack.fail_next.extend(["ratelimited"] * 3)
+    started = time.monotonic()
+    assert staff.reply(handoff.staff_thread_ts, "すぐ返ります").status_code == 200
+    assert time.monotonic() - started < 3  # the work is a job, not part of the request
