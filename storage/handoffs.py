@@ -42,9 +42,13 @@ class OutboxBusy(Exception):
 
 
 # -- handoffs ---------------------------------------------------------------------------------
-def find_open(session: Session, line_user_id: str) -> Handoff | None:
-    """The LINE user's open handoff (waiting or with staff), if any."""
-    return session.scalar(select(Handoff).where(Handoff.open_line_user_id == line_user_id))
+def find_open(session: Session, line_user_id: str, lock: bool = False) -> Handoff | None:
+    """The LINE user's open handoff (waiting or with staff), if any (``lock``: row-locked, so a
+    customer's message and a staff member's 対応完了 at the same moment are taken one after the other)."""
+    query = select(Handoff).where(Handoff.open_line_user_id == line_user_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 def find_by_thread(session: Session, thread_ts: str) -> Handoff | None:
@@ -56,7 +60,7 @@ def get(session: Session, handoff_id: int, lock: bool = False) -> Handoff | None
     """One handoff by id (``lock``: row-locked until the transaction ends)."""
     query = select(Handoff).where(Handoff.id == handoff_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)
 
 

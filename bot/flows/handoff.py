@@ -66,7 +66,7 @@ def intercept(turn: Turn) -> bool:
     """While a handoff is open, relay everything to staff and answer nothing (True = handled)."""
     if turn.incoming.kind not in (EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA):
         return False
-    handoff = handoffs.find_open(turn.db, turn.user_id)
+    handoff = handoffs.find_open(turn.db, turn.user_id, lock=True)
     if handoff is None:
         _remember(turn)
         return False

@@ -63,10 +63,9 @@ def staff_reply():
         return jsonify({"error": "user and text are required"}), 400
     now = _now()
     with current_app.extensions["db"].begin() as session:
-        handoff = handoffs.find_open(session, user_id)
+        handoff = handoffs.find_open(session, user_id, lock=True)
         if handoff is None:
             return jsonify({"error": "this user has no open handoff"}), 409
-        handoff = handoffs.get(session, handoff.id, lock=True)
         note = handoff_flow.is_staff_note(text)
         replies = [] if note else handoff_flow.staff_reply(handoff, text, now)
         handoffs.add_message(session, handoff, "note" if note else "staff", {"text": text, "staff": STAFF_NAME}, now)
@@ -84,10 +83,9 @@ def staff_close():
     if not user_id:
         return jsonify({"error": "user is required"}), 400
     with current_app.extensions["db"].begin() as session:
-        handoff = handoffs.find_open(session, user_id)
+        handoff = handoffs.find_open(session, user_id, lock=True)
         if handoff is None:
             return jsonify({"error": "this user has no open handoff"}), 409
-        handoff = handoffs.get(session, handoff.id, lock=True)
         replies = handoff_flow.close_by_staff(session, handoff, STAFF_NAME, _now())
         handoff_id = handoff.id
     jobs.enqueue(staff_pane_outbox_job, handoff_id=handoff_id)
