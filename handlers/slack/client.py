@@ -36,10 +36,18 @@ def verifier() -> SignatureVerifier | None:
 
 
 def bot_identity() -> BotIdentity:
-    """Our team, bot user and bot id, asked once per process."""
+    """Our team, bot user and bot id, asked once per process (``auth.test``).
+
+    When Slack will not say, the identity is empty for now (asked again next time): our own posts
+    still carry ``bot_id`` and are ignored for that, and the channel is still checked.
+    """
     cached = current_app.extensions.get("slack_identity")
     if cached is None:
-        answer = web_client().auth_test()
+        try:
+            answer = web_client().auth_test()
+        except Exception as exc:  # noqa: BLE001 - SlackApiError or the network; not worth losing a reply
+            log.warning("Slack auth.test failed (%s); checking events without our identity", exc.__class__.__name__)
+            return BotIdentity("", "", "")
         cached = BotIdentity(str(answer.get("team_id") or ""), str(answer.get("user_id") or ""),
                              str(answer.get("bot_id") or ""))
         current_app.extensions["slack_identity"] = cached

@@ -123,7 +123,8 @@ def post_to_slack(handoff: Handoff, message: HandoffMessage, payload: dict[str, 
     channel = handoff.staff_channel or current_app.config["SLACK_CHANNEL_ID"]
     if message.kind == "opened":
         name = line_display_name(handoff.line_user_id)
-        answer = client.chat_postMessage(channel=channel, text="LINEのお客様が担当者との会話を希望しています",
+        # ``text`` carries the facts too: it is what notifications and clients without blocks show.
+        answer = client.chat_postMessage(channel=channel, text=escalation_summary(payload, name),
                                          blocks=escalation_blocks(handoff.id, payload, name), unfurl_links=False)
         return {"staff_thread_ts": answer["ts"], "staff_channel": answer.get("channel") or channel}
     thread = handoff.staff_thread_ts
@@ -138,7 +139,8 @@ def post_to_slack(handoff: Handoff, message: HandoffMessage, payload: dict[str, 
     elif message.kind == "closed":
         opened = _opened_payload(handoff)
         name = line_display_name(handoff.line_user_id)
-        client.chat_update(channel=channel, ts=thread, text="対応完了",
+        closed_line = f"対応完了: {_closed_by(payload)}（{when(payload['closed_at'])}）"
+        client.chat_update(channel=channel, ts=thread, text=escalation_summary(opened, name) + "\n" + closed_line,
                            blocks=escalation_blocks(handoff.id, opened, name, closed=payload))
         client.chat_postMessage(channel=channel, thread_ts=thread,
                                 text=f"対応完了: {_closed_by(payload)}（{when(payload['closed_at'])}）。"
@@ -199,21 +201,25 @@ def slack_close_job(handoff_id: str, message_ts: str, channel: str, team_id: str
                     staff_name: str) -> None:
     """「対応完了」: end the handoff, tell the customer, show staff who closed it and when."""
     config = current_app.config
-    if channel != config.get("SLACK_CHANNEL_ID") or not handoff_id.isdigit():
+    if channel != config.get("SLACK_CHANNEL_ID"):
         return
     identity = bot_identity()
     if team_id and identity.team_id and team_id != identity.team_id:
         return
     with current_app.extensions["db"].begin() as session:
-        handoff = handoffs.get(session, int(handoff_id), lock=True)
-        if handoff is None or handoff.staff_thread_ts != message_ts:
+        # The button carries the handoff's id; the message it sits on must be that handoff's.
+        found = handoffs.get(session, int(handoff_id)) if handoff_id.isdigit() else None
+        if found is None and message_ts:
+            found = handoffs.find_by_thread(session, message_ts)
+        if found is None or (message_ts and found.staff_thread_ts != message_ts):
             return
+        handoff = handoffs.get(session, found.id, lock=True)
         replies = handoff_flow.close_by_staff(session, handoff, staff_name, now())
-        line_user_id = handoff.line_user_id
+        line_user_id, closed_id = handoff.line_user_id, handoff.id
     if replies:
-        log.info("handoff %s closed in Slack", handoff_id)
+        log.info("handoff %s closed in Slack", closed_id)
         jobs.enqueue(PUSH_REPLIES_JOB, user_id=line_user_id, replies=to_json(replies))
-        jobs.enqueue_effect("StaffOutbox", {"handoff_id": int(handoff_id)})
+        jobs.enqueue_effect("StaffOutbox", {"handoff_id": closed_id})
 
 
 # -- the no-reply timer ------------------------------------------------------------------------

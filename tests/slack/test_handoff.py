@@ -265,3 +265,18 @@ def test_slack_is_answered_at_once_even_when_slack_is_down(app, escalate, staff,
     started = time.monotonic()
     assert staff.reply(handoff.staff_thread_ts, "すぐ返ります").status_code == 200
     assert time.monotonic() - started < 3  # the work is a job, not part of the request
+
+
+def test_staff_replies_still_arrive_when_auth_test_fails(app, escalate, staff, slack, line_user, line_api):
+    _replies, handoff = escalate()
+    slack.fail_next.append("missing_scope")  # auth.test, the first Slack call the event job makes
+    staff.reply(handoff.staff_thread_ts, "auth.testなしでも届きます")
+    drain_jobs(app)
+    assert "auth.testなしでも届きます" in texts(line_api.messages(line_user.user_id))
+
+
+def test_close_button_found_by_its_message_when_it_carries_no_value(app, escalate, staff, line_user, line_api):
+    _replies, handoff = escalate()
+    staff.press_close("", handoff.staff_thread_ts)
+    drain_jobs(app)
+    assert open_handoff(app).status == "closed"
