@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -302,12 +303,20 @@ def send():
         recorder.set_profile(user_id, name[:20])
 
     event = build_event(user_id, event_type, text=text, data=data)
-    status, answer = _deliver_event(user_id, event_type, event, display if isinstance(display, str) else None)
+    status, answer = _deliver_event(user_id, event_type, event, display if isinstance(display, str) else None,
+                                    background=payload.get("wait") is False)
     return jsonify({"status": status, "response": answer, "webhookEventId": event["webhookEventId"]})
 
 
-def _deliver_event(user_id: str, label: str, event: dict, display: str | None = None) -> tuple[int, str]:
-    """Sign one event as LINE would, log it for the page, POST it to /callback; (status, response text)."""
+def _deliver_event(user_id: str, label: str, event: dict, display: str | None = None,
+                   background: bool = False) -> tuple[int, str]:
+    """Sign one event as LINE would, log it for the page, POST it to /callback; (status, response text).
+
+    ``background`` (what the page asks for) posts from a thread and answers (202, "queued") at
+    once: under gunicorn's sync workers a request waiting for /callback holds its worker, and
+    /callback's own reply to the fake LINE would wait for a free worker until it timed out.
+    How /callback answered still reaches the page, as the timeline's ``callback`` entry.
+    """
     recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
     if event.get("replyToken"):
         recorder.remember_reply_token(event["replyToken"], user_id)
@@ -317,7 +326,18 @@ def _deliver_event(user_id: str, label: str, event: dict, display: str | None = 
     timeline: EmulatorLog = current_app.extensions["emulator_log"]
     timeline.add("webhook", users=[user_id], event=label, body=json.loads(body), raw=body.decode(),
                  signature=signature, displayText=display)
-    status, answer = _post_callback(_callback_url(), body, signature)
+    url = _callback_url()
+    if background:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def post() -> None:
+            with app.app_context():
+                status, answer = _post_callback(url, body, signature)
+                timeline.add("callback", users=[user_id], status=status, response=answer)
+
+        threading.Thread(target=post, name="emulator-webhook", daemon=True).start()
+        return 202, "queued"
+    status, answer = _post_callback(url, body, signature)
     timeline.add("callback", users=[user_id], status=status, response=answer)
     return status, answer
 

@@ -63,3 +63,10 @@ def test_the_page_has_the_staff_pane(emu):  # noqa: F811
     page = emu.get("/emulator").get_data(as_text=True)
     for testid in ("staff-log", "staff-input", "staff-close", "chat-input", "chat-log", "user-select", "mailbox"):
         assert f'data-testid="{testid}"' in page
+
+
+def test_the_page_sends_without_waiting_and_the_reply_still_arrives(emu):  # noqa: F811
+    answer = emu.send(user=USER, type="text", text="ヘルプ", wait=False)
+    assert answer["status"] == 202
+    wait_for(lambda: [e for e in emu.log(user=USER)["entries"] if e["kind"] == "callback" and e["status"] == 200])
+    wait_for(lambda: any("ご用件をお選びください" in t for t in delivered(emu)))
