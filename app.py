@@ -82,6 +82,7 @@ def _env_config(instance_path: str) -> dict:
         "SLACK_API_BASE_URL": env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "SUPPORT_HOURS": env.get("SUPPORT_HOURS") or "09:00-17:00",
+        "HANDOFF_NO_REPLY_MINUTES": _int_setting(env, "HANDOFF_NO_REPLY_MINUTES", 15),
         "EMULATOR": emulator,
         # Jobs run inside the web process when there is no Redis (make run) or when asked.
         "JOBS_INLINE": env.get("JOBS_INLINE") == "1",
@@ -177,11 +178,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     state.init_app(app)
 
-    from handlers import cli, jobs, line, ops, web
+    from handlers import cli, jobs, line, ops, slack, web
 
     jobs.init_app(app)
     web.init_app(app)  # first: CSRF, which the webhooks exempt themselves from
     line.init_app(app)
+    slack.init_app(app)  # before the emulator, whose staff pane stands in when Slack is not configured
     cli.init_app(app)
     ops.init_app(app)  # /metrics, check, queues, purge; after the edges that register probes and rules
     if app.config["EMULATOR"]:

@@ -136,7 +136,21 @@ class SwitchMenu:
     linked: bool
 
 
-Effect = SendMail | SwitchMenu
+@dataclass(frozen=True)
+class StaffOutbox:
+    """Show staff what is pending for this handoff (Slack, or the emulator's staff pane), in order."""
+
+    handoff_id: int
+
+
+@dataclass(frozen=True)
+class HandoffTimer:
+    """Start the handoff's no-reply timer: if no person has answered in time, the customer is told."""
+
+    handoff_id: int
+
+
+Effect = SendMail | SwitchMenu | StaffOutbox | HandoffTimer
 
 
 @dataclass
@@ -159,7 +173,7 @@ def wire(cls):
 
 
 for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
-             SendMail, SwitchMenu):
+             SendMail, SwitchMenu, StaffOutbox, HandoffTimer):
     wire(_cls)
 
 

@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import click
 import redis
@@ -105,6 +105,12 @@ class InlineRunner:
         with self._lock:
             self.pending += 1
         self._start(path, kwargs, 0, once, logs.current_request_id())
+
+    def submit_in(self, seconds: float, path: str, kwargs: dict) -> None:
+        """Run a job after ``seconds`` (a timer, not a pool thread, waits meanwhile)."""
+        with self._lock:
+            self.pending += 1
+        self._retry_later(seconds, path, kwargs, 0, None, logs.current_request_id())
 
     def shutdown(self, wait: bool = True) -> None:
         """Drop waiting retries and stop the pool (tests; a process that exits drops them anyway)."""
@@ -223,13 +229,35 @@ def enqueue(target: JobTarget, _once: str | None = None, **kwargs) -> None:
             log.error("job %s failed and could not be queued (%s)", job_name(path), job_exc.__class__.__name__)
 
 
-def _enqueue_rq(path: str, kwargs: dict, once: str | None = None) -> None:
+def enqueue_in(seconds: float, target: JobTarget, **kwargs) -> None:
+    """Queue a job to run after ``seconds`` (RQ's scheduler, which ``flask worker`` runs; a timer inline).
+
+    A delayed job that cannot be queued (Redis down) is not run early: it is dropped with a warning,
+    so its body must cope with never running (a courtesy reminder, not a promise).
+    """
+    path = job_path(target)
+    resolve(path)
+    runner = current_app.extensions.get("job_runner")
+    if runner is not None:
+        runner.submit_in(seconds, path, kwargs)
+        return
+    try:
+        _enqueue_rq(path, kwargs, delay=timedelta(seconds=max(seconds, 0)))
+    except redis.RedisError as exc:
+        log.warning("job queue unreachable (%s); delayed job %s dropped", exc.__class__.__name__, job_name(path))
+
+
+def _enqueue_rq(path: str, kwargs: dict, once: str | None = None, delay: timedelta | None = None) -> None:
     queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
-    queue.enqueue(_rq_entry, path, kwargs, logs.current_request_id(), once,
-                  retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                  description=f"job:{job_name(path)}", failure_ttl=24 * 3600)
+    options = {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+               "description": f"job:{job_name(path)}", "failure_ttl": 24 * 3600}
+    args = (_rq_entry, path, kwargs, logs.current_request_id(), once)
+    if delay is not None:
+        queue.enqueue_in(delay, *args, **options)
+    else:
+        queue.enqueue(*args, **options)
 
 
 def register_effect(app: Flask, effect_type: str, target: JobTarget) -> None:

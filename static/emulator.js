@@ -130,7 +130,9 @@
     saveUsers();
     renderUserSelect();
     clearQuickReplies();
-    const payload = Object.assign({ user: user.id, displayName: user.name }, event);
+    // wait: false — the server posts the webhook from a thread and answers at once (a sync gunicorn
+    // worker held by this request could not also serve the bot's reply); the outcome comes in the log.
+    const payload = Object.assign({ user: user.id, displayName: user.name, wait: false }, event);
     window.setTimeout(poll, 150); // show the user's own bubble before the bot has finished
     try {
       const response = await fetch(urls.send, {

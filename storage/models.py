@@ -188,3 +188,54 @@ class RichMenu(Base):
     rich_menu_id: Mapped[str] = mapped_column(String(100))
     content_hash: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Handoff(Base):
+    """A chat handed to support staff: waiting for staff, with staff, or closed (for reporting too).
+
+    ``open_line_user_id`` is the LINE user while the handoff is open and NULL once closed: its
+    unique index lets each LINE user have at most one open handoff, on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_line_user_id", "line_user_id"),
+                      Index("ix_handoffs_closed_at", "closed_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(64))
+    open_line_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # "waiting" | "with_staff" | "closed"
+    reason: Mapped[str] = mapped_column(String(40))  # "asked" | "verification_limit" | ...
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_staff_reply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    no_reply_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(100))  # a staff member's name, or "customer"
+    # Where staff see it: the Slack channel and the escalation message's ts (the thread).
+    staff_channel: Mapped[str | None] = mapped_column(String(40))
+    staff_thread_ts: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    messages: Mapped[list[HandoffMessage]] = relationship(
+        back_populates="handoff", cascade="all, delete-orphan", order_by="HandoffMessage.id")
+
+
+class HandoffMessage(Base):
+    """One thing to show staff, in order: the escalation, a customer's message, the close.
+
+    The per-handoff outbox: rows are written in the turn's transaction and sent to Slack (or
+    the emulator's staff pane) by one job at a time, oldest first. Customer text in ``payload``
+    is the transcript the retention rule (``purge``) removes some time after ``closed_at``.
+    """
+
+    __tablename__ = "handoff_messages"
+    __table_args__ = (Index("ix_handoff_messages_handoff_id_sent_at", "handoff_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # "opened" | "customer" | "staff" | "closed" | "notice"
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    handoff: Mapped[Handoff] = relationship(back_populates="messages")

@@ -10,6 +10,11 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:count:<name>:<id>       sliding-window counters (rate limits, mismatch limits)
     bot:block:<name>:<id>       a refusal in force until the key expires
     bot:web:session:<sid hash>  a web My Page session (JSON), expiring after 30 idle minutes
+    bot:recent:<platform>:<user>  the customer's last few texts outside any flow, masked, for a
+                                staff handoff (1 h; not part of a conversation, so a cancel leaves it)
+    bot:slack:event:<event_id>  a Slack event already queued (its retries are ignored), 24 h
+    bot:handoff:<id>:drain      the lock of the one job sending a handoff's outbox (storage.handoffs)
+    bot:emu:…                   the emulator's timeline and fake-LINE memory (handlers/emulator/page.py)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """
@@ -40,6 +45,9 @@ EVENT_DONE_SECONDS = 7 * 24 * 3600  # LINE redelivers for a while; remember long
 # customer can still be told when they come back.
 CONVERSATION_GRACE_SECONDS = 60
 FLOW_MARKER_SECONDS = 24 * 3600
+# What a staff handoff shows of the chat before it: the last few texts, masked, for an hour.
+RECENT_TEXTS = 6
+RECENT_SECONDS = 3600
 
 
 class StateUnavailable(Exception):
@@ -56,6 +64,18 @@ def flow_marker_key(platform: str, user_id: str) -> str:
 
 def lock_key(platform: str, user_id: str) -> str:
     return f"bot:{platform}:{user_id}:lock"
+
+
+def recent_key(platform: str, user_id: str) -> str:
+    return f"bot:recent:{platform}:{user_id}"
+
+
+def slack_event_key(event_id: str) -> str:
+    return f"bot:slack:event:{event_id}"
+
+
+def handoff_drain_key(handoff_id: int) -> str:
+    return f"bot:handoff:{handoff_id}:drain"
 
 
 def event_key(event_id: str) -> str:
@@ -184,6 +204,29 @@ class StateStore:
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 
+    # -- the short transcript a staff handoff shows ------------------------------------------
+    def remember_text(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
+                      seconds: int = RECENT_SECONDS) -> None:
+        """Keep one (already masked) text among the customer's last ``keep``, for ``seconds``."""
+        key = recent_key(self.platform, user_id)
+        payload = json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False)
+        try:
+            pipe = self.redis.pipeline()
+            pipe.rpush(key, payload)
+            pipe.ltrim(key, -keep, -1)
+            pipe.expire(key, seconds)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def recent_texts(self, user_id: str) -> list[dict[str, Any]]:
+        """The customer's last few texts, oldest first (``text``, ``at``)."""
+        try:
+            raw = self.redis.lrange(recent_key(self.platform, user_id), 0, -1)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        return [json.loads(item) for item in raw]
+
     # -- webhook dedup ---------------------------------------------------------------------
     def claim_event(self, event_id: str) -> bool:
         """True if this event is new and now ours; False if it was (or is being) handled."""
@@ -265,12 +308,16 @@ def make_redis(url: str | None) -> redis.Redis:
 
 DEV_MAILBOX_KEY = "bot:dev:mailbox"
 DEV_MAILBOX_SIZE = 200
+DEV_MAILBOX_SECONDS = 7 * 24 * 3600  # a development mailbox, not an archive
 
 
 def dev_mailbox_add(client: redis.Redis, mail: dict[str, Any]) -> None:
     """Keep a mail in the development mailbox (newest first), shown by the emulator."""
-    client.lpush(DEV_MAILBOX_KEY, json.dumps(mail, ensure_ascii=False))
-    client.ltrim(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)
+    pipe = client.pipeline()
+    pipe.lpush(DEV_MAILBOX_KEY, json.dumps(mail, ensure_ascii=False))
+    pipe.ltrim(DEV_MAILBOX_KEY, 0, DEV_MAILBOX_SIZE - 1)
+    pipe.expire(DEV_MAILBOX_KEY, DEV_MAILBOX_SECONDS)
+    pipe.execute()
 
 
 def dev_mailbox(client: redis.Redis) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ from bot.engine import Flow
 
 
 def all_flows() -> list[Flow]:
-    """Every flow, in the order entry points are matched."""
-    from bot.flows import account_link, billing, contact, customer_menu, registration, unlink
+    """Every flow, in the order entry points are matched (and intercepts asked: the handoff first,
+    so a chat with staff is never answered by another flow)."""
+    from bot.flows import account_link, billing, customer_menu, handoff, registration, unlink
 
-    return [billing.FLOW, account_link.FLOW, registration.FLOW, unlink.FLOW, contact.FLOW, customer_menu.FLOW]
+    return [handoff.FLOW, billing.FLOW, account_link.FLOW, registration.FLOW, unlink.FLOW, customer_menu.FLOW]

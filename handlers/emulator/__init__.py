@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.emulator import page, richmenu_view
+from handlers.emulator import page, richmenu_view, staff
 
 
 def init_app(app: Flask) -> None:
-    """Mount the emulator (only called when ``EMULATOR`` is on)."""
+    """Mount the emulator (only called when ``EMULATOR`` is on), with its staff pane."""
+    staff.init_app(app)
     page.init_app(app)
     richmenu_view.init_app(app)  # the current user's rich menu, tappable

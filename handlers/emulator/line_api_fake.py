@@ -106,6 +106,23 @@ class LineApiRecorder:
                     return False
                 self._changed.wait(min(left, 0.05))
 
+    # What the endpoints look up; the emulator keeps these in Redis so every process shares them.
+    def reply_user(self, token: str) -> str | None:
+        """Whose webhook carried this reply token."""
+        return self.reply_token_users.get(token)
+
+    def spend_reply_token(self, token: str) -> bool:
+        """Use a reply token once: False when it was already used (or refused)."""
+        with self._lock:
+            if token in self.invalid_reply_tokens:
+                return False
+            self.invalid_reply_tokens.add(token)
+            return True
+
+    def profile(self, user_id: str) -> dict:
+        """The profile LINE would return for a user."""
+        return self.profiles.get(user_id, {"userId": user_id, "displayName": "LINEユーザー", "language": "ja"})
+
     def seen_retry_key(self, key: str) -> bool:
         with self._lock:
             if key in self._retry_keys:
@@ -155,12 +172,11 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         if error:
             return error
         token = body["replyToken"]
-        if token in recorder.invalid_reply_tokens:
+        if not recorder.spend_reply_token(token):  # a reply token is good for one reply
             recorder.record(ApiCall("reply", request.path, body, 400, ["Invalid reply token"], time.time()))
             return _line_error(400, "Invalid reply token")
-        recorder.invalid_reply_tokens.add(token)  # a reply token is good for one reply
         recorder.record(ApiCall("reply", request.path, body, 200, [], time.time(),
-                                user_id=recorder.reply_token_users.get(token)))
+                                user_id=recorder.reply_user(token)))
         return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
 
     @bp.post("/v2/bot/message/push")
@@ -198,8 +214,7 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         if error:
             return error
         recorder.record(ApiCall("profile", request.path, None, 200, [], time.time(), user_id))
-        return jsonify(recorder.profiles.get(user_id, {"userId": user_id, "displayName": "LINEユーザー",
-                                                       "language": "ja"}))
+        return jsonify(recorder.profile(user_id))
 
     @bp.post("/v2/bot/user/<user_id>/linkToken")
     def link_token(user_id: str):

@@ -35,11 +35,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
 from bot import demo as demo_data
@@ -60,52 +59,115 @@ _NONCE_RE = re.compile(r"[\x21-\x7e]{10,255}")  # LINE asks for a nonce of 10-25
 
 
 # -- the page's timeline ----------------------------------------------------------------------
-@dataclass
-class EmulatorLog:
-    """Everything the page shows, in order: webhooks posted and Messaging API calls (thread-safe)."""
+# Every process (gunicorn workers, `flask worker`) writes into and reads from the same Redis
+# (the in-process stand-in under `make run`), so the page shows all of it whichever process
+# served the webhook, the API call or the job. Keys expire after a day without activity.
+TIMELINE_SEQ_KEY = "bot:emu:seq"
+TIMELINE_KEY = "bot:emu:log"
+EMULATOR_TTL_SECONDS = 24 * 3600
 
-    entries: deque = field(default_factory=lambda: deque(maxlen=LOG_SIZE))
-    _seq: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+# One step: the next sequence number, the entry under it, the oldest dropped, both keys kept alive.
+_ADD_LUA = """
+local seq = redis.call('incr', KEYS[1])
+redis.call('zadd', KEYS[2], seq, seq .. ':' .. ARGV[1])
+redis.call('zremrangebyrank', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+redis.call('expire', KEYS[1], tonumber(ARGV[3]))
+redis.call('expire', KEYS[2], tonumber(ARGV[3]))
+return seq
+"""
+
+
+class EmulatorLog:
+    """Everything the page shows, in order: webhooks posted, Messaging API calls, staff pane entries.
+
+    A bounded sorted set in Redis scored by a shared sequence number (written in one Lua step,
+    so no reader ever sees a later entry before an earlier one).
+    """
+
+    def __init__(self, client: redis.Redis, size: int = LOG_SIZE) -> None:
+        self.redis = client
+        self.size = size
+        self._add = client.register_script(_ADD_LUA)
 
     def add(self, kind: str, **fields: Any) -> dict:
-        with self._lock:
-            self._seq += 1
-            entry = {"seq": self._seq, "at": time.time(), "kind": kind, **fields}
-            self.entries.append(entry)
-            return entry
+        entry = {"at": time.time(), "kind": kind, **fields}
+        raw = json.dumps(entry, ensure_ascii=False, default=str)
+        seq = int(self._add(keys=[TIMELINE_SEQ_KEY, TIMELINE_KEY], args=[raw, self.size, EMULATOR_TTL_SECONDS]))
+        return {"seq": seq, **entry}
 
     def after(self, seq: int) -> tuple[list[dict], int]:
         """Entries newer than ``seq`` and the newest sequence number."""
-        with self._lock:
-            return [e for e in self.entries if e["seq"] > seq], self._seq
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zrangebyscore(TIMELINE_KEY, f"({seq}", "+inf")
+        pipe.get(TIMELINE_SEQ_KEY)
+        members, last = pipe.execute()
+        entries = []
+        for member in members:
+            text = member.decode() if isinstance(member, bytes) else member
+            number, _, raw = text.partition(":")
+            entries.append({"seq": int(number), **json.loads(raw)})
+        return entries, int(last or 0)
+
+
+def _emu_key(part: str, ident: str) -> str:
+    return f"bot:emu:{part}:{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
 
 class EmulatorRecorder(LineApiRecorder):
-    """The fake Messaging API's recorder, also writing each call into the page's timeline."""
+    """The fake Messaging API's recorder, also writing each call into the page's timeline.
+
+    What the fake LINE must remember between calls (whose reply token, a spent reply or link
+    token, retry keys, display names) is kept in Redis, so any process may answer any call.
+    """
 
     def __init__(self, access_token: str, timeline: EmulatorLog) -> None:
         super().__init__(access_token)
         self.timeline = timeline
-        self.spent_link_tokens: set[str] = set()
+        self.redis = timeline.redis
+
+    def remember_reply_token(self, token: str, user_id: str) -> None:
+        self.redis.set(_emu_key("reply", token), user_id, ex=3600)
+
+    def reply_user(self, token: str) -> str | None:
+        value = self.redis.get(_emu_key("reply", token))
+        return value.decode() if isinstance(value, bytes) else value
+
+    def spend_reply_token(self, token: str) -> bool:
+        return bool(self.redis.set(_emu_key("reply-used", token), "1", nx=True, ex=3600))
+
+    def seen_retry_key(self, key: str) -> bool:
+        return not self.redis.set(_emu_key("retry", key), "1", nx=True, ex=EMULATOR_TTL_SECONDS)
+
+    def set_profile(self, user_id: str, display_name: str) -> None:
+        self.redis.set(_emu_key("profile", user_id), json.dumps(
+            {"userId": user_id, "displayName": display_name, "language": "ja"}, ensure_ascii=False),
+            ex=EMULATOR_TTL_SECONDS)
+
+    def profile(self, user_id: str) -> dict:
+        raw = self.redis.get(_emu_key("profile", user_id))
+        return json.loads(raw) if raw else super().profile(user_id)
 
     def spend_link_token(self, link_token: str, now: float | None = None) -> tuple[str, str | None]:
         """Use a link token once: ("ok" | "used" | "expired" | "unknown", the user it was issued to)."""
         now = time.time() if now is None else now
-        with self._lock:
-            issued = next((c for c in reversed(self.calls) if c.kind == "link_token" and c.status == 200
-                           and isinstance(c.body, dict) and c.body.get("linkToken") == link_token), None)
-            if issued is None or not issued.user_id:
-                return "unknown", None
-            if link_token in self.spent_link_tokens:
-                return "used", issued.user_id
-            if now - issued.at > LINK_TOKEN_SECONDS:
-                return "expired", issued.user_id
-            self.spent_link_tokens.add(link_token)
-            return "ok", issued.user_id
+        raw = self.redis.get(_emu_key("link", link_token))
+        if not raw:
+            return "unknown", None
+        issued = json.loads(raw)
+        used_key = _emu_key("link-used", link_token)
+        if self.redis.exists(used_key):
+            return "used", issued["user"]
+        if now - issued["at"] > LINK_TOKEN_SECONDS:
+            return "expired", issued["user"]
+        if not self.redis.set(used_key, "1", nx=True, ex=EMULATOR_TTL_SECONDS):
+            return "used", issued["user"]
+        return "ok", issued["user"]
 
     def record(self, call: ApiCall) -> None:
         super().record(call)
+        if call.kind == "link_token" and call.status == 200 and isinstance(call.body, dict) and call.user_id:
+            self.redis.set(_emu_key("link", str(call.body.get("linkToken"))),
+                           json.dumps({"user": call.user_id, "at": call.at}), ex=EMULATOR_TTL_SECONDS)
         self.timeline.add("api", api=call.kind, path=call.path, status=call.status, errors=list(call.errors),
                           body=call.body, users=self.call_users(call))
 
@@ -116,7 +178,7 @@ class EmulatorRecorder(LineApiRecorder):
             return [u for u in body.get("to") or [] if isinstance(u, str)]
         if call.user_id:
             return [call.user_id]
-        user_id = {"reply": self.reply_token_users.get(str(body.get("replyToken"))),
+        user_id = {"reply": self.reply_user(str(body.get("replyToken"))),
                    "push": body.get("to"), "loading": body.get("chatId")}.get(call.kind)
         return [user_id] if isinstance(user_id, str) else []
 
@@ -204,11 +266,17 @@ def _callback_url() -> str:
     return current_app.config["PUBLIC_BASE_URL"] + "/callback"
 
 
+def slack_configured(config=None) -> bool:
+    """Slack takes escalations when its three settings are set (then the staff pane stays empty)."""
+    config = current_app.config if config is None else config
+    return bool(config.get("SLACK_BOT_TOKEN") and config.get("SLACK_SIGNING_SECRET") and config.get("SLACK_CHANNEL_ID"))
+
+
 # -- routes -----------------------------------------------------------------------------------
 @bp.get("/emulator")
 def page():
     """The emulator page (its script and styles are static files: the CSP forbids inline ones)."""
-    return render_template("emulator.html", demo_customers=demo_customers(),
+    return render_template("emulator.html", demo_customers=demo_customers(), slack_configured=slack_configured(),
                            destination=current_app.extensions["emulator_destination"])
 
 
@@ -232,25 +300,44 @@ def send():
     name = payload.get("displayName")
     recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
     if isinstance(name, str) and name:
-        recorder.profiles[user_id] = {"userId": user_id, "displayName": name[:20], "language": "ja"}
+        recorder.set_profile(user_id, name[:20])
 
     event = build_event(user_id, event_type, text=text, data=data)
-    status, answer = _deliver_event(user_id, event_type, event, display if isinstance(display, str) else None)
+    status, answer = _deliver_event(user_id, event_type, event, display if isinstance(display, str) else None,
+                                    background=payload.get("wait") is False)
     return jsonify({"status": status, "response": answer, "webhookEventId": event["webhookEventId"]})
 
 
-def _deliver_event(user_id: str, label: str, event: dict, display: str | None = None) -> tuple[int, str]:
-    """Sign one event as LINE would, log it for the page, POST it to /callback; (status, response text)."""
+def _deliver_event(user_id: str, label: str, event: dict, display: str | None = None,
+                   background: bool = False) -> tuple[int, str]:
+    """Sign one event as LINE would, log it for the page, POST it to /callback; (status, response text).
+
+    ``background`` (what the page asks for) posts from a thread and answers (202, "queued") at
+    once: under gunicorn's sync workers a request waiting for /callback holds its worker, and
+    /callback's own reply to the fake LINE would wait for a free worker until it timed out.
+    How /callback answered still reaches the page, as the timeline's ``callback`` entry.
+    """
     recorder: EmulatorRecorder = current_app.extensions["emulator_recorder"]
     if event.get("replyToken"):
-        recorder.reply_token_users[event["replyToken"]] = user_id
+        recorder.remember_reply_token(event["replyToken"], user_id)
     body = json.dumps({"destination": current_app.extensions["emulator_destination"], "events": [event]},
                       ensure_ascii=False, separators=(",", ":")).encode()
     signature = sign(body, current_app.config["LINE_CHANNEL_SECRET"])
     timeline: EmulatorLog = current_app.extensions["emulator_log"]
     timeline.add("webhook", users=[user_id], event=label, body=json.loads(body), raw=body.decode(),
                  signature=signature, displayText=display)
-    status, answer = _post_callback(_callback_url(), body, signature)
+    url = _callback_url()
+    if background:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def post() -> None:
+            with app.app_context():
+                status, answer = _post_callback(url, body, signature)
+                timeline.add("callback", users=[user_id], status=status, response=answer)
+
+        threading.Thread(target=post, name="emulator-webhook", daemon=True).start()
+        return 202, "queued"
+    status, answer = _post_callback(url, body, signature)
     timeline.add("callback", users=[user_id], status=status, response=answer)
     return status, answer
 
@@ -366,7 +453,7 @@ def init_app(app: Flask) -> None:
     """
     if not app.config.get("LINE_ACCOUNT_LINK_URL"):
         app.config["LINE_ACCOUNT_LINK_URL"] = app.config["PUBLIC_BASE_URL"] + "/emulator/account-link"
-    timeline = EmulatorLog()
+    timeline = EmulatorLog(app.extensions["redis"])
     recorder = EmulatorRecorder(app.config["LINE_CHANNEL_ACCESS_TOKEN"], timeline)
     app.extensions["emulator_recorder"] = recorder
     app.extensions["emulator_log"] = timeline

@@ -320,7 +320,10 @@ def test_a_worker_started_while_redis_is_unreachable_says_so_and_waits(app_confi
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        first_line = process.stderr.readline().decode()  # blocks until it says something
+        first_line = ""
+        while "Redis" not in first_line:  # blocks until it says something about Redis
+            first_line = process.stderr.readline().decode()
+            assert first_line, "the worker ended without a word about Redis"
         assert process.poll() is None  # still there, waiting for Redis
     finally:
         process.send_signal(signal.SIGTERM)

@@ -1,0 +1,190 @@
+"""オペレーター / 問い合わせ / 人と話したい: hand the chat to support staff, and take it back.
+
+    bot --(オペレーター, 問い合わせ, 人と話したい, オペレーターと話す)--> waiting
+    waiting --(a staff reply)--> with staff
+    waiting | with staff --(staff press 対応完了, the customer sends ボットに戻る or blocks us)--> closed (= bot)
+
+The handoff's state lives in the database (``storage.handoffs``), not in the Redis
+conversation, which ends after 30 idle minutes while a person may answer hours later.
+While a handoff is open, ``intercept`` takes everything the customer sends (text,
+stickers and images as a note): it is queued for staff in the handoff's outbox and the
+bot says nothing. The staff side (Slack, or the emulator's staff pane) calls
+``staff_reply``, ``close_by_staff`` and ``no_reply_notice`` inside its own transaction
+and pushes the replies they return.
+
+Before any handoff, ``intercept`` also keeps the customer's last few texts, digits and
+mail addresses masked, so staff see how the chat got here; texts typed inside a flow
+(registration answers) are not kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from bot import messages
+from bot.engine import Entry, Flow, Turn, words
+from bot.flows.registration import USER_MISMATCH
+from bot.hours import SupportHours
+from bot.normalize import command_text, mask_customer_number, nfkc
+from bot.types import EventKind, HandoffTimer, QuickReply, Reply, StaffOutbox, TextReply
+from storage import handoffs, repositories
+from storage.models import Handoff
+from storage.state import StateUnavailable
+
+log = logging.getLogger(__name__)
+
+ENTRY_WORDS = ("オペレーター", "問い合わせ", "お問い合わせ", "人と話したい", messages.QR_OPERATOR)
+BACK_KEYS = frozenset({command_text(messages.QR_BACK_TO_BOT)})
+REASON_ASKED = "asked"
+REASON_VERIFICATION_LIMIT = "verification_limit"
+CLOSED_BY_CUSTOMER = "customer"
+
+_DIGIT_RUN = re.compile(r"\d[\d\-\s]{2,}\d")
+_MAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def mask_text(text: str) -> str:
+    """A text with personal numbers (runs of 4+ digits, phones with dashes) and mail addresses masked."""
+    value = nfkc(text)
+    value = _MAIL.sub("***@***", value)
+    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group(0)), value)
+
+
+def _relay_text(turn: Turn) -> str:
+    if turn.incoming.kind == EventKind.STICKER:
+        return messages.HANDOFF_STICKER_NOTE
+    if turn.incoming.kind == EventKind.MEDIA:
+        return messages.HANDOFF_MEDIA_NOTE
+    if turn.incoming.kind == EventKind.POSTBACK:
+        return f"（ボタン操作: {turn.incoming.postback_data[:100]}）"
+    return turn.text
+
+
+def intercept(turn: Turn) -> bool:
+    """While a handoff is open, relay everything to staff and answer nothing (True = handled)."""
+    if turn.incoming.kind not in (EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA):
+        return False
+    handoff = handoffs.find_open(turn.db, turn.user_id, lock=True)
+    if handoff is None:
+        _remember(turn)
+        return False
+    if turn.incoming.kind == EventKind.TEXT and command_text(turn.text) in BACK_KEYS:
+        handoffs.close(handoff, CLOSED_BY_CUSTOMER, turn.now)
+        handoffs.add_message(turn.db, handoff, "closed", {"closed_by": CLOSED_BY_CUSTOMER,
+                                                          "closed_at": turn.now.isoformat()}, turn.now)
+        turn.say(messages.HANDOFF_CLOSED_BY_CUSTOMER)
+        turn.effect(StaffOutbox(handoff.id))
+        turn.signal("handoff_closed")
+        return True
+    handoffs.add_message(turn.db, handoff, "customer", {"text": _relay_text(turn), "kind": str(turn.incoming.kind)},
+                         turn.now)
+    turn.effect(StaffOutbox(handoff.id))
+    return True
+
+
+def on_unfollow(turn: Turn) -> None:
+    """A customer who blocks the account cannot be answered: the handoff ends and staff are told."""
+    handoff = handoffs.find_open(turn.db, turn.user_id)
+    if handoff is None:
+        return
+    handoffs.close(handoff, CLOSED_BY_CUSTOMER, turn.now)
+    handoffs.add_message(turn.db, handoff, "closed", {"closed_by": CLOSED_BY_CUSTOMER, "blocked": True,
+                                                      "closed_at": turn.now.isoformat()}, turn.now)
+    turn.effect(StaffOutbox(handoff.id))
+
+
+def _remember(turn: Turn) -> None:
+    """Keep a masked copy of a text sent outside any flow, for a later handoff (answers typed
+    inside a flow, such as a name or mail address during registration, are never kept)."""
+    if turn.incoming.kind != EventKind.TEXT or turn.data or turn.store is None:
+        return
+    try:
+        conversation = turn.store.load(turn.user_id)
+        if conversation is not None and conversation.state:
+            return
+        turn.store.remember_text(turn.user_id, mask_text(turn.text)[:200])
+    except StateUnavailable:
+        log.info("recent texts not kept (state store unavailable)")
+
+
+def start(turn: Turn, _match: object = None) -> None:
+    """Open a handoff: queue the escalation for staff and tell the customer when a person answers."""
+    hours = SupportHours.parse(turn.settings.support_hours)
+    reason = REASON_ASKED
+    recent: list[str] = []
+    if turn.store is not None:
+        try:
+            if turn.store.blocked_for(USER_MISMATCH, turn.user_id):
+                reason = REASON_VERIFICATION_LIMIT
+            recent = [item["text"] for item in turn.store.recent_texts(turn.user_id)]
+        except StateUnavailable:
+            log.info("handoff opened without the recent texts (state store unavailable)")
+    # The word that asked for a person is the last text kept; staff need not read it.
+    if recent and command_text(recent[-1]) in _ENTRY_KEYS:
+        recent = recent[:-1]
+    link = repositories.find_line_link(turn.db, turn.user_id)
+    customer_number = None
+    if link is not None:
+        customer_number = mask_customer_number(link.account.customer.customer_number)
+    handoff = handoffs.open_handoff(turn.db, turn.user_id, reason, turn.now)
+    handoffs.add_message(turn.db, handoff, "opened", {
+        "line_user_id": turn.user_id, "linked": link is not None, "customer_number": customer_number,
+        "reason": reason, "recent": recent, "opened_at": turn.now.isoformat(),
+        "within_hours": hours.is_open(turn.now)}, turn.now)
+    template = messages.HANDOFF_OPENED if hours.is_open(turn.now) else messages.HANDOFF_OPENED_AFTER_HOURS
+    turn.say(template.format(hours=hours.text()))
+    turn.effect(StaffOutbox(handoff.id))
+    turn.effect(HandoffTimer(handoff.id))
+    turn.signal("handoff_opened")
+
+
+_ENTRY_KEYS = frozenset(command_text(w) for w in ENTRY_WORDS)
+
+
+# -- the staff side (called by the edges, inside their own transaction) -------------------------
+def is_staff_note(text: str) -> bool:
+    """A staff reply starting with ``note:`` (any case, full-width colon too) stays with staff."""
+    return nfkc(text).lstrip().lower().startswith("note:")
+
+
+def staff_reply(handoff: Handoff, text: str, now: datetime) -> list[Reply]:
+    """A person answered in the thread: what the customer gets (nothing once closed)."""
+    if handoff.status == handoffs.CLOSED:
+        return []
+    handoffs.record_staff_reply(handoff, now)
+    return [TextReply(text[:5000])]
+
+
+def close_by_staff(session, handoff: Handoff, closed_by: str, now: datetime) -> list[Reply]:
+    """Staff pressed 対応完了: the handoff ends, staff are shown who and when, the customer is told."""
+    if not handoffs.close(handoff, closed_by, now):
+        return []
+    handoffs.add_message(session, handoff, "closed", {"closed_by": closed_by, "closed_at": now.isoformat()}, now)
+    return [TextReply(messages.HANDOFF_CLOSED)]
+
+
+def no_reply_notice(session, handoff: Handoff, support_hours: str, now: datetime) -> list[Reply]:
+    """Nobody answered in time: tell the customer (once) and offer the phone; staff see it too."""
+    if handoff.status != handoffs.WAITING or handoff.first_staff_reply_at or handoff.no_reply_notified_at:
+        return []
+    handoff.no_reply_notified_at = now
+    handoffs.add_message(session, handoff, "notice", {"notified_at": now.isoformat()}, now)
+    text = messages.HANDOFF_NO_REPLY.format(free_call=messages.FREE_CALL,
+                                            hours=SupportHours.parse(support_hours).text())
+    return [TextReply(text, (QuickReply(messages.QR_BACK_TO_BOT, messages.QR_BACK_TO_BOT),))]
+
+
+def no_reply_delay_seconds(support_hours: str, minutes: int, now: datetime) -> float:
+    """When the no-reply notice is due: ``minutes`` after now within hours, else after the next opening."""
+    opening = SupportHours.parse(support_hours).next_opening(now)
+    return max((opening - now).total_seconds(), 0) + minutes * 60
+
+
+FLOW = Flow(
+    name="handoff",
+    entries=(Entry(words(*ENTRY_WORDS), start),),
+    intercept=intercept,
+    on_unfollow=on_unfollow,
+)

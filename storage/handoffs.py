@@ -1,0 +1,153 @@
+"""Handoffs to support staff, and their ordered outbox (what staff must be shown, oldest first).
+
+Why an outbox in the database: what the customer sends while a person has the chat must
+reach staff in the order it was sent, survive a Slack outage, and never be lost between
+the turn's commit and the post. So a turn writes ``HandoffMessage`` rows in its own
+transaction, and one job at a time per handoff (a Redis lock) sends the pending rows,
+oldest first, each in its own short transaction (no transaction is held across a call
+to Slack). A row that fails stops the drain: the job raises, RQ retries it, and nothing
+after that row is sent before it, so order holds. Any number of drain jobs may be queued
+for one handoff; whichever holds the lock sends everything pending, the others find
+nothing left (idempotent). Delivery is at least once: a post that succeeded but whose
+``sent_at`` could not be written is sent again on the retry.
+
+Retention: a closed handoff keeps its timestamps for reporting; the customer's words in
+``handoff_messages.payload`` are what ``delete_transcripts`` removes once the handoff has
+been closed long enough (the purge command decides how long).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Handoff, HandoffMessage
+from storage.state import handoff_drain_key
+
+WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
+DRAIN_LOCK_SECONDS = 120
+DRAIN_WAIT_SECONDS = 10
+
+
+class OutboxBusy(Exception):
+    """Another job is draining this handoff's outbox and did not finish in time (retry later)."""
+
+
+# -- handoffs ---------------------------------------------------------------------------------
+def find_open(session: Session, line_user_id: str, lock: bool = False) -> Handoff | None:
+    """The LINE user's open handoff (waiting or with staff), if any (``lock``: row-locked, so a
+    customer's message and a staff member's 対応完了 at the same moment are taken one after the other)."""
+    query = select(Handoff).where(Handoff.open_line_user_id == line_user_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def find_by_thread(session: Session, thread_ts: str) -> Handoff | None:
+    """The handoff whose escalation message has this Slack ``ts``."""
+    return session.scalar(select(Handoff).where(Handoff.staff_thread_ts == thread_ts))
+
+
+def get(session: Session, handoff_id: int, lock: bool = False) -> Handoff | None:
+    """One handoff by id (``lock``: row-locked until the transaction ends)."""
+    query = select(Handoff).where(Handoff.id == handoff_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def open_handoff(session: Session, line_user_id: str, reason: str, now: datetime) -> Handoff:
+    """Open a handoff for this LINE user (the caller has checked none is open)."""
+    handoff = Handoff(line_user_id=line_user_id, open_line_user_id=line_user_id, status=WAITING, reason=reason,
+                      opened_at=now)
+    session.add(handoff)
+    session.flush()
+    return handoff
+
+
+def record_staff_reply(handoff: Handoff, now: datetime) -> None:
+    """A person answered: the chat is with staff; the first answer's time is kept for reporting."""
+    if handoff.first_staff_reply_at is None:
+        handoff.first_staff_reply_at = now
+    if handoff.status == WAITING:
+        handoff.status = WITH_STAFF
+
+
+def close(handoff: Handoff, closed_by: str, now: datetime) -> bool:
+    """End the handoff (the bot answers again); False when it was already closed."""
+    if handoff.status == CLOSED:
+        return False
+    handoff.status = CLOSED
+    handoff.open_line_user_id = None
+    handoff.closed_at = now
+    handoff.closed_by = closed_by[:100]
+    return True
+
+
+def add_message(session: Session, handoff: Handoff, kind: str, payload: dict[str, Any],
+                now: datetime) -> HandoffMessage:
+    """Queue one thing to show staff, after everything queued before it."""
+    message = HandoffMessage(handoff_id=handoff.id, kind=kind, payload=json.dumps(payload, ensure_ascii=False),
+                             created_at=now, attempts=0)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def delete_transcripts(session: Session, closed_before: datetime) -> int:
+    """Remove what customers wrote in handoffs closed before ``closed_before``; the count removed."""
+    old = select(Handoff.id).where(Handoff.closed_at.is_not(None), Handoff.closed_at < closed_before)
+    result = session.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(old)))
+    return int(result.rowcount or 0)
+
+
+# -- the drain --------------------------------------------------------------------------------
+Sender = Callable[[Handoff, HandoffMessage, dict], "dict[str, Any] | None"]
+
+
+def drain(sessions: sessionmaker[Session], client: redis.Redis, handoff_id: int, send: Sender,
+          now: Callable[[], datetime], wait: float = DRAIN_WAIT_SECONDS) -> int:
+    """Send this handoff's pending messages in order with ``send(handoff, message, payload)``.
+
+    ``send`` may return changes to store on the handoff (``staff_thread_ts``, ``staff_channel``).
+    Raises what ``send`` raised (the job is retried) or ``OutboxBusy``. Returns how many were sent.
+    """
+    key, token = handoff_drain_key(handoff_id), uuid.uuid4().hex
+    deadline = time.monotonic() + wait
+    while not client.set(key, token, nx=True, ex=DRAIN_LOCK_SECONDS):
+        if time.monotonic() > deadline:
+            raise OutboxBusy(f"handoff {handoff_id} outbox busy")
+        time.sleep(0.05)
+    sent = 0
+    try:
+        while True:
+            with sessions.begin() as session:
+                handoff = session.get(Handoff, handoff_id)
+                message = session.scalar(
+                    select(HandoffMessage).where(HandoffMessage.handoff_id == handoff_id,
+                                                 HandoffMessage.sent_at.is_(None))
+                    .order_by(HandoffMessage.id).limit(1))
+                if handoff is None or message is None:
+                    return sent
+                message.attempts += 1
+            changes = send(handoff, message, json.loads(message.payload)) or {}
+            with sessions.begin() as session:
+                row = session.get(HandoffMessage, message.id)
+                if row is not None:
+                    row.sent_at = now()
+                target = session.get(Handoff, handoff_id)
+                if target is not None:
+                    for name, value in changes.items():
+                        setattr(target, name, value)
+            sent += 1
+    finally:
+        client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+                    1, key, token)
