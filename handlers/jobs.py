@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -191,12 +192,41 @@ def enqueue_effect(effect_type: str, kwargs: dict) -> None:
     enqueue(target, **kwargs)
 
 
+def register_periodic(app: Flask, target: JobTarget, every_seconds: float) -> None:
+    """An edge asks for a function to be called every ``every_seconds`` by each running worker
+    (``flask --app app worker``, not ``--burst``), inside the app context. The function must be
+    safe to run on several workers at once (take a Redis lock where that matters)."""
+    app.extensions.setdefault("periodic_jobs", []).append((job_path(target), every_seconds))
+
+
+def _run_periodic(app: Flask, stop: threading.Event) -> None:
+    """The worker's periodic calls, on a daemon thread beside the RQ worker."""
+    due = {path: 0.0 for path, _every in app.extensions.get("periodic_jobs", [])}
+    while not stop.wait(1.0):
+        for path, every in app.extensions.get("periodic_jobs", []):
+            if time.monotonic() < due[path]:
+                continue
+            due[path] = time.monotonic() + every
+            try:
+                with app.app_context():
+                    resolve(path)()
+            except Exception as exc:  # noqa: BLE001 - logged by class; the next period tries again
+                log.error("periodic %s failed (%s)", job_name(path), _failure_chain(exc))
+
+
 def run_worker(app: Flask, burst: bool = False) -> bool:
-    """Run the RQ worker in this process (no fork, so the app's engine is safe)."""
+    """Run the RQ worker in this process (no fork, so the app's engine is safe); a long-running
+    worker also makes the periodic calls edges registered (``register_periodic``)."""
     queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
     worker = SimpleWorker([queue], connection=app.extensions["redis"])
-    with app.app_context():
-        return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    stop = threading.Event()
+    if not burst and app.extensions.get("periodic_jobs"):
+        threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()
+    try:
+        with app.app_context():
+            return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        stop.set()
 
 
 def init_app(app: Flask) -> None:

@@ -33,6 +33,21 @@ class ApiCall:
     retry_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An injected answer for the next call of ``kind`` (any call when None), queued in ``fail_next``
+    beside plain statuses: a status with LINE's ``message``, or, with ``status`` None, only a delay
+    before the call is answered as usual (a timeout on the bot's side of a push LINE did accept)."""
+
+    status: int | None = 500
+    message: str = "injected failure"
+    delay: float = 0.0
+    kind: str | None = None
+
+
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+
+
 @dataclass
 class LineApiRecorder:
     """Everything the fake LINE received; thread-safe. Tests and the emulator read it."""
@@ -40,10 +55,16 @@ class LineApiRecorder:
     access_token: str
     calls: list[ApiCall] = field(default_factory=list)
     invalid_reply_tokens: set[str] = field(default_factory=set)
-    fail_next: list[int] = field(default_factory=list)  # statuses to answer next, e.g. [500]
+    # statuses to answer next, e.g. [500], or ``Failure`` values (a status, a delay, for one kind of call)
+    fail_next: list[int | Failure] = field(default_factory=list)
     profiles: dict[str, dict] = field(default_factory=dict)
     reply_token_users: dict[str, str] = field(default_factory=dict)  # filled by whoever sends the webhook
     validate: bool = True  # False skips the OpenAPI check (the latency benchmark measures what it costs)
+    latency: float = 0.0  # seconds every call waits before it is answered (benchmarks)
+    # The plan's monthly message quota: None is no limit. Pushes count (one per message), replies do not.
+    quota: int | None = None
+    quota_used: int = 0
+    consumption_lag: int = 0  # /quota/consumption reports this many fewer (LINE's figure lags behind)
     _retry_keys: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
@@ -60,6 +81,32 @@ class LineApiRecorder:
         with self._lock:
             self.calls.clear()
             self._retry_keys.clear()
+            self.quota, self.quota_used, self.consumption_lag, self.latency = None, 0, 0, 0.0
+
+    def next_failure(self, kind: str) -> Failure | None:
+        """Take the first injected failure meant for a call of ``kind`` (a plain status: any call)."""
+        with self._lock:
+            for index, entry in enumerate(self.fail_next):
+                if isinstance(entry, int):
+                    del self.fail_next[index]
+                    return Failure(entry)
+                if entry.kind is None or entry.kind == kind:
+                    del self.fail_next[index]
+                    return entry
+        return None
+
+    def accept_push(self, retry_key: str | None, count: int) -> str:
+        """``ok``, ``duplicate`` (retry key already accepted: 409) or ``quota`` (monthly limit: 429),
+        decided at once so a refused push does not spend its retry key."""
+        with self._lock:
+            if retry_key and retry_key in self._retry_keys:
+                return "duplicate"
+            if self.quota is not None and self.quota_used + count > self.quota:
+                return "quota"
+            self.quota_used += count
+            if retry_key:
+                self._retry_keys.add(retry_key)
+            return "ok"
 
     def accepted(self, kind: str | None = None, user_id: str | None = None) -> list[ApiCall]:
         """Calls answered 200, optionally of one kind and to one user."""
@@ -124,10 +171,15 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
             recorder.record(ApiCall(kind, request.path, body, 401, ["bad access token"], time.time(), user_id))
             return None, _line_error(401, "Authentication failed. Confirm that the access token in the "
                                           "authorization header is valid.")
-        if recorder.fail_next:
-            status = recorder.fail_next.pop(0)
-            recorder.record(ApiCall(kind, request.path, body, status, ["injected failure"], time.time(), user_id))
-            return None, _line_error(status, "injected failure")
+        if recorder.latency:
+            time.sleep(recorder.latency)
+        failure = recorder.next_failure(kind) if recorder.fail_next else None
+        if failure is not None and failure.delay:
+            time.sleep(failure.delay)
+        if failure is not None and failure.status is not None:
+            recorder.record(ApiCall(kind, request.path, body, failure.status, [failure.message], time.time(),
+                                    user_id or (body or {}).get("to")))
+            return None, _line_error(failure.status, failure.message)
         errors: list[str] = []
         if schema_name and recorder.validate:
             if body is None:
@@ -159,10 +211,15 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         if error:
             return error
         retry_key = request.headers.get("X-Line-Retry-Key")
-        if retry_key and recorder.seen_retry_key(retry_key):
+        verdict = recorder.accept_push(retry_key, len(body["messages"]))
+        if verdict == "duplicate":
             recorder.record(ApiCall("push", request.path, body, 409, ["retry key already accepted"],
                                     time.time(), body["to"], retry_key))
             return _line_error(409, "The retry key is already accepted")
+        if verdict == "quota":
+            recorder.record(ApiCall("push", request.path, body, 429, [MONTHLY_LIMIT_MESSAGE], time.time(),
+                                    body["to"], retry_key))
+            return _line_error(429, MONTHLY_LIMIT_MESSAGE)
         recorder.record(ApiCall("push", request.path, body, 200, [], time.time(), body["to"], retry_key))
         return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
 
@@ -199,5 +256,25 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         token = secrets.token_urlsafe(24)
         recorder.record(ApiCall("link_token", request.path, {"linkToken": token}, 200, [], time.time(), user_id))
         return jsonify({"linkToken": token})
+
+    # -- the message quota (bill notices) --------------------------------------------------------
+    @bp.get("/v2/bot/message/quota")
+    def quota():
+        _body, error = _call("quota", None)
+        if error:
+            return error
+        recorder.record(ApiCall("quota", request.path, None, 200, [], time.time()))
+        if recorder.quota is None:
+            return jsonify({"type": "none"})
+        return jsonify({"type": "limited", "value": recorder.quota})
+
+    @bp.get("/v2/bot/message/quota/consumption")
+    def quota_consumption():
+        _body, error = _call("quota_consumption", None)
+        if error:
+            return error
+        recorder.record(ApiCall("quota_consumption", request.path, None, 200, [], time.time()))
+        return jsonify({"totalUsage": max(recorder.quota_used - recorder.consumption_lag, 0)})
+    # -- end of the message quota ----------------------------------------------------------------
 
     return bp

@@ -16,7 +16,7 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from handlers import jobs
-from handlers.line import webhook
+from handlers.line import notices, webhook
 from handlers.mail import send_mail_job
 
 
@@ -39,3 +39,4 @@ def init_app(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
     app.register_blueprint(webhook.bp)
+    notices.init_app(app)  # notify-bills and the monthly schedule
