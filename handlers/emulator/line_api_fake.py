@@ -43,6 +43,7 @@ class Failure:
     message: str = "injected failure"
     delay: float = 0.0
     kind: str | None = None
+    user_id: str | None = None  # only calls to (or about) this LINE user
 
 
 MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
@@ -83,14 +84,14 @@ class LineApiRecorder:
             self._retry_keys.clear()
             self.quota, self.quota_used, self.consumption_lag, self.latency = None, 0, 0, 0.0
 
-    def next_failure(self, kind: str) -> Failure | None:
-        """Take the first injected failure meant for a call of ``kind`` (a plain status: any call)."""
+    def next_failure(self, kind: str, user_id: str | None = None) -> Failure | None:
+        """Take the first injected failure meant for this call (a plain status: any call)."""
         with self._lock:
             for index, entry in enumerate(self.fail_next):
                 if isinstance(entry, int):
                     del self.fail_next[index]
                     return Failure(entry)
-                if entry.kind is None or entry.kind == kind:
+                if entry.kind in (None, kind) and entry.user_id in (None, user_id):
                     del self.fail_next[index]
                     return entry
         return None
@@ -173,12 +174,13 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
                                           "authorization header is valid.")
         if recorder.latency:
             time.sleep(recorder.latency)
-        failure = recorder.next_failure(kind) if recorder.fail_next else None
+        target = user_id or (body.get("to") if isinstance(body, dict) else None)
+        failure = recorder.next_failure(kind, target) if recorder.fail_next else None
         if failure is not None and failure.delay:
             time.sleep(failure.delay)
         if failure is not None and failure.status is not None:
             recorder.record(ApiCall(kind, request.path, body, failure.status, [failure.message], time.time(),
-                                    user_id or (body or {}).get("to")))
+                                    target))
             return None, _line_error(failure.status, failure.message)
         errors: list[str] = []
         if schema_name and recorder.validate:
