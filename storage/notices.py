@@ -208,15 +208,18 @@ def _still_mine(delivery_id: int, token: str):
     return and_(NoticeDelivery.id == delivery_id, NoticeDelivery.claim == token, NoticeDelivery.status == QUEUED)
 
 
-def record_sent(session: Session, delivery_id: int, now: datetime, attempted: bool = True) -> None:
-    """LINE accepted the push (or said 409: it had accepted it before). Final, whoever holds the claim."""
+def record_sent(session: Session, delivery_ids: list[int], now: datetime, attempted: bool = True) -> None:
+    """LINE accepted these pushes (or said 409: it had accepted them before). Final, whoever holds
+    the claim; one statement for the lot."""
+    if not delivery_ids:
+        return
     now = tokyo(now)
     values = {"status": SENT, "sent_at": now, "claim": None, "lease_until": None, "next_attempt_at": None,
               "last_error": None}
     if attempted:
         values.update(attempts=NoticeDelivery.attempts + 1, last_attempt_at=now,
                       first_attempt_at=func.coalesce(NoticeDelivery.first_attempt_at, now))
-    session.execute(update(NoticeDelivery).where(NoticeDelivery.id == delivery_id,
+    session.execute(update(NoticeDelivery).where(NoticeDelivery.id.in_(delivery_ids),
                                                  NoticeDelivery.status.in_((QUEUED, FAILED)))
                     .values(**values).execution_options(synchronize_session=False))
 

@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -229,7 +229,8 @@ def push_notice(user_id: str, message: dict, retry_key: str, timeout: float) -> 
     api = current_app.extensions["line_messaging_api"]
     try:
         api.push_message_with_http_info(PushMessageRequest.from_dict({"to": user_id, "messages": [message]}),
-                                        x_line_retry_key=retry_key, _request_timeout=(2, timeout))
+                                        x_line_retry_key=retry_key, _request_timeout=(2, timeout),
+                                        _preload_content=False)  # the answer's body is not needed
         return SENT, ""
     except ApiException as exc:
         status = exc.status or 0
@@ -246,81 +247,120 @@ def push_notice(user_id: str, message: dict, retry_key: str, timeout: float) -> 
         return RETRY, exc.__class__.__name__[:60]
 
 
-def _send_one(target: store.NoticeTarget, token: str, config: NoticeSettings) -> None:
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row, to be written with the others of its batch."""
+
+    action: str  # sent | retry | failed | skipped | release
+    delivery_id: int
+    at: datetime
+    error: str = ""
+    retry_at: datetime | None = None
+    attempted: bool = True
+
+
+def _send_one(target: store.NoticeTarget, config: NoticeSettings) -> Outcome:
+    """Push one claimed row's notice (unless it must be skipped) and say what became of it."""
     month = target.billing_month
-    db = _db()
+    redis = _redis()
     if stop_reason(month):
-        with db.begin() as session:
-            store.release(session, target.delivery_id, token)
-        return
+        return Outcome("release", target.delivery_id, _now())
     reason = (store.UNLINKED if target.line_user_id is None else store.OPTED_OUT if not target.notices_enabled
               else store.BLOCKED if target.blocked else "no_statement" if target.total is None else None)
     if reason:
-        with db.begin() as session:
-            store.record_skipped(session, target.delivery_id, token, reason)
-        return
+        return Outcome("skipped", target.delivery_id, _now(), reason)
     now = _now()
     window = timedelta(seconds=config.retry_window_seconds)
     if target.first_attempt_at is not None and now - target.first_attempt_at >= window:
-        with db.begin() as session:
-            store.record_failed(session, target.delivery_id, token, now, "retry_window_expired", attempted=False)
-        return
-    if not _redis().eval(_BUDGET_SCRIPT, 1, _key(month, "budget")):
+        return Outcome("failed", target.delivery_id, now, "retry_window_expired", attempted=False)
+    budget = _key(month, "budget")
+    if not redis.eval(_BUDGET_SCRIPT, 1, budget):
         _stop(month, "quota")
-        with db.begin() as session:
-            store.release(session, target.delivery_id, token)
-        return
+        return Outcome("release", target.delivery_id, now)
     message = render_bill_notice(bill_notice(month, target.total or 0, target.due_date))
     _acquire_rate(config.rate)
     outcome, error = push_notice(target.line_user_id or "", message, store.retry_key(target.account_id, month),
                                  config.push_timeout)
     now = _now()
-    with db.begin() as session:
-        if outcome == SENT:
-            store.record_sent(session, target.delivery_id, now)
-        elif outcome in (QUOTA, STOP):
-            _redis().incr(_key(month, "budget")) if _redis().exists(_key(month, "budget")) else None
-            _stop(month, "quota" if outcome == QUOTA else "unauthorized")
-            store.release(session, target.delivery_id, token)
-        elif outcome == RATE_LIMITED:
-            _redis().incr(_key(month, "budget")) if _redis().exists(_key(month, "budget")) else None
-            _slow_down()
-            store.record_retry(session, target.delivery_id, token, now, now + timedelta(seconds=1), error,
-                               attempted=False)
-        elif outcome == RETRY:
-            attempt = target.attempts + 1
-            first = target.first_attempt_at or now
-            delay = config.retry_delays[attempt - 1] if attempt <= len(config.retry_delays) else None
-            if delay is None or now + timedelta(seconds=delay) - first >= window:
-                store.record_failed(session, target.delivery_id, token, now, error)
-                log.warning("bill notice given up after %d attempts (%s)", attempt, error)
-            else:
-                store.record_retry(session, target.delivery_id, token, now, now + timedelta(seconds=delay), error,
-                                   attempted=True)
-        else:
-            store.record_failed(session, target.delivery_id, token, now, error)
-            log.warning("bill notice refused by LINE (%s); marked failed", error)
+    if outcome == SENT:
+        return Outcome("sent", target.delivery_id, now)
+    if outcome in (QUOTA, STOP, RATE_LIMITED) and redis.exists(budget):
+        redis.incr(budget)  # LINE refused it: it used no quota
+    if outcome in (QUOTA, STOP):
+        _stop(month, "quota" if outcome == QUOTA else "unauthorized")
+        return Outcome("release", target.delivery_id, now)
+    if outcome == RATE_LIMITED:
+        _slow_down()
+        return Outcome("retry", target.delivery_id, now, error, now + timedelta(seconds=1), attempted=False)
+    if outcome == RETRY:
+        attempt = target.attempts + 1
+        first = target.first_attempt_at or now
+        delay = config.retry_delays[attempt - 1] if attempt <= len(config.retry_delays) else None
+        if delay is None or now + timedelta(seconds=delay) - first >= window:
+            log.warning("bill notice given up after %d attempts (%s)", attempt, error)
+            return Outcome("failed", target.delivery_id, now, error)
+        return Outcome("retry", target.delivery_id, now, error, now + timedelta(seconds=delay))
+    log.warning("bill notice refused by LINE (%s); marked failed", error)
+    return Outcome("failed", target.delivery_id, now, error)
+
+
+def _write_outcomes(token: str, outcomes: list[Outcome]) -> None:
+    """One transaction for a handful of outcomes (one statement for the sent ones). A crash before
+    it commits loses nothing: those rows are handed out again and their retry keys make LINE
+    answer 409 for the ones it already has."""
+    if not outcomes:
+        return
+    with _db().begin() as session:
+        sent = [o.delivery_id for o in outcomes if o.action == "sent"]
+        store.record_sent(session, sent, max(o.at for o in outcomes))
+        for o in outcomes:
+            if o.action == "retry":
+                store.record_retry(session, o.delivery_id, token, o.at, o.retry_at or o.at, o.error, o.attempted)
+            elif o.action == "failed":
+                store.record_failed(session, o.delivery_id, token, o.at, o.error, o.attempted)
+            elif o.action == "skipped":
+                store.record_skipped(session, o.delivery_id, token, o.error)
+            elif o.action == "release":
+                store.release(session, o.delivery_id, token)
+
+
+FLUSH_SECONDS = 0.2  # outcomes are written at least this often (and a batch's last ones at its end)
 
 
 def send_batch_job(token: str) -> None:
-    """The job for one batch: push its rows, a few at a time, each outcome recorded as it comes."""
+    """The job for one batch: push its rows a few at a time in threads; outcomes are written
+    every fraction of a second, so a batch of hundreds costs a handful of transactions."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = settings(app)
     with _db().begin() as session:
         targets = store.take_batch(session, token, _now(), config.lease_seconds)
     if not targets:
         return
+    done: list[Outcome] = []
+    lock = threading.Lock()
 
     def run(target: store.NoticeTarget) -> None:
         with app.app_context():
             try:
-                _send_one(target, token, config)
-            except Exception as exc:  # noqa: BLE001 - the row stays leased; a later dispatch retries it
-                log.error("bill notice not recorded (%s); it will be handed out again", exc.__class__.__name__)
+                outcome = _send_one(target, config)
+            except Exception as exc:  # noqa: BLE001 - the row stays leased; a later dispatch hands it out again
+                log.error("bill notice not sent (%s); it will be handed out again", exc.__class__.__name__)
+                return
+        with lock:
+            done.append(outcome)
 
-    with ThreadPoolExecutor(max_workers=min(config.concurrency, len(targets)),
-                            thread_name_prefix="notice") as pool:
-        list(pool.map(run, targets))
+    def flush() -> None:
+        with lock:
+            taken = done[:]
+            del done[:]
+        _write_outcomes(token, taken)
+
+    with ThreadPoolExecutor(max_workers=min(config.concurrency, len(targets)), thread_name_prefix="notice") as pool:
+        pending_futures = {pool.submit(run, target) for target in targets}
+        while pending_futures:
+            _finished, pending_futures = wait(pending_futures, timeout=FLUSH_SECONDS)
+            flush()
+    flush()
 
 
 # -- runs --------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,8 +43,8 @@ def seed_linked(app, count: int, month: date = MONTH, start: int = 0, **link) ->
         for n in range(start, start + count):
             customer = Customer(customer_number=f"{20_000_000 + n}", phone="0748621234", name_kana="アイコム　タロウ",
                                 name=None, email=None, created_at=now, updated_at=now)
-            customer.statements = [Statement(billing_month=month, due_date=date(2026, 12, 28), payment_method="口座振替",
-                                             total=5280 + n, imported_at=now,
+            customer.statements = [Statement(billing_month=month, due_date=date(2026, 12, 28),
+                                             payment_method="口座振替", total=5280 + n, imported_at=now,
                                              items=[StatementItem(position=1, name="基本料金", amount=5280 + n)])]
             account = Account(customer=customer, login_id=f"user{n}", login_id_key=f"user{n}", email=f"u{n}@example.jp",
                               nickname="たろう", password_hash="x", status="active", session_version=1,
@@ -302,6 +301,26 @@ def test_a_killed_run_resumed_doubles_nothing(app, runner, line_api, database_ur
     assert delivered_once(line_api, users)
     assert len(pushes(line_api, None)) <= len(users) + 4  # at most the pushes in flight when it died, as 409s
     assert {r.status for r in rows(app)} == {"sent"}
+
+
+def test_make_run_setup_sqlite_and_jobs_in_process(make_app, line_api, tmp_path):
+    """``make run``: SQLite, no Redis server, jobs on the web process's thread pool."""
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'notices.db'}"
+    command.upgrade(alembic_config(url), "heads")
+    app = make_app(DATABASE_URL=url, REDIS_URL=None, JOBS_INLINE=True)
+    users = seed_linked(app, 5)
+    seed_linked(app, 1, start=100, notices_enabled=False)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notify-bills", "--month", "2026-11", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "sent 5, already sent 0, skipped 1 (opted out 1), failed 0" in result.output
+    assert "sent 0, already sent 5" in runner.invoke(args=["notify-bills", "--month", "2026-11"]).output
+    assert delivered_once(line_api, users)
+    app.extensions["job_runner"].shutdown()
 
 
 # -- the chat ----------------------------------------------------------------------------------
