@@ -151,18 +151,24 @@ def _claimable(month: date, now: datetime):
                 or_(NoticeDelivery.lease_until.is_(None), NoticeDelivery.lease_until <= now))
 
 
-def claim_batch(session: Session, month: date, now: datetime, size: int, lease_seconds: float) -> tuple[str, int]:
-    """Claim up to ``size`` queued rows that are due and not leased; returns the claim token and how
-    many rows it holds (0: nothing to hand out). Rows locked by another claimer are passed over."""
+def claim_batch(session: Session, month: date, now: datetime, size: int, lease_seconds: float,
+                after_id: int = 0) -> tuple[str, int, int]:
+    """Claim up to ``size`` queued rows that are due and not leased, from id ``after_id`` on;
+    returns the claim token, how many rows it holds (0: nothing to hand out) and the last id.
+    Rows locked by another claimer are passed over. Two short statements (pick the ids along
+    the primary key, then claim them), so each batch costs the same however many rows the month has."""
     now = tokyo(now)
     token = secrets.token_hex(16)
-    ids = (select(NoticeDelivery.id).where(_claimable(month, now)).order_by(NoticeDelivery.id).limit(size)
-           .with_for_update(skip_locked=True))
+    ids = list(session.scalars(select(NoticeDelivery.id)
+                               .where(_claimable(month, now), NoticeDelivery.id > after_id)
+                               .order_by(NoticeDelivery.id).limit(size).with_for_update(skip_locked=True)))
+    if not ids:
+        return token, 0, after_id
     result = session.execute(update(NoticeDelivery)
-                             .where(NoticeDelivery.id.in_(ids.scalar_subquery()), _claimable(month, now))
+                             .where(NoticeDelivery.id.in_(ids), _claimable(month, now))
                              .values(claim=token, lease_until=now + timedelta(seconds=lease_seconds))
                              .execution_options(synchronize_session=False))
-    return token, result.rowcount or 0
+    return token, result.rowcount or 0, ids[-1]
 
 
 @dataclass(frozen=True)

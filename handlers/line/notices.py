@@ -440,10 +440,11 @@ def dispatch(month: date) -> store.Pending:
             with db.begin() as session:
                 store.expire_retries(session, month, _now(), config.retry_window_seconds)
             room = max(int(config.rate * config.lease_seconds / 2), config.batch_size)
-            handed = 0
+            handed = last_id = 0
             while handed < room and not stop_reason(month):
                 with db.begin() as session:
-                    token, count = store.claim_batch(session, month, _now(), config.batch_size, config.lease_seconds)
+                    token, count, last_id = store.claim_batch(session, month, _now(), config.batch_size,
+                                                              config.lease_seconds, after_id=last_id)
                 if not count:
                     break
                 handed += count

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -418,3 +419,28 @@ def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_ap
         notices.tick()  # … the delivery rows say the month has started
         run_worker(app, burst=True)
         assert len(pushes(line_api, None)) == 3
+
+
+TICKS: list[float] = []
+
+
+def record_tick() -> None:
+    """A periodic hook for the test below (looked up by path, as the worker does)."""
+    TICKS.append(time.monotonic())
+
+
+def test_a_running_worker_calls_its_periodic_hooks(app):
+    import threading
+
+    from handlers import jobs
+
+    TICKS.clear()
+    assert ("handlers.line.notices:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
+    app.extensions["periodic_jobs"] = [("tests.line.test_notices:record_tick", 0.5)]
+    stop = threading.Event()
+    thread = threading.Thread(target=jobs._run_periodic, args=(app, stop), daemon=True)
+    thread.start()
+    time.sleep(2.6)
+    stop.set()
+    thread.join(3)
+    assert 2 <= len(TICKS) <= 4  # every second it looks; a 0.5 s period runs on each look
