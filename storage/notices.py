@@ -307,6 +307,14 @@ def pending(session: Session, month: date, now: datetime) -> Pending:
     return Pending(queued, aware(earliest) if earliest else None)
 
 
+def leased(session: Session, month: date, now: datetime) -> int:
+    """Queued rows some batch holds right now (handed out, not yet done)."""
+    now = tokyo(now)
+    return session.scalar(select(func.count()).where(NoticeDelivery.billing_month == month,
+                                                     NoticeDelivery.status == QUEUED,
+                                                     NoticeDelivery.lease_until > now)) or 0
+
+
 def outcome_counts(session: Session, month: date) -> dict[tuple[str, str | None], int]:
     """Rows of a month by (status, reason): the skip reason for skipped rows, the error class for
     failed and queued ones."""

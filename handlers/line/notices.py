@@ -439,7 +439,9 @@ def dispatch(month: date) -> store.Pending:
         try:
             with db.begin() as session:
                 store.expire_retries(session, month, _now(), config.retry_window_seconds)
-            room = max(int(config.rate * config.lease_seconds / 2), config.batch_size)
+                in_flight = store.leased(session, month, _now())
+            # Half a lease's worth of sending at the configured rate may be out at once.
+            room = max(int(config.rate * config.lease_seconds / 2), config.batch_size) - in_flight
             handed = last_id = 0
             while handed < room and not stop_reason(month):
                 with db.begin() as session:
@@ -467,10 +469,11 @@ def _work_queue() -> None:
 
 
 def drive(month: date, on_progress: Callable[[], None] = lambda: None) -> store.Pending:
-    """Send the month until nothing is queued, the run is stopped, or only retries later than
-    ``NOTICE_WAIT_SECONDS`` remain (the workers' tick takes those)."""
+    """Send the month until nothing is queued, the run is stopped, or what is left waits longer
+    than ``NOTICE_WAIT_SECONDS`` without progress (retries later on: the workers' tick takes those)."""
     config = settings()
     deadline = time.monotonic() + config.wait_seconds
+    queued_before = None
     while True:
         dispatch(month)
         _work_queue()
@@ -481,6 +484,9 @@ def drive(month: date, on_progress: Callable[[], None] = lambda: None) -> store.
             if not state.queued:
                 _redis().srem(ACTIVE_KEY, f"{month:%Y-%m}")
             return state
+        if queued_before is None or state.queued < queued_before:  # progress: wait afresh
+            deadline = time.monotonic() + config.wait_seconds
+        queued_before = state.queued
         if state.next_due is None:
             continue
         wait = max((state.next_due - _now()).total_seconds(), 0.05)

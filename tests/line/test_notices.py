@@ -178,7 +178,7 @@ def test_partial_sends_what_the_quota_allows_and_a_later_run_completes_the_month
     assert delivered_once(line_api, users)
 
 
-def test_linE_monthly_limit_stops_the_run_within_a_few_refusals(app, runner, line_api):
+def test_line_monthly_limit_stops_the_run_within_a_few_refusals(app, runner, line_api):
     """LINE's consumption figure lags: the check passes, LINE then answers 429 "monthly limit"."""
     users = seed_linked(app, 15)
     line_api.quota, line_api.quota_used, line_api.consumption_lag = 20, 10, 10
