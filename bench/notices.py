@@ -107,6 +107,34 @@ def peak_kb(pid: int) -> int:
     return 0
 
 
+def rss_kb(pid: int) -> int:
+    """A live process's resident set now (VmRSS), in KB (0 once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_command(env: dict) -> tuple[subprocess.CompletedProcess, list[tuple[float, int]]]:
+    """Run ``notify-bills`` and sample its resident memory every 5 seconds (when it grows, and by how much)."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", _COMMAND], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    trace: list[tuple[float, int]] = []
+    output: dict[str, str] = {}
+    reader = threading.Thread(target=lambda: output.update(zip(("stdout", "stderr"), process.communicate(),
+                                                               strict=True)))
+    reader.start()
+    while reader.is_alive():
+        trace.append((time.perf_counter() - started, rss_kb(process.pid)))
+        reader.join(5)
+    return (subprocess.CompletedProcess(process.args, process.returncode, output.get("stdout", ""),
+                                        output.get("stderr", "")), trace)
+
+
 def run_size(customers: int, workers: int, rate: int, latency: float) -> dict:
     recorder, line_url, server = serve_fake_line(latency)
     redis_lib.Redis.from_url(REDIS_URL).flushdb()
@@ -125,8 +153,7 @@ def run_size(customers: int, workers: int, rate: int, latency: float) -> dict:
                 workers_cpu = sum(cpu_seconds(p.pid) for p in pool)
                 own = resource.getrusage(resource.RUSAGE_SELF)
                 started = time.perf_counter()
-                command = subprocess.run([sys.executable, "-c", _COMMAND], cwd=ROOT, env=env, capture_output=True,
-                                         text=True, check=False)
+                command, rss_trace = run_command(env)
                 wall = time.perf_counter() - started
                 worker_peaks = [peak_kb(p.pid) for p in pool]
                 workers_cpu = sum(cpu_seconds(p.pid) for p in pool) - workers_cpu
@@ -147,7 +174,10 @@ def run_size(customers: int, workers: int, rate: int, latency: float) -> dict:
     cpu_line = next((line for line in command.stderr.splitlines() if line.startswith("CPU_SECONDS=")), "=0")
     sending_cpu = workers_cpu + float(cpu_line.split("=")[1])
     summary = next((line for line in command.stdout.splitlines() if line.startswith("notify-bills")), "")
-    return {"customers": customers, "seeded": seeded, "wall": wall, "accepted": len(accepted),
+    samples = [kb for _t, kb in rss_trace if kb]
+    return {"rss_trace": " ".join(f"{t:.0f}s:{kb // 1024}" for t, kb in rss_trace[::max(len(rss_trace) // 12, 1)]),
+            "rss_last_mb": (samples[-1] if samples else 0) / 1024,
+            "customers": customers, "seeded": seeded, "wall": wall, "accepted": len(accepted),
             "rate": len(accepted) / span if span else 0.0, "duplicates": duplicates,
             "command_peak_mb": int(peak_line.split("=")[1]) / 1024,
             "worker_peak_mb": max(worker_peaks, default=0) / 1024,
@@ -176,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['worker_peak_mb']:.0f} MB; CPU per notice: {result['cpu_ms']:.1f} ms sending "
               f"(workers + command), {result['fake_cpu_ms']:.1f} ms the fake LINE", flush=True)
         print(f"          {result['summary']}", flush=True)
+        print(f"          command resident memory over time (MB): {result['rss_trace']}", flush=True)
         if result["exit"] != 0:
             print(result["stderr"], file=sys.stderr)
             status = 1
