@@ -1,4 +1,4 @@
-"""``python -m bench [import|webhook|notices] [options]``: run the benchmarks (``make bench`` runs both).
+"""``python -m bench [import|webhook|notices] [options]``: run the benchmarks (``make bench`` runs them all).
 
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
 - ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``);
