@@ -1,7 +1,9 @@
-"""``python -m bench [import|webhook] [options]``: run the benchmarks (``make bench`` runs both).
+"""``python -m bench [import|webhook|notices] [options]``: run the benchmarks (``make bench`` runs them all).
 
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
-- ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``).
+- ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``);
+- ``notices``: 100,000 bill notices to a fake LINE with 50 ms latency, several workers
+  (``bench/notices.py``): achieved rate against the limit, peak memory at 10,000 and 100,000.
 
 Options after the name go to that benchmark (``python -m bench webhook --help``). With no
 name each benchmark runs in a process of its own, so one's leftovers (heap, caches, GC
@@ -13,9 +15,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bench import imports, webhook
+from bench import imports, notices, webhook
 
-BENCHMARKS = {"import": imports.main, "webhook": webhook.main}
+BENCHMARKS = {"import": imports.main, "webhook": webhook.main, "notices": notices.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -371,3 +371,35 @@ HANDOFF_CLOSED_BY_CUSTOMER = (
 )
 HANDOFF_STICKER_NOTE = "（スタンプが送信されました）"
 HANDOFF_MEDIA_NOTE = "（画像などのファイルが送信されました）"
+
+# -- bill notices ------------------------------------------------------------------------
+QR_NOTICES_STOP = "通知停止"
+QR_NOTICES_RESUME = "通知再開"
+QR_NOTICES_SETTINGS = "通知設定"
+NOTICES_STOPPED = (
+    "毎月のご請求のお知らせを停止しました。\n"
+    "ご利用料金は「今月の料金」でいつでも確認できます。\n"
+    "また受け取るときは「通知再開」と送ってください。"
+)
+NOTICES_RESUMED = (
+    "毎月のご請求のお知らせを再開しました。\n"
+    "ご請求金額が確定すると、このトークでお知らせします。"
+)
+NOTICES_SETTING_ON = (
+    "毎月のご請求のお知らせ：受け取る\n"
+    "ご請求金額が確定すると、このトークでお知らせします。\n"
+    "停止するときは「通知停止」を押してください。"
+)
+NOTICES_SETTING_OFF = (
+    "毎月のご請求のお知らせ：停止中\n"
+    "再開するときは「通知再開」を押してください。"
+)
+NOTICES_NOT_LINKED = (
+    "ご請求のお知らせは、マイページと連携したお客様にお送りしています。\n"
+    "登録するときは「登録」と送ってください。"
+)
+BILL_NOTICE_HEADER = "ご請求金額確定のお知らせ"
+BILL_NOTICE_LEAD = "{month}分のご請求金額が確定しました。"
+BILL_NOTICE_BUTTON = "請求内容を見る"
+BILL_NOTICE_FOOTNOTE = "お知らせが不要なときは「通知停止」と送ってください。"
+BILL_NOTICE_ALT = "{month}のご請求金額は{total}です"

@@ -220,3 +220,15 @@ def from_json(data: list[dict]) -> list:
 
 replies_to_json = to_json
 replies_from_json = from_json
+
+
+@wire
+@dataclass(frozen=True)
+class BillNotice:
+    """The monthly push that a bill is final: month, total, due date, and a button that asks the bot
+    for that month's bill (``command``) rather than carrying a link, so it is fresh when tapped."""
+
+    billing_month: date
+    total: int
+    command: str
+    due_date: date | None = None

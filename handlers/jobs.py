@@ -274,6 +274,28 @@ def enqueue_effect(effect_type: str, kwargs: dict, once: str | None = None) -> N
     enqueue(target, _once=once, **kwargs)
 
 
+def register_periodic(app: Flask, target: JobTarget, every_seconds: float) -> None:
+    """An edge asks for a function to be called every ``every_seconds`` by each running worker
+    (``flask --app app worker``, not ``--burst``), inside the app context. The function must be
+    safe to run on several workers at once (take a Redis lock where that matters)."""
+    app.extensions.setdefault("periodic_jobs", []).append((job_path(target), every_seconds))
+
+
+def _run_periodic(app: Flask, stop: threading.Event) -> None:
+    """The worker's periodic calls, on a daemon thread beside the RQ worker."""
+    due = {path: 0.0 for path, _every in app.extensions.get("periodic_jobs", [])}
+    while not stop.wait(1.0):
+        for path, every in app.extensions.get("periodic_jobs", []):
+            if time.monotonic() < due[path]:
+                continue
+            due[path] = time.monotonic() + every
+            try:
+                with app.app_context():
+                    resolve(path)()
+            except Exception as exc:  # noqa: BLE001 - logged by class; the next period tries again
+                log.error("periodic %s failed (%s)", job_name(path), _failure_chain(exc))
+
+
 def register_worker_service(app: Flask, name: str, start: Callable[[Flask, int], Callable[[], None]],
                             drain: Callable[[Flask], int] | None = None) -> None:
     """An edge adds work for ``flask --app app worker`` (the LINE edge: its event consumers).
@@ -294,12 +316,19 @@ def _worker_connection(app: Flask) -> redis.Redis:
 
 
 def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
-    """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it."""
+    """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it.
+    A long-running worker also makes the periodic calls edges registered (``register_periodic``)."""
     connection = app.extensions["redis"] if burst else _worker_connection(app)
     queue = Queue(QUEUE_NAME, connection=connection)
     worker = SimpleWorker([queue], connection=connection)
-    with app.app_context():
-        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    stop = threading.Event()
+    if not burst and app.extensions.get("periodic_jobs"):
+        threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()
+    try:
+        with app.app_context():
+            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        stop.set()
     return worker
 
 

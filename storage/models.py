@@ -134,6 +134,8 @@ class LineLink(Base):
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
     notices_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by an unfollow (the customer blocked the account), cleared by a follow: no notices meanwhile.
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     account: Mapped[Account] = relationship(back_populates="line_link")
@@ -239,3 +241,37 @@ class HandoffMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     handoff: Mapped[Handoff] = relationship(back_populates="messages")
+
+
+class NoticeDelivery(Base):
+    """One monthly bill notice to one account: written before the push, so a crash loses nothing
+    and doubles nothing (the unique constraint makes a second row for the same month impossible).
+
+    ``status``: ``queued`` (to send, maybe after ``next_attempt_at``), ``sent`` (LINE accepted it,
+    or answered 409 for its retry key), ``failed`` (for review; ``last_error`` names the class of
+    failure, never a text), ``skipped`` (``skip_reason``: opted out, blocked, unlinked). ``claim``
+    and ``lease_until`` say which batch job is working on the row and until when. The retry key is
+    derived from the row (``storage.notices.retry_key``), so every attempt reuses it.
+    """
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (
+        UniqueConstraint("account_id", "billing_month", name="uq_notice_deliveries_account_month"),
+        Index("ix_notice_deliveries_month_status", "billing_month", "status"),
+        Index("ix_notice_deliveries_claim", "claim"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    billing_month: Mapped[date] = mapped_column(Date)  # the 1st of the month
+    status: Mapped[str] = mapped_column(String(10))  # queued | sent | failed | skipped
+    skip_reason: Mapped[str | None] = mapped_column(String(20))  # opted_out | blocked | unlinked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # pushes that LINE may have accepted
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(60))  # e.g. "http_500", "ReadTimeoutError"
+    claim: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

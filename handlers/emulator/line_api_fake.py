@@ -35,6 +35,22 @@ class ApiCall:
     retry_key: str | None = None
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An injected answer for the next call of ``kind`` (any call when None), queued in ``fail_next``
+    beside plain statuses: a status with LINE's ``message``, or, with ``status`` None, only a delay
+    before the call is answered as usual (a timeout on the bot's side of a push LINE did accept)."""
+
+    status: int | None = 500
+    message: str = "injected failure"
+    delay: float = 0.0
+    kind: str | None = None
+    user_id: str | None = None  # only calls to (or about) this LINE user
+
+
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+
+
 @dataclass
 class LineApiRecorder:
     """Everything the fake LINE received; thread-safe. Tests and the emulator read it."""
@@ -42,7 +58,8 @@ class LineApiRecorder:
     access_token: str
     calls: list[ApiCall] = field(default_factory=list)
     invalid_reply_tokens: set[str] = field(default_factory=set)
-    fail_next: list[int] = field(default_factory=list)  # statuses to answer next, e.g. [500]
+    # statuses to answer next, e.g. [500], or ``Failure`` values (a status, a delay, for one kind of call)
+    fail_next: list[int | Failure] = field(default_factory=list)
     profiles: dict[str, dict] = field(default_factory=dict)
     reply_token_users: dict[str, str] = field(default_factory=dict)  # filled by whoever sends the webhook
     validate: bool = True  # False skips the OpenAPI check (the latency benchmark measures what it costs)
@@ -51,8 +68,11 @@ class LineApiRecorder:
     bot_info: dict = field(default_factory=lambda: {
         "userId": "U0123456789abcdef0123456789abcdef", "basicId": "@123abcde", "displayName": "あいコムこうか",
         "chatMode": "bot", "markAsReadMode": "auto"})
-    quota_limit: int | None = None  # None: no monthly limit (type "none")
+    latency: float = 0.0  # seconds every call waits before it is answered (benchmarks)
+    # The plan's monthly message quota: None is no limit. Pushes count (one per message), replies do not.
+    quota: int | None = None
     quota_used: int = 0
+    consumption_lag: int = 0  # /quota/consumption reports this many fewer (LINE's figure lags behind)
     _retry_keys: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
@@ -70,6 +90,32 @@ class LineApiRecorder:
             self.calls.clear()
             self._retry_keys.clear()
             self.rich_menus.clear()
+            self.quota, self.quota_used, self.consumption_lag, self.latency = None, 0, 0, 0.0
+
+    def next_failure(self, kind: str, user_id: str | None = None) -> Failure | None:
+        """Take the first injected failure meant for this call (a plain status: any call)."""
+        with self._lock:
+            for index, entry in enumerate(self.fail_next):
+                if isinstance(entry, int):
+                    del self.fail_next[index]
+                    return Failure(entry)
+                if entry.kind in (None, kind) and entry.user_id in (None, user_id):
+                    del self.fail_next[index]
+                    return entry
+        return None
+
+    def accept_push(self, retry_key: str | None, count: int) -> str:
+        """``ok``, ``duplicate`` (retry key already accepted: 409) or ``quota`` (monthly limit: 429),
+        decided at once so a refused push does not spend its retry key."""
+        with self._lock:
+            if retry_key and retry_key in self._retry_keys:
+                return "duplicate"
+            if self.quota is not None and self.quota_used + count > self.quota:
+                return "quota"
+            self.quota_used += count
+            if retry_key:
+                self._retry_keys.add(retry_key)
+            return "ok"
 
     def accepted(self, kind: str | None = None, user_id: str | None = None) -> list[ApiCall]:
         """Calls answered 200, optionally of one kind and to one user."""
@@ -151,10 +197,16 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
             recorder.record(ApiCall(kind, request.path, body, 401, ["bad access token"], time.time(), user_id))
             return None, _line_error(401, "Authentication failed. Confirm that the access token in the "
                                           "authorization header is valid.")
-        if recorder.fail_next:
-            status = recorder.fail_next.pop(0)
-            recorder.record(ApiCall(kind, request.path, body, status, ["injected failure"], time.time(), user_id))
-            return None, _line_error(status, "injected failure")
+        if recorder.latency:
+            time.sleep(recorder.latency)
+        target = user_id or (body.get("to") if isinstance(body, dict) else None)
+        failure = recorder.next_failure(kind, target) if recorder.fail_next else None
+        if failure is not None and failure.delay:
+            time.sleep(failure.delay)
+        if failure is not None and failure.status is not None:
+            recorder.record(ApiCall(kind, request.path, body, failure.status, [failure.message], time.time(),
+                                    target))
+            return None, _line_error(failure.status, failure.message)
         errors: list[str] = []
         if schema_name and recorder.validate:
             if body is None:
@@ -185,10 +237,15 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         if error:
             return error
         retry_key = request.headers.get("X-Line-Retry-Key")
-        if retry_key and recorder.seen_retry_key(retry_key):
+        verdict = recorder.accept_push(retry_key, len(body["messages"]))
+        if verdict == "duplicate":
             recorder.record(ApiCall("push", request.path, body, 409, ["retry key already accepted"],
                                     time.time(), body["to"], retry_key))
             return _line_error(409, "The retry key is already accepted")
+        if verdict == "quota":
+            recorder.record(ApiCall("push", request.path, body, 429, [MONTHLY_LIMIT_MESSAGE], time.time(),
+                                    body["to"], retry_key))
+            return _line_error(429, MONTHLY_LIMIT_MESSAGE)
         recorder.record(ApiCall("push", request.path, body, 200, [], time.time(), body["to"], retry_key))
         return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
 
@@ -234,15 +291,16 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         recorder.record(ApiCall("bot_info", request.path, None, 200, [], time.time()))
         return jsonify(recorder.bot_info)
 
+    # -- the message quota (bill notices) --------------------------------------------------------
     @bp.get("/v2/bot/message/quota")
     def quota():
         _body, error = _call("quota", None)
         if error:
             return error
         recorder.record(ApiCall("quota", request.path, None, 200, [], time.time()))
-        if recorder.quota_limit is None:
+        if recorder.quota is None:
             return jsonify({"type": "none"})
-        return jsonify({"type": "limited", "value": recorder.quota_limit})
+        return jsonify({"type": "limited", "value": recorder.quota})
 
     @bp.get("/v2/bot/message/quota/consumption")
     def quota_consumption():
@@ -250,7 +308,8 @@ def make_blueprint(recorder: LineApiRecorder, name: str = "line_api_fake") -> Bl
         if error:
             return error
         recorder.record(ApiCall("quota_consumption", request.path, None, 200, [], time.time()))
-        return jsonify({"totalUsage": recorder.quota_used})
+        return jsonify({"totalUsage": max(recorder.quota_used - recorder.consumption_lag, 0)})
+    # -- end of the message quota ----------------------------------------------------------------
 
     _add_rich_menu_routes(bp, recorder, _call)
     return bp

@@ -20,7 +20,7 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from handlers import jobs, metrics
-from handlers.line import events, richmenu, webhook
+from handlers.line import events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
 from storage.events import GROUP, EventQueue, stream_key
 
@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
     app.register_blueprint(webhook.bp)
+    notices.init_app(app)  # notify-bills and the monthly schedule
 
 
 def _start_events(app: Flask, threads: int):

@@ -7,7 +7,7 @@ emulator, and turned into SDK request models with ``from_dict`` at the wire.
 from __future__ import annotations
 
 from bot import messages
-from bot.types import AccountLinkPrompt, BillCard, BillList, QuickReply, Reply, TextReply
+from bot.types import AccountLinkPrompt, BillCard, BillList, BillNotice, QuickReply, Reply, TextReply
 
 MAX_MESSAGES = 5
 MAX_TEXT = 5000
@@ -158,3 +158,35 @@ def render(replies: list[Reply], link_url: str | None = None) -> list[dict]:
 
             out.append(render_text(TextReply(reply.text, buttons=(LinkButton(reply.button_label, link_url or ""),))))
     return out
+
+
+def render_bill_notice(notice: BillNotice) -> dict:
+    """The monthly bill notice (a push): a Flex bubble like the bill card with month, total and due
+    date, whose button sends that month's bill words, so what opens days later is fresh (no link)."""
+    month = messages.month_label(notice.billing_month)
+    total = messages.yen(notice.total)
+    body: list[dict] = [
+        {"type": "text", "text": messages.BILL_NOTICE_LEAD.format(month=month), "size": "sm", "wrap": True},
+        {"type": "text", "text": messages.BILL_TOTAL_LABEL, "size": "sm", "color": _MUTED, "margin": "md"},
+        {"type": "text", "text": total, "size": "xxl", "weight": "bold", "color": "#1A1A1A"},
+    ]
+    if notice.due_date is not None:
+        body.append({"type": "separator", "margin": "md"})
+        body.append({"type": "box", "layout": "vertical", "margin": "md", "contents": [
+            _row(messages.BILL_DUE_LABEL, messages.date_label(notice.due_date))]})
+    body.append({"type": "text", "text": messages.BILL_NOTICE_FOOTNOTE, "size": "xs", "color": _MUTED,
+                 "wrap": True, "margin": "lg"})
+    bubble = {
+        "type": "bubble",
+        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
+            {"type": "text", "text": messages.BILL_NOTICE_HEADER, "size": "xs", "color": "#FFFFFF"},
+            {"type": "text", "text": month, "size": "xl", "weight": "bold", "color": "#FFFFFF"},
+        ]},
+        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
+        "footer": {"type": "box", "layout": "vertical", "contents": [
+            {"type": "button", "style": "primary", "color": _BRAND, "height": "sm",
+             "action": {"type": "message", "label": messages.BILL_NOTICE_BUTTON, "text": notice.command[:300]}},
+        ]},
+    }
+    alt = messages.BILL_NOTICE_ALT.format(month=month, total=total)
+    return {"type": "flex", "altText": alt[:MAX_ALT_TEXT], "contents": bubble}

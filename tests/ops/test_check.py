@@ -20,11 +20,11 @@ def _dead_port() -> int:
 
 
 def test_everything_up_exits_0_and_says_what_answers(app, runner, line_api):
-    line_api.quota_limit, line_api.quota_used = 1000, 34
+    line_api.quota, line_api.quota_used = 1000, 34
     try:
         result = runner.invoke(args=["check"])
     finally:
-        line_api.quota_limit, line_api.quota_used = None, 0
+        line_api.quota, line_api.quota_used = None, 0
     assert result.exit_code == 0, result.output
     out = result.output
     assert "ok   database" in out and "postgresql" in out

@@ -1,0 +1,448 @@
+"""Monthly bill notices (`notify-bills`) against the fake LINE and PostgreSQL: once each, skips,
+re-runs, a killed run resumed, the quota, failures and retries, the chat words, the schedule."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.flows.notices import bill_notice
+from handlers.emulator import line_schema
+from handlers.emulator.line_api_fake import MONTHLY_LIMIT_MESSAGE, Failure
+from handlers.line.render import render_bill_notice
+from storage import notices as store
+from storage.models import Account, Customer, LineLink, NoticeDelivery, Statement, StatementItem
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, SECRET_KEY, quick_reply_labels
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+MONTH = date(2026, 11, 1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app_config(app_config):
+    """Fast retries and short leases, so failures and resumed runs play out in seconds."""
+    return dict(app_config, NOTICE_RETRY_DELAYS="0.05,0.1,0.1", NOTICE_PUSH_TIMEOUT_SECONDS=0.5,
+                NOTICE_LEASE_SECONDS=1, NOTICE_WAIT_SECONDS=20, NOTICE_BATCH_SIZE=4, NOTICE_CONCURRENCY=4)
+
+
+def seed_linked(app, count: int, month: date = MONTH, start: int = 0, **link) -> list[str]:
+    """``count`` customers with an active account, a LINE link and a statement for ``month``;
+    returns their LINE user ids. One transaction, no password hashing."""
+    now = datetime.now(TOKYO)
+    users = []
+    with app.extensions["db"].begin() as db:
+        for n in range(start, start + count):
+            customer = Customer(customer_number=f"{20_000_000 + n}", phone="0748621234", name_kana="アイコム　タロウ",
+                                name=None, email=None, created_at=now, updated_at=now)
+            customer.statements = [Statement(billing_month=month, due_date=date(2026, 12, 28),
+                                             payment_method="口座振替", total=5280 + n, imported_at=now,
+                                             items=[StatementItem(position=1, name="基本料金", amount=5280 + n)])]
+            account = Account(customer=customer, login_id=f"user{n}", login_id_key=f"user{n}", email=f"u{n}@example.jp",
+                              nickname="たろう", password_hash="x", status="active", session_version=1,
+                              created_at=now, activated_at=now)
+            user_id = f"U{n:032x}"
+            account.line_link = LineLink(line_user_id=user_id, notices_enabled=link.get("notices_enabled", True),
+                                         blocked_at=link.get("blocked_at"), linked_at=now)
+            db.add(account)
+            users.append(user_id)
+    return users
+
+
+def notify(runner, *args: str):
+    return runner.invoke(args=["notify-bills", "--month", "2026-11", "--no-progress", *args])
+
+
+def pushes(line_api, status: int | None = 200, user_id: str | None = None):
+    return [c for c in line_api.calls if c.kind == "push" and (status is None or c.status == status)
+            and (user_id is None or c.user_id == user_id)]
+
+
+def delivered_once(line_api, users: list[str]) -> bool:
+    accepted = pushes(line_api)
+    return sorted(c.user_id for c in accepted) == sorted(users)
+
+
+def rows(app) -> list[NoticeDelivery]:
+    with app.extensions["db"].begin() as db:
+        return list(db.scalars(select(NoticeDelivery).order_by(NoticeDelivery.id)))
+
+
+# -- the happy path, skips, re-runs -------------------------------------------------------------
+def test_each_linked_customer_gets_one_notice_and_the_rest_are_skipped_with_reasons(app, runner, line_api):
+    users = seed_linked(app, 6)
+    opted_out = seed_linked(app, 2, start=100, notices_enabled=False)
+    blocked = seed_linked(app, 1, start=200, blocked_at=datetime.now(TOKYO))
+    seed_linked(app, 1, month=date(2026, 10, 1), start=300)  # no statement for November
+
+    result = notify(runner)
+
+    assert result.exit_code == 0, result.output
+    assert "sent 6, already sent 0, skipped 3 (blocked 1, opted out 2), failed 0" in result.output
+    assert delivered_once(line_api, users)
+    assert not any(pushes(line_api, None, u) for u in opted_out + blocked)
+    body = pushes(line_api, 200, users[0])[0].body
+    assert line_schema.validate("PushMessageRequest", body) == []
+    message = body["messages"][0]
+    assert message["altText"] == "2026年11月のご請求金額は5,280円です"
+    button = message["contents"]["footer"]["contents"][0]["action"]
+    assert button == {"type": "message", "label": "請求内容を見る", "text": "2026年11月の料金"}
+    keys = {c.retry_key for c in pushes(line_api)}
+    assert len(keys) == 6 and None not in keys
+    assert {r.status for r in rows(app)} == {"sent", "skipped"}
+
+
+def test_a_second_run_sends_nothing_twice(app, runner, line_api):
+    users = seed_linked(app, 5)
+    assert notify(runner).exit_code == 0
+    again = notify(runner)
+    assert again.exit_code == 0, again.output
+    assert "sent 0, already sent 5" in again.output
+    assert len(pushes(line_api, None)) == 5
+    assert delivered_once(line_api, users)
+
+
+def test_a_customer_who_opts_back_in_gets_the_notice_on_the_next_run(app, runner, line_api):
+    users = seed_linked(app, 2, notices_enabled=False)
+    assert "skipped 2 (opted out 2)" in notify(runner).output
+    with app.extensions["db"].begin() as db:
+        db.execute(update(LineLink).values(notices_enabled=True))
+    assert "sent 2" in notify(runner).output
+    assert delivered_once(line_api, users)
+
+
+def test_dry_run_counts_and_sends_nothing(app, runner, line_api):
+    seed_linked(app, 4)
+    seed_linked(app, 1, start=100, notices_enabled=False)
+    line_api.quota, line_api.quota_used = 1000, 250
+
+    result = notify(runner, "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "would send 4, already sent 0, would skip 1 (opted out 1)" in result.output
+    assert "quota: 1,000 messages this month, 250 used, 750 left; this run uses 4, leaving 746" in result.output
+    assert pushes(line_api, None) == []
+    assert rows(app) == []
+    assert {c.kind for c in line_api.calls} == {"quota", "quota_consumption"}
+
+
+def test_bill_notice_bubble_is_valid_without_a_due_date():
+    message = render_bill_notice(bill_notice(MONTH, 12345, None))
+    assert line_schema.validate("PushMessageRequest", {"to": "U" + "0" * 32, "messages": [message]}) == []
+    assert message["altText"] == "2026年11月のご請求金額は12,345円です"
+
+
+def test_a_bad_month_is_a_usage_error(runner):
+    result = runner.invoke(args=["notify-bills", "--month", "2026-13"])
+    assert result.exit_code == 2
+    assert "YYYY-MM" in result.output
+
+
+# -- the quota ----------------------------------------------------------------------------------
+def test_with_whole_only_a_run_the_quota_cannot_finish_is_refused_and_says_so(app, runner, line_api):
+    seed_linked(app, 5)
+    line_api.quota, line_api.quota_used = 100, 97
+
+    result = notify(runner, "--whole-only")
+
+    assert result.exit_code == 1
+    assert "5 notices to send but only 3 messages left" in result.output
+    assert "nothing sent" in result.output
+    assert pushes(line_api, None) == []
+
+
+def test_a_run_the_quota_cannot_finish_says_so_sends_what_it_allows_and_a_later_run_completes(app, runner,
+                                                                                              line_api):
+    users = seed_linked(app, 5)
+    line_api.quota, line_api.quota_used = 100, 97
+
+    first = notify(runner)
+
+    assert first.exit_code == 1, first.output
+    assert "the quota cannot cover this run: sending 3 of 5" in first.output
+    assert "sent 3" in first.output
+    assert "quota is reached; 2 notices left to send" in first.output
+    assert len(pushes(line_api)) == 3
+    assert len(pushes(line_api, 429)) == 0  # our own budget stopped it before LINE had to
+    line_api.quota = 200
+    second = notify(runner)
+    assert second.exit_code == 0, second.output
+    assert "sent 2, already sent 3" in second.output
+    assert delivered_once(line_api, users)
+
+
+def test_line_monthly_limit_stops_the_run_within_a_few_refusals(app, runner, line_api):
+    """LINE's consumption figure lags: the check passes, LINE then answers 429 "monthly limit"."""
+    users = seed_linked(app, 15)
+    line_api.quota, line_api.quota_used, line_api.consumption_lag = 20, 10, 10
+
+    first = notify(runner)
+
+    assert first.exit_code == 1, first.output
+    assert "quota is reached; 5 notices left to send" in first.output
+    assert len(pushes(line_api)) == 10
+    refusals = pushes(line_api, 429)
+    assert 1 <= len(refusals) <= 4  # the pushes already in flight, then nothing
+    assert all(MONTHLY_LIMIT_MESSAGE in c.errors for c in refusals)
+    line_api.quota, line_api.consumption_lag = 100, 0
+    second = notify(runner)
+    assert second.exit_code == 0, second.output
+    assert "sent 5, already sent 10" in second.output
+    assert delivered_once(line_api, users)
+
+
+# -- failures ----------------------------------------------------------------------------------
+def test_5xx_and_429_are_retried_and_delivered_once(app, runner, line_api):
+    users = seed_linked(app, 6)
+    line_api.fail_next.extend([Failure(500, kind="push"), Failure(503, kind="push"),
+                               Failure(429, "Too many requests", kind="push")])
+
+    result = notify(runner)
+
+    assert result.exit_code == 0, result.output
+    assert "sent 6" in result.output and "failed 0" in result.output
+    assert delivered_once(line_api, users)
+    assert app.extensions["redis"].get("bot:notices:slow") is not None  # the 429 slowed the run down
+
+
+def test_a_timeout_after_line_accepted_the_push_is_a_409_not_a_second_message(app, runner, line_api):
+    users = seed_linked(app, 3)
+    line_api.fail_next.append(Failure(None, delay=1.0, kind="push"))  # LINE takes it, we stop waiting
+
+    result = notify(runner)
+
+    assert result.exit_code == 0, result.output
+    assert "sent 3" in result.output
+    assert delivered_once(line_api, users)
+    # The retry overtook the slow first attempt: whichever LINE saw second was answered 409.
+    assert line_api.wait_for(lambda api: len(pushes(api, 409)) == 1, timeout=3)
+    assert delivered_once(line_api, users)
+
+
+def test_an_injected_409_counts_as_sent(app, runner, line_api):
+    seed_linked(app, 2)
+    line_api.fail_next.append(Failure(409, "The retry key is already accepted", kind="push"))
+    result = notify(runner)
+    assert "sent 2, already sent 0" in result.output
+    assert [r.status for r in rows(app)] == ["sent", "sent"]
+
+
+def test_what_keeps_failing_is_marked_failed_and_reported(app, runner, line_api):
+    users = seed_linked(app, 4)
+    line_api.fail_next.append(Failure(400, "The request body has 1 error(s)", kind="push", user_id=users[0]))
+    line_api.fail_next.extend([Failure(500, kind="push", user_id=users[1])] * 4)  # every attempt of the schedule
+
+    result = notify(runner)
+
+    assert result.exit_code == 0, result.output
+    assert "sent 2" in result.output
+    assert "failed 2 (http_400 1, http_500 1)" in result.output
+    assert "kept for review" in result.output
+    assert len(pushes(line_api)) == 2
+    failed = [r for r in rows(app) if r.status == "failed"]
+    assert sorted(r.attempts for r in failed) == [1, 4]
+    again = notify(runner)  # failed rows are not resent
+    assert "sent 0, already sent 2" in again.output and len(pushes(line_api)) == 2
+    assert {c.user_id for c in pushes(line_api)} == set(users[2:])
+
+
+def test_a_retry_older_than_the_retry_key_is_not_sent_but_marked_for_review(app, runner, line_api):
+    seed_linked(app, 2)
+    with app.extensions["db"].begin() as db:
+        store.plan_month(db, MONTH, datetime.now(TOKYO))
+        first = db.scalars(select(NoticeDelivery).order_by(NoticeDelivery.id)).first()
+        first.attempts, first.last_error = 1, "http_500"
+        first.first_attempt_at = datetime.now(TOKYO) - timedelta(hours=25)
+
+    result = notify(runner)
+
+    assert "sent 1" in result.output
+    assert "failed 1 (retry_window_expired 1)" in result.output
+    assert len(pushes(line_api, None)) == 1
+
+
+def test_a_bad_access_token_stops_the_run(app, runner, line_api):
+    seed_linked(app, 3)
+    line_api.fail_next.append(Failure(401, "Authentication failed", kind="push"))
+    result = notify(runner)
+    assert result.exit_code == 1
+    assert "refused the access token" in result.output
+    assert len(pushes(line_api, None)) <= 3
+
+
+# -- a run killed half-way -----------------------------------------------------------------------
+def test_a_killed_run_resumed_doubles_nothing(app, runner, line_api, database_url, redis_url, fake_line_server):
+    users = seed_linked(app, 24)
+    line_api.latency = 0.05
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET_KEY,
+               LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
+               LINE_API_BASE_URL=fake_line_server[1], EMULATOR="0", NOTICE_RATE_PER_SECOND="20",
+               NOTICE_LEASE_SECONDS="1", NOTICE_BATCH_SIZE="4", NOTICE_CONCURRENCY="2")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "notify-bills", "--month", "2026-11",
+                                "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        assert line_api.wait_for(lambda api: len(pushes(api)) >= 6, timeout=30)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    sent_before = len(pushes(line_api))
+    assert sent_before < len(users)
+
+    result = notify(runner)
+
+    assert result.exit_code == 0, result.output
+    assert delivered_once(line_api, users)
+    assert len(pushes(line_api, None)) <= len(users) + 4  # at most the pushes in flight when it died, as 409s
+    assert {r.status for r in rows(app)} == {"sent"}
+
+
+def test_make_run_setup_sqlite_and_jobs_in_process(make_app, line_api, tmp_path):
+    """``make run``: SQLite, no Redis server, jobs on the web process's thread pool."""
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'notices.db'}"
+    command.upgrade(alembic_config(url), "heads")
+    app = make_app(DATABASE_URL=url, REDIS_URL=None, JOBS_INLINE=True)
+    users = seed_linked(app, 5)
+    seed_linked(app, 1, start=100, notices_enabled=False)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notify-bills", "--month", "2026-11", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "sent 5, already sent 0, skipped 1 (opted out 1), failed 0" in result.output
+    assert "sent 0, already sent 5" in runner.invoke(args=["notify-bills", "--month", "2026-11"]).output
+    assert delivered_once(line_api, users)
+    app.extensions["job_runner"].shutdown()
+
+
+# -- the chat ----------------------------------------------------------------------------------
+@pytest.fixture
+def linked(app, line_user):
+    seed_linked(app, 1)
+    with app.extensions["db"].begin() as db:
+        db.execute(update(LineLink).values(line_user_id=line_user.user_id))
+    return line_user
+
+
+def link_row(app) -> LineLink:
+    with app.extensions["db"].begin() as db:
+        return db.scalars(select(LineLink)).one()
+
+
+def test_stop_resume_and_settings_words(app, linked):
+    settings = linked.say("通知設定")
+    assert "受け取る" in settings[0]["text"]
+    assert "通知停止" in quick_reply_labels(settings[0])
+
+    assert "停止しました" in linked.says("通知停止")
+    assert link_row(app).notices_enabled is False
+    settings = linked.say("通知設定")
+    assert "停止中" in settings[0]["text"]
+    assert "通知再開" in quick_reply_labels(settings[0])
+
+    assert "再開しました" in linked.says("通知再開")
+    assert link_row(app).notices_enabled is True
+
+
+def test_opting_out_in_the_chat_skips_the_notice(app, linked, runner, line_api):
+    linked.say("通知停止")
+    result = notify(runner)
+    assert "skipped 1 (opted out 1)" in result.output
+    assert pushes(line_api, None, linked.user_id) == []
+
+
+@pytest.mark.parametrize("word", ["通知停止", "通知再開", "通知設定"])
+def test_not_linked_is_guided_to_register(line_user, word):
+    replies = line_user.say(word)
+    assert "登録" in replies[0]["text"]
+    assert "登録" in quick_reply_labels(replies[0])
+
+
+def test_unfollow_stops_notices_until_the_customer_follows_again(app, linked, runner, line_api):
+    linked.send_event(linked._event("unfollow"))
+    assert link_row(app).blocked_at is not None
+    assert "skipped 1 (blocked 1)" in notify(runner).output
+    assert pushes(line_api, None) == []
+
+    linked.follow()
+    assert link_row(app).blocked_at is None
+    assert "sent 1" in notify(runner).output
+    assert len(pushes(line_api, 200, linked.user_id)) == 1
+
+
+# -- the schedule ------------------------------------------------------------------------------
+class RunningClock:
+    """Tokyo time from ``start``, moving with the real clock (retries and leases need time to pass)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start - datetime.now(TOKYO)
+
+    def __call__(self) -> datetime:
+        return datetime.now(TOKYO) + self.offset
+
+
+def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_app, line_api):
+    from handlers.jobs import run_worker
+    from handlers.line import notices
+
+    clock = RunningClock(datetime(2026, 11, 25, 9, 30, tzinfo=TOKYO))
+    app = make_app(CLOCK=clock, NOTICE_HOUR=10, NOTICE_IMPORT_QUIET_SECONDS=600)
+    with app.extensions["db"].engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE customers, accounts, line_links, statements, statement_items, "
+                             "notice_deliveries RESTART IDENTITY CASCADE")
+    app.extensions["redis"].flushdb()
+    users = seed_linked(app, 3)
+    with app.app_context():
+        notices.tick()  # 9:30: too early
+        assert pushes(line_api, None) == [] and rows(app) == []
+        clock.offset += timedelta(minutes=35)  # 10:05, but the import finished only just now (reload)
+        with app.extensions["db"].begin() as db:
+            db.execute(update(Statement).values(imported_at=clock() - timedelta(minutes=2)))
+        notices.tick()
+        assert rows(app) == []
+        clock.offset += timedelta(minutes=15)  # 10:20: the statements have been quiet for 17 minutes
+        notices.tick()
+        run_worker(app, burst=True)
+        notices.tick()
+        run_worker(app, burst=True)
+        assert delivered_once(line_api, users)
+        app.extensions["redis"].delete("bot:notices:2026-11:scheduled")  # even with Redis forgetting it …
+        notices.tick()  # … the delivery rows say the month has started
+        run_worker(app, burst=True)
+        assert len(pushes(line_api, None)) == 3
+
+
+TICKS: list[float] = []
+
+
+def record_tick() -> None:
+    """A periodic hook for the test below (looked up by path, as the worker does)."""
+    TICKS.append(time.monotonic())
+
+
+def test_a_running_worker_calls_its_periodic_hooks(app):
+    import threading
+
+    from handlers import jobs
+
+    TICKS.clear()
+    assert ("handlers.line.notices:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
+    app.extensions["periodic_jobs"] = [("tests.line.test_notices:record_tick", 0.5)]
+    stop = threading.Event()
+    thread = threading.Thread(target=jobs._run_periodic, args=(app, stop), daemon=True)
+    thread.start()
+    time.sleep(2.6)
+    stop.set()
+    thread.join(3)
+    assert 2 <= len(TICKS) <= 4  # every second it looks; a 0.5 s period runs on each look
