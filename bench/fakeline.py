@@ -1,4 +1,4 @@
-"""``python -m bench.fakeline PORT NOTIFY_PORT``: the fake LINE Messaging API in a process of its own, for the load test.
+"""``python -m bench.fakeline PORT NOTIFY_PORT``: the fake LINE Messaging API in its own process (load test).
 
 The tests' ``handlers.emulator.line_api_fake`` blueprint and ``LineApiRecorder``, served by
 werkzeug's threaded server with ``TCP_NODELAY`` on every accepted socket (without it each

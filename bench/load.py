@@ -272,7 +272,7 @@ def profile(ctx: dict, workdir: Path, seconds: int) -> dict:
         for name, pid in (("worker", ctx["worker_pid"]), ("web", web_workers[0] if web_workers else ctx["web_pid"])):
             raw = workdir / f"pyspy-{name}-{'gil' if gil else 'all'}.txt"
             argv = [pyspy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
-                    "--format", "raw", "--output", str(raw), "--nonblocking"] + (["--gil"] if gil else ["--idle"] if False else [])
+                    "--format", "raw", "--output", str(raw), "--nonblocking"] + (["--gil"] if gil else [])
             jobs.append((name, raw, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
         measure("bill", 16, ctx, seconds)
         for name, raw, proc in jobs:
@@ -284,7 +284,8 @@ def profile(ctx: dict, workdir: Path, seconds: int) -> dict:
     return summaries
 
 
-BUCKETS = (("pydantic / line-bot-sdk models", ("pydantic", "linebot/v3/messaging/models", "linebot/v3/webhooks/models")),
+BUCKETS = (("pydantic / line-bot-sdk models",
+            ("pydantic", "linebot/v3/messaging/models", "linebot/v3/webhooks/models")),
            ("line-bot-sdk (rest)", ("linebot",)),
            ("SQLAlchemy", ("sqlalchemy",)), ("psycopg", ("psycopg",)), ("redis-py", ("redis/",)),
            ("urllib3 / http.client", ("urllib3", "http/client")), ("json", ("json/", "orjson")),
@@ -308,9 +309,10 @@ def summarise(raw: Path) -> dict:
             if any(any(needle in f for needle in needles) for f in frames):
                 inclusive[label] += n
         leaves[frames[-1][:110]] += n
+    share = lambda v: round(v / max(1, total), 3)  # noqa: E731
     return {"samples": total,
-            "inclusive": {k: round(v / max(1, total), 3) for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])},
-            "top_leaves": [(k, round(v / max(1, total), 3)) for k, v in sorted(leaves.items(), key=lambda kv: -kv[1])[:12]]}
+            "inclusive": {k: share(v) for k, v in sorted(inclusive.items(), key=lambda kv: -kv[1])},
+            "top_leaves": [(k, share(v)) for k, v in sorted(leaves.items(), key=lambda kv: -kv[1])[:12]]}
 
 
 def growth(ctx: dict, url: str, customers: int, target: int, duration: float) -> dict:
@@ -362,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
 def start_fleet(fleet: Fleet, workdir: Path, url: str, args) -> dict:
     bin_dir = Path(sys.executable).parent
     fake_port, web_port, echo_port, notify_port = free_port(), free_port(), free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=secrets.token_hex(32),
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DATABASE_URL=url, REDIS_URL=REDIS_URL,
+               SECRET_KEY=secrets.token_hex(32),
                LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
                LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}", PUBLIC_BASE_URL="http://127.0.0.1:8000",
                EMULATOR="0", WEB_CONCURRENCY="2", GUNICORN_THREADS="4", EVENT_WORKER_THREADS=str(args.threads))
@@ -479,7 +482,8 @@ def report(results: dict) -> str:
     if g:
         lines += ["", "## Growth", "", f"Bulk insert of the extra customers (account, link, statement, items each): "
                   f"{g['insert_seconds']} s.", "",
-                  "| customers | 今月の料金 p50 / p95 / p99 ms | verification turn p50 / p95 / p99 ms | CPU ms per bill |",
+                  "| customers | 今月の料金 p50 / p95 / p99 ms | verification turn p50 / p95 / p99 ms "
+                  "| CPU ms per bill |",
                   "|---|---|---|---|"]
         for label, d in g.items():
             if not isinstance(d, dict):

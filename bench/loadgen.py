@@ -189,7 +189,8 @@ async def connection(run: Run, announcements: Announcements, jobs: list, start: 
 async def main_async(args) -> dict:
     loop = asyncio.get_running_loop()
     announcements = Announcements()
-    transport, _ = await loop.create_datagram_endpoint(lambda: announcements, local_addr=("127.0.0.1", args.notify_port))
+    transport, _ = await loop.create_datagram_endpoint(lambda: announcements,
+                                                       local_addr=("127.0.0.1", args.notify_port))
     per_conn = max(50, int(args.duration * args.rate_guess / args.conns) + 10)
     jobs = plan(args.kind, args.users, args.conns, per_conn)
     run = Run(args)

@@ -103,6 +103,13 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
+# Take the lock if free and read the conversation and its marker, in one round trip.
+_LOCK_LOAD_LUA = """
+if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then return {0} end
+return {1, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
+"""
+
+
 # Write (or delete) a conversation and its marker, only if the caller still holds the lock.
 _SAVE_LUA = """
 if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -125,6 +132,7 @@ class StateStore:
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
+        self._lock_load = client.register_script(_LOCK_LOAD_LUA)
 
     # -- locks -----------------------------------------------------------------------------
     @contextmanager
@@ -143,6 +151,40 @@ class StateStore:
             raise StateUnavailable("redis unavailable") from exc
         try:
             yield token
+        finally:
+            try:
+                self._release(keys=[key], args=[token])
+            except redis.RedisError:  # the lock expires by itself
+                log.warning("could not release a user lock; it will expire")
+
+    @contextmanager
+    def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS
+                            ) -> Iterator[tuple[str, Conversation | None]]:
+        """``user_lock`` and ``load`` in one round trip to Redis: yields (lock token, conversation)."""
+        key = lock_key(self.platform, user_id)
+        keys = [key, conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id)]
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                result = self._lock_load(keys=keys, args=[token, self.lock_seconds])
+                if result[0]:
+                    break
+                if time.monotonic() > deadline:
+                    raise StateUnavailable("user lock busy")
+                time.sleep(0.02)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        raw = result[1] if len(result) > 1 else None
+        marker = result[2] if len(result) > 2 else None
+        if raw:
+            conversation = Conversation.from_json(raw)
+        elif marker:
+            conversation = Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
+        else:
+            conversation = None
+        try:
+            yield token, conversation
         finally:
             try:
                 self._release(keys=[key], args=[token])
