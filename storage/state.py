@@ -103,13 +103,6 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
-# Take the lock if free and read the conversation and its marker, in one round trip.
-_LOCK_LOAD_LUA = """
-if not redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) then return {0} end
-return {1, redis.call('get', KEYS[2]), redis.call('get', KEYS[3])}
-"""
-
-
 # Write (or delete) a conversation and its marker, only if the caller still holds the lock.
 _SAVE_LUA = """
 if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -132,7 +125,6 @@ class StateStore:
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
-        self._lock_load = client.register_script(_LOCK_LOAD_LUA)
 
     # -- locks -----------------------------------------------------------------------------
     @contextmanager
@@ -160,23 +152,24 @@ class StateStore:
     @contextmanager
     def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS
                             ) -> Iterator[tuple[str, Conversation | None]]:
-        """``user_lock`` and ``load`` in one round trip to Redis: yields (lock token, conversation)."""
+        """``user_lock`` and ``load`` in one round trip to Redis (a pipeline: SET NX, then MGET,
+        whose answer counts only when the lock was had): yields (lock token, conversation)."""
         key = lock_key(self.platform, user_id)
-        keys = [key, conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id)]
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait
         try:
             while True:
-                result = self._lock_load(keys=keys, args=[token, self.lock_seconds])
-                if result[0]:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.set(key, token, nx=True, ex=self.lock_seconds)
+                pipe.mget(conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id))
+                locked, (raw, marker) = pipe.execute()
+                if locked:
                     break
                 if time.monotonic() > deadline:
                     raise StateUnavailable("user lock busy")
                 time.sleep(0.02)
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
-        raw = result[1] if len(result) > 1 else None
-        marker = result[2] if len(result) > 2 else None
         if raw:
             conversation = Conversation.from_json(raw)
         elif marker:
