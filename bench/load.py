@@ -204,7 +204,9 @@ def cpu_seconds(pids: list[int]) -> float:
         try:
             with open(f"/proc/{pid}/stat") as stream:
                 fields = stream.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            # utime, stime, and cutime, cstime: the CPU of children already reaped (gunicorn's
+            # workers recycled after max_requests), which would otherwise vanish from the sums.
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         except OSError:
             continue
     return total / TICK
@@ -247,6 +249,7 @@ def combine(runs: list[dict]) -> dict:
         "worker_cpu_ms": sum(r["worker_cpu_ms"] * r["completed"] for r in runs) / max(1, completed),
         "lost": sum(r["lost"] for r in runs), "errors": sum(r["errors"] for r in runs),
         "over_2s": sum(r["over_2s"] for r in runs), "completed": completed,
+        "reconnects": sum(r.get("reconnects", 0) for r in runs),
         "loadgen_cpu_ms": max(r["loadgen_cpu_ms_per_request"] for r in runs),
         "loadgen_share": max(r["loadgen_cpu_share"] for r in runs),
         "fake_share": max(r["fake_cpu_share"] for r in runs),
@@ -478,7 +481,9 @@ def report(results: dict) -> str:
               "the signature check). Latency percentiles are the worst round's. The load generator's own CPU: "
               f"at most {max(r['loadgen_cpu_ms'] for r in s.values()):.2f} ms per request, "
               f"{max(r['loadgen_share'] for r in s.values()):.0%} of a core; the fake LINE: at most "
-              f"{max(r['fake_share'] for r in s.values()):.0%} of a core. Fake LINE: {results['fake']['stats']}."]
+              f"{max(r['fake_share'] for r in s.values()):.0%} of a core. Fake LINE: {results['fake']['stats']}. "
+              f"Keep-alive connections gunicorn closed (a worker recycled after max_requests), opened again and "
+              f"the request sent again: {sum(r['reconnects'] for r in s.values())}."]
     if results["fake"]["refused"]:
         lines += ["", f"Refused by the fake LINE: {results['fake']['refused'][:3]}"]
     g = results.get("growth")

@@ -113,6 +113,7 @@ class Run:
         self.errors = 0
         self.over_2s = 0
         self.on_the_fly = 0
+        self.reconnects = 0
 
 
 def plan(kind: str, users: list, conns: int, per_conn: int) -> list[list[list[tuple[bytes, str, str, str]]]]:
@@ -142,11 +143,16 @@ def plan(kind: str, users: list, conns: int, per_conn: int) -> list[list[list[tu
     return jobs
 
 
+async def open_connection(port: int):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.transport.get_extra_info("socket").setsockopt(6, 1, 1)  # TCP_NODELAY
+    return reader, writer
+
+
 async def connection(run: Run, announcements: Announcements, jobs: list, start: float, measure_from: float,
                      stop_at: float) -> None:
     args = run.args
-    reader, writer = await asyncio.open_connection("127.0.0.1", args.port)
-    writer.transport.get_extra_info("socket").setsockopt(6, 1, 1)  # TCP_NODELAY
+    reader, writer = await open_connection(args.port)
     index = 0
     try:
         while time.perf_counter() < stop_at:
@@ -159,8 +165,17 @@ async def connection(run: Run, announcements: Announcements, jobs: list, start: 
             for request, token, user, step in job:
                 future = announcements.expect(token, user) if token else None
                 sent = time.perf_counter()
-                writer.write(request)
-                status = await read_answer(reader)
+                try:
+                    writer.write(request)
+                    status = await read_answer(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    # gunicorn closed the keep-alive connection (a worker recycled after
+                    # max_requests): open another and send again (a duplicate is deduplicated).
+                    run.reconnects += 1
+                    writer.close()
+                    reader, writer = await open_connection(args.port)
+                    writer.write(request)
+                    status = await read_answer(reader)
                 answered = time.perf_counter()
                 counted = sent >= measure_from
                 if status != 200:
@@ -209,6 +224,7 @@ async def main_async(args) -> dict:
         "webhook": percentiles(run.webhook), "e2e": percentiles(run.e2e),
         "steps": {k: percentiles(v) for k, v in run.steps.items()},
         "lost": run.lost, "errors": run.errors, "over_2s": run.over_2s, "on_the_fly": run.on_the_fly,
+        "reconnects": run.reconnects,
         "loadgen_cpu_ms_per_request": round(own_cpu / max(1, run.completed), 3),
         "loadgen_cpu_share": round(own_cpu / 1000 / elapsed, 3),
     }
