@@ -525,11 +525,11 @@ def chart(results: dict, path: Path) -> None:
     names = [n for n in SERIES if f"{n}@64" in s]
     axes[0].bar(names, [s[f"{n}@64"]["rps"] for n in names], color="#4a7")
     axes[0].set_title("requests/s at 64 connections")
-    web = [s[f"{n}@64"]["web_cpu_ms"] for n in names]
-    work = [s[f"{n}@64"]["worker_cpu_ms"] for n in names]
+    web = [s[f"{n}@2"]["web_cpu_ms"] for n in names]  # 2 connections: no worker recycling in the way
+    work = [s[f"{n}@2"]["worker_cpu_ms"] for n in names]
     axes[1].bar(names, web, label="web (gunicorn)", color="#47a")
     axes[1].bar(names, work, bottom=web, label="worker", color="#a74")
-    axes[1].set_title("CPU ms per request")
+    axes[1].set_title("CPU ms per request (2 connections)")
     axes[1].legend()
     for conns, style in ((2, "o-"), (64, "s--")):
         p99 = [(s[f"{n}@{conns}"]["e2e"] or s[f"{n}@{conns}"]["webhook"]).get("p99", 0) for n in names]
