@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
     parser.add_argument("--growth", type=int, default=1_000_000, help="customers for the growth check (0: skip)")
-    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS", help="py-spy the bill turn this long")
+    parser.add_argument("--profile", type=int, default=5, metavar="SECONDS",
+                        help="py-spy the bill turn this long (0: skip)")
     parser.add_argument("--label", default="", help="a name for this run in the results (e.g. before/after)")
     args = parser.parse_args(argv)
 
