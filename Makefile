@@ -60,7 +60,9 @@ test: $(STAMP) services browser fonts
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## bench: the load test (bench/load.py) and the import benchmark; a few minutes, cleans up after itself
 bench: $(STAMP) services
+	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench
 
 clean:

@@ -18,9 +18,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))  # about 2 per core
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30  # a worker silent this long is killed and replaced (LINE gives a webhook a few seconds)
 graceful_timeout = 30  # SIGTERM: time to finish the requests in hand
-keepalive = 5  # behind a proxy that reuses connections
-max_requests = 10000  # recycle workers now and then; jitter avoids recycling all at once
-max_requests_jitter = 1000
+# Behind a proxy that reuses connections. Under 2 s: a request already sent on a connection of
+# a worker that is being recycled waits up to this long, and LINE's deadline is 2 s (bench/load.py).
+keepalive = 1
+# Recycle workers now and then (a slow leak cannot grow for ever), rarely: each recycle costs the
+# requests on its connections a wait; jitter avoids recycling all at once.
+max_requests = 200_000
+max_requests_jitter = 20_000
 accesslog = "-"
 errorlog = "-"
 # The app honours X-Forwarded-* only through TRUSTED_PROXY_HOPS (ProxyFix); gunicorn itself trusts none.

@@ -1,5 +1,6 @@
-"""``python -m bench [import|webhook|notices] [options]``: run the benchmarks (``make bench`` runs them all).
+"""``python -m bench [load|import|webhook|notices] [options]``: run the benchmarks (``make bench``: load, then import).
 
+- ``load``: the service as deployed under load against the floor and an echo bot (``bench/load.py``);
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
 - ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``);
 - ``notices``: 100,000 bill notices to a fake LINE with 50 ms latency, several workers
@@ -15,9 +16,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bench import imports, notices, webhook
+from bench import imports, load, notices, webhook
 
-BENCHMARKS = {"import": imports.main, "webhook": webhook.main, "notices": notices.main}
+BENCHMARKS = {"load": load.main, "import": imports.main, "webhook": webhook.main, "notices": notices.main}
+DEFAULT = ("load", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m bench: unknown benchmark {args[0]!r}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
     status = 0
-    for name in BENCHMARKS:
+    for name in DEFAULT:
         print(f"== bench {name} ==", flush=True)
         status = subprocess.run([sys.executable, "-m", "bench", name], check=False).returncode or status
         print(flush=True)

@@ -165,8 +165,7 @@ class Engine:
         ``on_commit(db, outcome)`` runs inside the turn's transaction, after the step: the
         edge writes its outbox row there, so the turn and what it must say commit together.
         """
-        with self.store.user_lock(incoming.user_id) as lock_token:
-            conversation = self.store.load(incoming.user_id)
+        with self.store.locked_conversation(incoming.user_id) as (lock_token, conversation):
             had_conversation = conversation is not None
             now = self.clock()
             with self.sessions.begin() as db:

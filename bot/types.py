@@ -8,6 +8,7 @@ conversation's database transaction has committed, outside the webhook request.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, field
 from datetime import date
@@ -187,8 +188,11 @@ def _dump(value):
     return value
 
 
+_type_hints = functools.cache(typing.get_type_hints)  # per class, once: resolving them is slow
+
+
 def _load(cls, data: dict):
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:

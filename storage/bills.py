@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Account, LinkToken, Statement
+from storage.models import Account, LineLink, LinkToken, Statement
 from storage.security import hash_token, new_token
 
 EARLIEST_MONTH = date(2020, 7, 1)  # older statements are never shown
@@ -59,14 +59,24 @@ def newest_statement(session: Session, customer_id: int) -> Statement | None:
         .order_by(Statement.billing_month.desc()).limit(1))
 
 
+# The bill turn's statements, built once (building a select costs more than running it).
+_FOR_MONTH = (select(Statement).options(selectinload(Statement.items))
+              .where(Statement.customer_id == bindparam("customer_id"), Statement.billing_month == bindparam("month")))
+_LINKED_ACCOUNT = (select(Account).join(LineLink, LineLink.account_id == Account.id)
+                   .where(LineLink.line_user_id == bindparam("line_user_id")))
+
+
+def linked_account(session: Session, line_user_id: str) -> Account | None:
+    """The account this LINE user is linked to (any status), in one query."""
+    return session.scalar(_LINKED_ACCOUNT, {"line_user_id": line_user_id})
+
+
 def statement_for_month(session: Session, customer_id: int, month: date) -> Statement | None:
     """The customer's statement for ``month`` (None before 2020-07), items loaded."""
     month = month_start(month)
     if month < EARLIEST_MONTH:
         return None
-    return session.scalar(
-        select(Statement).options(selectinload(Statement.items))
-        .where(Statement.customer_id == customer_id, Statement.billing_month == month))
+    return session.scalar(_FOR_MONTH, {"customer_id": customer_id, "month": month})
 
 
 def recent_statements(session: Session, customer_id: int) -> list[Statement]:

@@ -169,6 +169,41 @@ class StateStore:
             except redis.RedisError:  # the lock expires by itself
                 log.warning("could not release a user lock; it will expire")
 
+    @contextmanager
+    def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS
+                            ) -> Iterator[tuple[str, Conversation | None]]:
+        """``user_lock`` and ``load`` in one round trip to Redis (a pipeline: SET NX, then MGET,
+        whose answer counts only when the lock was had): yields (lock token, conversation)."""
+        key = lock_key(self.platform, user_id)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.set(key, token, nx=True, ex=self.lock_seconds)
+                pipe.mget(conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id))
+                locked, (raw, marker) = pipe.execute()
+                if locked:
+                    break
+                if time.monotonic() > deadline:
+                    raise StateUnavailable("user lock busy")
+                time.sleep(0.02)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        if raw:
+            conversation = Conversation.from_json(raw)
+        elif marker:
+            conversation = Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
+        else:
+            conversation = None
+        try:
+            yield token, conversation
+        finally:
+            try:
+                self._release(keys=[key], args=[token])
+            except redis.RedisError:  # the lock expires by itself
+                log.warning("could not release a user lock; it will expire")
+
     # -- conversations ---------------------------------------------------------------------
     def load(self, user_id: str) -> Conversation | None:
         """The stored conversation, or None. A flow whose data has already expired comes back

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, QuickReply
-from storage import bills, repositories
+from storage import bills
 from storage.models import Account, Statement
 
 THIS_MONTH_WORDS = words("今月の料金", "今月の請求", "今月の請求額", "今月のご請求", "今月の利用料金",
@@ -70,10 +70,10 @@ def _today(turn: Turn) -> date:
 
 
 def _linked_account(turn: Turn) -> Account | None:
-    link = repositories.find_line_link(turn.db, turn.user_id)
-    if link is None or link.account.status != "active":
+    account = bills.linked_account(turn.db, turn.user_id)
+    if account is None or account.status != "active":
         return None
-    return link.account
+    return account
 
 
 def _not_linked(turn: Turn) -> None:

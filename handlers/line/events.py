@@ -25,7 +25,7 @@ partition's later events waiting behind it, in order.
 
 from __future__ import annotations
 
-import json
+import heapq
 import logging
 import random
 import sys
@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import orjson
 import redis
 from flask import Flask, current_app
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -87,30 +88,108 @@ def incoming_of(event: dict) -> Incoming:
                     link_ok=bool(event.get("ok")))
 
 
-def _run_turn(app: Flask, incoming: Incoming, event_id: str) -> Outcome:
+class _Pending:
+    """One scheduled loading animation: ``cancel`` before it fires, or wait for it to land."""
+
+    __slots__ = ("action", "state", "landed")
+
+    def __init__(self, action) -> None:
+        self.action = action
+        self.state = "waiting"  # -> "cancelled" | "running"
+        self.landed = threading.Event()
+
+
+class LoadingTimers:
+    """The loading animations of every turn in this process: one timer thread and a heap of
+    due times (not a ``threading.Timer`` thread started per event); an animation that falls
+    due is sent by a small pool of threads, so a slow LINE never delays the others."""
+
+    def __init__(self, senders: int = 2) -> None:
+        self._heap: list[tuple[float, int, _Pending]] = []
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+        self._ready: list[_Pending] = []
+        self._senders = senders
+        self._work = threading.Condition()
+
+    def schedule(self, delay: float, action) -> _Pending:
+        pending = _Pending(action)
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._tick, daemon=True, name="loading-timer")
+                self._thread.start()
+                for n in range(self._senders):
+                    threading.Thread(target=self._send, daemon=True, name=f"loading-{n}").start()
+            self._seq += 1
+            heapq.heappush(self._heap, (time.monotonic() + delay, self._seq, pending))
+            if self._heap[0][2] is pending:
+                self._cond.notify()
+        return pending
+
+    def cancel(self, pending: _Pending, settle: float) -> None:
+        """Cancel; if the animation request is already under way, let it land first (up to
+        ``settle`` seconds): one that lands after the reply spins under the answer for 5 s."""
+        with self._cond:
+            if pending.state == "waiting":
+                pending.state = "cancelled"
+                return
+        pending.landed.wait(settle)
+
+    def _tick(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _due, _seq, pending = heapq.heappop(self._heap)
+                if pending.state != "waiting":
+                    continue
+                pending.state = "running"
+            with self._work:
+                self._ready.append(pending)
+                self._work.notify()
+
+    def _send(self) -> None:
+        while True:
+            with self._work:
+                while not self._ready:
+                    self._work.wait()
+                pending = self._ready.pop(0)
+            try:
+                pending.action()
+            except Exception:  # noqa: BLE001 - cosmetic
+                log.info("loading animation not shown")
+            finally:
+                pending.landed.set()
+
+
+_loading = LoadingTimers()
+
+
+def _run_turn(app: Flask, incoming: Incoming, event_id: str) -> tuple[Outcome, str | None]:
     """Run the engine, writing the outbox row in the turn's transaction; show the loading
-    animation if the turn takes noticeable time."""
+    animation if the turn takes noticeable time. Returns the outcome and the outbox payload
+    the turn committed (None if the engine wrote none)."""
+    written: list[str] = []
+
     def record(db, outcome: Outcome) -> None:
-        payload = json.dumps({"replies": to_json(outcome.replies), "effects": to_json(outcome.effects)},
-                             ensure_ascii=False)
+        payload = orjson.dumps({"replies": to_json(outcome.replies), "effects": to_json(outcome.effects)}).decode()
         outbox.add(db, event_id, payload, datetime.now(TOKYO))
+        written.append(payload)
 
     def show() -> None:
         with app.app_context():
             start_loading(incoming.user_id)
 
-    timer = threading.Timer(app.config.get("LOADING_AFTER_SECONDS", LOADING_AFTER_SECONDS), show)
-    timer.daemon = True
+    pending = None
     if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK):
-        timer.start()
+        pending = _loading.schedule(app.config.get("LOADING_AFTER_SECONDS", LOADING_AFTER_SECONDS), show)
     try:
-        return app.extensions["engine"].handle(incoming, on_commit=record)
+        outcome = app.extensions["engine"].handle(incoming, on_commit=record)
+        return outcome, (written[-1] if written else None)
     finally:
-        timer.cancel()
-        if timer.is_alive():
-            # The animation request may be on its way to LINE. Let it land first: one that lands
-            # after the reply spins under the answer for its full 5 seconds.
-            timer.join(LOADING_SETTLE_SECONDS)
+        if pending is not None:
+            _loading.cancel(pending, LOADING_SETTLE_SECONDS)
 
 
 def _reply_token(app: Flask, event: dict) -> str | None:
@@ -127,7 +206,7 @@ def _reply_token(app: Flask, event: dict) -> str | None:
 
 def _deliver(app: Flask, event: dict, payload: str, recovered: bool) -> None:
     """Send a committed turn's answer and queue its effects (each at most once)."""
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     replies = from_json(data.get("replies", []))
     effects = from_json(data.get("effects", []))
     user_id, event_id = event["user"], event["id"]
@@ -146,7 +225,7 @@ def _deliver(app: Flask, event: dict, payload: str, recovered: bool) -> None:
 
 def process(app: Flask, entry: Entry) -> None:
     """Handle one queued event exactly once; raise ``Transient`` to have it tried again later."""
-    event = json.loads(entry.payload)
+    event = orjson.loads(entry.payload)
     with logs.request_context(event.get("request_id")):  # the webhook request's id, in this worker's logs
         _process(app, entry, event)
 
@@ -171,7 +250,7 @@ def _process(app: Flask, entry: Entry, event: dict) -> None:
         if payload is None:
             incoming = incoming_of(event)
             try:
-                outcome = _run_turn(app, incoming, event_id)
+                outcome, payload = _run_turn(app, incoming, event_id)
                 metrics.count_signals(outcome.signals)
             except IntegrityError:
                 with db.begin() as session:  # another worker ran this very event meanwhile
@@ -180,9 +259,10 @@ def _process(app: Flask, entry: Entry, event: dict) -> None:
                     raise
                 log.info("event %s was handled by another worker", event_id)
                 return
-            with db.begin() as session:
-                row = outbox.get(session, event_id)
-                payload = row.payload if row is not None else None
+            if payload is None:  # the engine wrote no outbox row: read what is there
+                with db.begin() as session:
+                    row = outbox.get(session, event_id)
+                    payload = row.payload if row is not None else None
             if payload is None:  # delivered by another worker already
                 queue.finish(event_id)
                 return

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 
+import orjson
 from flask import Blueprint, abort, current_app, g, request
 from linebot.v3 import WebhookParser
 
@@ -110,7 +111,7 @@ def callback():
         log.warning("webhook with a bad signature refused")
         abort(400, "bad signature")
     try:
-        events = json.loads(body)["events"]
+        events = orjson.loads(body)["events"]
         if not isinstance(events, list):
             raise TypeError("events is not a list")
     except (ValueError, KeyError, TypeError, RecursionError) as exc:  # signed but malformed: the sender's fault
@@ -123,7 +124,7 @@ def callback():
         if event is None:
             continue
         try:
-            if not queue.enqueue(event["id"], event["user"], json.dumps(event, ensure_ascii=False)):
+            if not queue.enqueue(event["id"], event["user"], orjson.dumps(event)):
                 log.info("duplicate event %s ignored", event["id"])
         except (StateUnavailable, QueueFull) as exc:
             failed += 1
