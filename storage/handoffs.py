@@ -22,13 +22,14 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import retention
 from storage.models import Handoff, HandoffMessage
 from storage.state import handoff_drain_key
 
@@ -107,6 +108,22 @@ def delete_transcripts(session: Session, closed_before: datetime) -> int:
     old = select(Handoff.id).where(Handoff.closed_at.is_not(None), Handoff.closed_at < closed_before)
     result = session.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(old)))
     return int(result.rowcount or 0)
+
+
+@retention.rule("handoff_transcripts", setting="RETENTION_TRANSCRIPT_DAYS", default_days=90,
+                description="what customers wrote in handoffs closed longer ago than the period")
+def purge_transcripts(session: Session, now: datetime, keep: timedelta) -> int:
+    """Transcripts are kept for escalations only, and only this long after the handoff closed;
+    the handoff rows themselves (times, reason, who closed) stay for reporting."""
+    return delete_transcripts(session, now - keep)
+
+
+@retention.on_withdraw
+def erase_on_withdraw(session: Session, account_id: int, line_user_id: str | None) -> None:
+    """退会: what this LINE user wrote to staff goes with the account."""
+    if line_user_id:
+        mine = select(Handoff.id).where(Handoff.line_user_id == line_user_id)
+        session.execute(delete(HandoffMessage).where(HandoffMessage.handoff_id.in_(mine)))
 
 
 # -- the drain --------------------------------------------------------------------------------

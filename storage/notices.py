@@ -18,10 +18,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, DateTime, Integer, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import Date, DateTime, Integer, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage import retention
 from storage.bills import aware, tokyo
 from storage.models import Account, LineLink, NoticeDelivery, Statement
 
@@ -334,3 +335,12 @@ def statements_settled(session: Session, month: date, now: datetime, quiet_secon
     """``month``'s statements are imported: there are some, and none has changed for ``quiet_seconds``."""
     newest = session.scalar(select(func.max(Statement.imported_at)).where(Statement.billing_month == month))
     return newest is not None and aware(newest) <= tokyo(now) - timedelta(seconds=quiet_seconds)
+
+
+@retention.rule("notice_deliveries", setting="RETENTION_NOTICE_DAYS", default_days=400,
+                description="bill notice delivery rows for months older than the period")
+def purge_deliveries(session: Session, now: datetime, keep: timedelta) -> int:
+    """A month's delivery rows are what stops a re-run sending twice; after about a year and a
+    month nobody re-runs that month, and the rows go."""
+    cutoff = (now - keep).date().replace(day=1)
+    return session.execute(delete(NoticeDelivery).where(NoticeDelivery.billing_month < cutoff)).rowcount

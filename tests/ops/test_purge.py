@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from storage import retention
 from storage.models import Account, Customer, LinkToken, Statement
@@ -143,3 +143,33 @@ def test_purge_removes_old_event_outbox_rows(clocked, runner, db_session):
     assert result.exit_code == 0, result.output
     assert "event_outcomes: removed 1 " in result.output
     assert set(db_session.scalars(select(EventOutcome.event_id))) == {"recent"}
+
+
+def test_purge_removes_old_transcripts_and_notice_rows_but_keeps_the_handoff_record(clocked, runner, db_session):
+    from datetime import date
+
+    from storage.models import Handoff, HandoffMessage, NoticeDelivery
+
+    seed_customer(clocked, number="55555555")
+    with clocked.extensions["db"].begin() as db:
+        account = _account(db, db.scalar(select(Customer.id)), "notice_taro", "active")
+        old = Handoff(line_user_id="U" + "1" * 32, status="closed", reason="asked",
+                      opened_at=NOW - timedelta(days=100), closed_at=NOW - timedelta(days=95), closed_by="staff")
+        recent = Handoff(line_user_id="U" + "2" * 32, status="closed", reason="asked",
+                         opened_at=NOW - timedelta(days=10), closed_at=NOW - timedelta(days=9), closed_by="staff")
+        db.add_all([old, recent])
+        db.flush()
+        for handoff in (old, recent):
+            db.add(HandoffMessage(handoff_id=handoff.id, kind="customer", payload='{"text": "x"}',
+                                  created_at=handoff.opened_at, attempts=0))
+        db.add(NoticeDelivery(account_id=account.id, billing_month=date(2025, 9, 1), status="sent", attempts=1,
+                              created_at=NOW))
+        db.add(NoticeDelivery(account_id=account.id, billing_month=date(2026, 10, 1), status="sent", attempts=1,
+                              created_at=NOW))
+    result = runner.invoke(args=["purge", "--only", "handoff_transcripts"])
+    assert "handoff_transcripts: removed 1 " in result.output, result.output
+    result = runner.invoke(args=["purge", "--only", "notice_deliveries"])
+    assert "notice_deliveries: removed 1 " in result.output, result.output
+    assert db_session.scalar(select(func.count()).select_from(Handoff)) == 2  # the records stay for reporting
+    assert db_session.scalar(select(func.count()).select_from(HandoffMessage)) == 1
+    assert db_session.scalar(select(func.count()).select_from(NoticeDelivery)) == 1
