@@ -187,8 +187,17 @@ class EventQueue:
         if not partitions:
             return []
         streams = {stream_key(p): ("0" if pending else ">") for p in partitions}
-        result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
-                                       block=None if pending else block_ms)
+        try:
+            result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
+                                           block=None if pending else block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The streams went away (a flushed or replaced Redis): make the groups again, read again.
+            log.warning("event queue groups missing; recreating them")
+            self.ensure_groups(force=True)
+            result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
+                                           block=None if pending else block_ms)
         entries: list[Entry] = []
         for stream, items in result or []:
             name = stream.decode() if isinstance(stream, bytes) else stream
