@@ -124,17 +124,20 @@ class Mailbox:
     """Mails received by the in-process SMTP server."""
 
     messages: list[EmailMessage] = field(default_factory=list)
+    recipients: list[list[str]] = field(default_factory=list)  # each mail's RCPT TO addresses
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(msg)
+            self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
 
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.recipients.clear()
 
     def wait(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
