@@ -32,7 +32,8 @@ def tries(examples: int) -> settings:
     return settings(max_examples=examples * SCALE, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-WORDS = ["登録", "ヘルプ", "今月の料金", "先月の料金", "料金一覧", "キャンセル", "はい", "いいえ", "仮登録する", "修正する",
+WORDS = ["登録", "ヘルプ", "今月の料金", "先月の料金", "料金一覧", "キャンセル", "はい", "いいえ",
+         "仮登録する", "修正する",
          "アカウントID", "メールアドレス", "ニックネーム", "メールを再送", "最初からやり直す", "連携解除する",
          "オペレーターと話す", "よくある質問", NUMBER, PHONE, KANA, "アイコム タロウ", "aicom_taro", "taro@example.jp",
          "たろう", "0000", "1", "ｱｲｺﾑ ﾀﾛｳ", "taro..x@docomo.ne.jp"]
