@@ -6,6 +6,10 @@ Fixtures: ``own_redis`` (a redis-server with AOF in a temporary directory, on a 
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.helpers_processes import PostgresCluster, RedisServer
@@ -26,11 +30,17 @@ def own_redis(tmp_path):
 
 
 @pytest.fixture
-def own_postgres(tmp_path):
-    cluster = PostgresCluster(tmp_path)
-    cluster.start()
-    yield cluster
+def own_postgres():
+    # Not under pytest's tmp_path: as root, initdb runs as ``postgres``, who cannot enter
+    # /tmp/pytest-of-root (mode 0700).
+    directory = Path(tempfile.mkdtemp(prefix="aicom-pg-"))
     try:
-        cluster.stop()
-    except Exception:  # noqa: BLE001 - already stopped by the test
-        pass
+        cluster = PostgresCluster(directory)
+        cluster.start()
+        yield cluster
+        try:
+            cluster.stop()
+        except Exception:  # noqa: BLE001 - already stopped by the test
+            pass
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
