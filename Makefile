@@ -60,7 +60,7 @@ test: $(STAMP) services browser fonts
 ## test-stress: the slow fault and load tests (tests/stress/: Redis and PostgreSQL stopped for real,
 ## 200 registrations at once, 2 worker processes) and the property tests with ten times the examples
 test-stress: $(STAMP) services
-	HYPOTHESIS_SCALE=10 $(BIN)/pytest -q -m stress tests/stress tests/bot/test_properties.py tests/line/test_hostile_input.py -m "stress or not stress"
+	HYPOTHESIS_SCALE=10 $(BIN)/pytest -q -m "stress or not stress" tests/stress tests/bot/test_properties.py tests/line/test_hostile_input.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
