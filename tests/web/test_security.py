@@ -108,3 +108,61 @@ def test_the_password_reminder_answers_alike_for_known_and_unknown_accounts_in_c
     assert {k for k, _ in known} == {u for u, _ in unknown}  # the same page, word for word
     gap = abs(statistics.median(t for _, t in known) - statistics.median(t for _, t in unknown))
     assert gap < 0.05, f"known and unknown differ by {gap * 1000:.0f} ms"  # mail is queued, not sent inline
+
+
+def _timed_posts(client, path: str, forms: list[dict]) -> list[tuple[str, float]]:
+    out = []
+    for form in forms:
+        page = client.get(path).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        started = time.perf_counter()
+        response = client.post(path, data=dict(form, csrf_token=token))
+        elapsed = time.perf_counter() - started
+        body = re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))  # the CSRF token, the echoed ID
+        out.append((f"{response.status_code}\n{body}", elapsed))
+    return out
+
+
+def _same_pages(known, unknown) -> None:
+    import difflib
+
+    pages_known, pages_unknown = {k for k, _ in known}, {u for u, _ in unknown}
+    if pages_known != pages_unknown:
+        diff = difflib.unified_diff(sorted(pages_known)[0].splitlines(), sorted(pages_unknown)[0].splitlines(),
+                                    lineterm="", n=0)
+        raise AssertionError("the answers differ:\n" + "\n".join(list(diff)[:20]))
+
+
+def _hash_seconds() -> float:
+    from storage.security import hash_password
+
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        hash_password("Timing2026x")
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def test_a_wrong_password_and_an_unknown_account_id_answer_alike_in_content_and_time(app, client):
+    """Alternating known and unknown, so the machine's load drifts over both alike; the gap must
+    stay well under one password hash (what skipping the hash for an unknown ID would show)."""
+    taro = seed_customer_with_account(app)
+    known, unknown = [], []
+    for i in range(4):
+        known += _timed_posts(client, "/login", [{"account_id": taro.login_id, "password": f"Wrong{i}pass9"}])
+        unknown += _timed_posts(client, "/login", [{"account_id": "nobody_x", "password": f"Wrong{i}pass9"}])
+    _same_pages(known, unknown)
+    # The fastest of each: what the work costs, without the other engineers' load on top.
+    gap = abs(min(t for _, t in known) - min(t for _, t in unknown))
+    one_hash = _hash_seconds()
+    assert gap < max(one_hash / 2, 0.02), f"{gap * 1000:.0f} ms apart; one hash takes {one_hash * 1000:.0f} ms"
+
+
+def test_the_account_id_reminder_answers_alike_for_a_known_and_an_unknown_address_in_time(app, client):
+    seed_customer_with_account(app)
+    known = _timed_posts(client, "/reminder/account-id", [{"email": "taro@example.jp"} for _ in range(3)])
+    unknown = _timed_posts(client, "/reminder/account-id", [{"email": "nobody@example.jp"} for _ in range(3)])
+    _same_pages(known, unknown)
+    gap = abs(statistics.median(t for _, t in known) - statistics.median(t for _, t in unknown))
+    assert gap < 0.05, f"{gap * 1000:.0f} ms apart"
