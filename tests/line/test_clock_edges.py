@@ -32,10 +32,9 @@ class TickingClock:
         return value
 
 
-def test_the_month_turning_during_a_turn_gives_one_consistent_answer(make_app, line_api):
+def test_the_month_turning_during_a_turn_gives_one_consistent_answer(app, make_app, line_api):
     clock = TickingClock(datetime(2026, 11, 30, 23, 59, 59, 999_000, tzinfo=TOKYO))
     bot = make_app(CLOCK=clock)
-    bot.extensions["redis"].flushdb()
     user = LineUser(bot.test_client(), line_api, bot)
     taro = seed_customer_with_account(bot, number="31113111", login_id="Clock_Taro", email="clock@example.jp")
     seed_link(bot, taro.account_id, user.user_id)
@@ -53,7 +52,7 @@ def test_the_month_turning_during_a_turn_gives_one_consistent_answer(make_app, l
 
 
 def test_a_reply_token_that_goes_stale_while_the_turn_waits_for_the_lock_is_answered_by_one_push(
-        make_app, line_api):
+        app, make_app, line_api):
     bot = make_app(REPLY_TOKEN_MAX_AGE_SECONDS=1)
     user = LineUser(bot.test_client(), line_api, bot)
     # Another worker is in this customer's turn for the next 2 seconds.

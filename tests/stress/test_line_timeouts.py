@@ -42,7 +42,7 @@ def _slow_app(make_app, url):
     return bot
 
 
-def test_a_reply_that_times_out_is_answered_by_push_and_the_webhook_never_waits(make_app, very_slow_line):
+def test_a_reply_that_times_out_is_answered_by_push_and_the_webhook_never_waits(app, make_app, very_slow_line):
     recorder, url = very_slow_line
     bot = _slow_app(make_app, url)
     user = LineUser(bot.test_client(), recorder, bot)
@@ -57,7 +57,7 @@ def test_a_reply_that_times_out_is_answered_by_push_and_the_webhook_never_waits(
 
 
 @pytest.mark.xfail(strict=True, reason="a reply LINE delivered after our read timeout is pushed again (README)")
-def test_a_reply_that_timed_out_but_was_delivered_is_not_sent_twice(make_app, very_slow_line):
+def test_a_reply_that_timed_out_but_was_delivered_is_not_sent_twice(app, make_app, very_slow_line):
     recorder, url = very_slow_line
     bot = _slow_app(make_app, url)
     user = LineUser(bot.test_client(), recorder, bot)
