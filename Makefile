@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test services browser fonts lint bench clean
+.PHONY: run test test-stress services browser fonts lint bench clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ fonts:
 test: $(STAMP) services browser fonts
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+## test-stress: the slow fault and load tests (tests/stress/: Redis and PostgreSQL stopped for real,
+## 200 registrations at once, 2 worker processes) and the property tests with ten times the examples
+test-stress: $(STAMP) services
+	HYPOTHESIS_SCALE=10 $(BIN)/pytest -q -m "stress or not stress" tests/stress tests/bot/test_properties.py tests/line/test_hostile_input.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -37,7 +37,9 @@ def digits_only(text: str) -> str:
     value = nfkc(text)
     value = _DASH_RE.sub("", value)
     value = re.sub(r"[\s()（）]", "", value)
-    return value
+    # Dropping a separator can bring a combining mark next to its letter ("う゛" -> "う ゙" ->
+    # "ゔ"): compose again so that normalising twice changes nothing more.
+    return unicodedata.normalize("NFKC", value)
 
 
 def customer_number(text: str) -> str:
@@ -90,7 +92,7 @@ def command_text(text: str) -> str:
     """Key for matching typed commands: NFKC, no spaces, no trailing punctuation marks."""
     value = nfkc(text)
     value = _SPACES.sub("", value)
-    return value.strip("。、.,!?！？・「」『』")
+    return unicodedata.normalize("NFKC", value).strip("。、.,!?！？・「」『』")
 
 
 def mask_customer_number(value: str) -> str:

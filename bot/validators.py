@@ -63,9 +63,34 @@ def account_id(text: str) -> str:
     return value
 
 
+# Japanese mobile carriers that let customers choose addresses breaking RFC 5322's dot rules
+# (two dots in a row, a dot first or just before the @) until April 2009; such addresses are
+# still in use. Sources (README "Security and reliability"): docomo and au (ezweb) changed
+# their rules on 2009-04-01 (rbbtoday 2009-04-03, plusmb.jp 2009-04-10, h-fj.com 2009-03);
+# i.softbank.jp is named among them by comipo's help centre; au.com took over ezweb.ne.jp
+# addresses with their local part (2017). SoftBank's softbank.ne.jp followed the rules.
+LEGACY_CARRIER_DOMAINS = frozenset({"docomo.ne.jp", "ezweb.ne.jp", "au.com", "i.softbank.jp"})
+# The carriers' own alphabet: letters, digits, "." "-" "_" (and a few atext symbols au allowed).
+_LEGACY_LOCAL_RE = re.compile(r"[A-Za-z0-9._\-+/?]{1,64}")
+
+
+def legacy_carrier_address(value: str) -> bool:
+    """True for an address on a carrier domain whose local part breaks only the dot rules."""
+    local, at, domain = value.rpartition("@")
+    if not at or domain.lower() not in LEGACY_CARRIER_DOMAINS or not _LEGACY_LOCAL_RE.fullmatch(local):
+        return False
+    return ".." in local or local.startswith(".") or local.endswith(".")
+
+
 def email(text: str) -> str:
-    """メールアドレス: syntax only (no DNS), ASCII so any mail server takes it; normalised form."""
+    """メールアドレス: syntax only (no DNS), ASCII so any mail server takes it; normalised form.
+
+    A legacy carrier address (``taro..x@docomo.ne.jp``) is accepted as it is, on the carrier
+    domains that issued them; the mailer quotes its local part (RFC 5321 allows it)."""
     value = unicodedata.normalize("NFKC", text).strip()
+    if legacy_carrier_address(value):
+        local, _, domain = value.rpartition("@")
+        return f"{local}@{domain.lower()}"
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:

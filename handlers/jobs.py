@@ -353,6 +353,34 @@ def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:
                 return
 
 
+class _RedisOutageInOneLine(logging.Filter):
+    """RQ logs a Redis outage in its scheduler with a traceback of three chained exceptions (in
+    the message, from ``traceback.format_exc()``); an outage is not a bug, so the record becomes
+    one line naming the exception. RQ restarts its scheduler once Redis answers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, redis.RedisError):
+            record.msg = f"{record.getMessage()} ({exc.__class__.__name__}: Redis unreachable; RQ retries)"
+            record.args, record.exc_info, record.exc_text = (), None, None
+            return True
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "Traceback (most recent call last)" in a
+                                                  for a in record.args):
+            text = record.getMessage()
+            last = text.strip().splitlines()[-1]
+            if last.startswith("redis.exceptions."):
+                first = text.splitlines()[0]
+                record.msg, record.args = f"{first} ({last.split(':', 1)[0]}: Redis unreachable; RQ retries)", ()
+        return True
+
+
+def _quiet_rq_outages() -> None:
+    for name in ("rq.scheduler", "rq.worker"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedisOutageInOneLine) for f in logger.filters):
+            logger.addFilter(_RedisOutageInOneLine())
+
+
 def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
     """``flask --app app worker``: the edges' services (LINE events) and the RQ job worker.
 
@@ -368,6 +396,7 @@ def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
         run_worker(app, burst=True)
         return
     stopping = threading.Event()
+    _quiet_rq_outages()
     _wait_for_redis(app, stopping)
     stops = [start(app, threads) for _name, start, _drain in services]
     try:

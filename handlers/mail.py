@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from datetime import datetime
@@ -50,17 +51,54 @@ def ascii_address(address: str) -> str:
         return address  # the validator let it through; the server will say what it thinks
 
 
+_DOT_ATOM_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def envelope_address(address: str) -> str:
+    """The address as SMTP and the To header need it: a local part that is not a dot-atom (a
+    legacy carrier address such as ``taro..x@docomo.ne.jp``) is sent as a quoted string,
+    ``"taro..x"@docomo.ne.jp``, which RFC 5321 (4.1.2) and RFC 5322 (3.4.1) allow."""
+    address = ascii_address(address)
+    local, at, domain = address.rpartition("@")
+    if not at or _DOT_ATOM_RE.fullmatch(local) or (local.startswith('"') and local.endswith('"')):
+        return address
+    quoted = local.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}"@{domain}'
+
+
 def build_message(mail_from: str, to: str, subject: str, body: str) -> EmailMessage:
     """A UTF-8 plain-text mail with Date and Message-ID."""
     msg = EmailMessage()
     msg["From"] = mail_from
-    msg["To"] = ascii_address(to)
+    msg["To"] = envelope_address(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(ZoneInfo("Asia/Tokyo")))
     domain = parseaddr(mail_from)[1].partition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)
     msg.set_content(body, charset="utf-8")
     return msg
+
+
+def _send_message(client: smtplib.SMTP, msg: EmailMessage, rcpt: str) -> None:
+    """``send_message`` to one recipient; a quoted local part is kept as it is (smtplib's own
+    ``quoteaddr`` would strip the quotes and send ``<taro..x@docomo.ne.jp>``, which servers refuse)."""
+    if not rcpt.startswith('"'):
+        client.send_message(msg, to_addrs=[rcpt])
+        return
+    client.ehlo_or_helo_if_needed()
+    sender = parseaddr(msg["From"])[1]
+    code, answer = client.mail(sender)
+    if code != 250:
+        client.rset()
+        raise smtplib.SMTPSenderRefused(code, answer, sender)
+    code, answer = client.docmd("RCPT", f"TO:<{rcpt}>")
+    if code not in (250, 251):
+        client.rset()
+        raise smtplib.SMTPRecipientsRefused({rcpt: (code, answer)})
+    code, answer = client.data(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+    if code != 250:
+        client.rset()
+        raise smtplib.SMTPDataError(code, answer)
 
 
 def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: str) -> None:
@@ -85,7 +123,7 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
                 client.starttls(context=ssl.create_default_context())
             if parts.username:
                 client.login(unquote(parts.username), unquote(parts.password or ""))
-            client.send_message(msg)
+            _send_message(client, msg, envelope_address(to))
         except BaseException:
             client.close()
             raise

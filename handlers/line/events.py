@@ -469,9 +469,11 @@ class EventWorker:
                         held = sorted(leases.held)
                     for partition in held:
                         if not self.queue.renew_lease(partition, leases.consumer):
-                            log.warning("lost the lease of event partition %s", partition)
                             with leases.lock:
+                                still_held = partition in leases.held
                                 leases.held.discard(partition)
+                            if still_held:  # not merely given away by a rebalance meanwhile
+                                log.warning("lost the lease of event partition %s", partition)
                 except redis.RedisError:
                     pass  # the consumer loop reports outages
 

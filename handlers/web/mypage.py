@@ -504,9 +504,10 @@ def _refuse_without_sessions():
     return None
 
 
-@bp.errorhandler(InternalServerError)
 def _server_error(error: InternalServerError):
-    """A database or Redis that does not answer is 503 ("try again later"); anything else a plain 500 page."""
+    """A database or Redis that does not answer is 503 ("try again later"); anything else a plain 500 page.
+
+    Registered for the whole app (the 本登録 page too, issue 14), not only this blueprint."""
     cause = getattr(error, "original_exception", None)
     if isinstance(cause, OperationalError | redis.RedisError | StateUnavailable) or (
             isinstance(cause, DBAPIError) and cause.connection_invalidated):
@@ -525,3 +526,4 @@ def init_app(app: Flask) -> None:
     app.extensions["line_add_friend"] = add_friend(app.config.get("LINE_BASIC_ID"))  # drawn once
     app.context_processor(_add_friend_context)
     app.register_blueprint(bp)
+    app.register_error_handler(InternalServerError, _server_error)

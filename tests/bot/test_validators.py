@@ -113,7 +113,7 @@ def test_email_accepted(typed, expected):
 
 
 @pytest.mark.parametrize("typed", ["", "taro", "taro@", "@example.jp", "taro@localhost", "taro@@example.jp",
-                                   "taro example@example.jp", "taro..x@docomo.ne.jp", "たろう@example.jp",
+                                   "taro example@example.jp", "taro..x@example.jp", "たろう@example.jp",
                                    "taro@example", "a" * 250 + "@example.jp", "ta\x00ro@example.jp"])
 def test_email_refused(typed):
     with pytest.raises(InvalidInput) as exc:

@@ -7,12 +7,10 @@ Real Redis, real PostgreSQL, the fake LINE over HTTP; worker processes are real
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,9 +20,8 @@ from sqlalchemy import func, select
 from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
 from handlers.line.events import EventWorker
 from storage.models import EventOutcome
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, SECRET_KEY, LineUser, _ServerThread, drain_events, drain_jobs
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs
+from tests.helpers_processes import ROOT, kill, start_worker, stop, wait_until, worker_env
 
 
 @pytest.fixture
@@ -223,42 +220,7 @@ def _read_one(queue):
 
 
 # -- real worker processes, killed -------------------------------------------------------------
-def _worker_env(app_config: dict, line_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "DATABASE_", "REDIS_"))}
-    env.update({
-        "DATABASE_URL": app_config["DATABASE_URL"], "REDIS_URL": app_config["REDIS_URL"],
-        "SECRET_KEY": SECRET_KEY, "LINE_CHANNEL_SECRET": CHANNEL_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
-        "LINE_API_BASE_URL": line_url, "SMTP_URL": app_config["SMTP_URL"], "PUBLIC_BASE_URL": "http://localhost",
-        "EVENT_LEASE_SECONDS": "1", "EVENT_WORKER_THREADS": "2", "EMULATOR": "0",
-        "USER_LOCK_SECONDS": "3",  # what a killed worker's lock keeps others waiting
-    })
-    return env
-
-
-def _start_worker(env: dict) -> subprocess.Popen:
-    # Its own process group: RQ's scheduler is a child process, and a SIGKILL must take it too.
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _kill(process: subprocess.Popen) -> None:
-    """SIGKILL the worker and every process it started."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(10)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM (a warm shutdown), SIGKILL if it takes too long; nothing of it outlives the test."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
-    _kill(process)
+_worker_env, _start_worker, _kill, _stop = worker_env, start_worker, kill, stop  # tests/helpers_processes.py
 
 
 def test_a_worker_killed_mid_turn_loses_and_doubles_nothing(app, app_config, line_user, line_api,
@@ -348,11 +310,4 @@ def _waiting_on_lock(pg_url: str) -> bool:
                                  " AND datname = current_database()").fetchone()[0])
 
 
-def _wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
+_wait_until = wait_until

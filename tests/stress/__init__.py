@@ -1,0 +1,1 @@
+"""Slow fault and load tests (``make test-stress``)."""
