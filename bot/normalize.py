@@ -60,7 +60,7 @@ def phone(text: str) -> str:
     Dots (``090.1234.5678``) are separators too. Returns the cleaned string even when it is
     not a valid number; validators decide.
     """
-    value = digits_only(text).replace(".", "")
+    value = digits_only(digits_only(text).replace(".", ""))  # again: a removed dot may join カ and ゙
     if value.startswith("+81"):
         value = "0" + value[3:].lstrip("0")
     elif value.startswith("81") and len(value) in (11, 12):
