@@ -70,6 +70,21 @@ def _row(label: str, value: str, bold: bool = False) -> dict:
     ]}
 
 
+def _month_bubble(header: str, month: str, body: list[dict], action: dict) -> dict:
+    """The bill card's and the notice's shared bubble: a header with the month, the body, one button."""
+    return {
+        "type": "bubble",
+        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
+            {"type": "text", "text": header, "size": "xs", "color": "#FFFFFF"},
+            {"type": "text", "text": month, "size": "xl", "weight": "bold", "color": "#FFFFFF"},
+        ]},
+        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
+        "footer": {"type": "box", "layout": "vertical", "contents": [
+            {"type": "button", "style": "primary", "color": _BRAND, "height": "sm", "action": action},
+        ]},
+    }
+
+
 def render_bill_card(card: BillCard) -> dict:
     """A Flex bubble for one month's bill: 請求年月, ご請求金額, 引落日/支払方法, main items, 「明細を見る」."""
     month = messages.month_label(card.billing_month)
@@ -98,16 +113,8 @@ def render_bill_card(card: BillCard) -> dict:
         body.append({"type": "text", "text": card.note, "size": "xs", "color": _MUTED, "wrap": True,
                      "margin": "lg"})
     bubble = {
-        "type": "bubble",
-        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
-            {"type": "text", "text": messages.BILL_CARD_HEADER, "size": "xs", "color": "#FFFFFF"},
-            {"type": "text", "text": month, "size": "xl", "weight": "bold", "color": "#FFFFFF"},
-        ]},
-        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
-        "footer": {"type": "box", "layout": "vertical", "contents": [
-            {"type": "button", "style": "primary", "color": _BRAND, "height": "sm",
-             "action": {"type": "uri", "label": messages.BILL_DETAIL_BUTTON, "uri": card.detail_url}},
-        ]},
+        **_month_bubble(messages.BILL_CARD_HEADER, month, body,
+                        {"type": "uri", "label": messages.BILL_DETAIL_BUTTON, "uri": card.detail_url}),
     }
     alt = messages.BILL_CARD_ALT.format(month=month, total=total)
     return _with_quick_reply({"type": "flex", "altText": alt[:MAX_ALT_TEXT], "contents": bubble},
@@ -177,16 +184,8 @@ def render_bill_notice(notice: BillNotice) -> dict:
     body.append({"type": "text", "text": messages.BILL_NOTICE_FOOTNOTE, "size": "xs", "color": _MUTED,
                  "wrap": True, "margin": "lg"})
     bubble = {
-        "type": "bubble",
-        "header": {"type": "box", "layout": "vertical", "backgroundColor": _BRAND, "contents": [
-            {"type": "text", "text": messages.BILL_NOTICE_HEADER, "size": "xs", "color": "#FFFFFF"},
-            {"type": "text", "text": month, "size": "xl", "weight": "bold", "color": "#FFFFFF"},
-        ]},
-        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
-        "footer": {"type": "box", "layout": "vertical", "contents": [
-            {"type": "button", "style": "primary", "color": _BRAND, "height": "sm",
-             "action": {"type": "message", "label": messages.BILL_NOTICE_BUTTON, "text": notice.command[:300]}},
-        ]},
+        **_month_bubble(messages.BILL_NOTICE_HEADER, month, body,
+                        {"type": "message", "label": messages.BILL_NOTICE_BUTTON, "text": notice.command[:300]}),
     }
     alt = messages.BILL_NOTICE_ALT.format(month=month, total=total)
     return {"type": "flex", "altText": alt[:MAX_ALT_TEXT], "contents": bubble}
