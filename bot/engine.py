@@ -30,7 +30,7 @@ from bot.types import (
     Reply,
     TextReply,
 )
-from storage.state import Conversation, StateStore, StateUnavailable
+from storage.state import Conversation, Held, StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)  # things worth counting (metrics), by name
+    state: str | None = None  # the conversation's state when the event came (None: outside any flow)
+    recent: list[str] = field(default_factory=list)  # masked texts to keep for a later handoff
     # Counters and refusals (rate and mismatch limits) live in the same store as the conversation.
     store: StateStore | None = None
 
@@ -89,6 +91,10 @@ class Turn:
         """Note something worth counting (``verification_failed``, ``registration_started``, …);
         the edge turns signals into metrics, so the conversation imports no metrics library."""
         self.signals.append(name)
+
+    def remember(self, masked_text: str) -> None:
+        """Keep this (already masked) text among the customer's last few, once the turn commits."""
+        self.recent.append(masked_text)
 
     def url(self, path: str) -> str:
         """An absolute URL under PUBLIC_BASE_URL."""
@@ -165,7 +171,8 @@ class Engine:
         ``on_commit(db, outcome)`` runs inside the turn's transaction, after the step: the
         edge writes its outbox row there, so the turn and what it must say commit together.
         """
-        with self.store.locked_conversation(incoming.user_id) as (lock_token, conversation):
+        with self.store.locked_conversation(incoming.user_id) as held:
+            conversation = held.conversation
             had_conversation = conversation is not None
             now = self.clock()
             with self.sessions.begin() as db:
@@ -176,34 +183,32 @@ class Engine:
                     conversation = None
                 if conversation:
                     turn.data = dict(conversation.data)
+                    turn.state = conversation.state
                 next_state = self._route(turn, conversation)
                 outcome = Outcome(turn.replies, turn.effects, turn.signals)
                 if on_commit is not None:
                     on_commit(db, outcome)
             # The database has committed; only now does the conversation move on.
-            self._save(incoming.user_id, next_state, turn.data, had_conversation, lock_token)
+            self._save(held, next_state, turn.data, had_conversation, turn.recent)
         return outcome
 
-    def _save(self, user_id: str, next_state: str | None, data: dict[str, Any], had_conversation: bool,
-              lock_token: str) -> None:
-        """Store where the conversation goes next. The turn has already committed, so a failure
-        here must not undo it: raising would lose its replies and effects (a mail the customer
-        was promised) and a redelivery would run the step twice. End the conversation instead.
-        A step that outlived its lock writes nothing: the newer message's state stands."""
+    def _save(self, held: Held, next_state: str | None, data: dict[str, Any], had_conversation: bool,
+              recent: list[str]) -> None:
+        """Store where the conversation goes next, release the lock, keep the recent texts (one
+        round trip). The turn has already committed, so a failure here must not undo it:
+        raising would lose its replies and effects (a mail the customer was promised) and a
+        redelivery would run the step twice. End the conversation instead. A step that
+        outlived its lock writes nothing: the newer message's state stands."""
         try:
-            if next_state:
-                saved = self.store.save(user_id, Conversation(next_state, data, time.time()),
-                                        self.settings.idle_seconds, lock_token)
-            elif had_conversation:
-                saved = self.store.save(user_id, None, lock_token=lock_token)
-            else:
-                saved = True
+            conversation = Conversation(next_state, data, time.time()) if next_state else None
+            saved = self.store.finish_turn(held, conversation, keep=not next_state and not had_conversation,
+                                           idle_seconds=self.settings.idle_seconds, recent=recent)
             if not saved:
                 log.warning("a step outlived the user lock; its conversation state was not saved")
         except StateUnavailable:
             log.error("conversation state not saved after the turn committed; ending the conversation")
             try:
-                self.store.save(user_id, None)
+                self.store.save(held.user_id, None)
             except StateUnavailable:
                 log.error("could not end the conversation either; it expires by itself")
 

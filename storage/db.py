@@ -6,6 +6,7 @@ functions take the session and never commit.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +15,17 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # A database that takes the TCP connection but never answers (overloaded, a stuck pooler)
 # must fail fast: the webhook has seconds, and /healthz must say 503 rather than hang.
 CONNECT_TIMEOUT_SECONDS = 5
+# A pooled connection idle longer than this is pinged before use (a restarted server or a
+# proxy's idle cut leaves dead ones behind); one in steady use is not: under load a
+# ``SELECT 1`` per checkout was a round trip and ~0.1 ms of CPU on every turn.
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 @dataclass
@@ -58,8 +63,31 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:  # the URL's own wins
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     # hide_parameters: error messages must not quote customers' data into the logs.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=5,
-                         hide_parameters=True, connect_args=connect_args)
+    engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=5, pool_recycle=3600,
+                           hide_parameters=True, connect_args=connect_args)
+    ping_idle_connections(engine)
+    return engine
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle in the pool: a dead one is
+    replaced before use (the pool retries the checkout), a busy one costs nothing. A server
+    that dies under load fails the statements in flight; the pool then drops every older
+    connection, and the callers' retries (event turns, jobs) find fresh ones."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # noqa: BLE001 - any failure means: not this connection
+            raise exc.DisconnectionError() from error
 
 
 def alembic_config(url: str) -> Config:

@@ -210,9 +210,13 @@ class EventQueue:
                 entries.append(Entry(partition, _text(entry_id), _text(payload), 2 if pending else 1))
         return entries
 
-    def ack(self, entry: Entry) -> None:
-        """The entry is done: acknowledge and delete it (the stream keeps only what is waiting)."""
+    def ack(self, entry: Entry, done_event_id: str | None = None) -> None:
+        """The entry is done: acknowledge and delete it (the stream keeps only what is waiting);
+        with ``done_event_id``, remember that event as handled (``finish``) first, in the same
+        round trip."""
         pipe = self.redis.pipeline()
+        if done_event_id is not None:
+            pipe.set(event_key(done_event_id), "done", ex=EVENT_DONE_SECONDS)
         pipe.xack(stream_key(entry.partition), GROUP, entry.entry_id)
         pipe.xdel(stream_key(entry.partition), entry.entry_id)
         pipe.execute()

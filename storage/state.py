@@ -136,6 +136,31 @@ return 1
 """
 
 
+# KEYS: lock, conversation, flow marker. ARGV: lock token, "keep" | "del" | "set", the
+# conversation's JSON, its TTL, its state, the marker's TTL. 1: done; 0: the lock was lost.
+_FINISH_LUA = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'del' then
+  redis.call('del', KEYS[2], KEYS[3])
+elseif ARGV[2] == 'set' then
+  redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[4]))
+  redis.call('set', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[6]))
+end
+redis.call('del', KEYS[1])
+return 1
+"""
+
+
+@dataclass
+class Held:
+    """A user's lock while a turn runs, and the conversation read with it."""
+
+    user_id: str
+    token: str
+    conversation: Conversation | None
+    finished: bool = False
+
+
 class StateStore:
     """Conversations, locks, dedup and counters for one platform, on one Redis connection."""
 
@@ -145,6 +170,7 @@ class StateStore:
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
+        self._finish = client.register_script(_FINISH_LUA)
 
     # -- locks -----------------------------------------------------------------------------
     @contextmanager
@@ -170,10 +196,10 @@ class StateStore:
                 log.warning("could not release a user lock; it will expire")
 
     @contextmanager
-    def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS
-                            ) -> Iterator[tuple[str, Conversation | None]]:
+    def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[Held]:
         """``user_lock`` and ``load`` in one round trip to Redis (a pipeline: SET NX, then MGET,
-        whose answer counts only when the lock was had): yields (lock token, conversation)."""
+        whose answer counts only when the lock was had). The turn ends with ``finish_turn``
+        (save, remember, release: one more round trip); if it does not, the lock is released here."""
         key = lock_key(self.platform, user_id)
         token = uuid.uuid4().hex
         deadline = time.monotonic() + wait
@@ -196,13 +222,48 @@ class StateStore:
             conversation = Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
         else:
             conversation = None
+        held = Held(user_id, token, conversation)
         try:
-            yield token, conversation
+            yield held
         finally:
-            try:
-                self._release(keys=[key], args=[token])
-            except redis.RedisError:  # the lock expires by itself
-                log.warning("could not release a user lock; it will expire")
+            if not held.finished:
+                try:
+                    self._release(keys=[key], args=[token])
+                except redis.RedisError:  # the lock expires by itself
+                    log.warning("could not release a user lock; it will expire")
+
+    def finish_turn(self, held: Held, conversation: Conversation | None, keep: bool = False,
+                    idle_seconds: int = 1800, recent: tuple[str, ...] | list[str] = ()) -> bool:
+        """The turn has committed: store its conversation (None ends it; ``keep`` leaves it as
+        it is) while the lock is still ours, release the lock, and keep the (masked) recent
+        texts, all in one round trip. Returns False when the lock had been lost meanwhile and
+        nothing was saved. A recent text Redis refuses is only noted (as ``remember_text``)."""
+        user_id = held.user_id
+        keys = [lock_key(self.platform, user_id), conversation_key(self.platform, user_id),
+                flow_marker_key(self.platform, user_id)]
+        if keep:
+            args = [held.token, "keep", "", 0, "", 0]
+        elif conversation is None or not conversation.state:
+            args = [held.token, "del", "", 0, "", 0]
+        else:
+            args = [held.token, "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
+                    conversation.state, FLOW_MARKER_SECONDS]
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.evalsha(self._finish.sha, len(keys), *keys, *args)
+            for text in recent:
+                self._queue_recent(pipe, user_id, text)
+            results = pipe.execute(raise_on_error=False)
+            if isinstance(results[0], redis.exceptions.NoScriptError):  # a restarted Redis: nothing was done
+                results[0] = self._finish(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+        if isinstance(results[0], Exception):  # the lock is still held: released on leaving
+            raise StateUnavailable("redis refused the conversation") from results[0]
+        held.finished = True
+        if any(isinstance(r, Exception) for r in results[1:]):
+            log.info("recent texts not kept (state store refused them)")
+        return bool(results[0])
 
     # -- conversations ---------------------------------------------------------------------
     def load(self, user_id: str) -> Conversation | None:
@@ -240,19 +301,21 @@ class StateStore:
             raise StateUnavailable("redis unavailable") from exc
 
     # -- the short transcript a staff handoff shows ------------------------------------------
-    def remember_text(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
-                      seconds: int = RECENT_SECONDS) -> None:
-        """Keep one (already masked) text among the customer's last ``keep``, for ``seconds``."""
-        key = recent_key(self.platform, user_id)
-        payload = json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False)
+    def remember_text(self, user_id: str, masked_text: str) -> None:
+        """Keep one (already masked) text among the customer's last few, for a while."""
         try:
             pipe = self.redis.pipeline()
-            pipe.rpush(key, payload)
-            pipe.ltrim(key, -keep, -1)
-            pipe.expire(key, seconds)
+            self._queue_recent(pipe, user_id, masked_text)
             pipe.execute()
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
+
+    def _queue_recent(self, pipe, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
+                      seconds: int = RECENT_SECONDS) -> None:
+        key = recent_key(self.platform, user_id)
+        pipe.rpush(key, json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False))
+        pipe.ltrim(key, -keep, -1)
+        pipe.expire(key, seconds)
 
     def recent_texts(self, user_id: str) -> list[dict[str, Any]]:
         """The customer's last few texts, oldest first (``text``, ``at``)."""

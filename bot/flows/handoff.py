@@ -98,15 +98,9 @@ def on_unfollow(turn: Turn) -> None:
 def _remember(turn: Turn) -> None:
     """Keep a masked copy of a text sent outside any flow, for a later handoff (answers typed
     inside a flow, such as a name or mail address during registration, are never kept)."""
-    if turn.incoming.kind != EventKind.TEXT or turn.data or turn.store is None:
+    if turn.incoming.kind != EventKind.TEXT or turn.data or turn.state:
         return
-    try:
-        conversation = turn.store.load(turn.user_id)
-        if conversation is not None and conversation.state:
-            return
-        turn.store.remember_text(turn.user_id, mask_text(turn.text)[:200])
-    except StateUnavailable:
-        log.info("recent texts not kept (state store unavailable)")
+    turn.remember(mask_text(turn.text)[:200])  # kept once the turn commits, with the conversation
 
 
 def start(turn: Turn, _match: object = None) -> None:

@@ -59,6 +59,7 @@ REPLY_TOKEN_MAX_AGE_SECONDS = 50  # LINE promises a reply token for about a minu
 LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a turn takes noticeable time
 LOADING_SETTLE_SECONDS = 1.0  # how long a reply waits for an animation request already under way
 BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
+HEARTBEAT_SECONDS = 1.0  # a consumer's own heartbeat, at most this often (not once per read)
 
 
 class Transient(Exception):
@@ -223,28 +224,31 @@ def _deliver(app: Flask, event: dict, payload: str, recovered: bool) -> None:
     metrics.observe_turn(event["kind"], event.get("ts") or None)
 
 
-def process(app: Flask, entry: Entry) -> None:
-    """Handle one queued event exactly once; raise ``Transient`` to have it tried again later."""
+def process(app: Flask, entry: Entry) -> str | None:
+    """Handle one queued event exactly once; raise ``Transient`` to have it tried again later.
+    Returns the event's id when it is to be remembered as done (with the entry's
+    acknowledgement, in one round trip), None when not (a fault asked for a redelivery)."""
     event = orjson.loads(entry.payload)
     with logs.request_context(event.get("request_id")):  # the webhook request's id, in this worker's logs
-        _process(app, entry, event)
+        return _process(app, entry, event)
 
 
-def _process(app: Flask, entry: Entry, event: dict) -> None:
+def _process(app: Flask, entry: Entry, event: dict) -> str | None:
     queue: EventQueue = app.extensions["event_queue"]
     db = app.extensions["db"]
     event_id = event["id"]
     try:
-        if queue.is_done(event_id):
-            return
         payload = None
         recovered = False
-        if entry.deliveries > 1:  # taken over or tried before: the turn may have committed already
+        # A fresh entry cannot be done: the webhook queues an event id only once. One read
+        # again (a crash or a retry) may have been, or its turn may have committed.
+        if entry.deliveries > 1:
+            if queue.is_done(event_id):
+                return None
             with db.begin() as session:
                 row = outbox.get(session, event_id)
                 if row is not None and row.delivered_at is not None:
-                    queue.finish(event_id)
-                    return
+                    return event_id
                 if row is not None:
                     payload, recovered = row.payload, True
         if payload is None:
@@ -258,18 +262,17 @@ def _process(app: Flask, entry: Entry, event: dict) -> None:
                 if row is None:
                     raise
                 log.info("event %s was handled by another worker", event_id)
-                return
+                return None
             if payload is None:  # the engine wrote no outbox row: read what is there
                 with db.begin() as session:
                     row = outbox.get(session, event_id)
                     payload = row.payload if row is not None else None
             if payload is None:  # delivered by another worker already
-                queue.finish(event_id)
-                return
+                return event_id
         _deliver(app, event, payload, recovered)
         with db.begin() as session:
             outbox.delivered(session, event_id, datetime.now(TOKYO))
-        queue.finish(event_id)
+        return event_id
     except Exception as exc:
         if _is_transient(exc):
             raise Transient(exc.__class__.__name__) from exc
@@ -283,6 +286,7 @@ def _process(app: Flask, entry: Entry, event: dict) -> None:
             log.warning("could not release the claim of a failed event")
         deliver(event["user"], _reply_token(app, event), render([TextReply(messages.BUSY_RETRY)]),
                 key_base=event_id + ":fault")
+        return None
 
 
 class EventWorker:
@@ -354,11 +358,14 @@ class EventWorker:
     def _consume(self, leases: Leases) -> None:
         failures = 0
         retry_at: dict[int, float] = {}
+        next_heartbeat = 0.0
         with self.app.app_context():
             while not self.stopping.is_set():
                 try:
                     self.queue.ensure_groups()
-                    self.queue.heartbeat(leases.consumer)
+                    if time.monotonic() >= next_heartbeat:  # the lease thread beats too; this is a backstop
+                        self.queue.heartbeat(leases.consumer)
+                        next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
                     if time.monotonic() >= leases.next_rebalance:
                         self._rebalance(leases)
                     with leases.lock:
@@ -421,14 +428,14 @@ class EventWorker:
                     if partition not in leases.held:
                         break  # lost or given away: its new owner carries on from here
                 try:
-                    process(self.app, entry)
+                    done_id = process(self.app, entry)
                 except Transient as exc:
                     log.warning("event waits: %s did not answer; trying again shortly", exc)
                     stuck.add(partition)
                     if not retry_transient:
                         raise
                     break
-                self.queue.ack(entry)
+                self.queue.ack(entry, done_id)
                 self.handled += 1
                 done += 1
         return done, stuck
