@@ -26,6 +26,8 @@ ACCESS_TOKEN = "bench-access-token"
 
 
 class NoDelayHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as LINE's API: a connection per reply would cost the client a connect
+
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -94,7 +94,10 @@ def run(args) -> int:
 
     def consume() -> int:
         entries = worker.queue.read(sorted(leases.held), leases.consumer, pending=False)
-        return worker._handle_batch(leases, entries, retry_transient=True)[0]
+        handled = worker._handle_batch(leases, entries, retry_transient=True)[0]
+        if worker.handled % 50 == 0:  # the worker's outbox thread marks about this many at once under load
+            worker.delivered.flush()
+        return handled
 
     with app.app_context():
         worker.queue.ensure_groups(force=True)

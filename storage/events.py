@@ -214,7 +214,7 @@ class EventQueue:
         """The entry is done: acknowledge and delete it (the stream keeps only what is waiting);
         with ``done_event_id``, remember that event as handled (``finish``) first, in the same
         round trip."""
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         if done_event_id is not None:
             pipe.set(event_key(done_event_id), "done", ex=EVENT_DONE_SECONDS)
         pipe.xack(stream_key(entry.partition), GROUP, entry.entry_id)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import retention
@@ -43,9 +43,17 @@ class OutboxBusy(Exception):
 
 
 # -- handoffs ---------------------------------------------------------------------------------
+_OPEN_ID = select(Handoff.__table__.c.id).where(Handoff.__table__.c.open_line_user_id == bindparam("u"))
+_OPEN_ID_LOCKED = _OPEN_ID.with_for_update()
+
+
 def find_open(session: Session, line_user_id: str, lock: bool = False) -> Handoff | None:
     """The LINE user's open handoff (waiting or with staff), if any (``lock``: row-locked, so a
     customer's message and a staff member's 対応完了 at the same moment are taken one after the other)."""
+    # Almost every message comes with no handoff open: ask for the id alone first (a Core
+    # statement built once, no ORM loading), and load the handoff only when there is one.
+    if session.connection().execute(_OPEN_ID_LOCKED if lock else _OPEN_ID, {"u": line_user_id}).first() is None:
+        return None
     query = select(Handoff).where(Handoff.open_line_user_id == line_user_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)

@@ -15,7 +15,7 @@ from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, QuickReply
 from storage import bills
-from storage.models import Account, Statement
+from storage.bills import Bill, LinkedAccount
 
 THIS_MONTH_WORDS = words("今月の料金", "今月の請求", "今月の請求額", "今月のご請求", "今月の利用料金",
                          "今月のご利用料金", "料金", "請求額", "請求", "ご請求額", "今月分", "今月の料金は")
@@ -69,11 +69,12 @@ def _today(turn: Turn) -> date:
     return turn.now.astimezone(TOKYO).date()
 
 
-def _linked_account(turn: Turn) -> Account | None:
-    account = bills.linked_account(turn.db, turn.user_id)
-    if account is None or account.status != "active":
-        return None
-    return account
+def _active(account: LinkedAccount | None) -> LinkedAccount | None:
+    return account if account is not None and account.status == "active" else None
+
+
+def _linked_account(turn: Turn) -> LinkedAccount | None:
+    return _active(bills.linked_account(turn.db, turn.user_id))
 
 
 def _not_linked(turn: Turn) -> None:
@@ -83,7 +84,7 @@ def _not_linked(turn: Turn) -> None:
                                            QuickReply(messages.QR_HELP, messages.QR_HELP)])
 
 
-def _card(turn: Turn, account: Account, statement: Statement) -> BillCard:
+def _card(turn: Turn, account: LinkedAccount, statement: Bill) -> BillCard:
     token = bills.issue_bill_link(turn.db, account, statement, turn.now)
     return BillCard(
         billing_month=statement.billing_month,
@@ -99,7 +100,7 @@ def _card(turn: Turn, account: Account, statement: Statement) -> BillCard:
     )
 
 
-def _available(turn: Turn, account: Account) -> tuple[str, list[QuickReply]] | None:
+def _available(turn: Turn, account: LinkedAccount) -> tuple[str, list[QuickReply]] | None:
     """The months that can be shown, as text and as quick replies (newest first); None if none."""
     months = [s.billing_month for s in bills.recent_statements(turn.db, account.customer_id)]
     if not months:
@@ -110,11 +111,11 @@ def _available(turn: Turn, account: Account) -> tuple[str, list[QuickReply]] | N
 
 def show_month(turn: Turn, month: date) -> None:
     """The statement for ``month``, or a clear 'none for that month' with the months that exist."""
-    account = _linked_account(turn)
+    linked, statement = bills.linked_bill(turn.db, turn.user_id, month)
+    account = _active(linked)
     if account is None:
         _not_linked(turn)
         return
-    statement = bills.statement_for_month(turn.db, account.customer_id, month)
     if statement is not None:
         turn.reply(_card(turn, account, statement))
         return
@@ -132,14 +133,14 @@ def show_month(turn: Turn, month: date) -> None:
 
 def this_month(turn: Turn, _match: object = None) -> None:
     """今月の料金: this month's statement, or the newest with a word that this month's is not out yet."""
-    account = _linked_account(turn)
+    month = bills.month_start(_today(turn))
+    linked, statement = bills.linked_bill(turn.db, turn.user_id, month)
+    account = _active(linked)
     if account is None:
         _not_linked(turn)
         return None
-    month = bills.month_start(_today(turn))
-    statement = bills.statement_for_month(turn.db, account.customer_id, month)
     if statement is None:
-        newest = bills.newest_statement(turn.db, account.customer_id)
+        newest = bills.newest_bill(turn.db, account.customer_id)
         if newest is None:
             turn.say(messages.BILL_NONE_YET, [QuickReply(messages.QR_HELP, messages.QR_HELP)])
             return None

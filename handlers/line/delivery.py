@@ -50,14 +50,41 @@ def messaging_api() -> MessagingApi:
     return current_app.extensions["line_messaging_api"]
 
 
+def _pool_of(client) -> tuple[urllib3.HTTPConnectionPool, str] | None:
+    """The SDK client's own connection pool to the API host and the host's path prefix
+    (looked up once: the pool manager parses the URL and picks the pool on every call), or
+    None behind a proxy, where the pool manager must route each request."""
+    manager = client.rest_client.pool_manager
+    cached = _POOLS.get(id(manager))
+    if cached is not None and cached[0] is manager:
+        return cached[1]
+    if isinstance(manager, urllib3.ProxyManager):
+        found = None
+    else:
+        url = urllib3.util.parse_url(client.configuration.host)
+        found = (manager.connection_from_url(client.configuration.host), (url.path or "").rstrip("/"))
+    _POOLS[id(manager)] = (manager, found)
+    return found
+
+
+_POOLS: dict[int, tuple[object, tuple[urllib3.HTTPConnectionPool, str] | None]] = {}
+
+
 def post_json(path: str, body: dict) -> None:
     """POST ``body`` as JSON to the Messaging API through the SDK client's connection pool and
     headers, without its models; a non-2xx answer raises the SDK's ``ApiException``."""
     client = messaging_api().api_client
     headers = dict(client.default_headers)
     headers["Content-Type"] = "application/json"
-    response = client.rest_client.pool_manager.request(
-        "POST", client.configuration.host + path, body=orjson.dumps(body), headers=headers, timeout=_TIMEOUT)
+    pool = _pool_of(client)
+    if pool is None:
+        response = client.rest_client.pool_manager.request(
+            "POST", client.configuration.host + path, body=orjson.dumps(body), headers=headers, timeout=_TIMEOUT)
+    else:
+        connections, prefix = pool
+        response = connections.urlopen("POST", prefix + path, body=orjson.dumps(body), headers=headers,
+                                       timeout=_TIMEOUT, redirect=False, assert_same_host=False,
+                                       preload_content=True)
     if not 200 <= response.status <= 299:
         exc = ApiException(status=response.status, reason=response.reason)
         exc.body = response.data.decode("utf-8", "replace")
