@@ -1,8 +1,10 @@
 """``python -m bench.fakeline PORT NOTIFY_PORT``: the fake LINE Messaging API in its own process (load test).
 
 The tests' ``handlers.emulator.line_api_fake`` blueprint and ``LineApiRecorder``, served by
-werkzeug's threaded server with ``TCP_NODELAY`` on every accepted socket (without it each
-keep-alive response waits ~40 ms for the client's delayed ACK). One request body in
+a small threaded HTTP/1.1 server that keeps connections alive, as LINE's API does
+(werkzeug's closes every connection, which made each reply pay a TCP connect at the
+client), sets ``TCP_NODELAY`` on every accepted socket and writes each response in one
+piece (headers and body written apart would wait ~40 ms for the client's delayed ACK). One request body in
 ``VALIDATE_EVERY`` is checked against LINE's OpenAPI spec (all of them would make the fake
 the bottleneck); an invalid body is counted and answered 400 as LINE would. Each accepted
 reply or push is announced to the load generator as a UDP datagram (the reply token, or
@@ -12,28 +14,66 @@ reply or push is announced to the load generator as a UDP datagram (the reply to
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 from flask import Flask, jsonify, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 VALIDATE_EVERY = 20
 ACCESS_TOKEN = "bench-access-token"
 
 
-class NoDelayHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as LINE's API: a connection per reply would cost the client a connect
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """One connection, many requests: each turned into a WSGI call, answered in one write."""
+
+    protocol_version = "HTTP/1.1"
+    app = None  # the WSGI application, set by ``serve``
 
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_request(self, *args, **kwargs) -> None:  # no access log: it would cost more than the answer
+    def log_message(self, *args) -> None:  # no access log: it would cost more than the answer
         pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        environ = {
+            "REQUEST_METHOD": self.command, "SCRIPT_NAME": "", "PATH_INFO": unquote(path), "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": self.client_address[0],
+            "CONTENT_LENGTH": str(length), "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0), "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        answer: list = []
+
+        def start_response(status, headers, exc_info=None):
+            answer[:] = [status, headers]
+            return lambda _data: None
+
+        chunks = self.app(environ, start_response)
+        try:
+            data = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+        status, headers = answer
+        head = f"HTTP/1.1 {status}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers if name.lower() != "content-length")
+        self.wfile.write(f"{head}Content-Length: {len(data)}\r\n\r\n".encode("latin-1") + data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
 
 
 def build(notify_port: int) -> Flask:
@@ -91,7 +131,9 @@ def build(notify_port: int) -> Flask:
 def main() -> int:
     port, notify_port = int(sys.argv[1]), int(sys.argv[2])
     logging.basicConfig(level=logging.WARNING)
-    server = make_server("127.0.0.1", port, build(notify_port), threaded=True, request_handler=NoDelayHandler)
+    handler = type("Handler", (KeepAliveHandler,), {"app": build(notify_port)})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
     print(json.dumps({"ready": port}), flush=True)
     server.serve_forever()
     return 0

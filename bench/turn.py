@@ -46,10 +46,11 @@ def body_for(user_id: str, text: str) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench turn", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--linked", type=int, default=200)
+    parser.add_argument("--linked", type=int, default=400)
     parser.add_argument("--text", default="今月の料金")
     parser.add_argument("--profile", choices=("consumer", "webhook"), help="cProfile (CPU time) this half")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--save", metavar="FILE", help="also write the profile here (pstats format)")
     args = parser.parse_args(argv)
 
     fake_port, notify_port = free_port(), free_port()
@@ -78,13 +79,17 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     from app import create_app
     from handlers.line.events import EventWorker
-    from storage.events import Leases
+    from storage.events import Leases, partition_of
 
     app = create_app()
     client = app.test_client()
     worker = EventWorker(app, threads=0)
     leases = Leases()
-    users = [line_user(i) for i in range(1, args.linked + 1)]
+    # As one of the deployed worker's 4 consumer threads: 4 of the 16 partitions, and the
+    # customers whose events fall into them.
+    held = set(range(4))
+    users = [line_user(i) for i in range(1, args.linked + 1)
+             if partition_of(line_user(i), worker.queue.partitions) in held]
 
     def post(i: int) -> None:
         body = body_for(users[i % len(users)], args.text)
@@ -99,15 +104,28 @@ def run(args) -> int:
             worker.delivered.flush()
         return handled
 
+    verify = json.dumps({"destination": "U" + "0" * 32, "events": []}).encode()
+
+    def post_verify() -> None:
+        response = client.post("/callback", data=verify, headers={"X-Line-Signature": sign(verify),
+                                                                   "Content-Type": "application/json"})
+        assert response.status_code == 200, response.status_code
+
     with app.app_context():
         worker.queue.ensure_groups(force=True)
-        for partition in range(worker.queue.partitions):
+        for partition in held:
             assert worker.queue.take_lease(partition, leases.consumer)
             leases.held.add(partition)
         leases.next_rebalance = float("inf")
         for i in range(min(200, args.count)):  # warm: imports, pools, compiled statements
             post(i)
             consume()
+        for _ in range(200):
+            post_verify()
+        started = time.process_time()
+        for _ in range(args.count):
+            post_verify()
+        floor = (time.process_time() - started) / args.count
         web = work = 0.0
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         for i in range(args.count):
@@ -128,8 +146,11 @@ def run(args) -> int:
             assert handled == 1, handled
         for partition in sorted(leases.held):
             worker.queue.drop_lease(partition, leases.consumer)
-    print(f"{args.count} × {args.text}: webhook {web / args.count * 1000:.3f} ms, "
-          f"consumer {work / args.count * 1000:.3f} ms CPU per event (one thread, in process)")
+    print(f"{args.count} × {args.text}: webhook {web / args.count * 1000:.3f} ms "
+          f"(LINE's Verify body: {floor * 1000:.3f} ms), consumer {work / args.count * 1000:.3f} ms "
+          "CPU per event (one thread, in process)")
+    if profiler and args.save:
+        profiler.dump_stats(args.save)
     if profiler:
         for order in ("cumulative", "tottime"):
             out = io.StringIO()

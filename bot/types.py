@@ -178,10 +178,18 @@ for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntr
     wire(_cls)
 
 
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _dump(value):
-    if dataclasses.is_dataclass(value):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
+    cls = type(value)
+    if cls is str or cls is int or value is None or cls is bool:  # the most common leaves first
+        return value
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: _dump(getattr(value, name)) for name in _field_names(cls)}
+    if cls is tuple or cls is list or isinstance(value, tuple | list):
         return [_dump(v) for v in value]
     if isinstance(value, date):
         return value.isoformat()
