@@ -98,7 +98,7 @@ def run(args) -> int:
         assert response.status_code == 200, response.status_code
 
     def consume() -> int:
-        entries = worker.queue.read(sorted(leases.held), leases.consumer, pending=False)
+        entries = worker.queue.read(sorted(leases.held), leases.consumer, pending=False, acks=leases.acks)
         handled = worker._handle_batch(leases, entries, retry_transient=True)[0]
         if worker.handled % 50 == 0:  # the worker's outbox thread marks about this many at once under load
             worker.delivered.flush()

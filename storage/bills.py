@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Account, LineLink, LinkToken, Statement, StatementItem
 from storage.security import hash_token, new_token
+from storage.sql import Prepared
 
 EARLIEST_MONTH = date(2020, 7, 1)  # older statements are never shown
 WINDOW_MONTHS = 12
@@ -68,8 +69,8 @@ class BillItem(NamedTuple):
 
 @dataclass(frozen=True)
 class Bill:
-    """A statement as the chat shows it: read with one Core statement (no ORM objects, which
-    cost more CPU than the rest of a 今月の料金 turn together)."""
+    """A statement as the chat shows it: read with one prepared statement (``storage.sql``; ORM
+    objects cost more CPU than the rest of a 今月の料金 turn together)."""
 
     id: int
     customer_id: int
@@ -99,13 +100,13 @@ class _Billed(Protocol):
     customer_id: int
 
 
-# The chat's statements, built once (building a select costs more than running it).
+# The chat's statements, built and compiled once (``storage.sql``).
 _accounts, _links = Account.__table__, LineLink.__table__
 _statements, _items = Statement.__table__, StatementItem.__table__
 _BILL_COLUMNS = (_statements.c.id, _statements.c.customer_id, _statements.c.billing_month, _statements.c.total,
                  _statements.c.due_date, _statements.c.payment_method, _items.c.name, _items.c.amount)
 # The linked account and its statement for a month, with the items, in one round trip.
-_LINKED_BILL = (
+_LINKED_BILL = Prepared(
     select(_accounts.c.id, _accounts.c.customer_id, _accounts.c.status, *_BILL_COLUMNS)
     .select_from(_links.join(_accounts, _accounts.c.id == _links.c.account_id)
                  .outerjoin(_statements, and_(_statements.c.customer_id == _accounts.c.customer_id,
@@ -113,19 +114,20 @@ _LINKED_BILL = (
                  .outerjoin(_items, _items.c.statement_id == _statements.c.id))
     .where(_links.c.line_user_id == bindparam("line_user_id"))
     .order_by(_items.c.position))
-_LINKED_ACCOUNT = (select(_accounts.c.id, _accounts.c.customer_id, _accounts.c.status)
-                   .select_from(_links.join(_accounts, _accounts.c.id == _links.c.account_id))
-                   .where(_links.c.line_user_id == bindparam("line_user_id")))
+_LINKED_ACCOUNT = Prepared(select(_accounts.c.id, _accounts.c.customer_id, _accounts.c.status)
+                           .select_from(_links.join(_accounts, _accounts.c.id == _links.c.account_id))
+                           .where(_links.c.line_user_id == bindparam("line_user_id")))
 _NEWEST_MONTH = (select(_statements.c.billing_month)
                  .where(_statements.c.customer_id == bindparam("customer_id"),
                         _statements.c.billing_month >= EARLIEST_MONTH)
                  .order_by(_statements.c.billing_month.desc()).limit(1).scalar_subquery())
-_NEWEST_BILL = (select(*_BILL_COLUMNS)
-                .select_from(_statements.outerjoin(_items, _items.c.statement_id == _statements.c.id))
-                .where(_statements.c.customer_id == bindparam("customer_id"),
-                       _statements.c.billing_month == _NEWEST_MONTH)
-                .order_by(_items.c.position))
-_INSERT_LINK = insert(LinkToken.__table__)
+_NEWEST_BILL = Prepared(select(*_BILL_COLUMNS)
+                        .select_from(_statements.outerjoin(_items, _items.c.statement_id == _statements.c.id))
+                        .where(_statements.c.customer_id == bindparam("customer_id"),
+                               _statements.c.billing_month == _NEWEST_MONTH)
+                        .order_by(_items.c.position))
+_link_columns = ("token_hash", "purpose", "account_id", "statement_id", "created_at", "expires_at")
+_INSERT_LINK = Prepared(insert(LinkToken.__table__).values({c: bindparam(c) for c in _link_columns}))
 
 
 def _bill(rows: list, offset: int = 0) -> Bill | None:
@@ -141,7 +143,7 @@ def _bill(rows: list, offset: int = 0) -> Bill | None:
 
 def linked_account(session: Session, line_user_id: str) -> LinkedAccount | None:
     """The account this LINE user is linked to (any status), in one query."""
-    row = session.connection().execute(_LINKED_ACCOUNT, {"line_user_id": line_user_id}).first()
+    row = _LINKED_ACCOUNT.first(session, {"line_user_id": line_user_id})
     return LinkedAccount(*row) if row is not None else None
 
 
@@ -151,7 +153,7 @@ def linked_bill(session: Session, line_user_id: str, month: date) -> tuple[Linke
     month = month_start(month)
     if month < EARLIEST_MONTH:
         return linked_account(session, line_user_id), None
-    rows = session.connection().execute(_LINKED_BILL, {"line_user_id": line_user_id, "month": month}).all()
+    rows = _LINKED_BILL.rows(session, {"line_user_id": line_user_id, "month": month})
     if not rows:
         return None, None
     return LinkedAccount(*rows[0][:3]), _bill(rows, 3)
@@ -159,7 +161,7 @@ def linked_bill(session: Session, line_user_id: str, month: date) -> tuple[Linke
 
 def newest_bill(session: Session, customer_id: int) -> Bill | None:
     """The customer's newest statement from 2020-07 on, items in order."""
-    return _bill(session.connection().execute(_NEWEST_BILL, {"customer_id": customer_id}).all())
+    return _bill(_NEWEST_BILL.rows(session, {"customer_id": customer_id}))
 
 
 def recent_statements(session: Session, customer_id: int) -> list[Statement]:
@@ -192,9 +194,9 @@ def issue_bill_link(session: Session, account: _Owner, statement: _Billed, now: 
         raise ValueError("a bill link for another customer's statement")
     token, token_hash = new_token()
     now = tokyo(now)
-    session.connection().execute(_INSERT_LINK, {
+    _INSERT_LINK.rows(session, {
         "token_hash": token_hash, "purpose": BILL_PURPOSE, "account_id": account.id, "statement_id": statement.id,
-        "created_at": now, "expires_at": now + timedelta(seconds=BILL_LINK_SECONDS), "used_at": None})
+        "created_at": now, "expires_at": now + timedelta(seconds=BILL_LINK_SECONDS)})
     return token
 
 

@@ -182,14 +182,23 @@ class EventQueue:
                 return
 
     def read(self, partitions: list[int], consumer: str, pending: bool, count: int = 16,
-             block_ms: int | None = None) -> list[Entry]:
-        """Entries of our partitions: our own pending ones (``pending``) or new ones."""
+             block_ms: int | None = None, acks: list[tuple[Entry, str | None]] | None = None) -> list[Entry]:
+        """Entries of our partitions: our own pending ones (``pending``) or new ones.
+
+        ``acks``: entries handled since the last read, with the event id to remember as done
+        (or None), acknowledged in the same round trip before the read (``ack``) and removed
+        from the list once Redis has them; on an error they stay, to go with the next read."""
         if not partitions:
+            if acks:
+                self.flush_acks(acks)
             return []
         streams = {stream_key(p): ("0" if pending else ">") for p in partitions}
         try:
-            result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
-                                           block=None if pending else block_ms)
+            if acks:
+                result = self._ack_and_read(acks, consumer, streams, count, None if pending else block_ms)
+            else:
+                result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
+                                               block=None if pending else block_ms)
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -214,12 +223,40 @@ class EventQueue:
         """The entry is done: acknowledge and delete it (the stream keeps only what is waiting);
         with ``done_event_id``, remember that event as handled (``finish``) first, in the same
         round trip."""
+        self.flush_acks([(entry, done_event_id)])
+
+    def flush_acks(self, acks: list[tuple[Entry, str | None]]) -> None:
+        """``ack`` every entry in ``acks`` in one round trip; the list is emptied once Redis has them."""
+        if not acks:
+            return
         pipe = self.redis.pipeline(transaction=False)
+        for entry, done_event_id in acks:
+            self._queue_ack(pipe, entry, done_event_id)
+        pipe.execute()
+        acks.clear()
+
+    @staticmethod
+    def _queue_ack(pipe, entry: Entry, done_event_id: str | None) -> None:
         if done_event_id is not None:
             pipe.set(event_key(done_event_id), "done", ex=EVENT_DONE_SECONDS)
         pipe.xack(stream_key(entry.partition), GROUP, entry.entry_id)
         pipe.xdel(stream_key(entry.partition), entry.entry_id)
-        pipe.execute()
+
+    def _ack_and_read(self, acks: list[tuple[Entry, str | None]], consumer: str, streams: dict, count: int,
+                      block_ms: int | None):
+        """The acknowledgements, then the read, in one round trip (XREADGROUP blocks after them)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for entry, done_event_id in acks:
+            self._queue_ack(pipe, entry, done_event_id)
+        pipe.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
+        results = pipe.execute(raise_on_error=False)
+        for outcome in results[:-1]:
+            if isinstance(outcome, Exception):
+                raise outcome  # the acknowledgements stay in the list, for the next round trip
+        acks.clear()
+        if isinstance(results[-1], Exception):
+            raise results[-1]
+        return results[-1]
 
     def finish(self, event_id: str) -> None:
         """Remember the event as handled for a week (a redelivery is then ignored)."""
@@ -263,4 +300,5 @@ class Leases:
     held: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)  # taken over: read pending entries first
     next_rebalance: float = 0.0  # monotonic time of the next look at the fair share
+    acks: list[tuple[Entry, str | None]] = field(default_factory=list)  # handled, not yet acknowledged
     lock: threading.Lock = field(default_factory=threading.Lock)

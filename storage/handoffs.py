@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import retention
 from storage.models import Handoff, HandoffMessage
+from storage.sql import Prepared
 from storage.state import handoff_drain_key
 
 WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
@@ -43,16 +44,16 @@ class OutboxBusy(Exception):
 
 
 # -- handoffs ---------------------------------------------------------------------------------
-_OPEN_ID = select(Handoff.__table__.c.id).where(Handoff.__table__.c.open_line_user_id == bindparam("u"))
-_OPEN_ID_LOCKED = _OPEN_ID.with_for_update()
+_open_id = select(Handoff.__table__.c.id).where(Handoff.__table__.c.open_line_user_id == bindparam("u"))
+_OPEN_ID, _OPEN_ID_LOCKED = Prepared(_open_id), Prepared(_open_id.with_for_update())
 
 
 def find_open(session: Session, line_user_id: str, lock: bool = False) -> Handoff | None:
     """The LINE user's open handoff (waiting or with staff), if any (``lock``: row-locked, so a
     customer's message and a staff member's 対応完了 at the same moment are taken one after the other)."""
-    # Almost every message comes with no handoff open: ask for the id alone first (a Core
-    # statement built once, no ORM loading), and load the handoff only when there is one.
-    if session.connection().execute(_OPEN_ID_LOCKED if lock else _OPEN_ID, {"u": line_user_id}).first() is None:
+    # Almost every message comes with no handoff open: ask for the id alone first (a prepared
+    # statement, no ORM loading: ``storage.sql``), and load the handoff only when there is one.
+    if (_OPEN_ID_LOCKED if lock else _OPEN_ID).first(session, {"u": line_user_id}) is None:
         return None
     query = select(Handoff).where(Handoff.open_line_user_id == line_user_id)
     if lock:

@@ -393,7 +393,7 @@ class EventWorker:
                     self.queue.claim_pending(partition, leases.consumer)
             try:
                 while True:
-                    entries = self.queue.read(sorted(leases.held), leases.consumer, pending=True)
+                    entries = self.queue.read(sorted(leases.held), leases.consumer, pending=True, acks=leases.acks)
                     entries += self.queue.read(sorted(leases.held), leases.consumer, pending=False)
                     if not entries:
                         return done
@@ -428,14 +428,15 @@ class EventWorker:
                     now = time.monotonic()
                     due = [p for p, at in retry_at.items() if at <= now and p in held]
                     if due:
-                        entries = self.queue.read(due, leases.consumer, pending=True)
+                        entries = self.queue.read(due, leases.consumer, pending=True, acks=leases.acks)
                         for p in due:
                             if not any(e.partition == p for e in entries):
                                 retry_at.pop(p, None)  # nothing of ours left pending there
                     else:
                         waiting = [p for p in held if p not in retry_at]
                         started = time.monotonic()
-                        entries = self.queue.read(waiting, leases.consumer, pending=False, block_ms=self.block_ms)
+                        entries = self.queue.read(waiting, leases.consumer, pending=False, block_ms=self.block_ms,
+                                                  acks=leases.acks)
                         if not entries and time.monotonic() - started < self.block_ms / 2000:
                             with self.queue.wakeup:  # the Redis stand-in does not block: wait here
                                 self.queue.wakeup.wait(self.block_ms / 1000)
@@ -486,7 +487,7 @@ class EventWorker:
                     if not retry_transient:
                         raise
                     break
-                self.queue.ack(entry, done_id)
+                leases.acks.append((entry, done_id))  # acknowledged with the next read (``EventQueue.read``)
                 if done_id is not None:
                     self.delivered.add(done_id)
                 self.handled += 1
@@ -544,6 +545,7 @@ class EventWorker:
 
     def _let_go(self, leases: Leases) -> None:
         try:
+            self.queue.flush_acks(leases.acks)  # before the leases go: the next owner must not see them
             with leases.lock:
                 held, leases.held = sorted(leases.held), set()
             for partition in held:
