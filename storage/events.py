@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from storage import wire
 from storage.state import EVENT_DONE_SECONDS, StateUnavailable, event_key
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,14 @@ class EventQueue:
         """Claim ``event_id`` and queue the event: True if queued, False if it was already
         claimed (a redelivery). Raises ``StateUnavailable`` (Redis down) or ``QueueFull``."""
         partition = partition_of(user_id, self.partitions)
+        keys, args = [event_key(event_id), stream_key(partition)], [CLAIM_SECONDS, self.max_queued, payload]
         try:
-            result = int(self._enqueue(keys=[event_key(event_id), stream_key(partition)],
-                                       args=[CLAIM_SECONDS, self.max_queued, payload]))
+            (answer,) = wire.send(self.redis, [("EVALSHA", self._enqueue.sha, 2, *keys, *args)])
+            if isinstance(answer, redis.exceptions.NoScriptError):  # a restarted Redis: load it, nothing was done
+                answer = self._enqueue(keys=keys, args=args)
+            if isinstance(answer, Exception):
+                raise answer
+            result = int(answer)
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
         if result < 0:
@@ -192,30 +198,27 @@ class EventQueue:
             if acks:
                 self.flush_acks(acks)
             return []
-        streams = {stream_key(p): ("0" if pending else ">") for p in partitions}
-        try:
-            if acks:
-                result = self._ack_and_read(acks, consumer, streams, count, None if pending else block_ms)
-            else:
-                result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
-                                               block=None if pending else block_ms)
-        except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
+        keys = [stream_key(p) for p in partitions]
+        read = ("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count,
+                *(() if pending or block_ms is None else ("BLOCK", block_ms)),
+                "STREAMS", *keys, *(["0" if pending else ">"] * len(keys)))
+        result = self._ack_and_read(acks or [], read)
+        if isinstance(result, redis.ResponseError) and "NOGROUP" in str(result):
             # The streams went away (a flushed or replaced Redis): make the groups again, read again.
             log.warning("event queue groups missing; recreating them")
             self.ensure_groups(force=True)
-            result = self.redis.xreadgroup(GROUP, consumer, streams, count=count,
-                                           block=None if pending else block_ms)
+            result = self._ack_and_read([], read)
+        if isinstance(result, Exception):
+            raise result
         entries: list[Entry] = []
-        for stream, items in result or []:
-            name = stream.decode() if isinstance(stream, bytes) else stream
-            partition = int(name.rsplit(":", 1)[1])
+        for stream, items in (result.items() if isinstance(result, dict) else result or []):  # RESP3 | RESP2
+            partition = int(_text(stream).rsplit(":", 1)[1])
             for entry_id, fields in items:
                 if not fields:  # deleted meanwhile (acknowledged by a consumer whose lease had run out)
                     self.ack(Entry(partition, _text(entry_id), ""))
                     continue
-                payload = fields.get(b"e") or fields.get("e")
+                values = fields if isinstance(fields, dict) else dict(zip(fields[::2], fields[1::2], strict=False))
+                payload = values.get(b"e") or values.get("e")
                 entries.append(Entry(partition, _text(entry_id), _text(payload), 2 if pending else 1))
         return entries
 
@@ -227,36 +230,27 @@ class EventQueue:
 
     def flush_acks(self, acks: list[tuple[Entry, str | None]]) -> None:
         """``ack`` every entry in ``acks`` in one round trip; the list is emptied once Redis has them."""
-        if not acks:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for entry, done_event_id in acks:
-            self._queue_ack(pipe, entry, done_event_id)
-        pipe.execute()
-        acks.clear()
+        if acks:
+            self._ack_and_read(acks, None)
 
-    @staticmethod
-    def _queue_ack(pipe, entry: Entry, done_event_id: str | None) -> None:
-        if done_event_id is not None:
-            pipe.set(event_key(done_event_id), "done", ex=EVENT_DONE_SECONDS)
-        pipe.xack(stream_key(entry.partition), GROUP, entry.entry_id)
-        pipe.xdel(stream_key(entry.partition), entry.entry_id)
-
-    def _ack_and_read(self, acks: list[tuple[Entry, str | None]], consumer: str, streams: dict, count: int,
-                      block_ms: int | None):
-        """The acknowledgements, then the read, in one round trip (XREADGROUP blocks after them)."""
-        pipe = self.redis.pipeline(transaction=False)
+    def _ack_and_read(self, acks: list[tuple[Entry, str | None]], read: tuple | None):
+        """The acknowledgements (``ack``), then the read if any, in one round trip (XREADGROUP
+        blocks after them). Acknowledgements Redis has are removed from ``acks``; the read's
+        answer (or its error) is returned."""
+        commands: list[tuple] = []
         for entry, done_event_id in acks:
-            self._queue_ack(pipe, entry, done_event_id)
-        pipe.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
-        results = pipe.execute(raise_on_error=False)
-        for outcome in results[:-1]:
-            if isinstance(outcome, Exception):
-                raise outcome  # the acknowledgements stay in the list, for the next round trip
+            if done_event_id is not None:
+                commands.append(("SET", event_key(done_event_id), "done", "EX", EVENT_DONE_SECONDS))
+            commands.append(("XACK", stream_key(entry.partition), GROUP, entry.entry_id))
+            commands.append(("XDEL", stream_key(entry.partition), entry.entry_id))
+        if read is not None:
+            commands.append(read)
+        answers = wire.send(self.redis, commands)
+        for answer in answers[:len(answers) - (read is not None)]:
+            if isinstance(answer, Exception):
+                raise answer  # the acknowledgements stay in the list, for the next round trip
         acks.clear()
-        if isinstance(results[-1], Exception):
-            raise results[-1]
-        return results[-1]
+        return answers[-1] if read is not None else None
 
     def finish(self, event_id: str) -> None:
         """Remember the event as handled for a week (a redelivery is then ignored)."""

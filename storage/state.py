@@ -32,6 +32,7 @@ from typing import Any
 
 import redis
 
+from storage import wire
 from storage.redis_url import connect
 
 log = logging.getLogger(__name__)
@@ -205,11 +206,14 @@ class StateStore:
         deadline = time.monotonic() + wait
         try:
             while True:
-                pipe = self.redis.pipeline(transaction=False)
-                pipe.set(key, token, nx=True, ex=self.lock_seconds)
-                pipe.mget(conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id))
-                locked, (raw, marker) = pipe.execute()
+                locked, values = wire.send(self.redis, [
+                    ("SET", key, token, "NX", "EX", self.lock_seconds),
+                    ("MGET", conversation_key(self.platform, user_id), flow_marker_key(self.platform, user_id))])
+                for answer in (locked, values):
+                    if isinstance(answer, Exception):
+                        raise answer
                 if locked:
+                    raw, marker = values
                     break
                 if time.monotonic() > deadline:
                     raise StateUnavailable("user lock busy")
@@ -249,11 +253,10 @@ class StateStore:
             args = [held.token, "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
                     conversation.state, FLOW_MARKER_SECONDS]
         try:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.evalsha(self._finish.sha, len(keys), *keys, *args)
+            commands = [("EVALSHA", self._finish.sha, len(keys), *keys, *args)]
             for text in recent:
-                self._queue_recent(pipe, user_id, text)
-            results = pipe.execute(raise_on_error=False)
+                commands += self._recent_commands(user_id, text)
+            results = wire.send(self.redis, commands)
             if isinstance(results[0], redis.exceptions.NoScriptError):  # a restarted Redis: nothing was done
                 results[0] = self._finish(keys=keys, args=args)
         except redis.RedisError as exc:
@@ -304,18 +307,17 @@ class StateStore:
     def remember_text(self, user_id: str, masked_text: str) -> None:
         """Keep one (already masked) text among the customer's last few, for a while."""
         try:
-            pipe = self.redis.pipeline()
-            self._queue_recent(pipe, user_id, masked_text)
-            pipe.execute()
+            answers = wire.send(self.redis, self._recent_commands(user_id, masked_text))
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
+        if any(isinstance(a, Exception) for a in answers):
+            raise StateUnavailable("redis refused the recent texts")
 
-    def _queue_recent(self, pipe, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
-                      seconds: int = RECENT_SECONDS) -> None:
+    def _recent_commands(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
+                         seconds: int = RECENT_SECONDS) -> list[tuple]:
         key = recent_key(self.platform, user_id)
-        pipe.rpush(key, json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False))
-        pipe.ltrim(key, -keep, -1)
-        pipe.expire(key, seconds)
+        return [("RPUSH", key, json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False)),
+                ("LTRIM", key, -keep, -1), ("EXPIRE", key, seconds)]
 
     def recent_texts(self, user_id: str) -> list[dict[str, Any]]:
         """The customer's last few texts, oldest first (``text``, ``at``)."""

@@ -106,6 +106,8 @@ class LoadingTimers:
     due times (not a ``threading.Timer`` thread started per event); an animation that falls
     due is sent by a small pool of threads, so a slow LINE never delays the others."""
 
+    COALESCE_SECONDS = 0.05  # an animation may start this much later than asked
+
     def __init__(self, senders: int = 2) -> None:
         self._heap: list[tuple[float, int, _Pending]] = []
         self._cond = threading.Condition()
@@ -142,14 +144,21 @@ class LoadingTimers:
         while True:
             with self._cond:
                 while not self._heap or self._heap[0][0] > time.monotonic():
-                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
-                _due, _seq, pending = heapq.heappop(self._heap)
-                if pending.state != "waiting":
-                    continue
-                pending.state = "running"
-            with self._work:
-                self._ready.append(pending)
-                self._work.notify()
+                    # Wake a little after the first due time, so one wake-up takes every timer
+                    # due by then (most were cancelled by a quick answer): not one per event.
+                    self._cond.wait(self._heap[0][0] - time.monotonic() + self.COALESCE_SECONDS
+                                    if self._heap else None)
+                now = time.monotonic()
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    _due, _seq, pending = heapq.heappop(self._heap)
+                    if pending.state == "waiting":
+                        pending.state = "running"
+                        due.append(pending)
+            if due:
+                with self._work:
+                    self._ready.extend(due)
+                    self._work.notify(len(due))
 
     def _send(self) -> None:
         while True:
