@@ -35,6 +35,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,7 +43,13 @@ import redis
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
 from bot import demo as demo_data
-from handlers.emulator.line_api_fake import ApiCall, LineApiRecorder, make_blueprint, make_data_blueprint
+from handlers.emulator.line_api_fake import (
+    ApiCall,
+    LineApiRecorder,
+    RichMenuState,
+    make_blueprint,
+    make_data_blueprint,
+)
 from storage.state import dev_mailbox
 
 log = logging.getLogger(__name__)
@@ -113,6 +120,71 @@ def _emu_key(part: str, ident: str) -> str:
     return f"bot:emu:{part}:{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
 
+class _RedisHash(MutableMapping):
+    """A dict kept in one Redis hash (values through ``dump``/``load``), shared by every process."""
+
+    def __init__(self, redis, key: str, dump, load) -> None:
+        self.redis, self.key, self._dump, self._load = redis, key, dump, load
+
+    def __getitem__(self, name: str):
+        raw = self.redis.hget(self.key, name)
+        if raw is None:
+            raise KeyError(name)
+        return self._load(raw)
+
+    def __setitem__(self, name: str, value) -> None:
+        self.redis.hset(self.key, name, self._dump(value))
+
+    def __delitem__(self, name: str) -> None:
+        if not self.redis.hdel(self.key, name):
+            raise KeyError(name)
+
+    def __iter__(self):
+        return iter([k.decode() if isinstance(k, bytes) else k for k in self.redis.hkeys(self.key)])
+
+    def __len__(self) -> int:
+        return int(self.redis.hlen(self.key))
+
+    def __contains__(self, name) -> bool:
+        return bool(self.redis.hexists(self.key, name))
+
+
+def _image_dump(value: tuple[str, bytes]) -> bytes:
+    return value[0].encode() + b"\n" + value[1]
+
+
+def _image_load(raw: bytes) -> tuple[str, bytes]:
+    content_type, _, data = raw.partition(b"\n")
+    return content_type.decode(), data
+
+
+class RedisRichMenus(RichMenuState):
+    """The fake LINE's rich menus in Redis: a menu created through one web process, its image
+    uploaded through another and shown by a third are the same menu (gunicorn, workers)."""
+
+    def __init__(self, redis) -> None:  # noqa: D107 - not the dataclass's fields: Redis holds them
+        self.redis = redis
+        self.menus = _RedisHash(redis, "bot:emu:richmenus", lambda v: json.dumps(v, ensure_ascii=False), json.loads)
+        self.images = _RedisHash(redis, "bot:emu:richmenu-images", _image_dump, _image_load)
+        self.users = _RedisHash(redis, "bot:emu:richmenu-users", str, lambda raw: raw.decode())
+
+    @property
+    def default(self) -> str | None:
+        raw = self.redis.get("bot:emu:richmenu-default")
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    @default.setter
+    def default(self, value: str | None) -> None:
+        if value is None:
+            self.redis.delete("bot:emu:richmenu-default")
+        else:
+            self.redis.set("bot:emu:richmenu-default", value)
+
+    def clear(self) -> None:
+        self.redis.delete("bot:emu:richmenus", "bot:emu:richmenu-images", "bot:emu:richmenu-users",
+                          "bot:emu:richmenu-default")
+
+
 class EmulatorRecorder(LineApiRecorder):
     """The fake Messaging API's recorder, also writing each call into the page's timeline.
 
@@ -124,6 +196,7 @@ class EmulatorRecorder(LineApiRecorder):
         super().__init__(access_token)
         self.timeline = timeline
         self.redis = timeline.redis
+        self.rich_menus = RedisRichMenus(self.redis)
 
     def remember_reply_token(self, token: str, user_id: str) -> None:
         self.redis.set(_emu_key("reply", token), user_id, ex=3600)
