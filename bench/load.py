@@ -118,20 +118,30 @@ def seed(url: str, first: int, last: int, linked_upto: int, light: bool = False)
 
 
 def plans(url: str, user_id: str) -> list[str]:
-    """EXPLAIN of the lookups a bill turn and a verification make."""
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    """EXPLAIN of the statements a bill turn and a verification run: the turn's own SQL
+    (``storage.bills``, ``storage.handoffs``, as compiled for PostgreSQL), and the customer
+    lookup of the verification."""
+    from sqlalchemy.dialects import postgresql
+
+    from storage import bills, handoffs
+
+    def compiled(prepared) -> str:
+        return str(prepared.statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": False}))
+
+    month = time.strftime("%Y-%m-01")
     queries = [
-        ("line link by LINE user", "SELECT * FROM line_links WHERE line_user_id = %s", (user_id,)),
-        ("customer by number", "SELECT * FROM customers WHERE customer_number = %s", ("10000500",)),
-        ("statement of a month", "SELECT * FROM statements WHERE customer_id = %s AND billing_month = "
-                                 "date_trunc('month', now())::date", (500,)),
-        ("statement items", "SELECT * FROM statement_items WHERE statement_id = %s ORDER BY position", (1000,)),
+        ("open handoff (every message)", compiled(handoffs._OPEN_ID_LOCKED), {"u": user_id}),
+        ("linked account + statement + items (one query)", compiled(bills._LINKED_BILL),
+         {"line_user_id": user_id, "month": month}),
+        ("customer by number (verification)", "SELECT * FROM customers WHERE customer_number = %(n)s",
+         {"n": "10000500"}),
     ]
     out = []
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         for label, query, params in queries:
             rows = conn.execute("EXPLAIN " + query, params).fetchall()
-            out.append(f"{label}: " + " / ".join(r[0].strip() for r in rows[:2]))
+            nodes = [r[0].strip() for r in rows if "Scan" in r[0] or "Join" in r[0] or "Loop" in r[0]]
+            out.append(f"{label}: " + " / ".join(nodes or [rows[0][0].strip()]))
     return out
 
 
