@@ -189,7 +189,7 @@ def _dump(value):
         return value
     if hasattr(cls, "__dataclass_fields__"):
         return {name: _dump(getattr(value, name)) for name in _field_names(cls)}
-    if cls is tuple or cls is list or isinstance(value, tuple | list):
+    if isinstance(value, tuple | list):
         return [_dump(v) for v in value]
     if isinstance(value, date):
         return value.isoformat()

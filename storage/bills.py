@@ -90,12 +90,9 @@ class LinkedAccount:
     status: str
 
 
-class _Owner(Protocol):
-    id: int
-    customer_id: int
+class _Owned(Protocol):
+    """An account or a statement, as a bill link needs it (ORM row or plain value)."""
 
-
-class _Billed(Protocol):
     id: int
     customer_id: int
 
@@ -188,7 +185,7 @@ def customer_statement(session: Session, customer_id: int, statement_id: int) ->
     return statement
 
 
-def issue_bill_link(session: Session, account: _Owner, statement: _Billed, now: datetime) -> str:
+def issue_bill_link(session: Session, account: _Owned, statement: _Owned, now: datetime) -> str:
     """A fresh bearer token opening ``statement`` for ``account`` for 15 minutes (only its hash is kept)."""
     if statement.customer_id != account.customer_id:
         raise ValueError("a bill link for another customer's statement")

@@ -125,9 +125,7 @@ class EventQueue:
         partition = partition_of(user_id, self.partitions)
         keys, args = [event_key(event_id), stream_key(partition)], [CLAIM_SECONDS, self.max_queued, payload]
         try:
-            (answer,) = wire.send(self.redis, [("EVALSHA", self._enqueue.sha, 2, *keys, *args)])
-            if isinstance(answer, redis.exceptions.NoScriptError):  # a restarted Redis: load it, nothing was done
-                answer = self._enqueue(keys=keys, args=args)
+            (answer,) = wire.script(self.redis, self._enqueue, keys, args)
             if isinstance(answer, Exception):
                 raise answer
             result = int(answer)
@@ -224,8 +222,8 @@ class EventQueue:
 
     def ack(self, entry: Entry, done_event_id: str | None = None) -> None:
         """The entry is done: acknowledge and delete it (the stream keeps only what is waiting);
-        with ``done_event_id``, remember that event as handled (``finish``) first, in the same
-        round trip."""
+        with ``done_event_id``, remember that event as handled for a week first (a redelivery
+        is then ignored), in the same round trip."""
         self.flush_acks([(entry, done_event_id)])
 
     def flush_acks(self, acks: list[tuple[Entry, str | None]]) -> None:
@@ -251,10 +249,6 @@ class EventQueue:
                 raise answer  # the acknowledgements stay in the list, for the next round trip
         acks.clear()
         return answers[-1] if read is not None else None
-
-    def finish(self, event_id: str) -> None:
-        """Remember the event as handled for a week (a redelivery is then ignored)."""
-        self.redis.set(event_key(event_id), "done", ex=EVENT_DONE_SECONDS)
 
     def is_done(self, event_id: str) -> bool:
         raw = self.redis.get(event_key(event_id))

@@ -124,30 +124,18 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
-# Write (or delete) a conversation and its marker, only if the caller still holds the lock.
+# KEYS: lock, conversation, flow marker. ARGV: lock token ('' for none), "keep" | "del" | "set",
+# the conversation's JSON, its TTL, its state, the marker's TTL. With a token, only while that
+# lock is held, and the lock is released after. 1: done; 0: the lock had been lost.
 _SAVE_LUA = """
 if ARGV[1] ~= '' and redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == 'del' then
-  redis.call('del', KEYS[2], KEYS[3])
-else
-  redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[4]))
-  redis.call('set', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[6]))
-end
-return 1
-"""
-
-
-# KEYS: lock, conversation, flow marker. ARGV: lock token, "keep" | "del" | "set", the
-# conversation's JSON, its TTL, its state, the marker's TTL. 1: done; 0: the lock was lost.
-_FINISH_LUA = """
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == 'del' then
   redis.call('del', KEYS[2], KEYS[3])
 elseif ARGV[2] == 'set' then
   redis.call('set', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[4]))
   redis.call('set', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[6]))
 end
-redis.call('del', KEYS[1])
+if ARGV[1] ~= '' then redis.call('del', KEYS[1]) end
 return 1
 """
 
@@ -171,7 +159,6 @@ class StateStore:
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
-        self._finish = client.register_script(_FINISH_LUA)
 
     # -- locks -----------------------------------------------------------------------------
     @contextmanager
@@ -241,24 +228,11 @@ class StateStore:
         """The turn has committed: store its conversation (None ends it; ``keep`` leaves it as
         it is) while the lock is still ours, release the lock, and keep the (masked) recent
         texts, all in one round trip. Returns False when the lock had been lost meanwhile and
-        nothing was saved. A recent text Redis refuses is only noted (as ``remember_text``)."""
-        user_id = held.user_id
-        keys = [lock_key(self.platform, user_id), conversation_key(self.platform, user_id),
-                flow_marker_key(self.platform, user_id)]
-        if keep:
-            args = [held.token, "keep", "", 0, "", 0]
-        elif conversation is None or not conversation.state:
-            args = [held.token, "del", "", 0, "", 0]
-        else:
-            args = [held.token, "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
-                    conversation.state, FLOW_MARKER_SECONDS]
+        nothing was saved. A recent text Redis refuses is only noted."""
+        keys, args = self._save_keys_args(held.user_id, conversation, idle_seconds, held.token, keep)
+        more = [command for text in recent for command in self._recent_commands(held.user_id, text)]
         try:
-            commands = [("EVALSHA", self._finish.sha, len(keys), *keys, *args)]
-            for text in recent:
-                commands += self._recent_commands(user_id, text)
-            results = wire.send(self.redis, commands)
-            if isinstance(results[0], redis.exceptions.NoScriptError):  # a restarted Redis: nothing was done
-                results[0] = self._finish(keys=keys, args=args)
+            results = wire.script(self.redis, self._save, keys, args, *more)
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
         if isinstance(results[0], Exception):  # the lock is still held: released on leaving
@@ -267,6 +241,18 @@ class StateStore:
         if any(isinstance(r, Exception) for r in results[1:]):
             log.info("recent texts not kept (state store refused them)")
         return bool(results[0])
+
+    def _save_keys_args(self, user_id: str, conversation: Conversation | None, idle_seconds: int,
+                        lock_token: str = "", keep: bool = False) -> tuple[list[str], list]:
+        """``_SAVE_LUA``'s keys and arguments."""
+        keys = [lock_key(self.platform, user_id), conversation_key(self.platform, user_id),
+                flow_marker_key(self.platform, user_id)]
+        if keep:
+            return keys, [lock_token, "keep", "", 0, "", 0]
+        if conversation is None or not conversation.state:
+            return keys, [lock_token, "del", "", 0, "", 0]
+        return keys, [lock_token, "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
+                      conversation.state, FLOW_MARKER_SECONDS]
 
     # -- conversations ---------------------------------------------------------------------
     def load(self, user_id: str) -> Conversation | None:
@@ -283,36 +269,15 @@ class StateStore:
             return Conversation(state=marker.decode() if isinstance(marker, bytes) else marker)
         return None
 
-    def save(self, user_id: str, conversation: Conversation | None, idle_seconds: int = 1800,
-             lock_token: str | None = None) -> bool:
+    def save(self, user_id: str, conversation: Conversation | None, idle_seconds: int = 1800) -> None:
         """Store the conversation for ``idle_seconds`` (and a little grace); None deletes it.
-
-        With ``lock_token``, only while that lock is still held (checked and written in one
-        step): a step that outlived its lock must not overwrite what a newer message saved.
-        Returns False when the lock had been lost and nothing was written.
-        """
-        keys = [lock_key(self.platform, user_id), conversation_key(self.platform, user_id),
-                flow_marker_key(self.platform, user_id)]
-        if conversation is None or not conversation.state:
-            args = [lock_token or "", "del", "", 0, "", 0]
-        else:
-            args = [lock_token or "", "set", conversation.to_json(), idle_seconds + CONVERSATION_GRACE_SECONDS,
-                    conversation.state, FLOW_MARKER_SECONDS]
+        Outside a turn (the web's unlink, a turn's last resort): a turn saves with ``finish_turn``."""
         try:
-            return bool(self._save(keys=keys, args=args))
+            self._save(*self._save_keys_args(user_id, conversation, idle_seconds))
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 
     # -- the short transcript a staff handoff shows ------------------------------------------
-    def remember_text(self, user_id: str, masked_text: str) -> None:
-        """Keep one (already masked) text among the customer's last few, for a while."""
-        try:
-            answers = wire.send(self.redis, self._recent_commands(user_id, masked_text))
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
-        if any(isinstance(a, Exception) for a in answers):
-            raise StateUnavailable("redis refused the recent texts")
-
     def _recent_commands(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
                          seconds: int = RECENT_SECONDS) -> list[tuple]:
         key = recent_key(self.platform, user_id)

@@ -38,3 +38,13 @@ def send(client: redis.Redis, commands: Sequence[Sequence]) -> list:
         raise
     finally:
         pool.release(connection)
+
+
+def script(client: redis.Redis, registered, keys: Sequence, args: Sequence, *more: Sequence) -> list:
+    """``send`` a registered Lua script (``client.register_script``) by its SHA, then ``more``
+    commands; a Redis that forgot its scripts (restarted, flushed) gets it loaded and run
+    again: a ``NOSCRIPT`` answer means the script did nothing."""
+    answers = send(client, [("EVALSHA", registered.sha, len(keys), *keys, *args), *more])
+    if isinstance(answers[0], redis.exceptions.NoScriptError):
+        answers[0] = registered(keys=keys, args=args)
+    return answers

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import weakref
 from urllib.parse import quote
 
 import orjson
@@ -55,19 +56,17 @@ def _pool_of(client) -> tuple[urllib3.HTTPConnectionPool, str] | None:
     (looked up once: the pool manager parses the URL and picks the pool on every call), or
     None behind a proxy, where the pool manager must route each request."""
     manager = client.rest_client.pool_manager
-    cached = _POOLS.get(id(manager))
-    if cached is not None and cached[0] is manager:
-        return cached[1]
-    if isinstance(manager, urllib3.ProxyManager):
-        found = None
-    else:
-        url = urllib3.util.parse_url(client.configuration.host)
-        found = (manager.connection_from_url(client.configuration.host), (url.path or "").rstrip("/"))
-    _POOLS[id(manager)] = (manager, found)
-    return found
+    if manager not in _POOLS:
+        if isinstance(manager, urllib3.ProxyManager):
+            _POOLS[manager] = None
+        else:
+            url = urllib3.util.parse_url(client.configuration.host)
+            _POOLS[manager] = (manager.connection_from_url(client.configuration.host), (url.path or "").rstrip("/"))
+    return _POOLS[manager]
 
 
-_POOLS: dict[int, tuple[object, tuple[urllib3.HTTPConnectionPool, str] | None]] = {}
+# Per pool manager, forgotten with it (each app has its own client).
+_POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def post_json(path: str, body: dict) -> None:

@@ -6,7 +6,8 @@ time and in the order LINE sent them, on any number of threads, processes and ho
 
 One event, step by step:
 
-1. Already ``done`` in Redis (a redelivery that slipped past the webhook's claim): acknowledged.
+1. An entry read again (a crash, a retry) that is already ``done`` in Redis: acknowledged. A
+   fresh entry needs no such check: the webhook queues an event id once.
 2. The turn runs under the user's lock (``bot.engine``). Inside the turn's own database
    transaction its outcome (replies and effects, as JSON) is written to the outbox
    (``storage.outbox``): the turn and what it must say commit together or not at all.
