@@ -329,7 +329,20 @@ def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
             worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
         stop.set()
+        _close_connections(worker, None if connection is app.extensions["redis"] else connection)
     return worker
+
+
+def _close_connections(worker: SimpleWorker, own: redis.Redis | None) -> None:
+    """Close the sockets a finished worker leaves open: its scheduler's (RQ opens a pool of its
+    own and leaves it to the garbage collector) and ``own``, the connection made for this run.
+    The worker object outlives ``work`` (RQ's signal handlers hold it), and a long-running
+    worker starts a new run after every Redis outage: without this each run leaks a socket."""
+    scheduler = worker.scheduler
+    if scheduler is not None and scheduler._connection is not None:  # RQ keeps no public handle
+        scheduler._connection.connection_pool.disconnect()
+    if own is not None:
+        own.close()
 
 
 def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:

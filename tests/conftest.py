@@ -91,6 +91,7 @@ def redis_url():
     client.ping()
     yield REDIS_TEST_URL
     client.flushdb()
+    client.close()
 
 
 # -- fake LINE --------------------------------------------------------------------------------
@@ -218,6 +219,7 @@ def app(app_config, line_api, mailbox):
     application.extensions["redis"].flushdb()
     yield application
     db.engine.dispose()
+    application.extensions["redis"].close()  # not left to the garbage collector (an unclosed socket warning)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ in the order sent, each reply token used once.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -35,8 +36,18 @@ def _wave(users: list[LineUser], texts: list[str], recorder, timeout: float = 24
     assert recorder.wait_for(answered, timeout=timeout), texts[0]
 
 
+def _problems(logs: list) -> str:
+    """The workers' warnings and errors (their stderr), for a failure's message."""
+    lines = []
+    for log in logs:
+        log.flush()
+        lines += [line for line in Path(log.name).read_text(errors="replace").splitlines()
+                  if " WARNING " in line or " ERROR " in line or "Traceback" in line]
+    return "\n".join(lines[-40:]) or "(the workers logged no warning)"
+
+
 def test_two_hundred_customers_registering_at_once_get_one_account_and_one_mail_each(
-        app, app_config, fake_line_server, mailbox):
+        app, app_config, fake_line_server, mailbox, tmp_path):
     recorder, line_url = fake_line_server
     recorder.clear()
     numbers = [str(50_000_000 + i) for i in range(CUSTOMERS)]
@@ -45,7 +56,8 @@ def test_two_hundred_customers_registering_at_once_get_one_account_and_one_mail_
     client = app.test_client()
     users = [LineUser(client, recorder, app) for _ in range(CUSTOMERS)]
     env = worker_env(app_config, line_url, EVENT_WORKER_THREADS="4", EVENT_LEASE_SECONDS="5", USER_LOCK_SECONDS="10")
-    workers = [start_worker(env) for _ in range(2)]
+    logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]  # closed below
+    workers = [start_worker(env, stderr=log) for log in logs]
     try:
         _wave(users, ["登録"] * CUSTOMERS, recorder)
         _wave(users, numbers, recorder)
@@ -59,7 +71,10 @@ def test_two_hundred_customers_registering_at_once_get_one_account_and_one_mail_
     finally:
         for worker in workers:
             stop(worker)
-    assert len(mails) == CUSTOMERS
+        problems = _problems(logs)
+        for log in logs:
+            log.close()
+    assert len(mails) == CUSTOMERS, problems
     assert sorted(str(m["To"]) for m in mails) == sorted(f"load{i:03d}@example.jp" for i in range(CUSTOMERS))
     with app.extensions["db"].begin() as session:
         accounts = list(session.scalars(select(Account)))
