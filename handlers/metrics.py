@@ -48,7 +48,7 @@ REPLIES = Counter(f"{PREFIX}_line_replies", "Reply API calls (free of quota), by
 PUSHES = Counter(
     f"{PREFIX}_line_pushes",
     "Push API calls (count against the monthly quota when sent), by outcome: sent, duplicate, refused, "
-    "quota, failed.", ["outcome"])
+    "quota, failed; expired: a push that waited a day for LINE, dropped without a call.", ["outcome"])
 PUSH_MESSAGES = Counter(f"{PREFIX}_line_push_messages", "Messages delivered by push (what LINE counts "
                         "against the monthly quota).")
 
@@ -121,7 +121,8 @@ def count_reply(outcome: str) -> None:
 
 def count_push(outcome: str, messages: int = 0) -> None:
     """A push API call: ``sent`` (``messages`` count against the quota), ``duplicate`` (409, retry key
-    seen), ``refused`` (400), ``quota`` (429 monthly limit) or ``failed`` (retried)."""
+    seen), ``refused`` (400), ``quota`` (429 monthly limit) or ``failed`` (retried); ``expired``: a
+    push that waited a day for LINE, dropped without a call."""
     PUSHES.labels(outcome).inc()
     if outcome == "sent" and messages:
         PUSH_MESSAGES.inc(messages)

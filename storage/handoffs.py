@@ -19,8 +19,6 @@ been closed long enough (the purge command decides how long).
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import retention
 from storage.models import Handoff, HandoffMessage
 from storage.sql import Prepared
-from storage.state import handoff_drain_key
+from storage.state import drain_lock, handoff_drain_key
 
 WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
 DRAIN_LOCK_SECONDS = 120
@@ -146,14 +144,8 @@ def drain(sessions: sessionmaker[Session], client: redis.Redis, handoff_id: int,
     ``send`` may return changes to store on the handoff (``staff_thread_ts``, ``staff_channel``).
     Raises what ``send`` raised (the job is retried) or ``OutboxBusy``. Returns how many were sent.
     """
-    key, token = handoff_drain_key(handoff_id), uuid.uuid4().hex
-    deadline = time.monotonic() + wait
-    while not client.set(key, token, nx=True, ex=DRAIN_LOCK_SECONDS):
-        if time.monotonic() > deadline:
-            raise OutboxBusy(f"handoff {handoff_id} outbox busy")
-        time.sleep(0.05)
     sent = 0
-    try:
+    with drain_lock(client, handoff_drain_key(handoff_id), DRAIN_LOCK_SECONDS, wait, OutboxBusy):
         while True:
             with sessions.begin() as session:
                 handoff = session.get(Handoff, handoff_id)
@@ -174,6 +166,3 @@ def drain(sessions: sessionmaker[Session], client: redis.Redis, handoff_id: int,
                     for name, value in changes.items():
                         setattr(target, name, value)
             sent += 1
-    finally:
-        client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-                    1, key, token)

@@ -14,6 +14,8 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
                                 staff handoff (1 h; not part of a conversation, so a cancel leaves it)
     bot:slack:event:<event_id>  a Slack event already queued (its retries are ignored), 24 h
     bot:handoff:<id>:drain      the lock of the one job sending a handoff's outbox (storage.handoffs)
+    bot:line:<user>:push        the pushes waiting for a LINE user, oldest first (storage.pushes)
+    bot:line:<user>:pushing     the lock of the one job sending them
     bot:emu:…                   the emulator's timeline and fake-LINE memory (handlers/emulator/page.py)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
@@ -79,6 +81,14 @@ def handoff_drain_key(handoff_id: int) -> str:
     return f"bot:handoff:{handoff_id}:drain"
 
 
+def pushes_key(user_id: str) -> str:
+    return f"bot:line:{user_id}:push"
+
+
+def pushes_drain_key(user_id: str) -> str:
+    return f"bot:line:{user_id}:pushing"
+
+
 def event_key(event_id: str) -> str:
     return f"bot:event:{event_id}"
 
@@ -122,6 +132,26 @@ class _Unlocked(Exception):
 _RELEASE_LUA = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
+
+
+@contextmanager
+def drain_lock(client: redis.Redis, key: str, seconds: int, wait: float, busy: type[Exception]) -> Iterator[str]:
+    """Hold the lock ``key`` while one job sends an outbox in order (a handoff's posts, a LINE
+    user's pushes); raise ``busy`` if another holds it for more than ``wait`` seconds. A holder
+    that dies frees it after ``seconds``; it is released (only if still ours) when the block ends."""
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait
+    while not client.set(key, token, nx=True, ex=seconds):
+        if time.monotonic() > deadline:
+            raise busy("another job is sending this outbox")
+        time.sleep(0.05)
+    try:
+        yield token
+    finally:
+        try:
+            client.eval(_RELEASE_LUA, 1, key, token)
+        except redis.RedisError:  # it expires by itself
+            log.warning("could not release an outbox lock; it will expire")
 
 
 # KEYS: lock, conversation, flow marker. ARGV: lock token ('' for none), "keep" | "del" | "set",

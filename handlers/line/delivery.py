@@ -1,8 +1,9 @@
 """Talking to LINE's Messaging API: the client, replies, pushes (as jobs), loading animation, link tokens.
 
 A reply that LINE refuses (expired token, redelivery) or that fails on the wire is queued
-as a push with a retry key, so the customer still gets it exactly once. Pushes are jobs
-owned here (``push_job``, ``push_replies_job``); other edges queue them by path through
+as a push with a retry key, so the customer still gets it exactly once. Pushes wait in the
+person's own list (``storage.pushes``) and one job at a time sends them in order
+(``drain_pushes_job``); other edges queue ``push_replies_job`` by path through
 ``handlers.jobs`` and never import this module.
 
 The reply, the hot path of every turn, bypasses the SDK's models: its body is serialised
@@ -16,11 +17,13 @@ shape (the bytes sent are the ones the SDK would send). Errors come back as the 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 import weakref
 from urllib.parse import quote
 
 import orjson
+import redis
 import urllib3
 from flask import current_app
 from linebot.v3.messaging import (
@@ -33,10 +36,12 @@ from linebot.v3.messaging import (
 from bot.types import replies_from_json
 from handlers import jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
+from storage import pushes
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = (2, 5)  # connect, read (seconds)
+PUSH_MAX_AGE_SECONDS = 24 * 3600  # a push LINE has not taken in a day is dropped, not sent late
 _TIMEOUT = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1])
 
 
@@ -167,14 +172,29 @@ def push_now(user_id: str, messages: list[dict], retry_key: str) -> None:
 
 
 def push_job(user_id: str, messages: list[dict], retry_key: str) -> None:
-    """The job that pushes LINE messages to one user; the retry key makes LINE drop a duplicate."""
+    """One push on its own (pushes queued before they went through the user's list, and the
+    fallback when Redis cannot take the list); the retry key makes LINE drop a duplicate."""
     push_now(user_id, messages, retry_key)
+
+
+def drain_pushes_job(user_id: str) -> None:
+    """Send the user's waiting pushes oldest first (``storage.pushes``); a push that fails stops
+    here and the job is retried, so nothing the person is sent overtakes it."""
+    pushes.drain(current_app.extensions["redis"], user_id, lambda push: _send(user_id, push))
+
+
+def _send(user_id: str, push: pushes.Push) -> None:
+    if time.time() - push.queued_at > PUSH_MAX_AGE_SECONDS:
+        metrics.count_push("expired")
+        log.error("a push for %s waited more than a day for LINE; dropped", mask_user(user_id))
+        return
+    push_now(user_id, push.messages, push.retry_key)
 
 
 def push_replies_job(user_id: str, replies: list[dict]) -> None:
     """The job other edges queue to push reply values (``bot.types.replies_to_json``) to a LINE user.
 
-    It renders them here and queues the pushes in batches of five, each with its retry key.
+    It renders them here and queues them behind the user's other pushes, in batches of five.
     """
     queue_pushes(user_id, render(replies_from_json(replies)))
 
@@ -187,9 +207,19 @@ def retry_key(key_base: str | None, batch: int) -> str:
 
 
 def queue_pushes(user_id: str, messages: list[dict], key_base: str | None = None, offset: int = 0) -> None:
-    """Queue LINE messages as pushes of at most 5, each with its own retry key."""
-    for n, i in enumerate(range(0, len(messages), MAX_MESSAGES)):
-        jobs.enqueue(push_job, user_id=user_id, messages=messages[i:i + MAX_MESSAGES],
-                     retry_key=retry_key(key_base, n + offset))
-
-
+    """Queue LINE messages behind the user's other pushes, in batches of at most 5, each with its
+    own retry key, and a job to send them. Redis unable to take them: each batch is queued as a
+    job of its own (``jobs.enqueue`` sends it at once when the queue is down too)."""
+    batches = [(retry_key(key_base, n + offset), messages[i:i + MAX_MESSAGES])
+               for n, i in enumerate(range(0, len(messages), MAX_MESSAGES))]
+    if not batches:
+        return
+    try:
+        pushes.add(current_app.extensions["redis"], user_id, batches, time.time())
+    except redis.RedisError as exc:
+        log.warning("push list unreachable (%s) for %s; pushing on its own", exc.__class__.__name__,
+                    mask_user(user_id))
+        for key, batch in batches:
+            jobs.enqueue(push_job, user_id=user_id, messages=batch, retry_key=key)
+        return
+    jobs.enqueue(drain_pushes_job, user_id=user_id)
