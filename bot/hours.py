@@ -1,20 +1,29 @@
-"""Staffed hours (``SUPPORT_HOURS``, e.g. ``09:00-17:00``): weekdays, Asia/Tokyo.
+"""Staffed hours (``SUPPORT_HOURS``, e.g. ``09:00-17:00``), Asia/Tokyo, on staffed days:
+Monday to Friday unless the day is a Japanese public holiday (祝日, 振替休日 and 国民の休日,
+from ``jpholiday``, which computes them by the law's rules, the equinox days included).
 
-Japanese public holidays are not known here: a holiday counts as a weekday.
+The year-end closure (年末年始) is not assumed: it is a company's own calendar, not the law's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+import jpholiday
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+def staffed_day(day: date) -> bool:
+    """Whether staff work on ``day``: a weekday that is not a public holiday."""
+    return day.weekday() < 5 and not jpholiday.is_holiday(day)
+
+
 @dataclass(frozen=True)
 class SupportHours:
-    """Opening and closing time on weekdays."""
+    """Opening and closing time on staffed days."""
 
     opens: time
     closes: time
@@ -36,7 +45,7 @@ class SupportHours:
     def is_open(self, now: datetime) -> bool:
         """Whether staff are there at ``now`` (any aware time)."""
         local = now.astimezone(TOKYO)
-        return local.weekday() < 5 and self.opens <= local.time() < self.closes
+        return self.opens <= local.time() < self.closes and staffed_day(local.date())
 
     def next_opening(self, now: datetime) -> datetime:
         """When staff are next there (``now`` itself when open)."""
@@ -46,6 +55,6 @@ class SupportHours:
         day = local.date()
         if local.time() >= self.opens:
             day += timedelta(days=1)
-        while day.weekday() >= 5:
+        while not staffed_day(day):
             day += timedelta(days=1)
         return datetime.combine(day, self.opens, tzinfo=TOKYO)

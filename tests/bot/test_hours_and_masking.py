@@ -1,4 +1,4 @@
-"""Support hours (weekdays, Asia/Tokyo) and the masking of the transcript staff see."""
+"""Support hours (weekdays but public holidays, Asia/Tokyo) and the masking of the transcript staff see."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ HOURS = SupportHours.parse("09:00-17:00")
     (datetime(2026, 12, 1, 8, 59), False),
     (datetime(2026, 12, 5, 10, 0), False),   # Saturday
     (datetime(2026, 12, 6, 10, 0), False),   # Sunday
+    (datetime(2026, 11, 23, 10, 0), False),  # a Monday, 勤労感謝の日
+    (datetime(2026, 5, 6, 10, 0), False),    # a Wednesday, 振替休日 (憲法記念日 fell on a Sunday)
+    (datetime(2026, 9, 22, 10, 0), False),   # a Tuesday, 国民の休日 (between two holidays)
+    (datetime(2026, 11, 24, 10, 0), True),   # the Tuesday after a holiday
 ])
 def test_open_on_weekdays_within_the_hours(moment, is_open):
     assert HOURS.is_open(moment.replace(tzinfo=TOKYO)) is is_open
@@ -29,6 +33,10 @@ def test_open_on_weekdays_within_the_hours(moment, is_open):
     (datetime(2026, 12, 1, 18, 0), datetime(2026, 12, 2, 9, 0)),   # evening: the next day
     (datetime(2026, 12, 4, 18, 0), datetime(2026, 12, 7, 9, 0)),   # Friday evening: Monday
     (datetime(2026, 12, 6, 12, 0), datetime(2026, 12, 7, 9, 0)),   # Sunday: Monday
+    (datetime(2026, 11, 20, 18, 0), datetime(2026, 11, 24, 9, 0)),  # Friday evening, Monday a holiday: Tuesday
+    (datetime(2026, 9, 18, 17, 30), datetime(2026, 9, 24, 9, 0)),   # before Silver Week: the Thursday after
+    (datetime(2026, 5, 1, 18, 0), datetime(2026, 5, 7, 9, 0)),     # before Golden Week: the Thursday after
+    (datetime(2026, 12, 31, 18, 0), datetime(2027, 1, 4, 9, 0)),   # New Year's Eve evening: 元日, then the weekend
 ])
 def test_next_opening(moment, opening):
     assert HOURS.next_opening(moment.replace(tzinfo=TOKYO)) == opening.replace(tzinfo=TOKYO)
