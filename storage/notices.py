@@ -285,6 +285,19 @@ def expire_retries(session: Session, month: date, now: datetime, window_seconds:
     return result.rowcount or 0
 
 
+def requeue_failed(session: Session, month: date) -> int:
+    """Queue the month's failed rows again (the operator's ``notify-bills --retry-failed``), their
+    retry window starting afresh; how many. The retry key stays the row's, so a push LINE accepted
+    less than a day ago is a 409 (counted sent), not a second message; an older one LINE no longer
+    knows, and could arrive twice: which is why this is the operator's decision, never automatic."""
+    result = session.execute(update(NoticeDelivery)
+                             .where(NoticeDelivery.billing_month == month, NoticeDelivery.status == FAILED)
+                             .values(status=QUEUED, first_attempt_at=None, next_attempt_at=None, claim=None,
+                                     lease_until=None)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 @dataclass(frozen=True)
 class Pending:
     """Queued rows of a month: how many, and when the next one can be handed out (None: now)."""

@@ -398,11 +398,14 @@ class RunStart:
     sending: int  # notices this run may push (fewer than to_send with --partial)
 
 
-def start_run(month: date, partial: bool = False, dry_run: bool = False) -> RunStart:
-    """Check the quota, write the month's delivery rows and mark the month active (not for a dry run)."""
+def start_run(month: date, partial: bool = False, dry_run: bool = False, retry_failed: bool = False) -> RunStart:
+    """Check the quota, write the month's delivery rows and mark the month active (not for a dry
+    run). ``retry_failed``: the month's failed notices count as to send, and are queued again."""
     db = _db()
     with db.begin() as session:
         overview = store.month_overview(session, month)
+    retrying = overview.failed if retry_failed else 0
+    overview.to_send, overview.failed = overview.to_send + retrying, overview.failed - retrying
     try:
         quota = read_quota()
     except Exception as exc:  # noqa: BLE001 - never start blind
@@ -417,6 +420,8 @@ def start_run(month: date, partial: bool = False, dry_run: bool = False) -> RunS
                          f"month's quota ({quota.limit:,}, {quota.used:,} used); nothing sent. Run again when the "
                          f"quota allows, or without --whole-only to send {quota.left:,} now")
     with db.begin() as session:
+        if retrying:
+            store.requeue_failed(session, month)
         store.plan_month(session, month, _now())
     redis = _redis()
     redis.delete(_key(month, "stop"))
@@ -544,16 +549,19 @@ def _summary(month: date, before: dict, after: dict) -> tuple[str, int, int]:
 @click.option("--whole-only", is_flag=True,
               help="When the quota cannot cover the whole run, send nothing (default: send what it allows).")
 @click.option("--partial", is_flag=True, hidden=True, help="Send what the quota allows (the default).")
+@click.option("--retry-failed", is_flag=True,
+              help="Also send the month's failed notices again (one LINE accepted more than a day ago "
+                   "without saying so could arrive twice).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar on stderr (default: only when stderr is a terminal).")
 @with_appcontext
-def notify_bills_command(month_text: str, dry_run: bool, whole_only: bool, partial: bool,
+def notify_bills_command(month_text: str, dry_run: bool, whole_only: bool, partial: bool, retry_failed: bool,
                          progress: bool | None) -> None:
     """Push MONTH's bill notice to every linked customer who has that statement, once each."""
     month = _parse_month(month_text)
     settings()
     try:
-        start = start_run(month, partial=partial or not whole_only, dry_run=dry_run)
+        start = start_run(month, partial=partial or not whole_only, dry_run=dry_run, retry_failed=retry_failed)
     except RunRefused as refusal:
         click.echo(f"notify-bills {month:%Y-%m}: {refusal}", err=True)
         raise click.exceptions.Exit(1) from None
@@ -618,7 +626,8 @@ def notify_bills_command(month_text: str, dry_run: bool, whole_only: bool, parti
         click.echo(f"{queued:,} notices wait for a retry; `flask --app app worker` retries them "
                    "(or run this command again later)")
     if failed:
-        click.echo("failed notices are kept for review (notice_deliveries.status = 'failed'); they are not resent")
+        click.echo("failed notices are kept for review (notice_deliveries.status = 'failed'); they are not resent "
+                   "unless you run this command again with --retry-failed")
 
 
 # -- the schedule ------------------------------------------------------------------------------

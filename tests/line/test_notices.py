@@ -255,6 +255,34 @@ def test_what_keeps_failing_is_marked_failed_and_reported(app, runner, line_api)
     assert {c.user_id for c in pushes(line_api)} == set(users[2:])
 
 
+def test_retry_failed_sends_the_failed_notices_again_once_and_the_dry_run_counts_them(app, runner, line_api):
+    users = seed_linked(app, 3)
+    line_api.fail_next.append(Failure(400, "The request body has 1 error(s)", kind="push", user_id=users[0]))
+    line_api.fail_next.extend([Failure(500, kind="push", user_id=users[1])] * 4)
+    assert "failed 2" in notify(runner).output and len(pushes(line_api)) == 1
+
+    dry = notify(runner, "--retry-failed", "--dry-run")
+    assert "would send 2, already sent 1" in dry.output and len(pushes(line_api)) == 1
+    result = notify(runner, "--retry-failed")
+    assert result.exit_code == 0, result.output
+    assert "sent 2, already sent 1" in result.output and "failed 0" in result.output
+    assert delivered_once(line_api, users)
+    assert "sent 0, already sent 3" in notify(runner, "--retry-failed").output  # nothing left to retry
+    assert delivered_once(line_api, users)
+
+
+def test_retry_failed_within_a_day_of_an_accepted_push_is_a_409_not_a_second_message(app, runner, line_api):
+    users = seed_linked(app, 1)
+    line_api.fail_next.extend([Failure(None, delay=1.0, kind="push")] + [Failure(500, kind="push")] * 3)
+    notify(runner)  # LINE took the first push but answered too late; then failed the retries
+    assert line_api.wait_for(lambda api: len(pushes(api)) == 1, timeout=3)
+    assert [r.status for r in rows(app)] == ["failed"]
+    result = notify(runner, "--retry-failed")
+    assert "sent 1" in result.output
+    assert [r.status for r in rows(app)] == ["sent"]
+    assert len(line_api.messages(users[0])) == 1 and len(pushes(line_api, 409)) == 1  # the row's retry key
+
+
 def test_a_retry_older_than_the_retry_key_is_not_sent_but_marked_for_review(app, runner, line_api):
     seed_linked(app, 2)
     with app.extensions["db"].begin() as db:
