@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 from flask import Flask
 
+from bot.hours import DEFAULT_CLOSED_DAYS, closed_days
+
 log = logging.getLogger(__name__)
 
 # Settings that must be given outside `make run`: no secret has a default in production.
@@ -82,6 +84,8 @@ def _env_config(instance_path: str) -> dict:
         "SLACK_API_BASE_URL": env.get("SLACK_API_BASE_URL") or "https://slack.com/api/",
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "SUPPORT_HOURS": env.get("SUPPORT_HOURS") or "09:00-17:00",
+        # Days closed every year besides weekends and public holidays; set empty for none.
+        "SUPPORT_CLOSED_DAYS": env.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS).strip(),
         "HANDOFF_NO_REPLY_MINUTES": _int_setting(env, "HANDOFF_NO_REPLY_MINUTES", 15),
         "EMULATOR": emulator,
         # Jobs run inside the web process when there is no Redis (make run) or when asked.
@@ -114,6 +118,10 @@ def _check_operations_settings(config) -> None:
     for name in ("RETENTION_LINK_TOKEN_DAYS", "RETENTION_PROVISIONAL_DAYS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more days")
+    try:
+        closed_days(config.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS))
+    except ValueError as exc:
+        raise ConfigError(f"SUPPORT_CLOSED_DAYS: {exc}") from None
     token = config.get("METRICS_TOKEN")
     if token is not None and len(token) < 16:
         log.warning("METRICS_TOKEN is shorter than 16 characters; use a long random value")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import messages
+from bot.hours import DEFAULT_CLOSED_DAYS
 from bot.normalize import command_text
 from bot.types import (
     Effect,
@@ -46,6 +47,7 @@ class BotSettings:
     registration_ttl_seconds: int = 86400
     idle_seconds: int = 1800
     support_hours: str = "09:00-17:00"
+    support_closed_days: str = DEFAULT_CLOSED_DAYS
     secret: str = ""  # keys the hashes that stand in for personal data in Redis key names
 
 

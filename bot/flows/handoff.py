@@ -26,7 +26,7 @@ from datetime import datetime
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.flows.registration import USER_MISMATCH
-from bot.hours import SupportHours
+from bot.hours import DEFAULT_CLOSED_DAYS, SupportHours
 from bot.normalize import command_text, mask_customer_number, nfkc
 from bot.types import EventKind, HandoffTimer, QuickReply, Reply, StaffOutbox, TextReply
 from storage import handoffs, repositories
@@ -105,7 +105,7 @@ def _remember(turn: Turn) -> None:
 
 def start(turn: Turn, _match: object = None) -> None:
     """Open a handoff: queue the escalation for staff and tell the customer when a person answers."""
-    hours = SupportHours.parse(turn.settings.support_hours)
+    hours = SupportHours.parse(turn.settings.support_hours, turn.settings.support_closed_days)
     reason = REASON_ASKED
     recent: list[str] = []
     if turn.store is not None:
@@ -170,9 +170,10 @@ def no_reply_notice(session, handoff: Handoff, support_hours: str, now: datetime
     return [TextReply(text, (QuickReply(messages.QR_BACK_TO_BOT, messages.QR_BACK_TO_BOT),))]
 
 
-def no_reply_delay_seconds(support_hours: str, minutes: int, now: datetime) -> float:
+def no_reply_delay_seconds(support_hours: str, minutes: int, now: datetime,
+                           closed_days: str = DEFAULT_CLOSED_DAYS) -> float:
     """When the no-reply notice is due: ``minutes`` after now within hours, else after the next opening."""
-    opening = SupportHours.parse(support_hours).next_opening(now)
+    opening = SupportHours.parse(support_hours, closed_days).next_opening(now)
     return max((opening - now).total_seconds(), 0) + minutes * 60
 
 

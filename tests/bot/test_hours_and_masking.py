@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from bot.flows.handoff import mask_text, no_reply_delay_seconds
-from bot.hours import TOKYO, SupportHours
+from bot.hours import TOKYO, SupportHours, closed_days
 
 HOURS = SupportHours.parse("09:00-17:00")
 
@@ -65,3 +65,32 @@ def test_no_reply_delay_within_and_outside_hours():
 ])
 def test_transcript_masks_numbers_and_mail(text, masked):
     assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize("moment, opening", [
+    (datetime(2026, 12, 28, 18, 0), datetime(2027, 1, 4, 9, 0)),   # 年末年始: 12-29 to 01-03 closed
+    (datetime(2027, 12, 28, 12, 0), datetime(2027, 12, 28, 12, 0)),  # the last working day: open
+    (datetime(2028, 1, 3, 10, 0), datetime(2028, 1, 4, 9, 0)),      # a Monday, but 01-03
+])
+def test_the_year_end_closure_is_closed_by_default(moment, opening):
+    assert HOURS.next_opening(moment.replace(tzinfo=TOKYO)) == opening.replace(tzinfo=TOKYO)
+
+
+def test_closed_days_are_a_setting():
+    assert SupportHours.parse("09:00-17:00", "").is_open(datetime(2026, 12, 29, 10, 0, tzinfo=TOKYO))
+    obon = SupportHours.parse("09:00-17:00", "08-13..08-15, 12-31")
+    assert not obon.is_open(datetime(2026, 8, 13, 10, 0, tzinfo=TOKYO))  # a Thursday
+    assert obon.is_open(datetime(2026, 12, 29, 10, 0, tzinfo=TOKYO))  # the default is replaced
+    assert obon.next_opening(datetime(2026, 12, 30, 18, 0, tzinfo=TOKYO)) == datetime(2027, 1, 4, 9, 0, tzinfo=TOKYO)
+    assert no_reply_delay_seconds("09:00-17:00", 15, datetime(2026, 12, 28, 17, 0, tzinfo=TOKYO)) \
+        == ((7 * 24 - 8) * 60 + 15) * 60  # Monday 17:00 → the next Monday 9:00, then 15 minutes
+    for bad in ("12-32", "12-29..", "年末", "12/29"):
+        with pytest.raises(ValueError, match="MM-DD"):
+            closed_days(bad)
+
+
+def test_a_malformed_closed_days_setting_is_a_start_up_error(make_app):
+    from app import ConfigError
+
+    with pytest.raises(ConfigError, match="SUPPORT_CLOSED_DAYS: '12/29' is not MM-DD"):
+        make_app(SUPPORT_CLOSED_DAYS="12/29")
