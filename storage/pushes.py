@@ -61,7 +61,7 @@ def pending(client: redis.Redis, user_id: str) -> int:
 
 
 def drain(client: redis.Redis, user_id: str, send: Callable[[Push], None], wait: float = DRAIN_WAIT_SECONDS) -> int:
-    """Send the user's waiting pushes oldest first with ``send``; how many went.
+    """Send the user's waiting pushes oldest first with ``send``; how many were handed to it.
 
     Raises what ``send`` raised (the batch stays first, for the retry) or ``PushesBusy``.
     """
