@@ -119,7 +119,7 @@ def _check_operations_settings(config) -> None:
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more days")
     try:
-        closed_days(config.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS))
+        closed_days(config["SUPPORT_CLOSED_DAYS"])
     except ValueError as exc:
         raise ConfigError(f"SUPPORT_CLOSED_DAYS: {exc}") from None
     token = config.get("METRICS_TOKEN")

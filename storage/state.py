@@ -134,24 +134,37 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 """
 
 
-@contextmanager
-def drain_lock(client: redis.Redis, key: str, seconds: int, wait: float, busy: type[Exception]) -> Iterator[str]:
-    """Hold the lock ``key`` while one job sends an outbox in order (a handoff's posts, a LINE
-    user's pushes); raise ``busy`` if another holds it for more than ``wait`` seconds. A holder
-    that dies frees it after ``seconds``; it is released (only if still ours) when the block ends."""
+def take_lock(client: redis.Redis, key: str, seconds: int, wait: float, busy: type[Exception],
+              poll: float = 0.05) -> str:
+    """Take the lock ``key`` (SET NX with a random token, freed after ``seconds`` if its holder
+    dies) and return its token; raise ``busy`` if another holds it for more than ``wait`` seconds."""
     token = uuid.uuid4().hex
     deadline = time.monotonic() + wait
     while not client.set(key, token, nx=True, ex=seconds):
         if time.monotonic() > deadline:
-            raise busy("another job is sending this outbox")
-        time.sleep(0.05)
+            raise busy(f"lock {key.rsplit(':', 1)[-1]} busy")
+        time.sleep(poll)
+    return token
+
+
+def release_lock(client: redis.Redis, key: str, token: str) -> None:
+    """Release the lock ``key`` if ``token`` still holds it; a Redis that cannot be reached leaves
+    it to expire."""
+    try:
+        client.eval(_RELEASE_LUA, 1, key, token)
+    except redis.RedisError:
+        log.warning("could not release a lock; it will expire")
+
+
+@contextmanager
+def drain_lock(client: redis.Redis, key: str, seconds: int, wait: float, busy: type[Exception]) -> Iterator[str]:
+    """Hold the lock ``key`` while one job sends an outbox in order (a handoff's posts, a LINE
+    user's pushes): ``take_lock``, released when the block ends."""
+    token = take_lock(client, key, seconds, wait, busy)
     try:
         yield token
     finally:
-        try:
-            client.eval(_RELEASE_LUA, 1, key, token)
-        except redis.RedisError:  # it expires by itself
-            log.warning("could not release an outbox lock; it will expire")
+        release_lock(client, key, token)
 
 
 # KEYS: lock, conversation, flow marker. ARGV: lock token ('' for none), "keep" | "del" | "set",
@@ -187,7 +200,6 @@ class StateStore:
         self.redis = client
         self.platform = platform
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
-        self._release = client.register_script(_RELEASE_LUA)
         self._save = client.register_script(_SAVE_LUA)
 
     # -- locks -----------------------------------------------------------------------------
@@ -196,22 +208,14 @@ class StateStore:
         """Hold the per-user lock and yield its token (for ``save``); raise ``StateUnavailable``
         if it cannot be had in time."""
         key = lock_key(self.platform, user_id)
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + wait
         try:
-            while not self.redis.set(key, token, nx=True, ex=self.lock_seconds):
-                if time.monotonic() > deadline:
-                    raise StateUnavailable("user lock busy")
-                time.sleep(0.02)
+            token = take_lock(self.redis, key, self.lock_seconds, wait, StateUnavailable, poll=0.02)
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
         try:
             yield token
         finally:
-            try:
-                self._release(keys=[key], args=[token])
-            except redis.RedisError:  # the lock expires by itself
-                log.warning("could not release a user lock; it will expire")
+            release_lock(self.redis, key, token)
 
     @contextmanager
     def locked_conversation(self, user_id: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[Held]:
@@ -248,10 +252,7 @@ class StateStore:
             yield held
         finally:
             if not held.finished:
-                try:
-                    self._release(keys=[key], args=[token])
-                except redis.RedisError:  # the lock expires by itself
-                    log.warning("could not release a user lock; it will expire")
+                release_lock(self.redis, key, token)
 
     def finish_turn(self, held: Held, conversation: Conversation | None, keep: bool = False,
                     idle_seconds: int = 1800, recent: tuple[str, ...] | list[str] = ()) -> bool:

@@ -19,7 +19,6 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
-from bot.hours import DEFAULT_CLOSED_DAYS
 from handlers import jobs, metrics
 from handlers.line import events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
@@ -36,7 +35,7 @@ def init_app(app: Flask) -> None:
         public_base_url=app.config["PUBLIC_BASE_URL"],
         registration_ttl_seconds=app.config["REGISTRATION_LINK_TTL_SECONDS"],
         support_hours=app.config["SUPPORT_HOURS"],
-        support_closed_days=app.config.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS),
+        support_closed_days=app.config["SUPPORT_CLOSED_DAYS"],
         secret=app.config["SECRET_KEY"],
     )
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,

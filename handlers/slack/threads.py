@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from bot.flows import handoff as handoff_flow
-from bot.hours import DEFAULT_CLOSED_DAYS, TOKYO
+from bot.hours import TOKYO
 from bot.types import to_json
 from handlers import jobs
 from handlers.slack.client import bot_identity, line_display_name, web_client
@@ -227,7 +227,7 @@ def handoff_timer_job(handoff_id: int) -> None:
     """Schedule the no-reply check: ``HANDOFF_NO_REPLY_MINUTES`` from now, or from the next opening."""
     config = current_app.config
     delay = handoff_flow.no_reply_delay_seconds(config["SUPPORT_HOURS"], no_reply_minutes(), now(),
-                                                config.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS))
+                                                config["SUPPORT_CLOSED_DAYS"])
     jobs.enqueue_in(delay, no_reply_job, handoff_id=handoff_id)
 
 
