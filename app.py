@@ -106,6 +106,7 @@ def _env_config(instance_path: str) -> dict:
         "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").strip().upper(),
         "RETENTION_LINK_TOKEN_DAYS": _int_setting(env, "RETENTION_LINK_TOKEN_DAYS", 7),
         "RETENTION_PROVISIONAL_DAYS": _int_setting(env, "RETENTION_PROVISIONAL_DAYS", 0),
+        "RETENTION_FAQ_MISS_DAYS": _int_setting(env, "RETENTION_FAQ_MISS_DAYS", 90),
     }
 
 
@@ -115,7 +116,7 @@ def _check_operations_settings(config) -> None:
         raise ConfigError(f"LOG_FORMAT must be plain or json, not {config['LOG_FORMAT']!r}")
     if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {config['LOG_LEVEL']!r}")
-    for name in ("RETENTION_LINK_TOKEN_DAYS", "RETENTION_PROVISIONAL_DAYS"):
+    for name in ("RETENTION_LINK_TOKEN_DAYS", "RETENTION_PROVISIONAL_DAYS", "RETENTION_FAQ_MISS_DAYS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more days")
     try:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -275,3 +276,54 @@ class NoticeDelivery(Base):
     claim: Mapped[str | None] = mapped_column(String(36))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FaqEntry(Base):
+    """One question and its answer from the operators' FAQ file (``flask import-faq``).
+
+    The whole set is replaced by each import (``storage.faq.replace_all``); ``position`` keeps
+    the file's order, ``entry_id`` is the file's ``id``.
+    """
+
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64), unique=True)
+    position: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(String(200))  # the import allows 40 characters
+    answer: Mapped[str] = mapped_column(Text)  # line breaks kept
+    examples: Mapped[str] = mapped_column(Text)  # JSON list of strings: other ways customers ask
+    link: Mapped[str | None] = mapped_column(String(500))  # http(s) URL, or a path under PUBLIC_BASE_URL
+
+
+class FaqSet(Base):
+    """The FAQ set in use: a single row (``id`` 1) whose ``version`` each import bumps.
+
+    No row (or version 0) means no FAQ was ever imported. Readers that cache the entries
+    compare ``version`` to know when to load them again.
+    """
+
+    __tablename__ = "faq_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    version: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entry_count: Mapped[int] = mapped_column(Integer)
+
+
+class FaqMiss(Base):
+    """Something a customer wrote that nothing answered, or answered with low confidence.
+
+    ``text`` is masked by the caller before it is stored (no customer number, phone or
+    address); the rows are kept for ``faq misses`` only as long as the ``faq_misses``
+    retention rule says.
+    """
+
+    __tablename__ = "faq_misses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(20))  # "not_understood" | "low_confidence"
+    best_entry: Mapped[str | None] = mapped_column(String(64))  # the nearest entry's id, if any
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

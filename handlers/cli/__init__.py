@@ -1,12 +1,13 @@
-"""The operator's edge: the ``flask --app app …`` commands, the CSV imports and demo data loading."""
+"""The operator's edge: the ``flask --app app …`` commands, the CSV imports (the FAQ too) and demo data loading."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from handlers.cli import commands
+from handlers.cli import commands, faq
 
 
 def init_app(app: Flask) -> None:
     """Register the operator commands."""
     commands.init_app(app)
+    faq.init_app(app)

@@ -1,4 +1,4 @@
-"""Operator commands (``flask --app app …``): imports and demo data.
+"""Operator commands (``flask --app app …``): imports and demo data (the FAQ's are in ``handlers.cli.faq``).
 
 Thin translators: options in, ``handlers.cli.imports`` / ``bot.demo`` do the work,
 a one-line summary or every bad line out. Exit code 0 on success, 1 when the file was
@@ -20,8 +20,13 @@ from tqdm import tqdm
 
 from bot import demo as demo_data
 from handlers.cli import imports
+from storage import faq as faq_store
 
-_encoding_option = click.option(
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The demo FAQ ``seed-demo`` imports when none was ever imported (tests point it elsewhere).
+DEFAULT_FAQ_PATH = PROJECT_ROOT / "data" / "faq.csv"
+
+encoding_option = click.option(
     "--encoding", type=click.Choice(imports.ENCODINGS, case_sensitive=False), default="utf-8", show_default=True,
     help="Text encoding of FILE (UTF-8 may carry a BOM).",
 )
@@ -29,7 +34,7 @@ _progress_option = click.option(
     "--progress/--no-progress", default=None,
     help="Show a progress bar on stderr (default: only when stderr is a terminal).",
 )
-_file_argument = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+file_argument = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
 
 class ProgressDisplay:
@@ -57,72 +62,96 @@ class ProgressDisplay:
             self.bar = None
 
 
-def _count(number: int, noun: str) -> str:
+def counted(number: int, noun: str) -> str:
     """``1 customer``, ``1,234 customers``."""
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def _now() -> datetime:
-    return datetime.now(demo_data.TOKYO)
+def clock_now() -> datetime:
+    """Now in Asia/Tokyo, or the app's ``CLOCK`` (tests)."""
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else datetime.now(demo_data.TOKYO)
 
 
-def _refuse(command: str, path: Path, failure: imports.ImportFailed) -> None:
+def refuse(command: str, path: Path, failure: imports.ImportFailed) -> None:
     """Print every bad line and exit 1."""
     for error in failure.errors:
         click.echo(str(error), err=True)
     lines = len({error.line for error in failure.errors})
-    click.echo(f"{command}: {_count(lines, 'bad line')} in {path.name}; nothing imported", err=True)
+    click.echo(f"{command}: {counted(lines, 'bad line')} in {path.name}; nothing imported", err=True)
     raise click.exceptions.Exit(1)
 
 
 @click.command("import-customers")
-@_file_argument
-@_encoding_option
+@file_argument
+@encoding_option
 @_progress_option
 @with_appcontext
 def import_customers_command(file: Path, encoding: str, progress: bool | None) -> None:
     """Import customers from a CSV FILE (customer_number,phone,name_kana[,name,email]); upsert by number."""
     bars = ProgressDisplay(progress)
     try:
-        counts = imports.import_customers(current_app.extensions["db"], file, encoding, _now(), bars.factory())
+        counts = imports.import_customers(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
     except imports.ImportFailed as failure:
         bars.close()
-        _refuse("import-customers", file, failure)
+        refuse("import-customers", file, failure)
     finally:
         bars.close()
-    click.echo(f"imported {_count(counts.total, 'customer')} "
+    click.echo(f"imported {counted(counts.total, 'customer')} "
                f"({counts.new:,} new, {counts.updated:,} updated, {counts.unchanged:,} unchanged)")
 
 
 @click.command("import-statements")
-@_file_argument
-@_encoding_option
+@file_argument
+@encoding_option
 @_progress_option
 @with_appcontext
 def import_statements_command(file: Path, encoding: str, progress: bool | None) -> None:
     """Import statements from a CSV FILE (one line item per row); each (customer, month) is replaced whole."""
     bars = ProgressDisplay(progress)
     try:
-        counts = imports.import_statements(current_app.extensions["db"], file, encoding, _now(), bars.factory())
+        counts = imports.import_statements(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
     except imports.ImportFailed as failure:
         bars.close()
-        _refuse("import-statements", file, failure)
+        refuse("import-statements", file, failure)
     finally:
         bars.close()
-    click.echo(f"imported {_count(counts.items, 'item')} in {_count(counts.statements, 'statement')} "
-               f"for {_count(counts.customers, 'customer')} ({counts.new:,} new, {counts.replaced:,} replaced)")
+    click.echo(f"imported {counted(counts.items, 'item')} in {counted(counts.statements, 'statement')} "
+               f"for {counted(counts.customers, 'customer')} ({counts.new:,} new, {counts.replaced:,} replaced)")
 
 
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Load the demo customers and a year of their statements (safe to run again)."""
-    customers, statements = demo_data.seed_demo(current_app.extensions["db"], _now())
+    """Load the demo customers, a year of their statements, and the demo FAQ unless one was imported
+    (safe to run again)."""
+    customers, statements = demo_data.seed_demo(current_app.extensions["db"], clock_now())
     click.echo(f"demo data: {customers.total} customers ({customers.new} new, {customers.updated} updated, "
                f"{customers.unchanged} unchanged), {statements.statements} statements "
                f"({statements.new} new, {statements.replaced} replaced)")
     click.echo(f"customer {demo_data.DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT} has no statement this month "
                "(shows the 'not issued yet' answer)")
+    seed_faq()
+
+
+def seed_faq() -> None:
+    """Import ``DEFAULT_FAQ_PATH`` when no FAQ was ever imported; an operator's import is never replaced."""
+    db = current_app.extensions["db"]
+    path = DEFAULT_FAQ_PATH
+    shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    with db.begin() as session:
+        version = faq_store.current_version(session)
+    if version:
+        click.echo(f"FAQ: version {version} in use, left as it is ({shown} not loaded)")
+        return
+    if not path.is_file():
+        click.echo(f"FAQ: {shown} not found; no FAQ loaded")
+        return
+    try:
+        entries, version = imports.import_faq(db, path, "utf-8", clock_now())
+    except imports.ImportFailed as failure:
+        refuse("seed-demo", path, failure)
+    click.echo(f"FAQ: imported {entries:,} {'entry' if entries == 1 else 'entries'} from {shown} (version {version})")
 
 
 def init_app(app: Flask) -> None:

@@ -27,6 +27,19 @@ Accepted forms (documented for operators):
   error: PostgreSQL refuses NUL outright, and the rest is debris of a broken export;
 - with ``--encoding cp932``, a file that is valid UTF-8 throughout and not plain ASCII is
   refused: UTF-8 kanji often decode as cp932 without an error, as mojibake.
+
+The FAQ file (``import-faq``; header ``id,question,answer`` and optionally ``examples``,
+``link``) is read the same way and replaces the whole FAQ set:
+- ``id``: letters, digits, ``_``, ``-``, ``.``, at most 64 (full-width forms are made ASCII);
+  unique in the file, ignoring letter case;
+- ``question``: one line, at most 40 characters; ``answer``: at most 1,000 characters, line
+  breaks kept (CRLF made LF); both kept exactly as written (no NFKC: ``（）`` and ``？``
+  stay full-width), only surrounding spaces stripped;
+- ``examples``: other ways customers ask, separated by ``|`` (or a full-width ``｜``);
+  each trimmed, empty ones dropped, one line of at most 200 characters each;
+- ``link``: empty, an absolute ``http://`` or ``https://`` URL, or a path starting with
+  ``/`` that the bot shows after ``PUBLIC_BASE_URL`` (``/mypage`` ->
+  ``https://bot.example.jp/mypage``); at most 500 characters, no spaces.
 """
 
 from __future__ import annotations
@@ -39,11 +52,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from bot import normalize
-from storage import bulk
+from storage import bulk, faq
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +65,8 @@ CUSTOMER_REQUIRED = ("customer_number", "phone", "name_kana")
 CUSTOMER_OPTIONAL = ("name", "email")
 STATEMENT_REQUIRED = ("customer_number", "billing_month", "item", "amount")
 STATEMENT_OPTIONAL = ("due_date", "payment_method")
+FAQ_REQUIRED = ("id", "question", "answer")
+FAQ_OPTIONAL = ("examples", "link")
 ENCODINGS = ("utf-8", "cp932")
 
 MAX_CUSTOMER_NUMBER = 20
@@ -60,6 +76,11 @@ MAX_ITEM = 100
 MAX_PAYMENT_METHOD = 50
 MAX_AMOUNT_DIGITS = 12  # up to 999,999,999,999 yen: anything longer is a broken export
 MIN_YEAR, MAX_YEAR = 2000, 2099
+MAX_FAQ_ID = faq.MAX_ENTRY_ID
+MAX_FAQ_QUESTION = 40
+MAX_FAQ_ANSWER = 1000
+MAX_FAQ_EXAMPLE = 200
+MAX_FAQ_LINK = 500
 
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -67,6 +88,8 @@ _AMOUNT_RE = re.compile(r"-?(?:\d+|\d{1,3}(?:,\d{3})+)")
 _COLUMN_NAME_RE = re.compile(r"[a-z_][a-z0-9_ ;|\t]{0,79}")  # also shows a wrong separator
 _MINUS_SIGNS = str.maketrans({"\u2212": "-", "\uff0d": "-"})
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR are left alone
+_FAQ_ID_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+_EXAMPLE_SEPARATOR_RE = re.compile(r"[|\uff5c]")
 
 Progress = Callable[[int], None]  # called with how many more rows are done
 ProgressBars = Callable[[str, int], Progress]  # (phase label, total rows) -> that phase's Progress
@@ -507,3 +530,107 @@ def import_statements(db, path: Path, encoding: str, now: datetime,
                                          _writing(bars, sum(len(r.items) for r in records)))
     log.info("statements imported: %d new, %d replaced, %d items", counts.new, counts.replaced, counts.items)
     return counts
+
+
+# -- the FAQ -----------------------------------------------------------------------------------------------
+def check_faq_id(raw: str) -> str:
+    """Letters, digits, ``_``, ``-`` and ``.``, at most 64 (full-width forms made ASCII)."""
+    value = normalize.nfkc(raw)
+    if not value:
+        raise ValueError("id is empty")
+    if len(value) > MAX_FAQ_ID:
+        raise ValueError(f"id is longer than {MAX_FAQ_ID} characters")
+    if not _FAQ_ID_RE.fullmatch(value):
+        raise ValueError(f'id "{value}" may hold only letters, digits, "_", "-" and "."')
+    return value
+
+
+def _one_line(value: str | None, column: str) -> str | None:
+    if value is not None and ("\n" in value or "\r" in value):
+        raise ValueError(f"{column} must be one line")
+    return value
+
+
+def check_faq_question(raw: str) -> str:
+    """One line, at most 40 characters, as written."""
+    return _one_line(check_text(raw, "question", MAX_FAQ_QUESTION, required=True, compat=False), "question")
+
+
+def check_faq_answer(raw: str) -> str:
+    """At most 1,000 characters, as written; line breaks kept (CRLF and CR become LF)."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    return check_text(text, "answer", MAX_FAQ_ANSWER, required=True, compat=False)
+
+
+def check_faq_examples(raw: str) -> tuple[str, ...]:
+    """Split on ``|`` (or ``｜``), each trimmed, empty ones dropped; each one line of at most 200 characters."""
+    examples = []
+    for part in _EXAMPLE_SEPARATOR_RE.split(raw):
+        value = part.strip()
+        if not value:
+            continue
+        if _CONTROL_RE.search(value):
+            raise ValueError("an example contains a control character")
+        if "\n" in value or "\r" in value:
+            raise ValueError("an example must be one line (separate examples with |)")
+        if len(value) > MAX_FAQ_EXAMPLE:
+            raise ValueError(f"an example is longer than {MAX_FAQ_EXAMPLE} characters")
+        examples.append(value)
+    return tuple(examples)
+
+
+def check_faq_link(raw: str) -> str | None:
+    """Empty (None), an absolute http(s) URL, or a path starting with ``/`` (shown after PUBLIC_BASE_URL)."""
+    value = raw.strip()
+    if not value:
+        return None
+    if any(character.isspace() for character in value) or _CONTROL_RE.search(value):
+        raise ValueError("link must not contain spaces or line breaks")
+    if len(value) > MAX_FAQ_LINK:
+        raise ValueError(f"link is longer than {MAX_FAQ_LINK} characters")
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    try:
+        parts = urlsplit(value)
+        absolute = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed host ("http://[::1")
+        absolute = False
+    if not absolute:
+        raise ValueError("link must be an http:// or https:// URL, or a path starting with /")
+    return value
+
+
+def read_faq(path: Path, encoding: str = "utf-8") -> list[faq.FaqRow]:
+    """Read and check an FAQ file; raise ``ImportFailed`` with every bad line."""
+    table = read_csv(path, encoding, FAQ_REQUIRED, FAQ_OPTIONAL)
+    errors: list[LineError] = []
+    rows: list[faq.FaqRow] = []
+    first_line: dict[str, int] = {}
+    for start, row in table.rows:
+        before = len(errors)
+        entry_id = _checked(start, errors, check_faq_id, row["id"])
+        question = _checked(start, errors, check_faq_question, row["question"])
+        answer = _checked(start, errors, check_faq_answer, row["answer"])
+        examples = _checked(start, errors, check_faq_examples, row.get("examples", ""))
+        link = _checked(start, errors, check_faq_link, row.get("link", ""))
+        if entry_id is not None:
+            key = entry_id.lower()  # "WiFi" and "wifi" would be two entries no one can tell apart
+            if key in first_line:
+                errors.append(LineError(start, f'id "{entry_id}" already appears on line {first_line[key]}'))
+            else:
+                first_line[key] = start
+        if len(errors) == before:
+            rows.append(faq.FaqRow(entry_id, question, answer, examples, link))
+    errors += table.errors  # complete now that every row was read
+    if errors:
+        raise ImportFailed(errors)
+    return rows
+
+
+def import_faq(db, path: Path, encoding: str, now: datetime) -> tuple[int, int]:
+    """Check the whole file, then replace the FAQ set in one transaction; (entries, new version)."""
+    rows = read_faq(path, encoding)
+    with db.begin() as session:
+        version = faq.replace_all(session, rows, now)
+    log.info("FAQ imported: %d entries, version %d", len(rows), version)
+    return len(rows), version

@@ -1,0 +1,54 @@
+"""One message analysed once: cleaned text, words, concepts and the month it names.
+
+Every later step (intent rules, FAQ retrieval, ``faq ask``'s explanation) reads this one
+frozen value, so the analyser runs once per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.understanding import lexicon
+from bot.understanding.analyzer import Analyzer, Token, content_terms, shared_analyzer
+from bot.understanding.months import MonthSlot, find_month
+from bot.understanding.text import clean, kana_key, strip_polite
+
+# Concepts that also serve as retrieval terms (the FAQ's world and the words around it); the
+# purely grammatical ones (question, when, settings …) would only add noise to ranking.
+RETRIEVAL_CONCEPTS = frozenset({
+    "bill", "plan", "method", "invoice", "debit", "late", "move", "cancel", "internet", "wifi", "tv", "trouble",
+    "slow", "channel", "outage", "equipment", "contact", "cost", "needed", "customer_number", "mail", "not_arrive",
+    "name", "phone", "register", "mypage", "already", "change", "forget", "credential", "cant_login", "link",
+    "notice", "when", "person", "inquiry",
+})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the bot read in one message."""
+
+    text: str  # cleaned (NFKC, lower case, no emoji)
+    core: str  # without polite endings, punctuation or spaces: what the customer actually asked
+    tokens: tuple[Token, ...]
+    terms: tuple[str, ...]  # normalised forms of the content words
+    concepts: frozenset[str]
+    month: MonthSlot | None
+    reading: str = ""  # the core as katakana (the analyser's readings): りょうきん and 料金 alike
+
+    def retrieval_terms(self) -> list[str]:
+        """The words and concepts the FAQ index ranks by."""
+        return list(self.terms) + ["@" + c for c in sorted(self.concepts & RETRIEVAL_CONCEPTS)]
+
+
+def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
+    """Clean, tokenise, find concepts and the month."""
+    analyzer = analyzer or shared_analyzer()
+    cleaned = clean(text)
+    tokens = analyzer.tokens(cleaned)
+    core = strip_polite(cleaned).replace(" ", "")
+    normalized = "".join(t.normalized for t in tokens).lower()
+    reading = "".join(t.reading for t in tokens)
+    haystack = "\n".join((cleaned, normalized, reading, kana_key(cleaned)))
+    core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading
+    return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens),
+                    find_month(cleaned), kana_key(core_reading))

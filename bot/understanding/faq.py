@@ -1,0 +1,167 @@
+"""Retrieval over the operators' FAQ: BM25 over normalised words and concepts, and character bigrams.
+
+Fitted once per FAQ set (scikit-learn's fit-then-predict), then ``search`` is pure. Each
+entry is read from its question, its examples (other ways customers ask) and, with less
+weight, its answer: customers often use the answer's words (「ルーターの電源を入れ直しても」).
+
+Two views, combined (``bench understanding`` measures each alone and together):
+
+- **BM25** (Okapi, k1=1.2, b=0.75) over the analyser's normalised forms plus the lexicon's
+  concepts, so 転居 meets 引っ越し and やめたい meets 解約. A question or example counts
+  twice, the answer once (BM25F-style field weights). The score is divided by what the
+  query would score against a perfect match, so it reads as "how much of what the customer
+  wrote this entry explains" (0..1), comparable across FAQ files.
+- **Character bigrams** of the question and each example (TF-IDF cosine, best view): it
+  catches what the analyser splits oddly (hiragana-only text, typos).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.understanding.analysis import Analysis
+
+K1 = 1.2
+B = 0.75
+QUESTION_WEIGHT = 2  # a question or example word counts this many times, an answer word once
+BM25_SHARE = 0.6  # combined = BM25_SHARE * bm25 + (1 - BM25_SHARE) * bigrams
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """One operator FAQ entry (``import-faq``'s row)."""
+
+    id: str
+    question: str
+    answer: str
+    examples: tuple[str, ...] = ()
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class FaqMatch:
+    """An entry and how well it matches: the combined score and its two parts."""
+
+    entry: FaqEntry
+    score: float
+    bm25: float
+    bigrams: float
+
+
+def _gram_idf(view_grams: list[list[Counter[str]]], views: int) -> dict[str, float]:
+    frequency: Counter[str] = Counter(g for grams in view_grams for view in grams for g in set(view))
+    return {g: math.log((views + 1) / (df + 1)) + 1 for g, df in frequency.items()}
+
+
+def _weigh(view_grams: list[list[Counter[str]]], idf: dict[str, float]) -> list[list[dict[str, float]]]:
+    """Each view's bigrams as a unit TF-IDF vector."""
+    weighted = []
+    for grams in view_grams:
+        vectors = []
+        for view in grams:
+            vector = {g: n * idf[g] for g, n in view.items()}
+            norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+            vectors.append({g: v / norm for g, v in vector.items()})
+        weighted.append(vectors)
+    return weighted
+
+
+def bigrams(text: str) -> Counter[str]:
+    """Character bigrams of ``text`` (a single character stands for itself)."""
+    compact = "".join(ch for ch in text if not ch.isspace() and ch not in "、。,.!?？！「」()（）・…")
+    if len(compact) < 2:
+        return Counter([compact]) if compact else Counter()
+    return Counter(compact[i:i + 2] for i in range(len(compact) - 1))
+
+
+class FaqIndex:
+    """The fitted index of one FAQ set."""
+
+    def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis],
+                 bm25_share: float = BM25_SHARE) -> None:
+        self.entries = tuple(entries)
+        self.bm25_share = bm25_share
+        self._analyse = analyse
+        docs: list[Counter[str]] = []
+        self._views: list[list[dict[str, float]]] = []
+        view_grams: list[list[Counter[str]]] = []
+        self._reading_views: list[list[dict[str, float]]] = []
+        reading_grams: list[list[Counter[str]]] = []
+        for entry in self.entries:
+            doc: Counter[str] = Counter()
+            grams = []
+            readings = []
+            for view in (entry.question, *entry.examples):
+                analysis = analyse(view)
+                for term in analysis.retrieval_terms():
+                    doc[term] += QUESTION_WEIGHT
+                grams.append(bigrams(analysis.core))
+                readings.append(bigrams(analysis.reading))
+            for term in analyse(entry.answer).retrieval_terms():
+                doc[term] += 1
+            docs.append(doc)
+            view_grams.append(grams)
+            reading_grams.append(readings)
+        count = max(len(docs), 1)
+        self._docs = docs
+        self._lengths = [sum(d.values()) for d in docs]
+        self._avg_length = (sum(self._lengths) / count) or 1.0
+        frequency: Counter[str] = Counter(term for doc in docs for term in doc)
+        self._idf = {term: math.log((count - df + 0.5) / (df + 0.5) + 1) for term, df in frequency.items()}
+        # A word no entry uses counts like an average word: a customer's extra detail (県外, 来年の春)
+        # should lower the score, not sink it.
+        self._unknown_idf = (sum(self._idf.values()) / len(self._idf)) if self._idf else 1.0
+        views = sum(len(grams) for grams in view_grams) or 1
+        self._unknown_gram_idf = math.log(views + 1) + 1
+        self._gram_idf = _gram_idf(view_grams, views)
+        self._views = _weigh(view_grams, self._gram_idf)
+        self._reading_idf = _gram_idf(reading_grams, views)
+        self._reading_views = _weigh(reading_grams, self._reading_idf)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def _bm25(self, terms: list[str]) -> list[float]:
+        unique = list(dict.fromkeys(terms))
+        if not unique or not self.entries:
+            return [0.0] * len(self.entries)
+        # A perfect match: every query word in a question-weighted field of an average-length entry.
+        tf = QUESTION_WEIGHT
+        best = sum(self._idf.get(t, self._unknown_idf) * tf * (K1 + 1) / (tf + K1) for t in unique)
+        scores = []
+        for doc, length in zip(self._docs, self._lengths, strict=True):
+            score = 0.0
+            for term in unique:
+                n = doc.get(term)
+                if n:
+                    score += self._idf[term] * n * (K1 + 1) / (n + K1 * (1 - B + B * length / self._avg_length))
+            scores.append(min(score / best, 1.0))
+        return scores
+
+    def _bigram_scores(self, text: str, idf: dict[str, float], entry_views: list[list[dict[str, float]]]
+                       ) -> list[float]:
+        grams = bigrams(text)
+        if not grams:
+            return [0.0] * len(self.entries)
+        vector = {g: n * idf.get(g, self._unknown_gram_idf) for g, n in grams.items()}
+        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        query = {g: v / norm for g, v in vector.items()}
+        return [max((sum(w * view.get(g, 0.0) for g, w in query.items()) for view in views), default=0.0)
+                for views in entry_views]
+
+    def search(self, analysis: Analysis, limit: int = 4) -> list[FaqMatch]:
+        """The best ``limit`` entries for the analysed text, best first."""
+        if not self.entries:
+            return []
+        bm25 = self._bm25(analysis.retrieval_terms())
+        written = self._bigram_scores(analysis.core, self._gram_idf, self._views)
+        read = self._bigram_scores(analysis.reading, self._reading_idf, self._reading_views)
+        grams = [max(w, r) for w, r in zip(written, read, strict=True)]
+        share = self.bm25_share
+        matches = [FaqMatch(entry, share * b + (1 - share) * g, b, g)
+                   for entry, b, g in zip(self.entries, bm25, grams, strict=True)]
+        matches.sort(key=lambda m: m.score, reverse=True)
+        return matches[:limit]

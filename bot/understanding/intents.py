@@ -1,0 +1,193 @@
+"""The intents the bot acts on, and the rules that score them from an ``Analysis``.
+
+Each rule reads concepts (``lexicon``) and the month slot, and gives a score between 0 and 1:
+``SURE`` (0.9 and above) means the text plainly asks for that action; lower scores are
+readings that an FAQ entry may beat. A rule steps aside (scores ``ASIDE``) when the text is
+about something an FAQ answers instead: 「料金プランを変えたい」 names 料金 but asks about
+plans, 「いつ引き落とされる？」 names the debit but asks for a date.
+
+Intent names are the contract between this module, the flows (``Entry.intent``) and the
+labelled set in ``tests/data/understanding.csv``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.understanding.analysis import Analysis
+from bot.understanding.months import MonthSlot
+
+BILL_THIS_MONTH = "bill.this_month"
+BILL_LAST_MONTH = "bill.last_month"
+BILL_MONTH = "bill.month"
+BILL_LIST = "bill.list"
+REGISTER = "register"
+LINK = "link"
+UNLINK = "unlink"
+HANDOFF = "handoff"
+NOTICES_STOP = "notices.stop"
+NOTICES_RESUME = "notices.resume"
+NOTICES_SETTINGS = "notices.settings"
+HELP = "help"
+GREETING = "greeting"
+THANKS = "thanks"
+FORGOT = "forgot"
+
+# Intents that do something for the customer (a bill, a flow, a person): when sure, they win over
+# any FAQ entry. The others only inform, and a confident FAQ entry of the operators' goes first.
+ACTIONS = frozenset({BILL_THIS_MONTH, BILL_LAST_MONTH, BILL_MONTH, BILL_LIST, REGISTER, LINK, UNLINK, HANDOFF,
+                     NOTICES_STOP, NOTICES_RESUME, NOTICES_SETTINGS, HELP})
+INFORMATION = frozenset({GREETING, THANKS, FORGOT})
+
+SURE = 0.9
+LIKELY = 0.8
+ASIDE = 0.45
+
+# Topics an FAQ answers: a text about one of these is not a bill, registration or help request.
+_FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", "tv", "trouble", "slow",
+                         "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi"})
+# Texts that are only a greeting or thanks are short; longer ones say something else as well.
+_SHORT = 14
+# 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
+_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|戻|復活|届くように|来るように|くるように")
+_ON_OR_OFF = re.compile(r"オンかオフ|オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
+
+
+@dataclass(frozen=True)
+class IntentScore:
+    """One reading of the text: the intent, how sure, and its month (bill intents only)."""
+
+    intent: str
+    score: float
+    month: MonthSlot | None = None
+    ambiguous: bool = False  # the likeliest of several (料金 alone): offer the others too
+    why: str = ""
+
+
+def _bill(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    slot = a.month
+    asked_for_bill = "bill" in c
+    if not asked_for_bill and slot is None:
+        return []
+    topics = c & (_FAQ_TOPICS | {"change", "elsewhere", "register", "notice", "link", "person"})
+    if "cost" in c and c & {"mypage", "register"}:
+        topics = topics | {"cost"}
+    if "invoice" in c and slot is None:
+        topics = topics | {"invoice"}
+    if "when" in c and ("debit" in c or slot is None):
+        topics = topics | {"debit+when"}
+    if not asked_for_bill:
+        # A month alone (「8月は？」「先月分」) is a bill; a month in a sentence about anything else is not.
+        if topics or len(a.core) > 10 or (slot.offset is not None and slot.offset > 0):
+            return []
+        return [_bill_for_slot(slot, LIKELY, "a month alone")]
+    score = ASIDE if topics else SURE
+    why = "bill words" + (f", but about {'/'.join(sorted(topics))}" if topics else "")
+    if "list" in c:
+        return [IntentScore(BILL_LIST, score, why=why + ", list")]
+    if slot is not None:
+        return [_bill_for_slot(slot, score, why + ", a month")]
+    # 「料金」「いくら？」 alone: this month is likeliest; offer last month and the list too.
+    return [IntentScore(BILL_THIS_MONTH, min(score, LIKELY) if topics else LIKELY + 0.05, ambiguous=True,
+                        why=why + ", no month")]
+
+
+def _bill_for_slot(slot: MonthSlot, score: float, why: str) -> IntentScore:
+    if slot.offset == 0:
+        return IntentScore(BILL_THIS_MONTH, score, slot, why=why)
+    if slot.offset == -1:
+        return IntentScore(BILL_LAST_MONTH, score, slot, why=why)
+    return IntentScore(BILL_MONTH, score, slot, why=why)
+
+
+def _notices(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    if "notice" not in c:
+        return []
+    score = ASIDE if c & {"outage", "mail", "link", "elsewhere", "trouble", "not_arrive"} - {"notice"} else SURE
+    if "settings" in c and "question" in c or _ON_OR_OFF.search(a.text):
+        return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
+    if _RESUME_STRONG.search(a.text) or ("resume" in c and "stop" not in c):
+        return [IntentScore(NOTICES_RESUME, score, why="notice + resume")]
+    if "stop" in c:
+        return [IntentScore(NOTICES_STOP, score + 0.05, why="notice + stop")]
+    if "settings" in c:
+        return [IntentScore(NOTICES_SETTINGS, score, why="notice + settings")]
+    return [IntentScore(NOTICES_SETTINGS, min(score, 0.7), why="notice alone")]
+
+
+def _links(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    explicit = "link" in c or ("connect" in c and c & {"mypage", "line"} and not c & {"internet", "tv", "person"})
+    if not explicit or "notice" in c:
+        return []
+    aside = bool(c & (_FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
+    if "stop" in c or "cancel" in c:
+        return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
+    return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]
+
+
+def _handoff(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    if "elsewhere" in c:
+        return []
+    if "person" in c and "already" not in c and (c & {"talk", "inquiry"} or len(a.core) <= 12):
+        return [IntentScore(HANDOFF, 0.6 if "contact" in c else SURE + 0.05, why="a person")]
+    if "inquiry" in c:
+        return [IntentScore(HANDOFF, ASIDE if c & (_FAQ_TOPICS | {"cost"}) else LIKELY, why="asks to inquire")]
+    if "person" in c or "talk" in c:
+        return [IntentScore(HANDOFF, ASIDE, why="a person or talk, in a sentence about something else")]
+    return []
+
+
+def _register(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    if "register" not in c:
+        return []
+    if c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive", "credential",
+            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & _FAQ_TOPICS:
+        return [IntentScore(REGISTER, ASIDE, why="registration words, about something else")]
+    return [IntentScore(REGISTER, SURE, why="registration")]
+
+
+def _forgot(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    if c & {"wifi", "elsewhere", "equipment"}:
+        return []
+    if "credential" in c and "forget" in c:
+        return [IntentScore(FORGOT, SURE, why="forgot ID/password")]
+    if "cant_login" in c:
+        return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
+    return []
+
+
+def _help(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    if "help" not in c:
+        return []
+    return [IntentScore(HELP, ASIDE if c & (_FAQ_TOPICS | {"elsewhere", "mail"}) else SURE, why="help")]
+
+
+def _small_talk(a: Analysis) -> list[IntentScore]:
+    c = a.concepts
+    found = []
+    short = len(a.core) <= _SHORT
+    if "greeting" in c:
+        found.append(IntentScore(GREETING, SURE if short else 0.55, why="greeting"))
+    if "thanks" in c and "greeting" not in c:
+        found.append(IntentScore(THANKS, SURE if short else 0.55, why="thanks"))
+    return found
+
+
+_RULES = (_bill, _notices, _links, _handoff, _register, _forgot, _help, _small_talk)
+
+
+def score_intents(a: Analysis) -> list[IntentScore]:
+    """Every intent some rule reads in ``a``, best first."""
+    found = [score for rule in _RULES for score in rule(a)]
+    # Small talk inside a request (「こんにちは、今月の料金を教えて」) gives way to the request.
+    if any(s.intent not in (GREETING, THANKS) and s.score >= LIKELY for s in found):
+        found = [s for s in found if s.intent not in (GREETING, THANKS)]
+    return sorted(found, key=lambda s: s.score, reverse=True)

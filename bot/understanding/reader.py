@@ -1,0 +1,130 @@
+"""Deciding what a message means: an intent, an FAQ entry, or an honest "not understood".
+
+Like Rasa's FallbackClassifier, the decision rests on a few named numbers, kept here in
+``Thresholds`` and chosen on the labelled set (``python -m bench understanding`` prints the
+sweep they were chosen from):
+
+1. An action intent (a bill, registration, a person, notices …) read with at least
+   ``intent_sure`` is answered, whatever the FAQ says: 「今月いくら？」 is a bill.
+2. Else the best FAQ entry, if it scores at least ``faq_answer``: the operators' own answer
+   goes before the bot's informational intents (greeting, thanks, forgot).
+3. Else an intent read with at least ``intent_min``.
+4. Else not understood; FAQ entries scoring at least ``faq_suggest`` are offered as "did you
+   mean" (that is "asked back" in the metrics), with a person and the menu always offered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.understanding import intents as intent_names
+from bot.understanding.analysis import Analysis, analyse
+from bot.understanding.faq import FaqIndex, FaqMatch
+from bot.understanding.intents import IntentScore, score_intents
+from bot.understanding.months import MonthSlot
+
+ANSWERED = "answered"
+ASKED_BACK = "asked_back"
+NOT_UNDERSTOOD = "not_understood"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The decision's numbers, in one place (see the module docstring)."""
+
+    intent_sure: float = 0.85
+    intent_min: float = 0.6
+    faq_answer: float = 0.3
+    faq_suggest: float = 0.15
+    elsewhere_factor: float = 0.5  # another company's service (銀行, Netflix …): FAQ scores count half
+    alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the bot understood, and why."""
+
+    outcome: str  # ANSWERED, ASKED_BACK or NOT_UNDERSTOOD
+    intent: str | None = None
+    month: MonthSlot | None = None
+    ambiguous: bool = False
+    faq: FaqMatch | None = None
+    alternatives: tuple[str, ...] = ()  # other intents worth offering (ambiguity)
+    suggestions: tuple[FaqMatch, ...] = ()  # other FAQ entries worth offering
+    intents: tuple[IntentScore, ...] = ()
+    matches: tuple[FaqMatch, ...] = field(default=(), repr=False)
+    analysis: Analysis | None = field(default=None, repr=False)
+
+    @property
+    def score(self) -> float:
+        """How sure the chosen reading is (the FAQ entry's or the intent's score; 0 when none)."""
+        if self.faq is not None:
+            return self.faq.score
+        if self.intent is not None and self.intents:
+            return self.intents[0].score
+        return self.matches[0].score if self.matches else 0.0
+
+    def label(self) -> str:
+        """A short name for what was understood: ``bill.this_month``, ``faq:moving`` or ``none``."""
+        if self.faq is not None:
+            return f"faq:{self.faq.entry.id}"
+        return self.intent or "none"
+
+
+def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+         analysis: Analysis | None = None) -> Reading:
+    """Read one message (pure: the index is already fitted)."""
+    a = analysis or analyse(text)
+    scored = tuple(score_intents(a))
+    matches: list[FaqMatch] = index.search(a, limit=thresholds.alternatives + 1) if index is not None else []
+    if "elsewhere" in a.concepts:
+        matches = [FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
+    best_intent = scored[0] if scored else None
+    best_faq = matches[0] if matches else None
+    common = {"intents": scored, "matches": tuple(matches), "analysis": a}
+
+    def answer_intent(choice: IntentScore) -> Reading:
+        others = tuple(s.intent for s in scored[1:] if s.score >= thresholds.intent_min and s.intent != choice.intent)
+        return Reading(ANSWERED, intent=choice.intent, month=choice.month, ambiguous=choice.ambiguous,
+                       alternatives=others, suggestions=_nearby(matches[:thresholds.alternatives], thresholds),
+                       **common)
+
+    if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
+        return answer_intent(best_intent)
+    if best_faq and best_faq.score >= thresholds.faq_answer:
+        others = _nearby(matches[1:thresholds.alternatives + 1], thresholds, floor=0.05)
+        # An informational intent read as well (forgot: the reminder link) rides along.
+        extra = tuple(s.intent for s in scored
+                      if s.intent in intent_names.INFORMATION and s.score >= thresholds.intent_sure)
+        return Reading(ANSWERED, faq=best_faq, suggestions=others, alternatives=extra, **common)
+    if best_intent and best_intent.score >= thresholds.intent_min:
+        return answer_intent(best_intent)
+    suggestions = _nearby(matches[:thresholds.alternatives], thresholds)
+    return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
+
+
+def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:
+    limit = thresholds.faq_suggest if floor is None else floor
+    return tuple(m for m in matches if m.score >= limit)[:thresholds.alternatives]
+
+
+def explain(reading: Reading) -> list[str]:
+    """``faq ask``'s lines: the decision, its score, the intents read and the nearest FAQ entries."""
+    lines = [f"outcome: {reading.outcome}", f"chosen: {reading.label()} (score {reading.score:.2f})"]
+    if reading.month is not None:
+        lines.append(f"month: {reading.month}")
+    if reading.ambiguous or reading.alternatives:
+        lines.append("also offered: " + ", ".join(reading.alternatives or ("(other months)",)))
+    a = reading.analysis
+    if a is not None:
+        lines.append(f"words: {' '.join(a.terms) or '-'}")
+        lines.append(f"concepts: {' '.join(sorted(a.concepts)) or '-'}")
+    lines.append("intents:" + ("" if reading.intents else " -"))
+    lines.extend(f"  {s.intent:<18} {s.score:.2f}  {s.why}" for s in reading.intents)
+    lines.append("nearest FAQ entries:" + ("" if reading.matches else " -"))
+    lines.extend(f"  {m.entry.id:<22} {m.score:.2f}  (bm25 {m.bm25:.2f}, bigrams {m.bigrams:.2f})  {m.entry.question}"
+                 for m in reading.matches)
+    return lines

@@ -1,0 +1,76 @@
+"""The FAQ's operator commands: ``import-faq FILE`` and the ``faq`` group (``faq misses``).
+
+``import-faq`` checks the whole file (``handlers.cli.imports.read_faq``) and then replaces the
+FAQ set in one transaction: on any bad line it exits 1 listing every one, and the FAQ in use
+stays as it was. ``faq misses`` shows what customers wrote that nothing answered (or answered
+with low confidence), already masked when it was stored, grouped and counted, most frequent
+first. Other ``faq`` subcommands register on ``faq_group``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from handlers.cli import imports
+from handlers.cli.commands import clock_now, encoding_option, file_argument, refuse
+from storage import faq as faq_store
+from storage.bills import TOKYO
+
+NO_ENTRY = "-"
+
+
+@click.command("import-faq")
+@file_argument
+@encoding_option
+@with_appcontext
+def import_faq_command(file: Path, encoding: str) -> None:
+    """Replace the FAQ with a CSV FILE (id,question,answer[,examples,link]); all or nothing.
+
+    A link is an http(s) URL, or a path starting with / that the bot shows after PUBLIC_BASE_URL.
+    """
+    try:
+        entries, version = imports.import_faq(current_app.extensions["db"], file, encoding, clock_now())
+    except imports.ImportFailed as failure:
+        refuse("import-faq", file, failure)
+    click.echo(f"imported {entries:,} FAQ {'entry' if entries == 1 else 'entries'} (version {version})")
+
+
+faq_group = AppGroup("faq", help="The FAQ: what customers asked that nothing answered (misses).")
+
+
+@faq_group.command("misses")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Show at most this many different texts.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Only misses of the last D days (default: all that are kept).")
+def misses_command(limit: int, days: int | None) -> None:
+    """What customers wrote that nothing answered well: count, outcome, last seen, nearest entry, text."""
+    since = clock_now() - timedelta(days=days) if days else None
+    with current_app.extensions["db"].begin() as session:
+        summaries = faq_store.misses(session, limit=limit, since=since)
+    if not summaries:
+        click.echo("no misses")
+        return
+    rows = [(f"{item.count:,}", item.outcome, item.last_seen.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M"),
+             item.best_entry or NO_ENTRY, _one_line(item.text)) for item in summaries]
+    header = ("count", "outcome", "last seen", "best entry", "text")
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(4)]
+    for number, row in enumerate([header, *rows]):
+        count = row[0].rjust(widths[0]) if number else row[0].ljust(widths[0])
+        click.echo("  ".join([count, *(row[c].ljust(widths[c]) for c in range(1, 4)), row[4]]).rstrip())
+
+
+def _one_line(text: str) -> str:
+    """A stored text on one table row (a customer's line breaks shown as ⏎)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "⏎")
+
+
+def init_app(app: Flask) -> None:
+    """Register ``import-faq`` and the ``faq`` group."""
+    app.cli.add_command(import_faq_command)
+    app.cli.add_command(faq_group)
