@@ -86,6 +86,8 @@ def _env_config(instance_path: str) -> dict:
         "SUPPORT_HOURS": env.get("SUPPORT_HOURS") or "09:00-17:00",
         # Days closed every year besides weekends and public holidays; set empty for none.
         "SUPPORT_CLOSED_DAYS": env.get("SUPPORT_CLOSED_DAYS", DEFAULT_CLOSED_DAYS).strip(),
+        # How often a process asks whether `import-faq` brought a new FAQ set (seconds).
+        "FAQ_REFRESH_SECONDS": float(_int_setting(env, "FAQ_REFRESH_SECONDS", 2)),
         "HANDOFF_NO_REPLY_MINUTES": _int_setting(env, "HANDOFF_NO_REPLY_MINUTES", 15),
         "EMULATOR": emulator,
         # Jobs run inside the web process when there is no Redis (make run) or when asked.

@@ -64,7 +64,8 @@ class Turn:
     effects: list[Effect] = field(default_factory=list)
     signals: list[str] = field(default_factory=list)  # things worth counting (metrics), by name
     state: str | None = None  # the conversation's state when the event came (None: outside any flow)
-    recent: list[str] = field(default_factory=list)  # masked texts to keep for a later handoff
+    recent: list[dict[str, str]] = field(default_factory=list)  # masked texts to keep for a later handoff
+    understood: str = ""  # what the bot made of free text (shown to staff beside the text)
     # Counters and refusals (rate and mismatch limits) live in the same store as the conversation.
     store: StateStore | None = None
 
@@ -96,7 +97,7 @@ class Turn:
 
     def remember(self, masked_text: str) -> None:
         """Keep this (already masked) text among the customer's last few, once the turn commits."""
-        self.recent.append(masked_text)
+        self.recent.append({"text": masked_text})
 
     def url(self, path: str) -> str:
         """An absolute URL under PUBLIC_BASE_URL."""
@@ -116,10 +117,16 @@ class StateSpec:
 
 @dataclass(frozen=True)
 class Entry:
-    """An entry point: ``match`` looks at the command text (see ``command_text``)."""
+    """An entry point: ``match`` looks at the command text (see ``command_text``); ``intent`` names
+    it for free text (``bot.understanding.intents``), which starts it with the month it read."""
 
     match: Callable[[str], Any]
     start: Callable[[Turn, Any], str | None]
+    intent: str | None = None
+
+
+# What reads free text when no entry matched: (turn, entries by intent, the menu) -> next state.
+FreeText = Callable[[Turn, "dict[str, Entry]", Callable[[Turn], None]], "str | None"]
 
 
 def words(*candidates: str) -> Callable[[str], bool]:
@@ -152,8 +159,10 @@ class Engine:
 
     def __init__(self, flows: list[Flow], store: StateStore, sessions: sessionmaker[Session],
                  settings: BotSettings, menu: Callable[[Turn], None],
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, free_text: FreeText | None = None) -> None:
         self.flows = flows
+        self.free_text = free_text
+        self.intents = {entry.intent: entry for flow in flows for entry in flow.entries if entry.intent}
         self.store = store
         self.sessions = sessions
         self.settings = settings
@@ -187,6 +196,9 @@ class Engine:
                     turn.data = dict(conversation.data)
                     turn.state = conversation.state
                 next_state = self._route(turn, conversation)
+                for item in turn.recent:
+                    if turn.understood:
+                        item["understood"] = turn.understood
                 outcome = Outcome(turn.replies, turn.effects, turn.signals)
                 if on_commit is not None:
                     on_commit(db, outcome)
@@ -195,7 +207,7 @@ class Engine:
         return outcome
 
     def _save(self, held: Held, next_state: str | None, data: dict[str, Any], had_conversation: bool,
-              recent: list[str]) -> None:
+              recent: list[dict[str, str]]) -> None:
         """Store where the conversation goes next, release the lock, keep the recent texts (one
         round trip). The turn has already committed, so a failure here must not undo it:
         raising would lose its replies and effects (a mail the customer was promised) and a
@@ -266,5 +278,7 @@ class Engine:
                 match = entry.match(key)
                 if match:
                     return entry.start(turn, match)
+        if self.free_text is not None and incoming.kind == EventKind.TEXT and key:
+            return self.free_text(turn, self.intents, self.menu)
         self.menu(turn)
         return None

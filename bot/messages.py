@@ -403,3 +403,49 @@ BILL_NOTICE_LEAD = "{month}分のご請求金額が確定しました。"
 BILL_NOTICE_BUTTON = "請求内容を見る"
 BILL_NOTICE_FOOTNOTE = "お知らせが不要なときは「通知停止」と送ってください。"
 BILL_NOTICE_ALT = "{month}のご請求金額は{total}です"
+
+# -- free text (issue 19): what the bot says when it reads what the customer wrote --------------
+QR_MENU = "メニュー"
+NOT_UNDERSTOOD = (
+    "申し訳ありません、うまく理解できませんでした。\n"
+    "お手数ですが、言葉を変えてもう一度お送りいただくか、下のボタンからお選びください。\n"
+    "担当者と話すときは「オペレーターと話す」、できることの一覧は「メニュー」を押してください。"
+)
+NOT_UNDERSTOOD_SUGGEST = (
+    "申し訳ありません、うまく理解できませんでした。\n"
+    "もしかして、下のボタンのご質問でしょうか？当てはまるものを押してください。\n"
+    "担当者と話すときは「オペレーターと話す」、できることの一覧は「メニュー」を押してください。"
+)
+FAQ_LINK = "詳しくはこちらをご覧ください。\n{url}"
+ALSO_OFFERED = "ほかのご用件でしたら、下のボタンからお選びください。"
+SMALL_TALK_GREETING = (
+    "こんにちは。あいコムこうか公式アカウントです。\n"
+    "ご用件を文章でお送りください。（例：「今月の料金はいくら？」「引っ越しの手続きは？」）"
+)
+SMALL_TALK_THANKS = "どういたしまして。ほかにもご用件があれば、いつでもお送りください。"
+FORGOT_CREDENTIALS = (
+    "マイページのアカウントIDやパスワードをお忘れの場合は、下のボタンのリマインダーから確認・再設定できます。\n"
+    "アカウントIDはご登録のメールアドレスにお送りします。パスワードの再設定URLの有効期限は30分です。"
+)
+# What staff read beside a customer's text: what the bot made of it (Slack, the staff pane).
+UNDERSTOOD_INTENT = "自動応答：{label}"
+UNDERSTOOD_FAQ = "自動応答：FAQ「{question}」を案内"
+UNDERSTOOD_NONE = "自動応答：理解できず"
+UNDERSTOOD_NONE_SUGGESTED = "自動応答：理解できず（候補：{questions}）"
+INTENT_LABELS = {
+    "bill.this_month": "今月の料金を表示",
+    "bill.last_month": "先月の料金を表示",
+    "bill.month": "{month}の料金を表示",
+    "bill.list": "料金一覧を表示",
+    "register": "登録の案内",
+    "link": "ログインして連携の案内",
+    "unlink": "連携解除の確認",
+    "handoff": "担当者への接続",
+    "notices.stop": "通知停止",
+    "notices.resume": "通知再開",
+    "notices.settings": "通知設定の表示",
+    "help": "メニューを表示",
+    "greeting": "あいさつ",
+    "thanks": "お礼",
+    "forgot": "ID・パスワードのリマインダーを案内",
+}

@@ -63,6 +63,9 @@ HANDOFFS = Counter(f"{PREFIX}_handoffs", "Staff handoffs by event: opened, close
 FIRST_STAFF_REPLY_SECONDS = Histogram(
     f"{PREFIX}_handoff_first_staff_reply_seconds", "From a handoff opening to staff's first reply in its thread.",
     buckets=(30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400))
+UNDERSTANDING = Counter(f"{PREFIX}_understanding", "Free text read by the bot, by outcome: answered (an intent or "
+                        "an FAQ entry), asked_back (not understood, near FAQ questions offered), not_understood.",
+                        ["outcome"])
 SIGNALS = Counter(f"{PREFIX}_conversation_signals", "Turn signals with no metric of their own, by name.",
                   ["signal"])
 
@@ -85,6 +88,9 @@ _SIGNAL_COUNTERS: dict[str, Callable[[], None]] = {
     "registration_completed": REGISTRATIONS.labels("completed").inc,
     "handoff_opened": HANDOFFS.labels("opened").inc,
     "handoff_closed": HANDOFFS.labels("closed").inc,
+    "understanding_answered": UNDERSTANDING.labels("answered").inc,
+    "understanding_asked_back": UNDERSTANDING.labels("asked_back").inc,
+    "understanding_not_understood": UNDERSTANDING.labels("not_understood").inc,
 }
 SIGNAL_NAMES = frozenset(_SIGNAL_COUNTERS)
 

@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -255,13 +255,13 @@ class StateStore:
                 release_lock(self.redis, key, token)
 
     def finish_turn(self, held: Held, conversation: Conversation | None, keep: bool = False,
-                    idle_seconds: int = 1800, recent: tuple[str, ...] | list[str] = ()) -> bool:
+                    idle_seconds: int = 1800, recent: Sequence[Mapping[str, str]] = ()) -> bool:
         """The turn has committed: store its conversation (None ends it; ``keep`` leaves it as
         it is) while the lock is still ours, release the lock, and keep the (masked) recent
-        texts, all in one round trip. Returns False when the lock had been lost meanwhile and
-        nothing was saved. A recent text Redis refuses is only noted."""
+        texts (``{"text": …, "understood": …}``), all in one round trip. Returns False when the
+        lock had been lost meanwhile and nothing was saved. A recent text Redis refuses is only noted."""
         keys, args = self._save_keys_args(held.user_id, conversation, idle_seconds, held.token, keep)
-        more = [command for text in recent for command in self._recent_commands(held.user_id, text)]
+        more = [command for item in recent for command in self._recent_commands(held.user_id, item)]
         try:
             results = wire.script(self.redis, self._save, keys, args, *more)
         except redis.RedisError as exc:
@@ -309,14 +309,15 @@ class StateStore:
             raise StateUnavailable("redis unavailable") from exc
 
     # -- the short transcript a staff handoff shows ------------------------------------------
-    def _recent_commands(self, user_id: str, masked_text: str, keep: int = RECENT_TEXTS,
+    def _recent_commands(self, user_id: str, item: Mapping[str, str], keep: int = RECENT_TEXTS,
                          seconds: int = RECENT_SECONDS) -> list[tuple]:
         key = recent_key(self.platform, user_id)
-        return [("RPUSH", key, json.dumps({"text": masked_text, "at": time.time()}, ensure_ascii=False)),
+        return [("RPUSH", key, json.dumps({**item, "at": time.time()}, ensure_ascii=False)),
                 ("LTRIM", key, -keep, -1), ("EXPIRE", key, seconds)]
 
     def recent_texts(self, user_id: str) -> list[dict[str, Any]]:
-        """The customer's last few texts, oldest first (``text``, ``at``)."""
+        """The customer's last few texts, oldest first (``text``, ``at``, and ``understood``: what the
+        bot made of it, when it answered from free text)."""
         try:
             raw = self.redis.lrange(recent_key(self.platform, user_id), 0, -1)
         except redis.RedisError as exc:

@@ -13,6 +13,7 @@ import logging
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.types import AccountLinkPrompt, QuickReply, SwitchMenu
+from bot.understanding import intents
 from storage import logins, repositories, richmenus
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,6 @@ def login_to_link(turn: Turn, _match: object = None) -> None:
 
 FLOW = Flow(
     name="account_link",
-    entries=(Entry(LINK_WORDS, login_to_link),),
+    entries=(Entry(LINK_WORDS, login_to_link, intent=intents.LINK),),
     on_account_link=on_account_link,
 )

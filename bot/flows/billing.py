@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, QuickReply
+from bot.understanding import intents
 from storage import bills
 from storage.bills import Bill, LinkedAccount
 
@@ -184,9 +185,9 @@ def bill_list(turn: Turn, _match: object = None) -> None:
 FLOW = Flow(
     name="billing",
     entries=(
-        Entry(THIS_MONTH_WORDS, this_month),
-        Entry(LAST_MONTH_WORDS, last_month),
-        Entry(LIST_WORDS, bill_list),
-        Entry(parse_month, named_month),
+        Entry(THIS_MONTH_WORDS, this_month, intent=intents.BILL_THIS_MONTH),
+        Entry(LAST_MONTH_WORDS, last_month, intent=intents.BILL_LAST_MONTH),
+        Entry(LIST_WORDS, bill_list, intent=intents.BILL_LIST),
+        Entry(parse_month, named_month, intent=intents.BILL_MONTH),
     ),
 )

@@ -29,6 +29,7 @@ from bot.flows.registration import USER_MISMATCH
 from bot.hours import DEFAULT_CLOSED_DAYS, SupportHours
 from bot.normalize import command_text, mask_customer_number, nfkc
 from bot.types import EventKind, HandoffTimer, QuickReply, Reply, StaffOutbox, TextReply
+from bot.understanding import intents
 from storage import handoffs, repositories
 from storage.models import Handoff
 from storage.state import StateUnavailable
@@ -179,7 +180,7 @@ def no_reply_delay_seconds(support_hours: str, minutes: int, now: datetime,
 
 FLOW = Flow(
     name="handoff",
-    entries=(Entry(words(*ENTRY_WORDS), start),),
+    entries=(Entry(words(*ENTRY_WORDS), start, intent=intents.HANDOFF),),
     intercept=intercept,
     on_unfollow=on_unfollow,
 )

@@ -14,6 +14,7 @@ from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.flows.billing import month_command
 from bot.types import BillNotice, QuickReply
+from bot.understanding import intents
 from storage import notices, repositories
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ def on_follow(turn: Turn) -> None:
 
 FLOW = Flow(
     name="notices",
-    entries=(Entry(STOP_WORDS, stop), Entry(RESUME_WORDS, resume), Entry(SETTINGS_WORDS, settings)),
+    entries=(Entry(STOP_WORDS, stop, intent=intents.NOTICES_STOP),
+             Entry(RESUME_WORDS, resume, intent=intents.NOTICES_RESUME),
+             Entry(SETTINGS_WORDS, settings, intent=intents.NOTICES_SETTINGS)),
     on_follow=on_follow,
     on_unfollow=on_unfollow,
 )

@@ -37,6 +37,7 @@ from bot.errors import InvalidInput
 from bot.normalize import command_text, kana_name
 from bot.states import State
 from bot.types import AccountLinkPrompt, EventKind, LinkButton, QuickReply, SendMail
+from bot.understanding import intents
 from storage import accounts, repositories
 from storage.models import Account, Customer
 from storage.state import StateStore, StateUnavailable
@@ -427,7 +428,7 @@ PROMPTS = {
 FLOW = Flow(
     name="registration",
     entries=(
-        Entry(words(*START_WORDS), start),
+        Entry(words(*START_WORDS), start, intent=intents.REGISTER),
         Entry(words(messages.QR_RESEND), resend),
     ),
     states={state: StateSpec(_or_restart(step, state), PROMPTS[state]) for state, step in (

@@ -9,6 +9,7 @@ from bot.engine import Entry, Flow, StateSpec, Turn, words
 from bot.normalize import command_text
 from bot.states import State
 from bot.types import QuickReply, SwitchMenu
+from bot.understanding import intents
 from storage import accounts, repositories
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,6 @@ def step_confirm(turn: Turn) -> str | None:
 
 FLOW = Flow(
     name="unlink",
-    entries=(Entry(words("連携解除"), start),),
+    entries=(Entry(words("連携解除"), start, intent=intents.UNLINK),),
     states={State.UNLINK_CONFIRM: StateSpec(step_confirm, lambda turn: turn.say(messages.UNLINK_CONFIRM, CHOICES))},
 )

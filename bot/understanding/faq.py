@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.understanding.analysis import Analysis
+from storage.faq import FaqRow
 
 K1 = 1.2
 B = 0.75
@@ -30,15 +31,7 @@ QUESTION_WEIGHT = 2  # a question or example word counts this many times, an ans
 BM25_SHARE = 0.6  # combined = BM25_SHARE * bm25 + (1 - BM25_SHARE) * bigrams
 
 
-@dataclass(frozen=True)
-class FaqEntry:
-    """One operator FAQ entry (``import-faq``'s row)."""
-
-    id: str
-    question: str
-    answer: str
-    examples: tuple[str, ...] = ()
-    link: str | None = None
+FaqEntry = FaqRow  # one operator FAQ entry, as ``import-faq`` stored it
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
+from bot.flows.understand import FreeTextReader
+from bot.understanding.library import FaqLibrary
 from handlers import jobs, metrics
 from handlers.line import events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
@@ -38,8 +40,11 @@ def init_app(app: Flask) -> None:
         support_closed_days=app.config["SUPPORT_CLOSED_DAYS"],
         secret=app.config["SECRET_KEY"],
     )
+    # Free text: one reader per process, its FAQ index refitted when an import changes the version.
+    app.extensions["free_text"] = FreeTextReader(FaqLibrary(check_seconds=app.config["FAQ_REFRESH_SECONDS"]))
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
-                                      settings, show_menu, clock=app.config.get("CLOCK"))
+                                      settings, show_menu, clock=app.config.get("CLOCK"),
+                                      free_text=app.extensions["free_text"])
     jobs.register_effect(app, "SendMail", send_mail_job)
     app.extensions["event_queue"] = EventQueue(
         app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),

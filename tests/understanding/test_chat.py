@@ -1,0 +1,106 @@
+"""Free text in the chat, end to end: signed webhooks in, the real flows, the fake LINE's replies out."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import messages
+from handlers.cli.imports import read_faq
+from storage import faq as faq_store
+from storage.models import FaqMiss
+from tests.bot.test_billing import bill_card, customer, flex_texts, months_back  # noqa: F401  (fixtures)
+from tests.conftest import quick_reply_labels
+from tests.helpers_billing import TOKYO, clock  # noqa: F401  (fixtures)
+
+FAQ_FILE = Path(__file__).resolve().parents[2] / "data" / "faq.csv"
+
+
+@pytest.fixture
+def app_config(app_config, clock):
+    """The settable clock (2026-11-25), and an FAQ import seen at once (no refresh interval)."""
+    return dict(app_config, CLOCK=clock, FAQ_REFRESH_SECONDS=0)
+
+
+@pytest.fixture
+def default_faq(app):
+    """The shipped FAQ, imported as an operator would."""
+    rows = read_faq(FAQ_FILE)
+    with app.extensions["db"].begin() as db:
+        faq_store.replace_all(db, rows, datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO))
+    return {row.id: row for row in rows}
+
+
+def texts(replies: list[dict]) -> list[str]:
+    return [m["text"] for m in replies if m["type"] == "text"]
+
+
+@pytest.mark.parametrize("text", ["今月の料金はいくらですか？", "今月いくら？", "こんげつのりょうきん",
+                                  "今回の請求額教えて"])
+def test_this_month_in_a_customers_words(line_user, customer, default_faq, text):
+    card = bill_card(line_user.say(text))
+    assert card["altText"] == "2026年11月のご請求金額は10,512円です"
+
+
+@pytest.mark.parametrize(("text", "month"), [
+    ("先月の請求額を教えて", date(2026, 10, 1)), ("8月分の明細", date(2026, 8, 1)), ("八月の料金", date(2026, 8, 1)),
+    ("８月", date(2026, 8, 1)), ("2026年8月の請求", date(2026, 8, 1)), ("去年の12月の料金", date(2025, 12, 1)),
+    ("先々月の料金は？", date(2026, 9, 1)),
+])
+def test_months_as_customers_say_them(line_user, customer, default_faq, text, month):
+    card = bill_card(line_user.say(text))
+    assert card["altText"].startswith(messages.month_label(month) + "のご請求金額は")
+
+
+def test_bill_alone_answers_this_month_and_offers_the_others(line_user, customer, default_faq):
+    card = bill_card(line_user.say("料金"))
+    assert {"先月の料金", "料金一覧"} <= set(quick_reply_labels(card))
+
+
+def test_faq_answer_is_verbatim_with_link_and_nearest_questions(line_user, customer, default_faq):
+    replies = line_user.say("来月引っ越すことになったんですが")
+    assert default_faq["moving"].answer in texts(replies)
+    labels = quick_reply_labels(replies[-1])
+    assert messages.QR_OPERATOR in labels
+    assert any("https://www.aicom-koka.jp/" in t for t in texts(replies))
+
+
+def test_forgot_password_gets_the_reminder_link(line_user, default_faq, app):
+    replies = line_user.say("パスワード忘れた")
+    assert any("http://localhost/reminder" in t for t in texts(replies)) or any(
+        "http://localhost/reminder" in str(m) for m in replies)
+
+
+@pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
+def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(line_user, customer, default_faq, app, text):
+    replies = line_user.say(text)
+    assert len(replies) == 1 and replies[0]["type"] == "text"
+    assert "うまく理解できませんでした" in replies[0]["text"]
+    labels = quick_reply_labels(replies[0])
+    assert messages.QR_OPERATOR in labels and messages.QR_MENU in labels
+    with app.extensions["db"].begin() as db:
+        assert db.scalar(select(func.count()).select_from(FaqMiss)) == 1
+
+
+def test_a_kana_answer_in_registration_stays_the_answer(line_user, default_faq):
+    line_user.say("登録")
+    line_user.say("12345678")
+    replies = line_user.say("0748621234")
+    assert "カナ" in texts(replies)[-1]
+    replies = line_user.say("リョウキン")
+    assert not any(m["type"] == "flex" for m in replies)
+    assert not any("うまく理解できませんでした" in t for t in texts(replies))
+
+
+def test_greeting_and_thanks(line_user, default_faq):
+    assert texts(line_user.say("こんにちは"))[0] == messages.SMALL_TALK_GREETING
+    assert texts(line_user.say("ありがとうございました"))[0] == messages.SMALL_TALK_THANKS
+
+
+def test_person_and_notices(line_user, customer, default_faq):
+    assert "担当者におつなぎします" in texts(line_user.say("人と話したい"))[0]
+    line_user.say("ボットに戻る")
+    assert texts(line_user.say("通知いらない"))[0] == messages.NOTICES_STOPPED
