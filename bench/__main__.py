@@ -5,6 +5,7 @@
 - ``load``: the service as deployed under load against the floor and an echo bot (``bench/load.py``);
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
 - ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``);
+- ``understanding``: free text read against labelled sets and two baselines (``bench/understanding.py``);
 - ``turn``: the CPU of one 今月の料金 turn in one process, step by step, with a cProfile (``bench/turn.py``);
 - ``notices``: 100,000 bill notices to a fake LINE with 50 ms latency, several workers
   (``bench/notices.py``): achieved rate against the limit, peak memory at 10,000 and 100,000.
@@ -19,10 +20,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from bench import imports, load, notices, turn, webhook
+from bench import imports, load, notices, turn, understanding, webhook
 
 BENCHMARKS = {"load": load.main, "import": imports.main, "webhook": webhook.main, "notices": notices.main,
-              "turn": turn.main}
+              "turn": turn.main, "understanding": understanding.main}
 DEFAULT = ("load", "import")
 
 

@@ -46,8 +46,13 @@
         card.append(emu.el("div", null, "受付: " + when(p.opened_at)));
         if ((p.recent || []).length) {
           const list = emu.el("ul", "staff-recent");
-          for (const text of p.recent) list.append(emu.el("li", null, text));
-          card.append(emu.el("div", "staff-label", "直前のお客様の発言（番号は伏せ字）"), list);
+          p.recent.forEach((text, i) => {
+            const item = emu.el("li", null, text);
+            const understood = (p.understood || [])[i];
+            if (understood) item.append(emu.el("div", "staff-understood", "→ " + understood));
+            list.append(item);
+          });
+          card.append(emu.el("div", "staff-label", "直前のお客様の発言と自動応答の理解（番号は伏せ字）"), list);
         }
         return card;
       }

@@ -108,17 +108,21 @@ def start(turn: Turn, _match: object = None) -> None:
     """Open a handoff: queue the escalation for staff and tell the customer when a person answers."""
     hours = SupportHours.parse(turn.settings.support_hours, turn.settings.support_closed_days)
     reason = REASON_ASKED
-    recent: list[str] = []
+    kept: list[dict] = []
     if turn.store is not None:
         try:
             if turn.store.blocked_for(USER_MISMATCH, turn.user_id):
                 reason = REASON_VERIFICATION_LIMIT
-            recent = [item["text"] for item in turn.store.recent_texts(turn.user_id)]
+            kept = turn.store.recent_texts(turn.user_id)
         except StateUnavailable:
             log.info("handoff opened without the recent texts (state store unavailable)")
     # The word that asked for a person is the last text kept; staff need not read it.
-    if recent and command_text(recent[-1]) in _ENTRY_KEYS:
-        recent = recent[:-1]
+    if kept and command_text(kept[-1]["text"]) in _ENTRY_KEYS:
+        kept = kept[:-1]
+    recent = [item["text"] for item in kept]
+    # What the bot made of each text (the intent it answered, the FAQ entry it offered), so staff
+    # do not ask again; "" where it answered a command word.
+    understood = [item.get("understood", "") for item in kept]
     link = repositories.find_line_link(turn.db, turn.user_id)
     customer_number = None
     if link is not None:
@@ -126,7 +130,7 @@ def start(turn: Turn, _match: object = None) -> None:
     handoff = handoffs.open_handoff(turn.db, turn.user_id, reason, turn.now)
     handoffs.add_message(turn.db, handoff, "opened", {
         "line_user_id": turn.user_id, "linked": link is not None, "customer_number": customer_number,
-        "reason": reason, "recent": recent, "opened_at": turn.now.isoformat(),
+        "reason": reason, "recent": recent, "understood": understood, "opened_at": turn.now.isoformat(),
         "within_hours": hours.is_open(turn.now)}, turn.now)
     template = messages.HANDOFF_OPENED if hours.is_open(turn.now) else messages.HANDOFF_OPENED_AFTER_HOURS
     turn.say(template.format(hours=hours.text()))

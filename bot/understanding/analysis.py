@@ -19,7 +19,8 @@ RETRIEVAL_CONCEPTS = frozenset({
     "bill", "plan", "method", "invoice", "debit", "late", "move", "cancel", "internet", "wifi", "tv", "trouble",
     "slow", "channel", "outage", "equipment", "contact", "cost", "needed", "customer_number", "mail", "not_arrive",
     "name", "phone", "register", "mypage", "already", "change", "forget", "credential", "cant_login", "link",
-    "notice", "when", "person", "inquiry",
+    "notice", "when", "person", "inquiry", "absence", "home_phone", "security", "parental", "construction",
+    "recording", "high_quality", "nhk", "paperless", "prorate", "visit",
 })
 
 

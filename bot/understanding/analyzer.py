@@ -21,6 +21,7 @@ STOP_WORDS = frozenset({
     "為る", "する", "有る", "ある", "居る", "いる", "成る", "なる", "事", "こと", "物", "もの", "の", "ん",
     "御", "お", "ご", "此の", "其の", "彼の", "よう", "様", "方", "感じ", "出来る", "できる", "思う", "ちょっと",
     "今", "ここ", "そこ", "これ", "それ", "何か", "一寸", "又", "まだ", "もう", "良い", "いい", "はい", "ええ",
+    "いつ", "何時", "何", "どこ", "如何", "何故", "誰", "どれ", "どの", "どんな", "何処",
     "貰う", "くれる", "下さる", "頂く", "致す", "申す", "参る", "伺う", "行く", "来る", "見る", "言う",
 })
 
@@ -77,8 +78,20 @@ def shared_analyzer() -> Analyzer:
     return Analyzer()
 
 
+# A verb's 連用形 is also its noun (引き落とす -> 引き落とし, 引っ越す -> 引っ越し, 支払う -> 支払い):
+# customers write the verb (「いつ引き落とされる？」) where the FAQ writes the noun (「引き落とし日」).
+_NOMINAL = str.maketrans({"う": "い", "く": "き", "ぐ": "ぎ", "す": "し", "つ": "ち", "ぬ": "に", "ぶ": "び",
+                          "む": "み", "る": "り"})
+
+
+def nominal(verb: str) -> str:
+    """The noun a verb's 連用形 makes: ``引き落とす`` -> ``引き落とし`` (good for godan verbs, harmless else)."""
+    return verb[:-1] + verb[-1].translate(_NOMINAL) if verb else verb
+
+
 def content_terms(tokens: tuple[Token, ...]) -> list[str]:
-    """The normalised forms of the meaningful words, in order (for retrieval)."""
+    """The normalised forms of the meaningful words, in order (for retrieval), with a verb's noun
+    and a compound noun's shorter words."""
     terms = []
     for token in tokens:
         if token.pos not in CONTENT_POS:
@@ -87,5 +100,8 @@ def content_terms(tokens: tuple[Token, ...]) -> list[str]:
         if term in STOP_WORDS or not term.strip() or term.isdigit():
             continue
         terms.append(term)
-        terms.extend(part.lower() for part in token.parts if part.lower() not in STOP_WORDS and len(part) > 1)
+        if token.pos == "動詞":
+            terms.append(nominal(term))
+        else:
+            terms.extend(part.lower() for part in token.parts if part.lower() not in STOP_WORDS and len(part) > 1)
     return terms

@@ -34,23 +34,26 @@ GREETING = "greeting"
 THANKS = "thanks"
 FORGOT = "forgot"
 
-# Intents that do something for the customer (a bill, a flow, a person): when sure, they win over
-# any FAQ entry. The others only inform, and a confident FAQ entry of the operators' goes first.
+# Intents that do something for the customer (a bill, a flow, a person, the reminder page's link):
+# when sure, they win over any FAQ entry. Small talk gives way to a confident FAQ entry.
 ACTIONS = frozenset({BILL_THIS_MONTH, BILL_LAST_MONTH, BILL_MONTH, BILL_LIST, REGISTER, LINK, UNLINK, HANDOFF,
-                     NOTICES_STOP, NOTICES_RESUME, NOTICES_SETTINGS, HELP})
-INFORMATION = frozenset({GREETING, THANKS, FORGOT})
+                     NOTICES_STOP, NOTICES_RESUME, NOTICES_SETTINGS, HELP, FORGOT})
+INFORMATION = frozenset({GREETING, THANKS})
 
 SURE = 0.9
 LIKELY = 0.8
 ASIDE = 0.45
 
 # Topics an FAQ answers: a text about one of these is not a bill, registration or help request.
-_FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", "tv", "trouble", "slow",
-                         "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi"})
+FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", "tv", "trouble", "slow",
+                         "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
+                         "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
+                         "nhk", "paperless", "prorate", "visit"})
 # Texts that are only a greeting or thanks are short; longer ones say something else as well.
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
 _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|戻|復活|届くように|来るように|くるように")
+_IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
 _ON_OR_OFF = re.compile(r"オンかオフ|オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
 
 
@@ -71,7 +74,9 @@ def _bill(a: Analysis) -> list[IntentScore]:
     asked_for_bill = "bill" in c
     if not asked_for_bill and slot is None:
         return []
-    topics = c & (_FAQ_TOPICS | {"change", "elsewhere", "register", "notice", "link", "person"})
+    if slot is None and _IMPOSSIBLE_MONTH.search(a.text):
+        return []  # 「13月の料金」: not this month's bill; not understood, with the menu offered
+    topics = c & (FAQ_TOPICS | {"change", "elsewhere", "register", "notice", "link", "person"})
     if "cost" in c and c & {"mypage", "register"}:
         topics = topics | {"cost"}
     if "invoice" in c and slot is None:
@@ -89,9 +94,9 @@ def _bill(a: Analysis) -> list[IntentScore]:
         return [IntentScore(BILL_LIST, score, why=why + ", list")]
     if slot is not None:
         return [_bill_for_slot(slot, score, why + ", a month")]
-    # 「料金」「いくら？」 alone: this month is likeliest; offer last month and the list too.
-    return [IntentScore(BILL_THIS_MONTH, min(score, LIKELY) if topics else LIKELY + 0.05, ambiguous=True,
-                        why=why + ", no month")]
+    # 「料金」「いくら？」 alone: this month is likeliest; offer last month and the list too. Without a
+    # month it is not sure: an FAQ entry that explains the text well (「NHKの受信料は料金に入ってる？」) wins.
+    return [IntentScore(BILL_THIS_MONTH, min(score, LIKELY), ambiguous=True, why=why + ", no month")]
 
 
 def _bill_for_slot(slot: MonthSlot, score: float, why: str) -> IntentScore:
@@ -123,7 +128,7 @@ def _links(a: Analysis) -> list[IntentScore]:
     explicit = "link" in c or ("connect" in c and c & {"mypage", "line"} and not c & {"internet", "tv", "person"})
     if not explicit or "notice" in c:
         return []
-    aside = bool(c & (_FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
+    aside = bool(c & (FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
     if "stop" in c or "cancel" in c:
         return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
     return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]
@@ -136,7 +141,7 @@ def _handoff(a: Analysis) -> list[IntentScore]:
     if "person" in c and "already" not in c and (c & {"talk", "inquiry"} or len(a.core) <= 12):
         return [IntentScore(HANDOFF, 0.6 if "contact" in c else SURE + 0.05, why="a person")]
     if "inquiry" in c:
-        return [IntentScore(HANDOFF, ASIDE if c & (_FAQ_TOPICS | {"cost"}) else LIKELY, why="asks to inquire")]
+        return [IntentScore(HANDOFF, ASIDE if c & (FAQ_TOPICS | {"cost"}) else LIKELY, why="asks to inquire")]
     if "person" in c or "talk" in c:
         return [IntentScore(HANDOFF, ASIDE, why="a person or talk, in a sentence about something else")]
     return []
@@ -147,7 +152,7 @@ def _register(a: Analysis) -> list[IntentScore]:
     if "register" not in c:
         return []
     if c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive", "credential",
-            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & _FAQ_TOPICS:
+            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & FAQ_TOPICS:
         return [IntentScore(REGISTER, ASIDE, why="registration words, about something else")]
     return [IntentScore(REGISTER, SURE, why="registration")]
 
@@ -167,7 +172,7 @@ def _help(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "help" not in c:
         return []
-    return [IntentScore(HELP, ASIDE if c & (_FAQ_TOPICS | {"elsewhere", "mail"}) else SURE, why="help")]
+    return [IntentScore(HELP, ASIDE if c & (FAQ_TOPICS | {"elsewhere", "mail"}) else SURE, why="help")]
 
 
 def _small_talk(a: Analysis) -> list[IntentScore]:

@@ -6,8 +6,9 @@ sweep they were chosen from):
 
 1. An action intent (a bill, registration, a person, notices …) read with at least
    ``intent_sure`` is answered, whatever the FAQ says: 「今月いくら？」 is a bill.
-2. Else the best FAQ entry, if it scores at least ``faq_answer``: the operators' own answer
-   goes before the bot's informational intents (greeting, thanks, forgot).
+2. Else the best FAQ entry, if it scores at least ``faq_answer``. When an intent was also read
+   (not sure, such as 「料金」 with no month, or small talk), the entry must also score
+   ``faq_over_intent`` and the text must name a topic the FAQ is about (``intents.FAQ_TOPICS``).
 3. Else an intent read with at least ``intent_min``.
 4. Else not understood; FAQ entries scoring at least ``faq_suggest`` are offered as "did you
    mean" (that is "asked back" in the metrics), with a person and the menu always offered.
@@ -36,7 +37,8 @@ class Thresholds:
     intent_min: float = 0.6
     faq_answer: float = 0.3
     faq_suggest: float = 0.15
-    elsewhere_factor: float = 0.5  # another company's service (銀行, Netflix …): FAQ scores count half
+    faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
+    elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
     alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
 
 
@@ -94,7 +96,14 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
 
     if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
         return answer_intent(best_intent)
-    if best_faq and best_faq.score >= thresholds.faq_answer:
+    # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
+    # text names a topic the FAQ is about and an entry explains it well (「NHKの受信料は料金に入ってる？」).
+    held = best_intent is not None and best_intent.score >= thresholds.intent_min
+    topical = bool(a.concepts & intent_names.FAQ_TOPICS)
+    faq_bar = thresholds.faq_answer
+    if held:
+        faq_bar = max(faq_bar, thresholds.faq_over_intent) if topical else float("inf")
+    if best_faq and best_faq.score >= faq_bar:
         others = _nearby(matches[1:thresholds.alternatives + 1], thresholds, floor=0.05)
         # An informational intent read as well (forgot: the reminder link) rides along.
         extra = tuple(s.intent for s in scored

@@ -1,10 +1,12 @@
-"""The FAQ's operator commands: ``import-faq FILE`` and the ``faq`` group (``faq misses``).
+"""The FAQ's operator commands: ``import-faq FILE`` and the ``faq`` group (``faq ask``, ``faq misses``).
 
 ``import-faq`` checks the whole file (``handlers.cli.imports.read_faq``) and then replaces the
 FAQ set in one transaction: on any bad line it exits 1 listing every one, and the FAQ in use
 stays as it was. ``faq misses`` shows what customers wrote that nothing answered (or answered
 with low confidence), already masked when it was stored, grouped and counted, most frequent
-first. Other ``faq`` subcommands register on ``faq_group``.
+first. ``faq ask TEXT`` shows what the bot would answer and why: a command word, or the reading
+(intent or entry, its score, the intents read and the nearest entries), from the FAQ in the
+database now.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from bot import messages
+from bot.normalize import command_text
+from bot.understanding.reader import explain, read
 from handlers.cli import imports
 from handlers.cli.commands import clock_now, encoding_option, file_argument, refuse
 from storage import faq as faq_store
@@ -40,7 +45,7 @@ def import_faq_command(file: Path, encoding: str) -> None:
     click.echo(f"imported {entries:,} FAQ {'entry' if entries == 1 else 'entries'} (version {version})")
 
 
-faq_group = AppGroup("faq", help="The FAQ: what customers asked that nothing answered (misses).")
+faq_group = AppGroup("faq", help="The FAQ: what the bot would answer (ask), what nothing answered (misses).")
 
 
 @faq_group.command("misses")
@@ -63,6 +68,36 @@ def misses_command(limit: int, days: int | None) -> None:
     for number, row in enumerate([header, *rows]):
         count = row[0].rjust(widths[0]) if number else row[0].ljust(widths[0])
         click.echo("  ".join([count, *(row[c].ljust(widths[c]) for c in range(1, 4)), row[4]]).rstrip())
+
+
+@faq_group.command("ask")
+@click.argument("text")
+def ask_command(text: str) -> None:
+    """What the bot would answer to TEXT from a linked customer, and why (intent or entry, scores, alternatives)."""
+    engine = current_app.extensions["engine"]
+    reader = current_app.extensions["free_text"]
+    key = command_text(text)
+    for flow in engine.flows:
+        for entry in flow.entries:
+            if entry.match(key):
+                click.echo(f"command word: the {flow.name} flow's entry answers it"
+                           + (f" (intent {entry.intent})" if entry.intent else ""))
+                return
+    with current_app.extensions["db"].begin() as session:
+        index = reader.library.index(session)
+        reading = read(text, index, reader.thresholds)
+    click.echo(f"FAQ version {reader.library.version} ({len(index)} entries)")
+    for line in explain(reading):
+        click.echo(line)
+    if reading.faq is not None:
+        click.echo("answer:\n  " + reading.faq.entry.answer.replace("\n", "\n  "))
+        if reading.suggestions:
+            click.echo("quick replies: " + " / ".join(m.entry.question for m in reading.suggestions))
+    elif reading.intent is None:
+        click.echo("answer: " + _one_line(messages.NOT_UNDERSTOOD_SUGGEST if reading.suggestions
+                                          else messages.NOT_UNDERSTOOD))
+        if reading.suggestions:
+            click.echo("offered: " + " / ".join(m.entry.question for m in reading.suggestions))
 
 
 def _one_line(text: str) -> str:

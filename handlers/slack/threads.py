@@ -73,8 +73,15 @@ def _recent_block(opened: dict[str, Any]) -> dict | None:
     recent = opened.get("recent") or []
     if not recent:
         return None
-    quoted = "\n".join("> " + _escape(text) for text in recent)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": "*直前のお客様の発言（番号は伏せ字）*\n" + quoted}}
+    understood = opened.get("understood") or []
+    lines = []
+    for number, text in enumerate(recent):
+        lines.append("> " + _escape(text))
+        if number < len(understood) and understood[number]:
+            lines.append("　→ " + _escape(understood[number]))
+    quoted = "\n".join(lines)
+    title = "*直前のお客様の発言と自動応答の理解（番号は伏せ字）*\n"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": title + quoted}}
 
 
 def _escape(text: str) -> str:

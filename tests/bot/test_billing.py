@@ -202,8 +202,10 @@ def test_before_2020_07_is_never_shown(line_user, app):
 
 
 @pytest.mark.parametrize("word", ["13月の料金", "2026年0月の料金"])
-def test_impossible_months_get_the_menu(line_user, customer, word):
-    assert "ご用件をお選びください" in line_user.says(word)
+def test_impossible_months_are_not_read_as_a_bill(line_user, customer, word):
+    (reply,) = line_user.say(word)
+    assert reply["type"] == "text" and "うまく理解できませんでした" in reply["text"]
+    assert {"オペレーターと話す", "メニュー"} <= set(quick_reply_labels(reply))
 
 
 # -- 料金一覧 -----------------------------------------------------------------------------------

@@ -41,12 +41,13 @@ def test_malformed_body_with_valid_signature_is_400(client, line_api, body):
     assert line_api.calls == []
 
 
-def test_unknown_text_gets_the_menu(line_user):
-    replies = line_user.say("こんにちは")
+def test_unknown_text_says_so_and_offers_a_person_and_the_menu(line_user):
+    replies = line_user.say("ほげほげふがふが")
     assert len(replies) == 1
-    assert "ご用件をお選びください" in replies[0]["text"]
+    assert "うまく理解できませんでした" in replies[0]["text"]
     labels = [i["action"]["label"] for i in replies[0]["quickReply"]["items"]]
-    assert "登録" in labels
+    assert {"オペレーターと話す", "メニュー"} <= set(labels)
+    assert "ご用件をお選びください" in line_user.say(labels[-1])[0]["text"]
 
 
 @pytest.mark.parametrize("word", ["ヘルプ", "メニュー", "ﾍﾙﾌﾟ", "ヘルプ！"])

@@ -1,0 +1,318 @@
+"""``python -m bench understanding``: how well the bot reads free text, against two baselines, same run.
+
+Data (all our own, in the repository):
+
+- ``tests/data/understanding.csv``: customer utterances labelled with the intent (``bill.month:YYYY-MM``
+  with today = 2026-12-04), the FAQ entry of ``data/faq.csv`` (``faq:<id>``), or ``none``;
+- ``tests/data/understanding-other-operator.csv`` with ``bench/data/faq-other-operator.csv``: another
+  operator's FAQ that nothing here was tuned on (half its entries have no examples), to see what an
+  unseen ``import-faq`` file gets.
+
+Systems, each given the same texts:
+
+- ``exact words``: the bot before free text: the flows' command words (``Entry.match``), and an FAQ
+  question only when typed exactly;
+- ``plain BM25``: BM25 over the FAQ questions' raw words (the analyser's surface forms, no
+  examples, answers, normalisation or concepts), with the threshold best for it on this data;
+  it knows no intents;
+- ``ours``: ``bot.understanding.reader.read`` with the thresholds in use, and two variants of its FAQ
+  ranking (BM25 alone, bigrams alone) to show what each part brings.
+
+Printed: accuracy per intent, FAQ top-1 accuracy (the best entry is right, whatever its score),
+FAQ handled right (answered with the right entry), out-of-scope handled right (recall) and the
+precision of "not understood"; a confusion table; a threshold sweep; CPU per message (p50, p99)
+and the load time of the analyser and the index in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from bot.engine import Entry
+from bot.flows import all_flows
+from bot.normalize import command_text
+from bot.understanding import intents as intent_names
+from bot.understanding.analysis import analyse
+from bot.understanding.analyzer import shared_analyzer
+from bot.understanding.faq import FaqIndex
+from bot.understanding.months import resolve
+from bot.understanding.reader import DEFAULT_THRESHOLDS, Reading, Thresholds, read
+from storage.faq import FaqRow
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = date(2026, 12, 4)
+SETS = {
+    "ours": (ROOT / "tests/data/understanding.csv", ROOT / "data/faq.csv"),
+    "other operator": (ROOT / "tests/data/understanding-other-operator.csv",
+                       ROOT / "bench/data/faq-other-operator.csv"),
+}
+
+
+def load_faq(path: Path) -> list[FaqRow]:
+    """An FAQ CSV as rows (the file is trusted here; ``import-faq`` checks real ones)."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return [FaqRow(r["id"], r["question"], r["answer"],
+                       tuple(x.strip() for x in (r.get("examples") or "").split("|") if x.strip()),
+                       r.get("link") or None) for r in csv.DictReader(stream)]
+
+
+def load_labelled(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return [(r["text"], r["expected"]) for r in csv.DictReader(stream)]
+
+
+def category(label: str) -> str:
+    """``bill.month:2026-08`` -> ``bill.month``; ``faq:moving`` -> ``faq``."""
+    if label.startswith("faq:"):
+        return "faq"
+    return label.split(":")[0]
+
+
+# -- the systems -------------------------------------------------------------------------------
+def same_answer(label: str) -> str:
+    """Labels that get the same answer are one: this month named as 「12月」 is this month's bill."""
+    if label.startswith(intent_names.BILL_MONTH + ":"):
+        month = label.split(":")[1]
+        if month == f"{TODAY:%Y-%m}":
+            return intent_names.BILL_THIS_MONTH
+        last = date(TODAY.year - (TODAY.month == 1), (TODAY.month - 2) % 12 + 1, 1)
+        if month == f"{last:%Y-%m}":
+            return intent_names.BILL_LAST_MONTH
+    return label
+
+
+def reading_label(reading: Reading) -> str:
+    if reading.faq is not None:
+        return f"faq:{reading.faq.entry.id}"
+    if reading.intent is None:
+        return "none"
+    if reading.intent == intent_names.BILL_MONTH and reading.month is not None:
+        month = resolve(reading.month, TODAY)
+        if month == date(TODAY.year, TODAY.month, 1):
+            return intent_names.BILL_THIS_MONTH
+        return f"{reading.intent}:{month:%Y-%m}"
+    if reading.intent in (intent_names.BILL_THIS_MONTH, intent_names.BILL_LAST_MONTH) or reading.intent:
+        return reading.intent
+    return "none"
+
+
+def ours(faq: list[FaqRow], thresholds: Thresholds = DEFAULT_THRESHOLDS,
+         share: float | None = None) -> Callable[[str], str]:
+    """As the engine does it: a command word first, then free text."""
+    index = FaqIndex(faq, analyse) if share is None else FaqIndex(faq, analyse, share)
+    exact = exact_words(faq, faq_questions=False)
+
+    def predict(text: str) -> str:
+        found = exact(text)
+        return found if found != "none" else reading_label(read(text, index, thresholds))
+    return predict
+
+
+def exact_words(faq: list[FaqRow], faq_questions: bool = True) -> Callable[[str], str]:
+    entries: list[Entry] = [entry for flow in all_flows() for entry in flow.entries if entry.intent]
+    questions = {command_text(row.question): row.id for row in faq} if faq_questions else {}
+
+    def predict(text: str) -> str:
+        key = command_text(text)
+        for entry in entries:
+            match = entry.match(key)
+            if match:
+                if entry.intent == intent_names.BILL_MONTH:
+                    month = date(match.year or (TODAY.year if match.month <= TODAY.month else TODAY.year - 1),
+                                 match.month, 1)
+                    return f"{entry.intent}:{month:%Y-%m}"
+                return entry.intent or "none"
+        return f"faq:{questions[key]}" if key in questions else "none"
+    return predict
+
+
+class PlainBM25:
+    """BM25 over the questions' surface words only: the textbook baseline."""
+
+    def __init__(self, faq: list[FaqRow]) -> None:
+        analyzer = shared_analyzer()
+        self.rows = faq
+        self.docs = [Counter(t.surface for t in analyzer.tokens(row.question)) for row in faq]
+        self.lengths = [sum(d.values()) for d in self.docs]
+        self.avg = sum(self.lengths) / max(len(self.docs), 1)
+        df = Counter(t for d in self.docs for t in d)
+        n = len(self.docs)
+        self.idf = {t: math.log((n - f + 0.5) / (f + 0.5) + 1) for t, f in df.items()}
+        self.analyzer = analyzer
+
+    def best(self, text: str) -> tuple[str, float]:
+        terms = set(t.surface for t in self.analyzer.tokens(text))
+        best_id, best_score = "none", 0.0
+        for row, doc, length in zip(self.rows, self.docs, self.lengths, strict=True):
+            score = sum(self.idf[t] * doc[t] * 2.2 / (doc[t] + 1.2 * (0.25 + 0.75 * length / self.avg))
+                        for t in terms if t in doc)
+            if score > best_score:
+                best_id, best_score = row.id, score
+        return best_id, best_score
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def evaluate(predict: Callable[[str], str], data: list[tuple[str, str]]) -> dict:
+    per_intent: dict[str, list[bool]] = defaultdict(list)
+    confusion: Counter[tuple[str, str]] = Counter()
+    faq_right = oos_right = 0
+    said_none = said_none_right = 0
+    faq_total = oos_total = 0
+    for text, expected in data:
+        got, expected = same_answer(predict(text)), same_answer(expected)
+        exp_cat, got_cat = category(expected), category(got)
+        if exp_cat == "faq":
+            faq_total += 1
+            faq_right += got == expected
+            got_cat = "faq(right)" if got == expected else ("faq(other)" if got_cat == "faq" else got_cat)
+        elif exp_cat == "none":
+            oos_total += 1
+            oos_right += got == "none"
+        else:
+            per_intent[exp_cat].append(got == expected)
+        if got == "none":
+            said_none += 1
+            said_none_right += expected == "none"
+        confusion[(exp_cat, got_cat)] += 1
+    intents_all = [ok for oks in per_intent.values() for ok in oks]
+    return {
+        "intent": sum(intents_all) / max(len(intents_all), 1), "intent_n": len(intents_all),
+        "per_intent": {k: (sum(v), len(v)) for k, v in sorted(per_intent.items())},
+        "faq": faq_right / max(faq_total, 1), "faq_n": faq_total,
+        "oos": oos_right / max(oos_total, 1), "oos_n": oos_total,
+        "none_precision": said_none_right / max(said_none, 1),
+        "confusion": confusion,
+    }
+
+
+def faq_top1(index: FaqIndex, data: list[tuple[str, str]]) -> float:
+    rows = [(t, e[4:]) for t, e in data if e.startswith("faq:")]
+    hits = sum(1 for t, e in rows if (m := index.search(analyse(t), limit=1)) and m[0].entry.id == e)
+    return hits / max(len(rows), 1)
+
+
+def plain_bm25_system(faq: list[FaqRow], data: list[tuple[str, str]]) -> tuple[Callable[[str], str], float, float]:
+    """The baseline with its best threshold on this data (a favour no real deployment gets)."""
+    model = PlainBM25(faq)
+    scored = [(model.best(t), e) for t, e in data]
+    best_threshold, best_ok = 0.0, -1
+    for threshold in [x / 4 for x in range(0, 41)]:
+        ok = sum(((i if s >= threshold and i != "none" else "none") == (e[4:] if e.startswith("faq:") else e))
+                 for (i, s), e in scored if e.startswith("faq:") or e == "none")
+        if ok > best_ok:
+            best_threshold, best_ok = threshold, ok
+    top1 = sum(i == e[4:] for (i, _s), e in scored if e.startswith("faq:")) / max(
+        sum(e.startswith("faq:") for _t, e in data), 1)
+
+    def predict(text: str) -> str:
+        found, score = model.best(text)
+        return f"faq:{found}" if found != "none" and score >= best_threshold else "none"
+    return predict, best_threshold, top1
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:5.1f}%"
+
+
+def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow]) -> None:
+    print(f"\n## {name}: {len(data)} utterances, {len(faq)} FAQ entries")
+    plain, plain_threshold, plain_top1 = plain_bm25_system(faq, data)
+    index = FaqIndex(faq, analyse)
+    systems = {
+        "exact words (today's bot)": (exact_words(faq), None),
+        f"plain BM25 on questions (threshold {plain_threshold})": (plain, plain_top1),
+        "ours: BM25 alone": (ours(faq, share=1.0), faq_top1(FaqIndex(faq, analyse, 1.0), data)),
+        "ours: bigrams alone": (ours(faq, share=0.0), faq_top1(FaqIndex(faq, analyse, 0.0), data)),
+        "ours (in use)": (ours(faq), faq_top1(index, data)),
+    }
+    print("| system | intents | FAQ top-1 | FAQ handled | out-of-scope handled | 'not understood' precision |")
+    print("|---|---|---|---|---|---|")
+    results = {}
+    for label, (predict, top1) in systems.items():
+        r = evaluate(predict, data)
+        results[label] = r
+        top = "-" if top1 is None else pct(top1)
+        print(f"| {label} | {pct(r['intent'])} (n={r['intent_n']}) | {top} | {pct(r['faq'])} (n={r['faq_n']}) "
+              f"| {pct(r['oos'])} (n={r['oos_n']}) | {pct(r['none_precision'])} |")
+    mine = results["ours (in use)"]
+    if mine["per_intent"]:
+        print("\nper intent (ours in use | exact words):")
+        base = results["exact words (today's bot)"]["per_intent"]
+        for intent, (ok, n) in mine["per_intent"].items():
+            b_ok, b_n = base.get(intent, (0, n))
+            print(f"  {intent:<18} {ok:>3}/{n:<3} {pct(ok / n)}   | {b_ok:>3}/{b_n:<3} {pct(b_ok / b_n)}")
+    print("\nconfusion (ours in use; rows expected, columns answered; off-diagonal cells only):")
+    for (expected, got), count in sorted(mine["confusion"].items(), key=lambda kv: (-kv[1], kv[0])):
+        if expected != got and got != "faq(right)":
+            print(f"  {expected:<18} -> {got:<18} {count}")
+
+
+def sweep(sets: dict[str, tuple[list, list]]) -> None:
+    print("\n## threshold sweep (faq_answer; faq_suggest stays at half): intents / FAQ handled / out-of-scope")
+    header = "| faq_answer | " + " | ".join(sets) + " |"
+    print(header)
+    print("|---" * (len(sets) + 1) + "|")
+    for value in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45):
+        thresholds = replace(DEFAULT_THRESHOLDS, faq_answer=value, faq_suggest=min(DEFAULT_THRESHOLDS.faq_suggest,
+                                                                                   value / 2))
+        cells = []
+        for data, faq in sets.values():
+            r = evaluate(ours(faq, thresholds), data)
+            cells.append(f"{pct(r['intent'])} / {pct(r['faq'])} / {pct(r['oos'])}")
+        marker = " (in use)" if value == DEFAULT_THRESHOLDS.faq_answer else ""
+        print(f"| {value}{marker} | " + " | ".join(cells) + " |")
+
+
+def speed(data: list[tuple[str, str]], faq: list[FaqRow], rounds: int) -> None:
+    index = FaqIndex(faq, analyse)
+    texts = [t for t, _e in data]
+    for text in texts:  # warm up
+        read(text, index)
+    costs = []
+    for _ in range(rounds):
+        for text in texts:
+            start = time.process_time_ns()
+            read(text, index)
+            costs.append((time.process_time_ns() - start) / 1e6)
+    costs.sort()
+    p99 = costs[int(len(costs) * 0.99) - 1]
+    print(f"\n## speed: CPU per message over {len(costs)} reads: p50 {statistics.median(costs):.3f} ms, "
+          f"p99 {p99:.3f} ms, max {costs[-1]:.3f} ms (goal: p99 under 2 ms)")
+    code = ("import time; t=time.perf_counter(); c=time.process_time();"
+            "from bench.understanding import load_faq, SETS; from bot.understanding.analysis import analyse;"
+            "from bot.understanding.faq import FaqIndex; faq=load_faq(SETS['ours'][1]); a=analyse('今月の料金');"
+            "i=FaqIndex(faq, analyse); print(f'{time.perf_counter()-t:.3f} {time.process_time()-c:.3f}')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    wall, cpu = out.stdout.split()
+    print(f"load in a fresh process (imports, SudachiPy dictionary, FAQ index of {len(faq)} entries): "
+          f"{float(wall):.3f} s wall, {float(cpu):.3f} s CPU (goal: under 1 s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench understanding", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="reads of every utterance for the speed figures")
+    args = parser.parse_args(argv)
+    print(f"# understanding benchmark (today = {TODAY}; thresholds: {DEFAULT_THRESHOLDS})")
+    sets = {}
+    for name, (labelled, faq_file) in SETS.items():
+        data, faq = load_labelled(labelled), load_faq(faq_file)
+        sets[name] = (data, faq)
+        report(name, data, faq)
+    sweep(sets)
+    speed(*sets["ours"], rounds=args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
