@@ -280,3 +280,23 @@ def test_close_button_found_by_its_message_when_it_carries_no_value(app, escalat
     staff.press_close("", handoff.staff_thread_ts)
     drain_jobs(app)
     assert open_handoff(app).status == "closed"
+
+
+def test_staff_see_what_the_bot_understood_of_the_last_texts(app, escalate, slack, line_user):
+    from handlers.cli.imports import read_faq
+    from storage import faq as faq_store
+    from tests.understanding.test_chat import FAQ_FILE
+
+    with app.extensions["db"].begin() as session:
+        faq_store.replace_all(session, read_faq(FAQ_FILE), datetime.now(TOKYO))
+    line_user.say("来月引っ越すんですが、手続きは？")
+    line_user.say("ほげほげふがふが")
+    escalate("人と話したい")
+    shown = json.dumps(slack.posts()[0]["blocks"], ensure_ascii=False)
+    assert "来月引っ越すんですが、手続きは?" in shown  # as kept: NFKC, digits masked
+    assert "自動応答：FAQ「引っ越しをするときは、どんな手続きが必要ですか？」を案内" in shown
+    assert "自動応答：理解できず" in shown
+    with app.extensions["db"].begin() as session:
+        opened = session.scalars(select(HandoffMessage).where(HandoffMessage.kind == "opened")).one()
+        payload = json.loads(opened.payload)
+    assert len(payload["understood"]) == len(payload["recent"]) == 2

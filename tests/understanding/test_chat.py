@@ -104,3 +104,91 @@ def test_person_and_notices(line_user, customer, default_faq):
     assert "担当者におつなぎします" in texts(line_user.say("人と話したい"))[0]
     line_user.say("ボットに戻る")
     assert texts(line_user.say("通知いらない"))[0] == messages.NOTICES_STOPPED
+
+
+def test_an_import_is_in_effect_in_the_running_service_without_a_restart(line_user, default_faq, runner, tmp_path):
+    assert "うまく理解できませんでした" in texts(line_user.say("NHKの受信料は含まれていますか"))[0]
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,question,answer,examples\n"
+                   "nhk,NHKの受信料は含まれますか？,NHKの受信料は、ケーブルテレビの料金には含まれておりません。,受信料は別？\n",
+                   encoding="utf-8")
+    result = runner.invoke(args=["import-faq", str(faq)])
+    assert result.exit_code == 0, result.output
+    assert texts(line_user.say("NHKの受信料は含まれていますか"))[0] == \
+        "NHKの受信料は、ケーブルテレビの料金には含まれておりません。"
+
+
+def test_a_process_checks_the_version_at_most_every_few_seconds(app, default_faq, tmp_path):
+    from bot.understanding.library import FaqLibrary
+
+    now = [0.0]
+    library = FaqLibrary(check_seconds=2.0, clock=lambda: now[0])
+    with app.extensions["db"].begin() as db:
+        first = library.index(db)
+        assert len(first) == 21 and library.version == 1
+        faq_store.replace_all(db, list(default_faq.values())[:3], datetime(2026, 11, 26, tzinfo=TOKYO))
+    with app.extensions["db"].begin() as db:
+        now[0] = 1.0
+        assert library.index(db) is first  # not checked yet
+        now[0] = 2.5
+        assert len(library.index(db)) == 3 and library.version == 2
+
+
+def test_misses_are_kept_masked_counted_and_purged(line_user, default_faq, runner, app, clock):
+    for _ in range(2):
+        line_user.say("090-1234-5678 taro@example.jp ほげほげ")
+    line_user.say("ふがふがぴよぴよ")
+    result = runner.invoke(args=["faq", "misses"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["count", "outcome", "last", "seen", "best", "entry", "text"]
+    assert lines[1].split()[0] == "2" and "ほげほげ" in lines[1]
+    assert "090-1234-5678" not in result.output and "taro@example.jp" not in result.output
+    assert "***@***" in lines[1]
+    clock.advance(days=91)
+    assert runner.invoke(args=["purge"]).exit_code == 0
+    assert runner.invoke(args=["faq", "misses"]).output.strip() == "no misses"
+
+
+def test_low_confidence_answers_are_misses_too(line_user, default_faq, app):
+    from bot.flows.understand import CONFIDENT
+
+    line_user.say("来月大阪に転勤になるんだけど、ネットはどうしたらいい？")
+    with app.extensions["db"].begin() as db:
+        (miss,) = db.scalars(select(FaqMiss)).all()
+    assert miss.outcome == faq_store.LOW_CONFIDENCE and miss.best_entry == "moving" and miss.score < CONFIDENT
+
+
+def test_faq_ask_explains_the_choice(runner, default_faq):
+    result = runner.invoke(args=["faq", "ask", "来月引っ越します"])
+    assert result.exit_code == 0
+    assert "chosen: faq:moving" in result.output and default_faq["moving"].answer.splitlines()[0] in result.output
+    assert "nearest FAQ entries:" in result.output
+    assert "intent bill.this_month" in runner.invoke(args=["faq", "ask", "今月の料金"]).output
+    nothing = runner.invoke(args=["faq", "ask", "明日の天気"]).output
+    assert "outcome: not_understood" in nothing and "うまく理解できませんでした" in nothing
+
+
+def test_the_understanding_metric_counts_each_outcome(client, line_user, default_faq):
+    from tests.ops.test_metrics import scrape, value
+
+    before = scrape(client)
+    line_user.say("来月引っ越します")
+    line_user.say("ほげほげふがふが")
+    after = scrape(client)
+    for outcome in ("answered", "not_understood"):
+        assert value(after, "aicom_understanding_total", outcome=outcome) == \
+            value(before, "aicom_understanding_total", outcome=outcome) + 1
+
+
+def test_without_any_faq_the_bot_still_reads_intents_and_says_what_it_cannot(line_user, customer):
+    assert bill_card(line_user.say("今月いくら？"))
+    (reply,) = line_user.say("来月引っ越します")
+    assert "うまく理解できませんでした" in reply["text"]
+
+
+def test_quick_reply_labels_respect_lines_limits(line_user, customer, default_faq):
+    for text in ("ネットが遅い", "ほげほげ", "料金プラン変えたい"):
+        for message in line_user.say(text):
+            for label in quick_reply_labels(message):
+                assert len(label) <= 20

@@ -1,0 +1,132 @@
+"""Reading free text, pure: months as people say them, every intent, ambiguity, the thresholds,
+and accuracy floors on our labelled sets (a regression guard; ``bench understanding`` prints the
+full figures against the baselines)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bench.understanding import SETS, evaluate, load_faq, load_labelled, ours
+from bot.understanding import intents
+from bot.understanding.analysis import analyse
+from bot.understanding.analyzer import nominal, shared_analyzer
+from bot.understanding.faq import FaqIndex
+from bot.understanding.months import MonthSlot, find_month, resolve
+from bot.understanding.reader import ANSWERED, ASKED_BACK, NOT_UNDERSTOOD, explain, read
+from bot.understanding.text import clean, strip_polite
+
+TODAY = date(2026, 12, 4)
+
+
+@pytest.fixture(scope="module")
+def faq_index():
+    return FaqIndex(load_faq(SETS["ours"][1]), analyse)
+
+
+@pytest.mark.parametrize(("text", "month"), [
+    ("今月", date(2026, 12, 1)), ("先月", date(2026, 11, 1)), ("先々月", date(2026, 10, 1)),
+    ("8月", date(2026, 8, 1)), ("８月", date(2026, 8, 1)), ("八月", date(2026, 8, 1)), ("十一月", date(2026, 11, 1)),
+    ("十二月", date(2026, 12, 1)), ("2026年8月", date(2026, 8, 1)), ("２０２６年８月", date(2026, 8, 1)),
+    ("2026/8", date(2026, 8, 1)), ("2025-03", date(2025, 3, 1)), ("去年の12月", date(2025, 12, 1)),
+    ("昨年の5月", date(2025, 5, 1)), ("今年の3月", date(2026, 3, 1)), ("一昨年の1月", date(2024, 1, 1)),
+    ("令和7年3月", date(2025, 3, 1)), ("ごがつ", date(2026, 5, 1)), ("3か月前", date(2026, 9, 1)),
+    ("12月", date(2026, 12, 1)), ("1月", date(2026, 1, 1)), ("せんげつ", date(2026, 11, 1)),
+    ("今月の料金…先月より高い", date(2026, 12, 1)),  # the first month named is the one asked about
+])
+def test_months_as_people_say_them(text, month):
+    slot = find_month(clean(text))
+    assert slot is not None and resolve(slot, TODAY) == month
+
+
+@pytest.mark.parametrize("text", ["12345", "0120-00-6560", "13月", "1年分", "12ヶ月分", "", "ありがとう"])
+def test_no_month(text):
+    assert find_month(clean(text)) is None
+
+
+def test_a_month_with_no_year_is_never_in_the_future():
+    assert resolve(MonthSlot(month=12), date(2026, 11, 30)) == date(2025, 12, 1)
+    assert resolve(MonthSlot(month=11), date(2026, 11, 1)) == date(2026, 11, 1)
+
+
+@pytest.mark.parametrize(("text", "cleaned", "core"), [
+    ("今月の料金はいくらですか？？", "今月の料金はいくらですか?", "今月の料金はいくら"),
+    ("ﾈｯﾄ繋がらないんですけど😢", "ネット繋がらないんですけど", "ネット繋がらない"),
+    ("りょ〜きん教えてください", "りょーきん教えてください", "りょーきん教えて"),
+    ("通知いらないです笑", "通知いらないです", "通知いらない"),
+])
+def test_cleaning(text, cleaned, core):
+    assert clean(text) == cleaned
+    assert strip_polite(clean(text)).replace(" ", "") == core
+
+
+def test_a_verb_meets_its_noun():
+    assert nominal("引き落とす") == "引き落とし" and nominal("引っ越す") == "引っ越し" and nominal("支払う") == "支払い"
+    assert "引き落とし" in analyse("いつ引き落とされますか").terms
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("今月いくら？", intents.BILL_THIS_MONTH), ("こんげつのりょうきん", intents.BILL_THIS_MONTH),
+    ("先月の請求額を教えて", intents.BILL_LAST_MONTH), ("8月分の明細", intents.BILL_MONTH),
+    ("料金の履歴を見たい", intents.BILL_LIST), ("マイページに登録したいです", intents.REGISTER),
+    ("マイページとLINEをつなげたい", intents.LINK), ("連携を解除したい", intents.UNLINK),
+    ("人と話したい", intents.HANDOFF), ("通知いらない", intents.NOTICES_STOP),
+    ("お知らせをまた受け取りたい", intents.NOTICES_RESUME), ("通知の設定を確認したい", intents.NOTICES_SETTINGS),
+    ("何ができるの？", intents.HELP), ("こんにちは", intents.GREETING), ("ありがとうございました", intents.THANKS),
+    ("パスワード忘れた", intents.FORGOT), ("マイページにログインできない", intents.FORGOT),
+])
+def test_every_intent(faq_index, text, intent):
+    reading = read(text, faq_index)
+    assert reading.outcome == ANSWERED and reading.intent == intent, explain(reading)
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("来月引っ越します", "moving"), ("転居の手続き", "moving"), ("解約したい", "cancel"),
+    ("やめたいんだけど", "cancel"),
+    ("いつ引き落とされますか", "debit_date"), ("ネットがつながらない", "internet_down"),
+    ("Wi-Fiのパスワード忘れた", "wifi_password"), ("料金プランを変えたい", "course_change"),
+    ("登録にお金かかる？", "mypage_cost"),
+])
+def test_faq_paraphrases_and_their_contrasts(faq_index, text, entry):
+    reading = read(text, faq_index)
+    assert reading.faq is not None and reading.faq.entry.id == entry, explain(reading)
+
+
+def test_bill_alone_is_this_month_and_ambiguous(faq_index):
+    reading = read("料金", faq_index)
+    assert reading.intent == intents.BILL_THIS_MONTH and reading.ambiguous
+
+
+@pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjkl", "12345", "😀", "Netflixの解約方法",
+                                  "好きな食べ物は？"])
+def test_out_of_scope_is_not_answered(faq_index, text):
+    reading = read(text, faq_index)
+    assert reading.outcome in (ASKED_BACK, NOT_UNDERSTOOD) and reading.faq is None and reading.intent is None
+
+
+def test_no_faq_at_all_still_reads_intents_and_admits_the_rest():
+    assert read("今月いくら", None).intent == intents.BILL_THIS_MONTH
+    assert read("引っ越します", None).outcome == NOT_UNDERSTOOD
+    assert read("引っ越します", FaqIndex([], analyse)).outcome == NOT_UNDERSTOOD
+
+
+def test_explain_names_the_choice_and_the_alternatives(faq_index):
+    lines = explain(read("来月引っ越します", faq_index))
+    assert lines[0] == "outcome: answered" and lines[1].startswith("chosen: faq:moving (score ")
+    assert any(line.strip().startswith("moving ") for line in lines)
+
+
+def test_the_analyser_loads_once_per_process():
+    assert shared_analyzer() is shared_analyzer()
+
+
+@pytest.mark.parametrize(("name", "floors"), [
+    ("ours", {"intent": 0.95, "faq": 0.90, "oos": 0.90}),
+    ("other operator", {"faq": 0.90, "oos": 0.90}),
+])
+def test_accuracy_floors_on_our_labelled_sets(name, floors):
+    labelled, faq_file = SETS[name]
+    result = evaluate(ours(load_faq(faq_file)), load_labelled(labelled))
+    for measure, floor in floors.items():
+        assert result[measure] >= floor, (measure, result[measure])
