@@ -374,6 +374,14 @@ def check_amount(raw: str) -> int:
     return int(value.replace(",", ""))
 
 
+def _once(first_line: dict[str, int], key: str, start: int, errors: list[LineError], what: str) -> None:
+    """Note the line where ``key`` first appears; a second appearance is an error naming the first."""
+    if key in first_line:
+        errors.append(LineError(start, f"{what} already appears on line {first_line[key]}"))
+    else:
+        first_line[key] = start
+
+
 def _checked(start: int, errors: list[LineError], check: Callable, *args):
     """Run one field check; on failure note the error and return None."""
     try:
@@ -406,10 +414,7 @@ def read_customers(path: Path, encoding: str = "utf-8", progress: Progress | Non
         name = _checked(start, errors, check_text, row.get("name", ""), "name", MAX_NAME, False, False)
         email = _checked(start, errors, check_email, row.get("email", ""))
         if number is not None:
-            if number in first_line:
-                errors.append(LineError(start, f"customer_number already appears on line {first_line[number]}"))
-            else:
-                first_line[number] = start
+            _once(first_line, number, start, errors, "customer_number")
         if len(errors) == before:
             records.append(bulk.CustomerRecord(number, phone, kana, name, email))
     errors += table.errors  # complete now that every row was read
@@ -613,12 +618,8 @@ def read_faq(path: Path, encoding: str = "utf-8") -> list[faq.FaqRow]:
         answer = _checked(start, errors, check_faq_answer, row["answer"])
         examples = _checked(start, errors, check_faq_examples, row.get("examples", ""))
         link = _checked(start, errors, check_faq_link, row.get("link", ""))
-        if entry_id is not None:
-            key = entry_id.lower()  # "WiFi" and "wifi" would be two entries no one can tell apart
-            if key in first_line:
-                errors.append(LineError(start, f'id "{entry_id}" already appears on line {first_line[key]}'))
-            else:
-                first_line[key] = start
+        if entry_id is not None:  # "WiFi" and "wifi" would be two entries no one can tell apart
+            _once(first_line, entry_id.lower(), start, errors, f'id "{entry_id}"')
         if len(errors) == before:
             rows.append(faq.FaqRow(entry_id, question, answer, examples, link))
     errors += table.errors  # complete now that every row was read
