@@ -4,6 +4,8 @@ Data (all our own, in the repository):
 
 - ``tests/data/understanding.csv``: customer utterances labelled with the intent (``bill.month:YYYY-MM``
   with today = 2026-12-04), the FAQ entry of ``data/faq.csv`` (``faq:<id>``), or ``none``;
+- ``tests/data/understanding-holdout.csv``: written last, by someone who saw neither the code nor its
+  failures, for ``data/faq.csv``: the fairest estimate of what unseen phrasings get;
 - ``tests/data/understanding-other-operator.csv`` with ``bench/data/faq-other-operator.csv``: another
   operator's FAQ that nothing here was tuned on (half its entries have no examples), to see what an
   unseen ``import-faq`` file gets.
@@ -54,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 12, 4)
 SETS = {
     "ours": (ROOT / "tests/data/understanding.csv", ROOT / "data/faq.csv"),
+    "hold-out": (ROOT / "tests/data/understanding-holdout.csv", ROOT / "data/faq.csv"),
     "other operator": (ROOT / "tests/data/understanding-other-operator.csv",
                        ROOT / "bench/data/faq-other-operator.csv"),
 }

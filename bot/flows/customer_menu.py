@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
+from bot.flows.understand import question_button
 from bot.types import QuickReply, SwitchMenu
+from storage import faq as faq_store
 from storage import richmenus
+
+FAQ_BUTTONS = 12  # LINE shows at most 13 quick replies; the last is a person
 
 
 def faq(turn: Turn, _match: object = None) -> None:
-    """よくある質問: short answers to what newcomers ask before registering."""
+    """よくある質問: the operators' FAQ questions to tap (the first 12, in their file's order); before
+    any FAQ was imported, short answers to what newcomers ask before registering."""
+    _version, entries = faq_store.load(turn.db)
+    if entries:
+        turn.say(messages.FAQ_LIST, [*(question_button(e.question) for e in entries[:FAQ_BUTTONS]),
+                                     QuickReply(messages.QR_OPERATOR, messages.QR_OPERATOR)])
+        return None
     turn.say(messages.FAQ, [QuickReply(messages.QR_REGISTER, messages.QR_REGISTER),
                             QuickReply(messages.LOGIN_LINK_BUTTON, messages.LOGIN_LINK_BUTTON),
                             QuickReply(messages.QR_HELP, messages.QR_HELP)])

@@ -51,5 +51,5 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     reading = "".join(t.reading for t in tokens)
     haystack = "\n".join((cleaned, normalized, reading, kana_key(cleaned)))
     core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading
-    return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens),
+    return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
                     find_month(cleaned), kana_key(core_reading))

@@ -49,6 +49,8 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
                          "nhk", "paperless", "prorate", "visit"})
+# What makes a text about something an FAQ entry may answer better than a likely intent (``reader``).
+TOPICAL = FAQ_TOPICS | {"already", "cost", "mail", "not_arrive", "customer_number", "invoice", "debit"}
 # Texts that are only a greeting or thanks are short; longer ones say something else as well.
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
@@ -73,6 +75,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
     slot = a.month
     asked_for_bill = "bill" in c
     if not asked_for_bill and slot is None:
+        if "list" in c and len(a.core) <= 6 and not c & FAQ_TOPICS:  # 「履歴」「一覧」 alone
+            return [IntentScore(BILL_LIST, LIKELY, why="a list alone")]
         return []
     if slot is None and _IMPOSSIBLE_MONTH.search(a.text):
         return []  # 「13月の料金」: not this month's bill; not understood, with the menu offered
@@ -84,8 +88,9 @@ def _bill(a: Analysis) -> list[IntentScore]:
     if "when" in c and ("debit" in c or slot is None):
         topics = topics | {"debit+when"}
     if not asked_for_bill:
-        # A month alone (「8月は？」「先月分」) is a bill; a month in a sentence about anything else is not.
-        if topics or len(a.core) > 10 or (slot.offset is not None and slot.offset > 0):
+        # A month alone (「8月は？」「先月分」), or asked to be shown (「8月のを見たい」), is a bill; a month
+        # in a sentence about anything else is not.
+        if topics or (slot.offset is not None and slot.offset > 0) or (len(a.core) > 10 and "question" not in c):
             return []
         return [_bill_for_slot(slot, LIKELY, "a month alone")]
     score = ASIDE if topics else SURE
@@ -111,7 +116,7 @@ def _notices(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "notice" not in c:
         return []
-    score = ASIDE if c & {"outage", "mail", "link", "elsewhere", "trouble", "not_arrive"} - {"notice"} else SURE
+    score = ASIDE if c & ({"mail", "link", "elsewhere", "not_arrive"} | FAQ_TOPICS) - {"cancel"} else SURE
     if "settings" in c and "question" in c or _ON_OR_OFF.search(a.text):
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
     if _RESUME_STRONG.search(a.text) or ("resume" in c and "stop" not in c):
@@ -125,8 +130,15 @@ def _notices(a: Analysis) -> list[IntentScore]:
 
 def _links(a: Analysis) -> list[IntentScore]:
     c = a.concepts
+    both = "mypage" in c and "line" in c
     explicit = "link" in c or ("connect" in c and c & {"mypage", "line"} and not c & {"internet", "tv", "person"})
-    if not explicit or "notice" in c:
+    if "notice" in c:
+        return []
+    if not explicit and both and "stop" in c:  # 「このラインとマイページ切り離して」
+        explicit = True
+    if not explicit and "already" in c and "line" in c and "stop" not in c:  # 「IDはあるからLINEでも見たい」
+        return [IntentScore(LINK, 0.6, why="already a My Page user, in LINE")]
+    if not explicit:
         return []
     aside = bool(c & (FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
     if "stop" in c or "cancel" in c:
@@ -149,7 +161,7 @@ def _handoff(a: Analysis) -> list[IntentScore]:
 
 def _register(a: Analysis) -> list[IntentScore]:
     c = a.concepts
-    if "register" not in c:
+    if "register" not in c and not ("mypage" in c and "start" in c):  # 「マイページを作りたい」
         return []
     if c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive", "credential",
             "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & FAQ_TOPICS:

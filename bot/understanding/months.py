@@ -18,7 +18,8 @@ _KANA_MONTH_RE = re.compile("|".join(sorted(_KANA_MONTHS, key=len, reverse=True)
 
 _RELATIVE = (  # longest first
     (re.compile(r"先々月|先先月|前々月|前前月|せんせんげつ|センセンゲツ|二か月前|二ヶ月前"), -2),
-    (re.compile(r"先月|前月|せんげつ|センゲツ|1か月前|1ヶ月前|一か月前|一ヶ月前|前回|ぜんかい|ゼンカイ"), -1),
+    (re.compile(r"先月|前月|せんげつ|センゲツ|一か月前|一ヶ月前|前回|ぜんかい|ゼンカイ|前の月|ひと月前|ひとつき前"),
+     -1),
     (re.compile(r"来月|らいげつ|翌月"), 1),
     (re.compile(r"今月|こんげつ|コンゲツ|当月|今回|最新|直近"), 0),
 )
@@ -49,8 +50,12 @@ def _kanji_month(text: str) -> int:
     return _KANJI_DIGITS[text]
 
 
+_KANJI_YEAR = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
+
+
 def find_month(text: str) -> MonthSlot | None:
     """The month ``text`` names, if any (``text`` cleaned: NFKC, lower case)."""
+    text = _KANJI_YEAR.sub(lambda m: "".join(str(_KANJI_DIGITS[ch]) for ch in m.group(0)), text)
     ago = _MONTHS_AGO.search(text)
     if ago and 0 < int(ago.group(1)) <= 24:
         return MonthSlot(offset=-int(ago.group(1)))

@@ -8,7 +8,7 @@ sweep they were chosen from):
    ``intent_sure`` is answered, whatever the FAQ says: 「今月いくら？」 is a bill.
 2. Else the best FAQ entry, if it scores at least ``faq_answer``. When an intent was also read
    (not sure, such as 「料金」 with no month, or small talk), the entry must also score
-   ``faq_over_intent`` and the text must name a topic the FAQ is about (``intents.FAQ_TOPICS``).
+   ``faq_over_intent`` and the text must name a topic the FAQ is about (``intents.TOPICAL``).
 3. Else an intent read with at least ``intent_min``.
 4. Else not understood; FAQ entries scoring at least ``faq_suggest`` are offered as "did you
    mean" (that is "asked back" in the metrics), with a person and the menu always offered.
@@ -35,7 +35,7 @@ class Thresholds:
 
     intent_sure: float = 0.85
     intent_min: float = 0.6
-    faq_answer: float = 0.3
+    faq_answer: float = 0.35
     faq_suggest: float = 0.15
     faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
     elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
@@ -99,7 +99,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
     # text names a topic the FAQ is about and an entry explains it well (「NHKの受信料は料金に入ってる？」).
     held = best_intent is not None and best_intent.score >= thresholds.intent_min
-    topical = bool(a.concepts & intent_names.FAQ_TOPICS)
+    topical = bool(a.concepts & intent_names.TOPICAL)
     faq_bar = thresholds.faq_answer
     if held:
         faq_bar = max(faq_bar, thresholds.faq_over_intent) if topical else float("inf")

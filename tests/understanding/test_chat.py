@@ -153,10 +153,11 @@ def test_misses_are_kept_masked_counted_and_purged(line_user, default_faq, runne
 def test_low_confidence_answers_are_misses_too(line_user, default_faq, app):
     from bot.flows.understand import CONFIDENT
 
-    line_user.say("来月大阪に転勤になるんだけど、ネットはどうしたらいい？")
+    line_user.say("コールセンターの番号")
     with app.extensions["db"].begin() as db:
         (miss,) = db.scalars(select(FaqMiss)).all()
-    assert miss.outcome == faq_store.LOW_CONFIDENCE and miss.best_entry == "moving" and miss.score < CONFIDENT
+    assert miss.outcome == faq_store.LOW_CONFIDENCE and miss.best_entry == "support_contact"
+    assert miss.score < CONFIDENT
 
 
 def test_faq_ask_explains_the_choice(runner, default_faq):
@@ -192,3 +193,13 @@ def test_quick_reply_labels_respect_lines_limits(line_user, customer, default_fa
         for message in line_user.say(text):
             for label in quick_reply_labels(message):
                 assert len(label) <= 20
+
+
+def test_the_faq_button_lists_the_operators_questions(line_user, default_faq):
+    (reply,) = line_user.say("よくある質問")
+    assert reply["text"] == messages.FAQ_LIST
+    labels = quick_reply_labels(reply)
+    assert len(labels) == 13 and labels[-1] == messages.QR_OPERATOR
+    first = reply["quickReply"]["items"][0]["action"]["text"]
+    assert first == default_faq["moving"].question
+    assert texts(line_user.say(first))[0] == default_faq["moving"].answer
