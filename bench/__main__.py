@@ -1,6 +1,6 @@
 """``python -m bench [load|import|webhook|notices|turn] [options]``: run the benchmarks.
 
-``make bench`` runs load, then import.
+``make bench`` runs load, then import, then understanding.
 
 - ``load``: the service as deployed under load against the floor and an echo bot (``bench/load.py``);
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
@@ -24,7 +24,7 @@ from bench import imports, load, notices, turn, understanding, webhook
 
 BENCHMARKS = {"load": load.main, "import": imports.main, "webhook": webhook.main, "notices": notices.main,
               "turn": turn.main, "understanding": understanding.main}
-DEFAULT = ("load", "import")
+DEFAULT = ("load", "import", "understanding")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ frozen value, so the analyser runs once per message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.understanding import lexicon
@@ -22,6 +23,9 @@ RETRIEVAL_CONCEPTS = frozenset({
     "notice", "when", "person", "inquiry", "absence", "home_phone", "security", "parental", "construction",
     "recording", "high_quality", "nhk", "paperless", "prorate", "visit",
 })
+
+
+_LONG_VOWEL = re.compile(r"([オコソトノホモヨロゴゾドボポョォウクスツヌフムユルグズヅブプュゥ])ー")
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,12 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     tokens = analyzer.tokens(cleaned)
     core = strip_polite(cleaned).replace(" ", "")
     normalized = "".join(t.normalized for t in tokens).lower()
-    reading = "".join(t.reading for t in tokens)
-    haystack = "\n".join((cleaned, normalized, reading, kana_key(cleaned)))
-    core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading
+    # Readings joined at word boundaries, so a katakana phrase cannot straddle two words (設定した is
+    # セッテイ|シ|タ, not テイシ); the whole text as katakana, with ー read as ウ (つーち, とーろく),
+    # catches hiragana the analyser splits oddly.
+    reading = "|".join(t.reading for t in tokens)
+    kana = kana_key(cleaned)
+    haystack = "\n".join((cleaned, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
+    core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading.replace("|", "")
     return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
                     find_month(cleaned), kana_key(core_reading))

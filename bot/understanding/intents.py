@@ -49,12 +49,16 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
                          "nhk", "paperless", "prorate", "visit"})
+# The services themselves: a bill question may name them; a problem with them is an FAQ's.
+SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
+PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
 # What makes a text about something an FAQ entry may answer better than a likely intent (``reader``).
 TOPICAL = FAQ_TOPICS | {"already", "cost", "mail", "not_arrive", "customer_number", "invoice", "debit"}
 # Texts that are only a greeting or thanks are short; longer ones say something else as well.
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
-_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|戻|復活|届くように|来るように|くるように")
+_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
+                            r"届くように|来るように|くるように")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
 _ON_OR_OFF = re.compile(r"オンかオフ|オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
 
@@ -81,6 +85,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
     if slot is None and _IMPOSSIBLE_MONTH.search(a.text):
         return []  # 「13月の料金」: not this month's bill; not understood, with the menu offered
     topics = c & (FAQ_TOPICS | {"change", "elsewhere", "register", "notice", "link", "person"})
+    if asked_for_bill and not topics & PROBLEMS:
+        topics = topics - SERVICES  # 「ネット代とテレビ代あわせていくら？」 names the services, asks the bill
     if "cost" in c and c & {"mypage", "register"}:
         topics = topics | {"cost"}
     if "invoice" in c and slot is None:
@@ -117,6 +123,8 @@ def _notices(a: Analysis) -> list[IntentScore]:
     if "notice" not in c:
         return []
     score = ASIDE if c & ({"mail", "link", "elsewhere", "not_arrive"} | FAQ_TOPICS) - {"cancel"} else SURE
+    if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
+        return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
     if "settings" in c and "question" in c or _ON_OR_OFF.search(a.text):
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
     if _RESUME_STRONG.search(a.text) or ("resume" in c and "stop" not in c):
@@ -194,7 +202,8 @@ def _small_talk(a: Analysis) -> list[IntentScore]:
     if "greeting" in c:
         found.append(IntentScore(GREETING, SURE if short else 0.55, why="greeting"))
     if "thanks" in c and "greeting" not in c:
-        found.append(IntentScore(THANKS, SURE if short else 0.55, why="thanks"))
+        alone = not c - {"thanks", "question"}  # 「ご丁寧に恐れ入ります。大変助かりました」
+        found.append(IntentScore(THANKS, SURE if short else (0.7 if alone else 0.55), why="thanks"))
     return found
 
 

@@ -44,6 +44,14 @@ class MonthSlot:
     year_offset: int | None = None  # 去年 = -1, 今年 = 0
 
 
+def _kanji_count(text: str) -> int:
+    """一 … 九十九 as a number (令和六年, 令和十年)."""
+    tens, _, ones = text.rpartition("十")
+    if "十" not in text:
+        return _KANJI_DIGITS[text]
+    return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
+
+
 def _kanji_month(text: str) -> int:
     if text.startswith("十"):
         return 10 + (_KANJI_DIGITS[text[1]] if len(text) > 1 else 0)
@@ -51,11 +59,17 @@ def _kanji_month(text: str) -> int:
 
 
 _KANJI_YEAR = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
+_KANJI_NUMBER = re.compile(r"(?<=令和)\s?[一二三四五六七八九十]{1,3}(?=年)")
+_ERA_DOTTED = re.compile(r"(?:令和|r)\s?(\d{1,2})[./](\d{1,2})(?!\d)")
 
 
 def find_month(text: str) -> MonthSlot | None:
     """The month ``text`` names, if any (``text`` cleaned: NFKC, lower case)."""
     text = _KANJI_YEAR.sub(lambda m: "".join(str(_KANJI_DIGITS[ch]) for ch in m.group(0)), text)
+    text = _KANJI_NUMBER.sub(lambda m: str(_kanji_count(m.group(0).strip())), text)
+    dotted = _ERA_DOTTED.search(text)  # R8.3
+    if dotted and 1 <= int(dotted.group(2)) <= 12:
+        return MonthSlot(month=int(dotted.group(2)), year=2018 + int(dotted.group(1)))
     ago = _MONTHS_AGO.search(text)
     if ago and 0 < int(ago.group(1)) <= 24:
         return MonthSlot(offset=-int(ago.group(1)))

@@ -39,6 +39,8 @@ class Thresholds:
     faq_suggest: float = 0.15
     faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
     elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
+    example_min: float = float(__import__("os").environ.get("AICOM_EXMIN", "0.4"))
+    example_score: float = float(__import__("os").environ.get("AICOM_EXSC", "0.7"))
     alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
 
 
@@ -77,10 +79,14 @@ class Reading:
 
 
 def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
-         analysis: Analysis | None = None) -> Reading:
-    """Read one message (pure: the index is already fitted)."""
+         analysis: Analysis | None = None, examples: FaqIndex | None = None) -> Reading:
+    """Read one message (pure: the indexes are already fitted). ``examples`` ranks labelled customer
+    phrasings of the intents (``bot/understanding/examples.csv``): the nearest one's intent is a
+    reading when no rule read one."""
     a = analysis or analyse(text)
     scored = tuple(score_intents(a))
+    if examples is not None and not any(s.score >= thresholds.intent_min for s in scored):
+        scored = scored + tuple(_nearest_example(a, examples, thresholds))
     matches: list[FaqMatch] = index.search(a, limit=thresholds.alternatives + 1) if index is not None else []
     if "elsewhere" in a.concepts:
         matches = [FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
@@ -113,6 +119,18 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         return answer_intent(best_intent)
     suggestions = _nearby(matches[:thresholds.alternatives], thresholds)
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
+
+
+def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) -> list[IntentScore]:
+    """The intent of the labelled phrasing nearest to the text, if near enough (``none`` is a class too)."""
+    found = examples.search(a, limit=1)
+    if not found or found[0].score < thresholds.example_min or found[0].entry.id == "none":
+        return []
+    intent = found[0].entry.id
+    if intent == intent_names.BILL_MONTH and a.month is None:
+        return []
+    return [IntentScore(intent, thresholds.example_score, a.month if intent.startswith("bill.") else None,
+                        why=f"nearest labelled phrasing ({found[0].score:.2f})")]
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:
