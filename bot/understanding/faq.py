@@ -67,6 +67,19 @@ def _weigh(view_grams: list[list[Counter[str]]], idf: dict[str, float]) -> list[
     return weighted
 
 
+def _postings(entry_views: list[list[dict[str, float]]]) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
+    """Bigram -> (view number, weight) for every view, and the entry each view belongs to."""
+    postings: dict[str, list[tuple[int, float]]] = {}
+    owners: list[int] = []
+    for entry, views in enumerate(entry_views):
+        for view in views:
+            number = len(owners)
+            owners.append(entry)
+            for gram, weight in view.items():
+                postings.setdefault(gram, []).append((number, weight))
+    return postings, owners
+
+
 def bigrams(text: str) -> Counter[str]:
     """Character bigrams of ``text`` (a single character stands for itself)."""
     compact = "".join(ch for ch in text if not ch.isspace() and ch not in "、。,.!?？！「」()（）・…")
@@ -118,6 +131,8 @@ class FaqIndex:
         self._views = _weigh(view_grams, self._gram_idf)
         self._reading_idf = _gram_idf(reading_grams, views)
         self._reading_views = _weigh(reading_grams, self._reading_idf)
+        self._postings = _postings(self._views)
+        self._reading_postings = _postings(self._reading_views)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -141,24 +156,33 @@ class FaqIndex:
             scores.append(min(score / best, 1.0))
         return scores
 
-    def _bigram_scores(self, text: str, idf: dict[str, float], entry_views: list[list[dict[str, float]]]
-                       ) -> list[float]:
+    def _bigram_scores(self, text: str, idf: dict[str, float], postings: dict[str, list[tuple[int, float]]],
+                       owners: list[int]) -> list[float]:
+        """Best cosine of the text's bigrams with each entry's views, through an inverted index
+        (only the views that share a bigram are touched)."""
         grams = bigrams(text)
+        scores = [0.0] * len(self.entries)
         if not grams:
-            return [0.0] * len(self.entries)
+            return scores
         vector = {g: n * idf.get(g, self._unknown_gram_idf) for g, n in grams.items()}
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
-        query = {g: v / norm for g, v in vector.items()}
-        return [max((sum(w * view.get(g, 0.0) for g, w in query.items()) for view in views), default=0.0)
-                for views in entry_views]
+        dots: dict[int, float] = {}
+        for gram, value in vector.items():
+            for view, weight in postings.get(gram, ()):
+                dots[view] = dots.get(view, 0.0) + value / norm * weight
+        for view, dot in dots.items():
+            entry = owners[view]
+            if dot > scores[entry]:
+                scores[entry] = dot
+        return scores
 
     def search(self, analysis: Analysis, limit: int = 4) -> list[FaqMatch]:
         """The best ``limit`` entries for the analysed text, best first."""
         if not self.entries:
             return []
         bm25 = self._bm25(analysis.retrieval_terms())
-        written = self._bigram_scores(analysis.core, self._gram_idf, self._views)
-        read = self._bigram_scores(analysis.reading, self._reading_idf, self._reading_views)
+        written = self._bigram_scores(analysis.core, self._gram_idf, *self._postings)
+        read = self._bigram_scores(analysis.reading, self._reading_idf, *self._reading_postings)
         grams = [max(w, r) for w, r in zip(written, read, strict=True)]
         share = self.bm25_share
         matches = [FaqMatch(entry, share * b + (1 - share) * g, b, g)

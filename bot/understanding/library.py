@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.understanding.analysis import analyse
 from bot.understanding.faq import FaqIndex
+from bot.understanding.reader import intent_examples
 from storage import faq as faq_store
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class FaqLibrary:
             if version != self._version or self._index is None:
                 version, rows = faq_store.load(db)
                 self._index = FaqIndex(rows, analyse)
+                intent_examples()  # fitted once per process, here rather than in a customer's turn
                 self._version = version
                 log.info("FAQ version %d in use (%d entries)", version, len(rows))
             self._checked_at = now

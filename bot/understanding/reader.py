@@ -9,20 +9,25 @@ sweep they were chosen from):
 2. Else the best FAQ entry, if it scores at least ``faq_answer``. When an intent was also read
    (not sure, such as 「料金」 with no month, or small talk), the entry must also score
    ``faq_over_intent`` and the text must name a topic the FAQ is about (``intents.TOPICAL``).
-3. Else an intent read with at least ``intent_min``.
+3. Else an intent read with at least ``intent_min``; else the intent of the nearest labelled
+   customer phrasing (``data/intent_examples.csv``), when it is at least ``example_min`` near.
 4. Else not understood; FAQ entries scoring at least ``faq_suggest`` are offered as "did you
    mean" (that is "asked back" in the metrics), with a person and the menu always offered.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.understanding import intents as intent_names
 from bot.understanding.analysis import Analysis, analyse
 from bot.understanding.faq import FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
 from bot.understanding.months import MonthSlot
+from storage.faq import FaqRow
 
 ANSWERED = "answered"
 ASKED_BACK = "asked_back"
@@ -39,8 +44,8 @@ class Thresholds:
     faq_suggest: float = 0.15
     faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
     elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
-    example_min: float = float(__import__("os").environ.get("AICOM_EXMIN", "0.4"))
-    example_score: float = float(__import__("os").environ.get("AICOM_EXSC", "0.7"))
+    example_min: float = 0.6  # how near a labelled phrasing must be to lend its intent
+    example_score: float = 0.7  # the intent it lends: likely, never sure (an FAQ entry on a topic wins)
     alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
 
 
@@ -79,14 +84,14 @@ class Reading:
 
 
 def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
-         analysis: Analysis | None = None, examples: FaqIndex | None = None) -> Reading:
+         analysis: Analysis | None = None, examples: FaqIndex | None | bool = True) -> Reading:
     """Read one message (pure: the indexes are already fitted). ``examples`` ranks labelled customer
     phrasings of the intents (``bot/understanding/examples.csv``): the nearest one's intent is a
-    reading when no rule read one."""
+    reading when nothing else answered (``True``: the shipped examples; ``None``: rules alone)."""
     a = analysis or analyse(text)
+    if examples is True:
+        examples = intent_examples()
     scored = tuple(score_intents(a))
-    if examples is not None and not any(s.score >= thresholds.intent_min for s in scored):
-        scored = scored + tuple(_nearest_example(a, examples, thresholds))
     matches: list[FaqMatch] = index.search(a, limit=thresholds.alternatives + 1) if index is not None else []
     if "elsewhere" in a.concepts:
         matches = [FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
@@ -117,8 +122,33 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         return Reading(ANSWERED, faq=best_faq, suggestions=others, alternatives=extra, **common)
     if best_intent and best_intent.score >= thresholds.intent_min:
         return answer_intent(best_intent)
+    # Last, before admitting defeat: the intent of the nearest labelled customer phrasing.
+    nearest = _nearest_example(a, examples, thresholds) if isinstance(examples, FaqIndex) else []
+    if nearest:
+        scored = (*nearest, *scored)
+        common["intents"] = scored
+        return answer_intent(nearest[0])
     suggestions = _nearby(matches[:thresholds.alternatives], thresholds)
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
+
+
+EXAMPLES_FILE = Path(__file__).with_name("data") / "intent_examples.csv"
+
+
+@functools.cache
+def intent_examples() -> FaqIndex:
+    """The labelled customer phrasings of every intent (and of ``none``), fitted once per process.
+
+    Each intent is one "entry" whose examples are its phrasings, so the FAQ's ranking (BM25 and
+    bigrams, best example) finds the nearest; the file holds the intent and out-of-scope rows of
+    ``tests/data/understanding*.csv`` except the last hold-out set, kept unseen for measuring.
+    """
+    by_intent: dict[str, list[str]] = {}
+    with EXAMPLES_FILE.open(encoding="utf-8", newline="") as stream:
+        for row in csv.DictReader(stream):
+            by_intent.setdefault(row["intent"], []).append(row["text"])
+    return FaqIndex([FaqRow(intent, texts[0][:40], "", tuple(texts[1:])) for intent, texts in by_intent.items()],
+                    analyse)
 
 
 def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) -> list[IntentScore]:
