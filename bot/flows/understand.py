@@ -45,8 +45,6 @@ INTENT_WORDS = {
     intents.NOTICES_SETTINGS: messages.QR_NOTICES_SETTINGS,
     intents.HELP: messages.QR_HELP,
 }
-# An FAQ answer below this score is answered but noted for ``faq misses`` (low confidence).
-CONFIDENT = 0.45
 MAX_REPLIES = 5  # LINE's limit of messages in one reply
 LABEL_LIMIT = 20  # LINE's limit of a quick reply label
 
@@ -129,7 +127,7 @@ class FreeTextReader:
         else:
             turn.say(entry.answer, choices)
         turn.understood = messages.UNDERSTOOD_FAQ.format(question=entry.question)
-        if match.score < CONFIDENT:
+        if match.score < self.thresholds.faq_confident:
             self._miss(turn, faq_store.LOW_CONFIDENCE, reading)
         return None
 

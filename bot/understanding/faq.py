@@ -111,7 +111,9 @@ class FaqIndex:
                     doc[term] += QUESTION_WEIGHT
                 grams.append(bigrams(analysis.core))
                 readings.append(bigrams(analysis.reading))
-            for term in analyse(entry.answer).retrieval_terms():
+            # The answer's words count once, its concepts not at all: nearly every answer names the
+            # free-call number or the bill, which would make those concepts tell no entry apart.
+            for term in analyse(entry.answer).terms:
                 doc[term] += 1
             docs.append(doc)
             view_grams.append(grams)

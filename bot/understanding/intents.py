@@ -59,6 +59,7 @@ _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
 _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
                             r"届くように|来るように|くるように")
+_UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
 _ON_OR_OFF = re.compile(r"オンかオフ|オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
 
@@ -99,6 +100,9 @@ def _bill(a: Analysis) -> list[IntentScore]:
         if topics or (slot.offset is not None and slot.offset > 0) or (len(a.core) > 10 and "question" not in c):
             return []
         return [_bill_for_slot(slot, LIKELY, "a month alone")]
+    if "stop" in c and slot is None and not topics - {"notice"} and not c & {"cancel", "link"}:
+        # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
+        return [IntentScore(NOTICES_STOP, LIKELY, why="bill words + stop: the monthly notice")]
     score = ASIDE if topics else SURE
     why = "bill words" + (f", but about {'/'.join(sorted(topics))}" if topics else "")
     if "list" in c:
@@ -125,9 +129,13 @@ def _notices(a: Analysis) -> list[IntentScore]:
     score = ASIDE if c & ({"mail", "link", "elsewhere", "not_arrive"} | FAQ_TOPICS) - {"cancel"} else SURE
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
-    if "settings" in c and "question" in c or _ON_OR_OFF.search(a.text):
+    if _ON_OR_OFF.search(a.text):
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
-    if _RESUME_STRONG.search(a.text) or ("resume" in c and "stop" not in c):
+    if _RESUME_STRONG.search(a.text):
+        return [IntentScore(NOTICES_RESUME, score, why="notice + resume")]
+    if "settings" in c and "question" in c:
+        return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
+    if "resume" in c and "stop" not in c:
         return [IntentScore(NOTICES_RESUME, score, why="notice + resume")]
     if "stop" in c:
         return [IntentScore(NOTICES_STOP, score + 0.05, why="notice + stop")]
@@ -149,7 +157,7 @@ def _links(a: Analysis) -> list[IntentScore]:
     if not explicit:
         return []
     aside = bool(c & (FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
-    if "stop" in c or "cancel" in c:
+    if "stop" in c or "cancel" in c or _UNDO.search(a.text):
         return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
     return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]
 
@@ -185,6 +193,8 @@ def _forgot(a: Analysis) -> list[IntentScore]:
         return [IntentScore(FORGOT, SURE, why="forgot ID/password")]
     if "cant_login" in c:
         return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
+    if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register"}:
+        return [IntentScore(FORGOT, LIKELY, why="asks for the My Page ID or password")]
     return []
 
 

@@ -23,7 +23,7 @@ _RELATIVE = (  # longest first
     (re.compile(r"来月|らいげつ|翌月"), 1),
     (re.compile(r"今月|こんげつ|コンゲツ|当月|今回|最新|直近"), 0),
 )
-_MONTHS_AGO = re.compile(r"(\d{1,2})\s?(?:か|ヶ|カ|ヵ|ケ|ヵ)月前")
+_MONTHS_AGO = re.compile(r"(\d{1,2})\s?(?:か|ヶ|カ|ヵ|ケ|ヵ)月前|(\d{1,2})\s?つ前の月")
 _ERA = re.compile(r"(令和|r)\s?(\d{1,2}|元)年")
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
 _NUMERIC = re.compile(r"((?:19|20)\d{2})\s?[/\-.]\s?(\d{1,2})(?![\d/\-.])")
@@ -71,8 +71,8 @@ def find_month(text: str) -> MonthSlot | None:
     if dotted and 1 <= int(dotted.group(2)) <= 12:
         return MonthSlot(month=int(dotted.group(2)), year=2018 + int(dotted.group(1)))
     ago = _MONTHS_AGO.search(text)
-    if ago and 0 < int(ago.group(1)) <= 24:
-        return MonthSlot(offset=-int(ago.group(1)))
+    if ago and 0 < int(ago.group(1) or ago.group(2)) <= 24:
+        return MonthSlot(offset=-int(ago.group(1) or ago.group(2)))
     numeric = _NUMERIC.search(text)
     if numeric and 1 <= int(numeric.group(2)) <= 12:
         return MonthSlot(month=int(numeric.group(2)), year=int(numeric.group(1)))

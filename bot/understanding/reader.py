@@ -42,6 +42,7 @@ class Thresholds:
     intent_min: float = 0.6
     faq_answer: float = 0.35
     faq_suggest: float = 0.15
+    faq_confident: float = 0.45  # an FAQ answer below this is given, and noted for ``faq misses``
     faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
     elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
     example_min: float = 0.6  # how near a labelled phrasing must be to lend its intent
@@ -153,6 +154,8 @@ def intent_examples() -> FaqIndex:
 
 def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) -> list[IntentScore]:
     """The intent of the labelled phrasing nearest to the text, if near enough (``none`` is a class too)."""
+    if "elsewhere" in a.concepts:  # another company's service: no phrasing of ours is near it
+        return []
     found = examples.search(a, limit=1)
     if not found or found[0].score < thresholds.example_min or found[0].entry.id == "none":
         return []
