@@ -58,10 +58,11 @@ TOPICAL = FAQ_TOPICS | {"already", "cost", "mail", "not_arrive", "customer_numbe
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
 _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
-                            r"届くように|来るように|くるように")
+                            r"届くように|来るように|くるように|停止を(?:取り消|取消|解除|やめ|撤回)")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
-_ON_OR_OFF = re.compile(r"オンかオフ|オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
+_ON_OR_OFF = re.compile(r"オンかオフ|オン\?オフ|オン・オフ|オンオフ|"
+                        r"オンになって|オフになって|どうなって|どっち|止まってる\?|止まっている\?")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _notices(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "notice" not in c:
         return []
-    score = ASIDE if c & ({"mail", "link", "elsewhere", "not_arrive"} | FAQ_TOPICS) - {"cancel"} else SURE
+    score = ASIDE if c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
     if _ON_OR_OFF.search(a.text):
@@ -156,7 +157,8 @@ def _links(a: Analysis) -> list[IntentScore]:
         return [IntentScore(LINK, 0.6, why="already a My Page user, in LINE")]
     if not explicit:
         return []
-    aside = bool(c & (FAQ_TOPICS | {"elsewhere"}) - {"cancel"})
+    # 「ネットのマイページ」 is the web My Page; a phone's 機種変更 is only why they unlink.
+    aside = bool(c & (FAQ_TOPICS | {"cost"}) - {"cancel"} - (SERVICES if "mypage" in c or "line" in c else set()))
     if "stop" in c or "cancel" in c or _UNDO.search(a.text):
         return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
     return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]
@@ -210,7 +212,8 @@ def _small_talk(a: Analysis) -> list[IntentScore]:
     found = []
     short = len(a.core) <= _SHORT
     if "greeting" in c:
-        found.append(IntentScore(GREETING, SURE if short else 0.55, why="greeting"))
+        alone = not c - {"greeting", "question", "line", "thanks"}  # 「初めまして。このLINEは初めて使います」
+        found.append(IntentScore(GREETING, SURE if short or alone else 0.55, why="greeting"))
     if "thanks" in c and "greeting" not in c:
         alone = not c - {"thanks", "question"}  # 「ご丁寧に恐れ入ります。大変助かりました」
         found.append(IntentScore(THANKS, SURE if short else (0.7 if alone else 0.55), why="thanks"))

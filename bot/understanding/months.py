@@ -60,6 +60,7 @@ def _kanji_month(text: str) -> int:
 
 _KANJI_YEAR = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
 _KANJI_NUMBER = re.compile(r"(?<=令和)\s?[一二三四五六七八九十]{1,3}(?=年)")
+_KANJI_AGO = re.compile(r"([一二三四五六七八九十]{1,3})\s?((?:か|ヶ|カ|ヵ|ケ)月前|つ前の月)")
 _ERA_DOTTED = re.compile(r"(?:令和|r)\s?(\d{1,2})[./](\d{1,2})(?!\d)")
 
 
@@ -70,6 +71,7 @@ def find_month(text: str) -> MonthSlot | None:
     dotted = _ERA_DOTTED.search(text)  # R8.3
     if dotted and 1 <= int(dotted.group(2)) <= 12:
         return MonthSlot(month=int(dotted.group(2)), year=2018 + int(dotted.group(1)))
+    text = _KANJI_AGO.sub(lambda m: str(_kanji_count(m.group(1))) + m.group(2), text)
     ago = _MONTHS_AGO.search(text)
     if ago and 0 < int(ago.group(1) or ago.group(2)) <= 24:
         return MonthSlot(offset=-int(ago.group(1) or ago.group(2)))
