@@ -243,11 +243,21 @@ def test_asking_for_a_person_gives_the_free_call_number(line_user, word):
 
 
 def test_a_slow_reply_shows_the_loading_animation(make_app, line_api):
+    from bot.engine import Engine, Entry, Flow, words
+    from bot.flows import all_flows
+    from bot.flows.menu import show_menu
     from tests.conftest import LineUser
 
+    def slow(turn, _match):  # a turn that surely outlasts the timer (its wake-up coalesces by 50 ms)
+        time.sleep(0.3)
+        turn.say("お待たせしました")
+
     eager = make_app(LOADING_AFTER_SECONDS=0)  # every reply counts as slow
+    old = eager.extensions["engine"]
+    eager.extensions["engine"] = Engine(all_flows() + [Flow("slow", entries=(Entry(words("ゆっくり"), slow),))],
+                                        old.store, old.sessions, old.settings, show_menu)
     user = LineUser(eager.test_client(), line_api, eager)
-    assert user.post([user.text_event("ヘルプ")]).status_code == 200
+    assert user.post([user.text_event("ゆっくり")]).status_code == 200
     assert line_api.wait_for(lambda api: api.accepted("loading", user.user_id), timeout=5)
     call = line_api.accepted("loading", user.user_id)[0]
     assert call.body == {"chatId": user.user_id, "loadingSeconds": 5}
