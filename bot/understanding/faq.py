@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.understanding.analysis import Analysis
-from bot.understanding.intents import TOPICAL as TOPICS
+from bot.understanding.intents import WEIGHTED as TOPICS
 from storage.faq import FaqRow
 
 K1 = 1.2
