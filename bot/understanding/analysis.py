@@ -57,7 +57,7 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     # catches hiragana the analyser splits oddly.
     reading = "|".join(t.reading for t in tokens)
     kana = kana_key(cleaned)
-    haystack = "\n".join((cleaned, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
+    haystack = "\n".join((cleaned, core, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
     core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading.replace("|", "")
     return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
                     find_month(cleaned), kana_key(core_reading))

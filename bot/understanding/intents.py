@@ -68,7 +68,7 @@ _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違�
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
 _ON_OR_OFF = re.compile(r"オンかオフ|オン\?オフ|オン・オフ|オンオフ|"
                         r"オンになって|オフになって|オンになっと|どうなって|どっち|止まってる\?|止まっている\?|"
-                        r"どういう設定|設定になって|設定か|調べて")
+                        r"どういう設定|設定になって|設定か|調べて|状態か")
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def _forgot(a: Analysis) -> list[IntentScore]:
         return []
     if "credential" in c and "forget" in c:
         return [IntentScore(FORGOT, SURE, why="forgot ID/password")]
-    if "cant_login" in c:
+    if "cant_login" in c and "internet" not in c:
         return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
     if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register"}:
         return [IntentScore(FORGOT, LIKELY, why="asks for the My Page ID or password")]
@@ -220,7 +220,8 @@ def _small_talk(a: Analysis) -> list[IntentScore]:
     found = []
     short = len(a.core) <= _SHORT
     if "greeting" in c:
-        alone = not c - {"greeting", "question", "line", "thanks"}  # 「初めまして。このLINEは初めて使います」
+        # 「初めまして。このLINEは初めて使います」「いつもテレビ楽しく見てます、こんにちは」
+        alone = not c - {"greeting", "question", "line", "thanks", "start", "when"} - SERVICES
         found.append(IntentScore(GREETING, SURE if short or alone else 0.55, why="greeting"))
     if "thanks" in c and "greeting" not in c:
         alone = not c - {"thanks", "question"}  # 「ご丁寧に恐れ入ります。大変助かりました」

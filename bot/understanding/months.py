@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+import jaconv
+
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _KANA_MONTHS = {"いちがつ": 1, "にがつ": 2, "さんがつ": 3, "しがつ": 4, "ごがつ": 5, "ろくがつ": 6, "しちがつ": 7,
                 "はちがつ": 8, "くがつ": 9, "じゅうがつ": 10, "じゅういちがつ": 11, "じゅうにがつ": 12}
@@ -87,7 +89,7 @@ def find_month(text: str) -> MonthSlot | None:
         if kanji:
             month = _kanji_month(kanji.group(1))
         else:
-            kana = _KANA_MONTH_RE.search(text)
+            kana = _KANA_MONTH_RE.search(jaconv.kata2hira(text))  # ｲﾁｶﾞﾂ as いちがつ
             if kana:
                 month = _KANA_MONTHS[kana.group(0)]
     if month is None:
