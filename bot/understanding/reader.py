@@ -87,7 +87,7 @@ class Reading:
 def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
          analysis: Analysis | None = None, examples: FaqIndex | None | bool = True) -> Reading:
     """Read one message (pure: the indexes are already fitted). ``examples`` ranks labelled customer
-    phrasings of the intents (``bot/understanding/examples.csv``): the nearest one's intent is a
+    phrasings of the intents (``data/intent_examples.csv``): the nearest one's intent is a
     reading when nothing else answered (``True``: the shipped examples; ``None``: rules alone)."""
     a = analysis or analyse(text)
     if examples is True:
