@@ -116,8 +116,6 @@ class FreeTextReader:
         links = []
         if entry.link:
             links.append(turn.url(entry.link) if entry.link.startswith("/") else entry.link)
-        if intents.FORGOT in reading.alternatives:
-            links.append(turn.url("/reminder"))
         choices = [question_button(m.entry.question) for m in reading.suggestions] + [_operator()]
         # The answer is the operators' text, verbatim, on its own; its link follows as a line LINE
         # makes tappable, and the nearest other questions ride on the last message.

@@ -35,10 +35,10 @@ THANKS = "thanks"
 FORGOT = "forgot"
 
 # Intents that do something for the customer (a bill, a flow, a person, the reminder page's link):
-# when sure, they win over any FAQ entry. Small talk gives way to a confident FAQ entry.
+# when sure, they win over any FAQ entry. Small talk (greeting, thanks) gives way to an FAQ entry
+# on a named topic.
 ACTIONS = frozenset({BILL_THIS_MONTH, BILL_LAST_MONTH, BILL_MONTH, BILL_LIST, REGISTER, LINK, UNLINK, HANDOFF,
                      NOTICES_STOP, NOTICES_RESUME, NOTICES_SETTINGS, HELP, FORGOT})
-INFORMATION = frozenset({GREETING, THANKS})
 
 SURE = 0.9
 LIKELY = 0.8

@@ -46,7 +46,7 @@ class Thresholds:
     faq_over_intent: float = 0.45  # what an FAQ entry on a named topic needs to beat a likely intent
     elsewhere_factor: float = 0.3  # another company's service (銀行, Netflix …): FAQ scores count 30%
     example_min: float = 0.6  # how near a labelled phrasing must be to lend its intent
-    example_score: float = 0.7  # the intent it lends: likely, never sure (an FAQ entry on a topic wins)
+    example_score: float = 0.7  # the score a lent intent is reported with (``faq ask``)
     alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
 
 
@@ -117,10 +117,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         faq_bar = max(faq_bar, thresholds.faq_over_intent) if topical else float("inf")
     if best_faq and best_faq.score >= faq_bar:
         others = _nearby(matches[1:thresholds.alternatives + 1], thresholds, floor=0.05)
-        # An informational intent read as well (forgot: the reminder link) rides along.
-        extra = tuple(s.intent for s in scored
-                      if s.intent in intent_names.INFORMATION and s.score >= thresholds.intent_sure)
-        return Reading(ANSWERED, faq=best_faq, suggestions=others, alternatives=extra, **common)
+        return Reading(ANSWERED, faq=best_faq, suggestions=others, **common)
     if best_intent and best_intent.score >= thresholds.intent_min:
         return answer_intent(best_intent)
     # Last, before admitting defeat: the intent of the nearest labelled customer phrasing.
