@@ -63,12 +63,14 @@ _SHORT = 14
 _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
                             r"届くように|来るように|くるように|停止を(?:取り消|取消|解除|やめ|撤回)|改めて|あらためて|"
                             r"もう一回|もういっかい|始めたい|はじめたい")
+_NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
+_AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
 _ON_OR_OFF = re.compile(r"オンかオフ|オン\?オフ|オン・オフ|オンオフ|"
                         r"オンになって|オフになって|オンになっと|どうなって|どっち|止まってる\?|止まっている\?|"
-                        r"どういう設定|設定になって|設定か|調べて|状態か")
+                        r"どういう設定|設定になって|設定か|調べて|状態か|ようになってる|ようになっている")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def _bill(a: Analysis) -> list[IntentScore]:
         return []
     if slot is None and _IMPOSSIBLE_MONTH.search(a.text):
         return []  # 「13月の料金」: not this month's bill; not understood, with the menu offered
-    topics = c & (FAQ_TOPICS | {"change", "elsewhere", "register", "notice", "link", "person"})
+    topics = c & (FAQ_TOPICS | {"elsewhere", "register", "notice", "link", "person"})
     if asked_for_bill and not topics & PROBLEMS:
         topics = topics - SERVICES  # 「ネット代とテレビ代あわせていくら？」 names the services, asks the bill
     if "cost" in c and c & {"mypage", "register"}:
@@ -109,7 +111,10 @@ def _bill(a: Analysis) -> list[IntentScore]:
         return [_bill_for_slot(slot, LIKELY, "a month alone")]
     if "stop" in c and slot is None and not topics - {"notice"} and not c & {"cancel", "link"}:
         # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
-        return [IntentScore(NOTICES_STOP, LIKELY, why="bill words + stop: the monthly notice")]
+        return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
+                            why="bill words + stop: the monthly notice")]
+    if slot is not None and _AMOUNT.search(a.core) and not topics & {"elsewhere", "notice"}:
+        topics = set()  # 「引越しの準備で…今月の請求いくらになってる？」 asks the amount all the same
     score = ASIDE if topics else SURE
     why = "bill words" + (f", but about {'/'.join(sorted(topics))}" if topics else "")
     if "list" in c:
@@ -134,18 +139,21 @@ def _notices(a: Analysis) -> list[IntentScore]:
     if "notice" not in c:
         return []
     score = ASIDE if c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
+    # An explicit stop or resume of the notice is meant whatever else the sentence says
+    # (「通知止めたら払い忘れそうになったので、再開させてください」).
+    explicit = SURE if not c & {"link", "elsewhere", "mail"} else score
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
-    if _ON_OR_OFF.search(a.text):
+    if _ON_OR_OFF.search(a.core):
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
-    if _RESUME_STRONG.search(a.text):
-        return [IntentScore(NOTICES_RESUME, score, why="notice + resume")]
+    if _RESUME_STRONG.search(a.core):
+        return [IntentScore(NOTICES_RESUME, explicit, why="notice + resume")]
     if "settings" in c and "question" in c:
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + asks the setting")]
     if "resume" in c and "stop" not in c:
         return [IntentScore(NOTICES_RESUME, score, why="notice + resume")]
     if "stop" in c:
-        return [IntentScore(NOTICES_STOP, score + 0.05, why="notice + stop")]
+        return [IntentScore(NOTICES_STOP, explicit + 0.05, why="notice + stop")]
     if "settings" in c:
         return [IntentScore(NOTICES_SETTINGS, score, why="notice + settings")]
     return [IntentScore(NOTICES_SETTINGS, min(score, 0.7), why="notice alone")]
@@ -155,7 +163,7 @@ def _links(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     both = "mypage" in c and "line" in c
     explicit = "link" in c or ("connect" in c and c & {"mypage", "line"} and not c & {"internet", "tv", "person"})
-    if "notice" in c:
+    if "notice" in c and "link" not in c:
         return []
     if not explicit and both and "stop" in c:  # 「このラインとマイページ切り離して」
         explicit = True
@@ -177,7 +185,8 @@ def _handoff(a: Analysis) -> list[IntentScore]:
     if "elsewhere" in c:
         return []
     if "person" in c and "already" not in c and (c & {"talk", "inquiry"} or len(a.core) <= 12):
-        return [IntentScore(HANDOFF, 0.6 if "contact" in c else SURE + 0.05, why="a person")]
+        asks_number = "contact" in c and _NUMBER_OR_HOURS.search(a.core)  # 「担当者の電話番号は？」
+        return [IntentScore(HANDOFF, 0.6 if asks_number else SURE + 0.05, why="a person")]
     if "inquiry" in c:
         return [IntentScore(HANDOFF, ASIDE if c & (FAQ_TOPICS | {"cost"}) else LIKELY, why="asks to inquire")]
     if "person" in c or "talk" in c:

@@ -19,7 +19,8 @@ _KANA_MONTHS = {"いちがつ": 1, "にがつ": 2, "さんがつ": 3, "しがつ
 _KANA_MONTH_RE = re.compile("|".join(sorted(_KANA_MONTHS, key=len, reverse=True)))
 
 _RELATIVE = (  # longest first
-    (re.compile(r"先々月|先先月|前々月|前前月|せんせんげつ|センセンゲツ|二か月前|二ヶ月前"), -2),
+    (re.compile(r"先々月|先先月|前々月|前前月|せんせんげつ|センセンゲツ|二か月前|二ヶ月前|先月の前|先月のさらに前|"
+                r"前の前の月"), -2),
     (re.compile(r"先月|前月|せんげつ|センゲツ|一か月前|一ヶ月前|前回|ぜんかい|ゼンカイ|前の月|ひと月前|ひとつき前"),
      -1),
     (re.compile(r"来月|らいげつ|翌月"), 1),
