@@ -109,7 +109,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
         if topics or (slot.offset is not None and slot.offset > 0) or (len(a.core) > 10 and "question" not in c):
             return []
         return [_bill_for_slot(slot, LIKELY, "a month alone")]
-    if "stop" in c and slot is None and not topics - {"notice"} and not c & {"cancel", "link"}:
+    if "stop" in c and slot is None and not topics - {"notice"} and not c & {"cancel", "link"} \
+            and not _RESUME_STRONG.search(a.core):
         # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
         return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
                             why="bill words + stop: the monthly notice")]
