@@ -45,6 +45,20 @@ class Analysis:
         return list(self.terms) + ["@" + c for c in sorted(self.concepts & RETRIEVAL_CONCEPTS)]
 
 
+def _reading_of(tokens: tuple[Token, ...], length: int) -> str:
+    """The reading of the words that make up the first ``length`` characters (the core: the text
+    without its polite ending), without tokenising again."""
+    out, seen = [], 0
+    for token in tokens:
+        if token.surface.isspace():
+            continue
+        if seen >= length:
+            break
+        out.append(token.reading)
+        seen += len(token.surface.replace(" ", ""))
+    return "".join(out)
+
+
 def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     """Clean, tokenise, find concepts and the month."""
     analyzer = analyzer or shared_analyzer()
@@ -58,6 +72,6 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     reading = "|".join(t.reading for t in tokens)
     kana = kana_key(cleaned)
     haystack = "\n".join((cleaned, core, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
-    core_reading = "".join(t.reading for t in analyzer.tokens(core)) if core != cleaned else reading.replace("|", "")
+    core_reading = _reading_of(tokens, len(core)) if core != cleaned else reading.replace("|", "")
     return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
                     find_month(cleaned), kana_key(core_reading))

@@ -64,7 +64,7 @@ class Analyzer:
                      for m in self._tokenizer().tokenize(text[:1000]))
 
     def _parts(self, morpheme) -> tuple[str, ...]:
-        if len(morpheme.surface()) < 3:
+        if len(morpheme.surface()) < 3 or morpheme.part_of_speech()[0] != "名詞":  # only nouns compound
             return ()
         parts = morpheme.split(self._short)
         if len(parts) < 2:
