@@ -130,6 +130,8 @@ def test_the_analyser_loads_once_per_process():
     ("hold-out 5", {"intent": 0.95, "faq": 0.85, "oos": 0.95}),
     ("hold-out 6", {"intent": 0.95, "faq": 0.90, "oos": 0.95}),
     ("hold-out 7", {"intent": 0.95, "faq": 0.85, "oos": 0.95}),
+    ("hold-out 8", {"intent": 0.95, "faq": 0.90, "oos": 0.95}),
+    ("hold-out 9", {"intent": 0.95, "faq": 0.90, "oos": 0.95}),
     ("other operator", {"faq": 0.90, "oos": 0.90}),
 ])
 def test_accuracy_floors_on_our_labelled_sets(name, floors):
