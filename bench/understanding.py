@@ -53,13 +53,14 @@ from pathlib import Path
 
 from bot.engine import Entry
 from bot.flows import all_flows
+from bot.flows.billing import resolve_month
 from bot.normalize import command_text
 from bot.understanding import intents as intent_names
 from bot.understanding.analysis import analyse
 from bot.understanding.analyzer import shared_analyzer
 from bot.understanding.faq import FaqIndex
 from bot.understanding.months import resolve
-from bot.understanding.reader import DEFAULT_THRESHOLDS, Reading, Thresholds, read
+from bot.understanding.reader import DEFAULT_THRESHOLDS, EXAMPLES_FILE, Reading, Thresholds, read
 from storage.faq import FaqRow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,18 +116,12 @@ def same_answer(label: str) -> str:
 
 
 def reading_label(reading: Reading) -> str:
+    """The label a reading is scored as (``evaluate`` treats labels with the same answer as one)."""
     if reading.faq is not None:
         return f"faq:{reading.faq.entry.id}"
-    if reading.intent is None:
-        return "none"
     if reading.intent == intent_names.BILL_MONTH and reading.month is not None:
-        month = resolve(reading.month, TODAY)
-        if month == date(TODAY.year, TODAY.month, 1):
-            return intent_names.BILL_THIS_MONTH
-        return f"{reading.intent}:{month:%Y-%m}"
-    if reading.intent in (intent_names.BILL_THIS_MONTH, intent_names.BILL_LAST_MONTH) or reading.intent:
-        return reading.intent
-    return "none"
+        return f"{reading.intent}:{resolve(reading.month, TODAY):%Y-%m}"
+    return reading.intent or "none"
 
 
 def ours(faq: list[FaqRow], thresholds: Thresholds = DEFAULT_THRESHOLDS,
@@ -153,9 +148,7 @@ def exact_words(faq: list[FaqRow], faq_questions: bool = True) -> Callable[[str]
             match = entry.match(key)
             if match:
                 if entry.intent == intent_names.BILL_MONTH:
-                    month = date(match.year or (TODAY.year if match.month <= TODAY.month else TODAY.year - 1),
-                                 match.month, 1)
-                    return f"{entry.intent}:{month:%Y-%m}"
+                    return f"{entry.intent}:{resolve_month(match, TODAY):%Y-%m}"
                 return entry.intent or "none"
         return f"faq:{questions[key]}" if key in questions else "none"
     return predict
@@ -326,10 +319,41 @@ def speed(data: list[tuple[str, str]], faq: list[FaqRow], rounds: int) -> None:
           f"{float(wall):.3f} s wall, {float(cpu):.3f} s CPU (goal: under 1 s)")
 
 
+EXAMPLE_SETS = ("understanding", *(f"understanding-holdout{n}" for n in ("", *map(str, range(2, 10)))))
+EXAMPLES_PER_INTENT = 110  # every out-of-scope phrasing is kept: they guard the rest
+
+
+def write_examples(path: Path = EXAMPLES_FILE) -> int:
+    """Write the labelled phrasings the reader lends intents from (``--write-examples``): the intent
+    and out-of-scope rows of ``EXAMPLE_SETS`` (never the last hold-out), at most
+    ``EXAMPLES_PER_INTENT`` an intent, spread evenly over the sets."""
+    by_intent: dict[str, list[str]] = {}
+    for name in EXAMPLE_SETS:
+        for text, expected in load_labelled(ROOT / "tests/data" / f"{name}.csv"):
+            if category(expected) != "faq":
+                by_intent.setdefault(category(expected), []).append(text)
+    rows = []
+    for intent, texts in by_intent.items():
+        if len(texts) > EXAMPLES_PER_INTENT and intent != "none":
+            step = len(texts) / EXAMPLES_PER_INTENT
+            texts = [texts[int(i * step)] for i in range(EXAMPLES_PER_INTENT)]
+        rows += [(text, intent) for text in texts]
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(["text", "intent"])
+        writer.writerows(rows)
+    return len(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench understanding", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="reads of every utterance for the speed figures")
+    parser.add_argument("--write-examples", action="store_true",
+                        help=f"rewrite {EXAMPLES_FILE.relative_to(ROOT)} from the labelled sets, then stop")
     args = parser.parse_args(argv)
+    if args.write_examples:
+        print(f"{write_examples()} labelled phrasings written to {EXAMPLES_FILE.relative_to(ROOT)}")
+        return 0
     print(f"# understanding benchmark (today = {TODAY}; thresholds: {DEFAULT_THRESHOLDS})")
     sets = {}
     for name, (labelled, faq_file) in SETS.items():

@@ -196,8 +196,8 @@ class Engine:
                     turn.data = dict(conversation.data)
                     turn.state = conversation.state
                 next_state = self._route(turn, conversation)
-                for item in turn.recent:
-                    if turn.understood:
+                if turn.understood:
+                    for item in turn.recent:
                         item["understood"] = turn.understood
                 outcome = Outcome(turn.replies, turn.effects, turn.signals)
                 if on_commit is not None:

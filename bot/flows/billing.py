@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, QuickReply
-from bot.understanding import intents
+from bot.understanding import intents, months
 from storage import bills
 from storage.bills import Bill, LinkedAccount
 
@@ -54,10 +54,7 @@ def parse_month(key: str) -> MonthRequest | None:
 
 def resolve_month(request: MonthRequest, today: date) -> date:
     """The billing month meant: with no year, this year's if not in the future, else last year's."""
-    if request.year is not None:
-        return date(request.year, request.month, 1)
-    year = today.year if request.month <= today.month else today.year - 1
-    return date(year, request.month, 1)
+    return months.resolve(months.MonthSlot(month=request.month, year=request.year), today)
 
 
 def month_command(month: date) -> str:
@@ -65,7 +62,7 @@ def month_command(month: date) -> str:
     return messages.BILL_MONTH_COMMAND.format(month=messages.month_label(month))
 
 
-def _today(turn: Turn) -> date:
+def today(turn: Turn) -> date:
     """Today in Asia/Tokyo (bills and "this month" are Tokyo's)."""
     return turn.now.astimezone(TOKYO).date()
 
@@ -134,7 +131,7 @@ def show_month(turn: Turn, month: date) -> None:
 
 def this_month(turn: Turn, _match: object = None) -> None:
     """今月の料金: this month's statement, or the newest with a word that this month's is not out yet."""
-    month = bills.month_start(_today(turn))
+    month = bills.month_start(today(turn))
     linked, statement = bills.linked_bill(turn.db, turn.user_id, month)
     account = _active(linked)
     if account is None:
@@ -154,13 +151,13 @@ def this_month(turn: Turn, _match: object = None) -> None:
 
 def last_month(turn: Turn, _match: object = None) -> None:
     """先月の料金."""
-    show_month(turn, bills.add_months(bills.month_start(_today(turn)), -1))
+    show_month(turn, bills.add_months(bills.month_start(today(turn)), -1))
     return None
 
 
 def named_month(turn: Turn, request: MonthRequest) -> None:
     """2026年9月の料金, 9月の料金, 2026/9, 2026-09."""
-    show_month(turn, resolve_month(request, _today(turn)))
+    show_month(turn, resolve_month(request, today(turn)))
     return None
 
 

@@ -5,7 +5,7 @@ Asked by the engine only when no flow is waiting for an answer and no command wo
 
 - an intent: the flow entry that carries it starts, with the month read (「8月分の明細」); the
   likeliest of several is answered and the others are offered as quick replies;
-- an FAQ entry: its answer verbatim, its link as a button, the nearest other entries and a
+- an FAQ entry: its answer verbatim, its link in a message of its own, the nearest other entries and a
   person as quick replies;
 - nothing: 「申し訳ありません、うまく理解できませんでした」 with up to three near FAQ questions,
   a person and the menu; never a bill, a registration or a handoff that was not asked for.
@@ -18,11 +18,12 @@ what the bot understood is kept beside the customer's text for staff (``Turn.und
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+
+from sqlalchemy.orm import Session
 
 from bot import messages
-from bot.engine import TOKYO, Entry, Turn
-from bot.flows.billing import MonthRequest
+from bot.engine import Entry, Turn
+from bot.flows.billing import MonthRequest, today
 from bot.flows.handoff import mask_text
 from bot.types import LinkButton, QuickReply
 from bot.understanding import intents
@@ -66,12 +67,12 @@ class FreeTextReader:
         self.library = library or FaqLibrary()
         self.thresholds = thresholds
 
-    def reading(self, turn: Turn) -> Reading:
-        """What the turn's text means (the FAQ index checked against the database first)."""
-        return read(turn.text, self.library.index(turn.db), self.thresholds)
+    def reading(self, db: Session, text: str) -> Reading:
+        """What ``text`` means (the FAQ index checked against the database first); ``faq ask`` too."""
+        return read(text, self.library.index(db), self.thresholds)
 
     def __call__(self, turn: Turn, entries: dict[str, Entry], menu: Callable[[Turn], None]) -> str | None:
-        reading = self.reading(turn)
+        reading = self.reading(turn.db, turn.text)
         turn.signal(f"understanding_{reading.outcome}")
         if reading.faq is not None:
             return self._faq(turn, reading)
@@ -97,7 +98,7 @@ class FreeTextReader:
         elif intent == intents.HELP or intent not in entries:
             menu(turn)
         elif intent == intents.BILL_MONTH and reading.month is not None:
-            month = resolve(reading.month, _today(turn))
+            month = resolve(reading.month, today(turn))
             label = label.format(month=messages.month_label(month))
             next_state = entries[intent].start(turn, MonthRequest(month.year, month.month))
         else:
@@ -113,15 +114,13 @@ class FreeTextReader:
         match = reading.faq
         assert match is not None
         entry = match.entry
-        links = []
-        if entry.link:
-            links.append(turn.url(entry.link) if entry.link.startswith("/") else entry.link)
         choices = [question_button(m.entry.question) for m in reading.suggestions] + [_operator()]
         # The answer is the operators' text, verbatim, on its own; its link follows as a line LINE
         # makes tappable, and the nearest other questions ride on the last message.
-        if links:
+        if entry.link:
             turn.say(entry.answer)
-            turn.say(messages.FAQ_LINK.format(url="\n".join(dict.fromkeys(links))), choices)
+            turn.say(messages.FAQ_LINK.format(url=turn.url(entry.link) if entry.link.startswith("/") else entry.link),
+                     choices)
         else:
             turn.say(entry.answer, choices)
         turn.understood = messages.UNDERSTOOD_FAQ.format(question=entry.question)
@@ -145,8 +144,3 @@ class FreeTextReader:
         best = reading.faq or (reading.matches[0] if reading.matches else None)
         faq_store.record_miss(turn.db, mask_text(turn.text[:400])[:200], outcome,
                               best.entry.id if best else None, best.score if best else 0.0, turn.now)
-
-
-def _today(turn: Turn) -> date:
-    """Today in Asia/Tokyo (months are Tokyo's)."""
-    return turn.now.astimezone(TOKYO).date()

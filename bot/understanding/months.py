@@ -13,6 +13,8 @@ from datetime import date
 
 import jaconv
 
+from storage.bills import add_months
+
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _KANA_MONTHS = {"いちがつ": 1, "にがつ": 2, "さんがつ": 3, "しがつ": 4, "ごがつ": 5, "ろくがつ": 6, "しちがつ": 7,
                 "はちがつ": 8, "くがつ": 9, "じゅうがつ": 10, "じゅういちがつ": 11, "じゅうにがつ": 12}
@@ -57,12 +59,6 @@ def _kanji_count(text: str) -> int:
     return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
 
 
-def _kanji_month(text: str) -> int:
-    if text.startswith("十"):
-        return 10 + (_KANJI_DIGITS[text[1]] if len(text) > 1 else 0)
-    return _KANJI_DIGITS[text]
-
-
 _KANJI_YEAR = re.compile(r"[〇零一二三四五六七八九]{4}(?=年)")
 _KANJI_NUMBER = re.compile(r"(?<=令和)\s?[一二三四五六七八九十]{1,3}(?=年)")
 _KANJI_AGO = re.compile(r"([一二三四五六七八九十]{1,3})\s?((?:か|ヶ|カ|ヵ|ケ)月前|つ前の月)")
@@ -90,7 +86,7 @@ def find_month(text: str) -> MonthSlot | None:
     else:
         kanji = _KANJI_MONTH.search(text)
         if kanji:
-            month = _kanji_month(kanji.group(1))
+            month = _kanji_count(kanji.group(1))
         else:
             kana = _KANA_MONTH_RE.search(jaconv.kata2hira(text))  # ｲﾁｶﾞﾂ as いちがつ
             if kana:
@@ -113,12 +109,6 @@ def find_month(text: str) -> MonthSlot | None:
     if _THIS_YEAR.search(text):
         return MonthSlot(month=month, year_offset=0)
     return MonthSlot(month=month)
-
-
-def add_months(month: date, count: int) -> date:
-    """``month`` (a first day) moved by ``count`` months."""
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def resolve(slot: MonthSlot, today: date) -> date:

@@ -20,7 +20,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from bot import messages
 from bot.normalize import command_text
-from bot.understanding.reader import explain, read
+from bot.understanding.reader import explain
 from handlers.cli import imports
 from handlers.cli.commands import clock_now, encoding_option, file_argument, refuse
 from storage import faq as faq_store
@@ -84,9 +84,9 @@ def ask_command(text: str) -> None:
                            + (f" (intent {entry.intent})" if entry.intent else ""))
                 return
     with current_app.extensions["db"].begin() as session:
-        index = reader.library.index(session)
-        reading = read(text, index, reader.thresholds)
-    click.echo(f"FAQ version {reader.library.version} ({len(index)} entries)")
+        reading = reader.reading(session, text)
+        entries = len(reader.library.index(session))  # the index just checked; no second load
+    click.echo(f"FAQ version {reader.library.version} ({entries} entries)")
     for line in explain(reading):
         click.echo(line)
     if reading.faq is not None:
