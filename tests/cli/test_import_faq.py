@@ -276,6 +276,5 @@ def test_the_default_path_is_the_projects_data_faq():
     assert commands.DEFAULT_FAQ_PATH == Path(commands.__file__).resolve().parents[2] / "data" / "faq.csv"
 
 
-@pytest.mark.skipif(not commands.DEFAULT_FAQ_PATH.is_file(), reason="data/faq.csv not written yet")
 def test_the_shipped_faq_passes_the_checks():
     assert imports.read_faq(commands.DEFAULT_FAQ_PATH)
