@@ -36,6 +36,10 @@ BM25_SHARE = 0.6
 CONCEPT_WEIGHT = 4.0  # combined = BM25_SHARE * bm25 + (1 - BM25_SHARE) * bigrams
 
 
+# What is asked about a topic, weighing like the topic itself when the text names one: 「引き落としは
+# 何日？」 asks the debit date, not what to do when a debit failed (which shares every other word).
+ASKS = frozenset({"@when"})
+
 FaqEntry = FaqRow  # one operator FAQ entry, as ``import-faq`` stored it
 
 
@@ -101,12 +105,15 @@ class FaqIndex:
         view_grams: list[list[Counter[str]]] = []
         self._reading_views: list[list[dict[str, float]]] = []
         reading_grams: list[list[Counter[str]]] = []
+        self._topics: dict[str, frozenset[str]] = {}
         for entry in self.entries:
             doc: Counter[str] = Counter()
             grams = []
             readings = []
+            topics: set[str] = set()
             for view in (entry.question, *entry.examples):
                 analysis = analyse(view)
+                topics |= analysis.concepts & TOPICS
                 for term in analysis.retrieval_terms():
                     doc[term] += QUESTION_WEIGHT
                 grams.append(bigrams(analysis.core))
@@ -116,6 +123,7 @@ class FaqIndex:
             for term in analyse(entry.answer).terms:
                 doc[term] += 1
             docs.append(doc)
+            self._topics[entry.id] = frozenset(topics)
             view_grams.append(grams)
             reading_grams.append(readings)
         count = max(len(docs), 1)
@@ -136,6 +144,10 @@ class FaqIndex:
         self._postings = _postings(self._views)
         self._reading_postings = _postings(self._reading_views)
 
+    def topics(self, entry: FaqEntry) -> frozenset[str]:
+        """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""
+        return self._topics.get(entry.id, frozenset())
+
     def __len__(self) -> int:
         return len(self.entries)
 
@@ -145,7 +157,8 @@ class FaqIndex:
             return [0.0] * len(self.entries)
         # A perfect match: every query word in a question-weighted field of an average-length entry.
         tf = QUESTION_WEIGHT
-        weight = {t: CONCEPT_WEIGHT if t[1:] in TOPICS else 1.0 for t in unique}
+        topical = any(t.startswith("@") and t[1:] in TOPICS for t in unique)
+        weight = {t: CONCEPT_WEIGHT if t[1:] in TOPICS or (t in ASKS and topical) else 1.0 for t in unique}
         best = sum(weight[t] * self._idf.get(t, self._unknown_idf) * tf * (K1 + 1) / (tf + K1) for t in unique)
         scores = []
         for doc, length in zip(self._docs, self._lengths, strict=True):

@@ -65,6 +65,9 @@ _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふ
                             r"もう一回|もういっかい|始めたい|はじめたい|ふっかつ")
 _NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
+# 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
+_CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
+_SHOW = re.compile(r"見|教え|知りたい|確認|出して")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
@@ -102,6 +105,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
         topics = topics | {"cost"}
     if "invoice" in c and slot is None:
         topics = topics | {"invoice"}
+    if slot is None and _CAN.search(a.core) and not _AMOUNT.search(a.core) and not _SHOW.search(a.core):
+        topics = topics | {"can+how"}
     if "when" in c and ("debit" in c or slot is None):
         topics = topics | {"debit+when"}
     if not asked_for_bill:

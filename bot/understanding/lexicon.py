@@ -223,6 +223,10 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                   "水道代", "電気料金", "ガス料金", "水道料金", "youtube", "twitter", "ツイッター", "paypay",
                   "ペイペイ", "メルカリ", "宅配", "荷物", "=au", "ahamo", "povo", "ワイモバ", "uq", "google", "apple",
                   "icloud", "gmail", "yahoo", "ヤフー", "電力", "保険", "病院", "スマホの機種", "機種変更"),
+    # Words that tie a message to this operator's own service: with one of them, a word from the
+    # "elsewhere" list is context (「エアコンで電気代がかさんだけど、ケーブルの方はいくら？」), not the topic.
+    "ours": ("ケーブルテレビ", "ケーブルの", "catv", "御社", "貴社", "おたくの", "そちらの", "プロバイダ", "あいコム",
+             "マイページ", "myページ", "お客様番号", "お客さま番号", "契約の名義", "契約者"),
     "question": ("見れ", "見られ", "表示", "出して", "見たい", "見せて", "確認したい", "確かめ", "知らせて",
                  "おしえて", "?", "教えて", "知りたい", "どうすれば", "どうしたら", "どうやって", "方法", "やり方",
                  "手続き", "どこ", "何", "なに"),
@@ -259,4 +263,6 @@ def concepts(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozen
     for concept in _COMPILED:
         if (concept.pattern is not None and concept.pattern.search(haystack)) or not concept.words.isdisjoint(words):
             found.add(concept.name)
+    if "ours" in found:
+        found.discard("elsewhere")
     return frozenset(found)

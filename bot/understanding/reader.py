@@ -48,6 +48,10 @@ class Thresholds:
     example_min: float = 0.6  # how near a labelled phrasing must be to lend its intent
     example_score: float = 0.7  # the score a lent intent is reported with (``faq ask``)
     alternatives: int = 3  # nearest other entries offered under an answer, or in the fallback
+    # A long message scores low against every entry (its extra words dilute the match); the best
+    # one is still the answer when it names the customer's topic and clearly leads the next.
+    faq_clear: float = 0.25
+    faq_lead: float = 1.2
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -115,7 +119,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     faq_bar = thresholds.faq_answer
     if held:
         faq_bar = max(faq_bar, thresholds.faq_over_intent) if topical else float("inf")
-    if best_faq and best_faq.score >= faq_bar:
+    if best_faq and (best_faq.score >= faq_bar or (not held and _clear_lead(a, matches, index, thresholds))):
         others = _nearby(matches[1:thresholds.alternatives + 1], thresholds, floor=0.05)
         return Reading(ANSWERED, faq=best_faq, suggestions=others, **common)
     if best_intent and best_intent.score >= thresholds.intent_min:
@@ -161,6 +165,15 @@ def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) ->
         return []
     return [IntentScore(intent, thresholds.example_score, a.month if intent.startswith("bill.") else None,
                         why=f"nearest labelled phrasing ({found[0].score:.2f})")]
+
+
+def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, thresholds: Thresholds) -> bool:
+    """The best entry names a topic the text names, and leads the next by ``faq_lead`` times."""
+    best = matches[0]
+    if index is None or "elsewhere" in a.concepts or best.score < thresholds.faq_clear \
+            or not a.concepts & index.topics(best.entry):
+        return False
+    return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:
