@@ -48,7 +48,7 @@ ASIDE = 0.45
 FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", "tv", "trouble", "slow",
                          "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
-                         "nhk", "paperless", "prorate", "visit"})
+                         "nhk", "paperless", "prorate", "visit", "cas_card"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
@@ -68,6 +68,7 @@ _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
 _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
+_OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|給料|年金の額")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
@@ -120,8 +121,11 @@ def _bill(a: Analysis) -> list[IntentScore]:
         # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
         return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
                             why="bill words + stop: the monthly notice")]
-    if slot is not None and _AMOUNT.search(a.core) and not topics & {"elsewhere", "notice"}:
-        topics = set()  # 「引越しの準備で…今月の請求いくらになってる？」 asks the amount all the same
+    if slot is not None and _AMOUNT.search(a.core) and "notice" not in topics \
+            and not ("elsewhere" in topics and _OTHER_BILL.search(a.text)):
+        # 「引越しの準備で…今月の請求いくらになってる？」「年金暮らしで…今月の請求額は？」 ask the amount all
+        # the same; 「先月の電気代いくら？」 asks another company's.
+        topics = set()
     score = ASIDE if topics else SURE
     why = "bill words" + (f", but about {'/'.join(sorted(topics))}" if topics else "")
     if "list" in c:
