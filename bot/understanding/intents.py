@@ -68,7 +68,8 @@ _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
 _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
-_OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|給料|年金の額")
+_OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|"
+                         r"給料|年金の額")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
