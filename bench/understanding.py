@@ -67,24 +67,16 @@ from storage.faq import FaqRow
 
 ROOT = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 12, 4)
+_DATA, _OURS_FAQ = ROOT / "tests/data", ROOT / "data/faq.csv"
+# Insertion order is the report's order: our set, the hold-outs 1–11, then other operators' FAQs.
 SETS = {
-    "ours": (ROOT / "tests/data/understanding.csv", ROOT / "data/faq.csv"),
-    "hold-out": (ROOT / "tests/data/understanding-holdout.csv", ROOT / "data/faq.csv"),
-    "hold-out 2": (ROOT / "tests/data/understanding-holdout2.csv", ROOT / "data/faq.csv"),
-    "hold-out 3": (ROOT / "tests/data/understanding-holdout3.csv", ROOT / "data/faq.csv"),
-    "hold-out 4": (ROOT / "tests/data/understanding-holdout4.csv", ROOT / "data/faq.csv"),
-    "hold-out 5": (ROOT / "tests/data/understanding-holdout5.csv", ROOT / "data/faq.csv"),
-    "hold-out 6": (ROOT / "tests/data/understanding-holdout6.csv", ROOT / "data/faq.csv"),
-    "hold-out 7": (ROOT / "tests/data/understanding-holdout7.csv", ROOT / "data/faq.csv"),
-    "hold-out 8": (ROOT / "tests/data/understanding-holdout8.csv", ROOT / "data/faq.csv"),
-    "hold-out 9": (ROOT / "tests/data/understanding-holdout9.csv", ROOT / "data/faq.csv"),
-    "hold-out 10": (ROOT / "tests/data/understanding-holdout10.csv", ROOT / "data/faq.csv"),
-    "hold-out 11": (ROOT / "tests/data/understanding-holdout11.csv", ROOT / "data/faq.csv"),
-    "other operator": (ROOT / "tests/data/understanding-other-operator.csv",
-                       ROOT / "bench/data/faq-other-operator.csv"),
-    "operator B": (ROOT / "tests/data/understanding-operator-b.csv", ROOT / "bench/data/faq-operator-b.csv"),
-    "operator C": (ROOT / "tests/data/understanding-operator-c.csv", ROOT / "bench/data/faq-operator-c.csv"),
-    "operator D (unseen)": (ROOT / "tests/data/understanding-operator-d.csv", ROOT / "bench/data/faq-operator-d.csv"),
+    "ours": (_DATA / "understanding.csv", _OURS_FAQ),
+    **{f"hold-out {n}".strip(): (_DATA / f"understanding-holdout{n}.csv", _OURS_FAQ)
+       for n in ("", *map(str, range(2, 12)))},
+    "other operator": (_DATA / "understanding-other-operator.csv", ROOT / "bench/data/faq-other-operator.csv"),
+    **{f"operator {x.upper()}{suffix}": (_DATA / f"understanding-operator-{x}.csv",
+                                         ROOT / f"bench/data/faq-operator-{x}.csv")
+       for x, suffix in (("b", ""), ("c", ""), ("d", " (unseen)"))},
 }
 
 
