@@ -432,6 +432,7 @@ FORGOT_CREDENTIALS = (
     "マイページのアカウントIDやパスワードをお忘れの場合は、下のボタンのリマインダーから確認・再設定できます。\n"
     "アカウントIDはご登録のメールアドレスにお送りします。パスワードの再設定URLの有効期限は30分です。"
 )
+FORGOT_REMINDER = "マイページのリマインダーは、下のボタンからお使いいただけます。"
 # What staff read beside a customer's text: what the bot made of it (Slack, the staff pane).
 UNDERSTOOD_INTENT = "自動応答：{label}"
 UNDERSTOOD_FAQ = "自動応答：FAQ「{question}」を案内"

@@ -5,7 +5,8 @@ Asked by the engine only when no flow is waiting for an answer and no command wo
 
 - an intent: the flow entry that carries it starts, with the month read (「8月分の明細」); the
   likeliest of several is answered and the others are offered as quick replies;
-- an FAQ entry: its answer verbatim, its link in a message of its own, the nearest other entries and a
+- an FAQ entry: its answer verbatim (with the reminder page's link when the entry is the operator's
+  own answer to a forgotten password), its link in a message of its own, the nearest other entries and a
   person as quick replies;
 - nothing: 「申し訳ありません、うまく理解できませんでした」 with up to three near FAQ questions,
   a person and the menu; never a bill, a registration or a handoff that was not asked for.
@@ -74,12 +75,20 @@ class FreeTextReader:
     def __call__(self, turn: Turn, entries: dict[str, Entry], menu: Callable[[Turn], None]) -> str | None:
         reading = self.reading(turn.db, turn.text)
         turn.signal(f"understanding_{reading.outcome}")
-        if reading.faq is not None:
+        if reading.faq is not None and not self._reminder_is_the_answer(turn, reading):
             return self._faq(turn, reading)
         if reading.intent is not None:
             return self._intent(turn, reading, entries, menu)
         self._not_understood(turn, reading)
         return None
+
+    @staticmethod
+    def _reminder_is_the_answer(turn: Turn, reading: Reading) -> bool:
+        """A forgotten password whose FAQ entry only points at our reminder page: the intent's own
+        reply (the reminder's button) says the same, better."""
+        entry = reading.faq.entry if reading.faq else None
+        return reading.intent == intents.FORGOT and entry is not None and \
+            entry.link in ("/reminder", turn.url("/reminder"))
 
     # -- an intent ------------------------------------------------------------------------------
     def _intent(self, turn: Turn, reading: Reading, entries: dict[str, Entry],
@@ -116,13 +125,15 @@ class FreeTextReader:
         entry = match.entry
         choices = [question_button(m.entry.question) for m in reading.suggestions] + [_operator()]
         # The answer is the operators' text, verbatim, on its own; its link follows as a line LINE
-        # makes tappable, and the nearest other questions ride on the last message.
-        if entry.link:
-            turn.say(entry.answer)
-            turn.say(messages.FAQ_LINK.format(url=turn.url(entry.link) if entry.link.startswith("/") else entry.link),
-                     choices)
-        else:
-            turn.say(entry.answer, choices)
+        # makes tappable, and the nearest other questions ride on the last message. The operator's own
+        # answer to a forgotten password comes with the reminder page's button.
+        link = turn.url(entry.link) if entry.link and entry.link.startswith("/") else entry.link
+        reminder = turn.url("/reminder") if reading.intent == intents.FORGOT else None
+        turn.say(entry.answer, () if link or reminder else choices)
+        if link:
+            turn.say(messages.FAQ_LINK.format(url=link), () if reminder else choices)
+        if reminder:
+            turn.say(messages.FORGOT_REMINDER, choices, buttons=[LinkButton(messages.REMINDER_BUTTON, reminder)])
         turn.understood = messages.UNDERSTOOD_FAQ.format(question=entry.question)
         if match.score < self.thresholds.faq_confident:
             self._miss(turn, faq_store.LOW_CONFIDENCE, reading)

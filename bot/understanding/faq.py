@@ -106,14 +106,15 @@ class FaqIndex:
         self._reading_views: list[list[dict[str, float]]] = []
         reading_grams: list[list[Counter[str]]] = []
         self._topics: dict[str, frozenset[str]] = {}
+        self._concepts: dict[str, frozenset[str]] = {}
         for entry in self.entries:
             doc: Counter[str] = Counter()
             grams = []
             readings = []
-            topics: set[str] = set()
+            concepts: set[str] = set()
             for view in (entry.question, *entry.examples):
                 analysis = analyse(view)
-                topics |= analysis.concepts & TOPICS
+                concepts |= analysis.concepts
                 for term in analysis.retrieval_terms():
                     doc[term] += QUESTION_WEIGHT
                 grams.append(bigrams(analysis.core))
@@ -123,7 +124,8 @@ class FaqIndex:
             for term in analyse(entry.answer).terms:
                 doc[term] += 1
             docs.append(doc)
-            self._topics[entry.id] = frozenset(topics)
+            self._concepts[entry.id] = frozenset(concepts)
+            self._topics[entry.id] = frozenset(concepts) & TOPICS
             view_grams.append(grams)
             reading_grams.append(readings)
         count = max(len(docs), 1)
@@ -147,6 +149,10 @@ class FaqIndex:
     def topics(self, entry: FaqEntry) -> frozenset[str]:
         """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""
         return self._topics.get(entry.id, frozenset())
+
+    def concepts(self, entry: FaqEntry) -> frozenset[str]:
+        """Every concept an entry's question and examples name (``topics`` is the weighted part)."""
+        return self._concepts.get(entry.id, frozenset())
 
     def __len__(self) -> int:
         return len(self.entries)

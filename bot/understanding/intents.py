@@ -70,6 +70,8 @@ _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使え�
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
 _OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|"
                          r"給料|年金の額")
+_ADDING = re.compile(r"増え|足し|足す|追加|加え|付け")
+_REISSUE = re.compile(r"なくし|無くし|失くし|紛失|再発行|もう一回|もう一度|もういっかい|郵送|印刷|発行")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
@@ -105,10 +107,12 @@ def _bill(a: Analysis) -> list[IntentScore]:
         topics = topics - SERVICES  # 「ネット代とテレビ代あわせていくら？」 names the services, asks the bill
     if "cost" in c and c & {"mypage", "register"}:
         topics = topics | {"cost"}
-    if "invoice" in c and slot is None:
+    if "invoice" in c and (slot is None or _REISSUE.search(a.core)):  # 「先月の請求書なくした、もう一回もらえる？」
         topics = topics | {"invoice"}
     if slot is None and _CAN.search(a.core) and not _AMOUNT.search(a.core) and not _SHOW.search(a.core):
         topics = topics | {"can+how"}
+    if "channel" in c and _ADDING.search(a.core):  # 「チャンネル足したら月いくら増える？」 asks a price, not the bill
+        topics = topics | {"channel+adding"}
     if "when" in c and ("debit" in c or slot is None):
         topics = topics | {"debit+when"}
     if not asked_for_bill:
@@ -200,7 +204,8 @@ def _handoff(a: Analysis) -> list[IntentScore]:
         asks_number = "contact" in c and _NUMBER_OR_HOURS.search(a.core)  # 「担当者の電話番号は？」
         return [IntentScore(HANDOFF, 0.6 if asks_number else SURE + 0.05, why="a person")]
     if "inquiry" in c:
-        return [IntentScore(HANDOFF, ASIDE if c & (FAQ_TOPICS | {"cost"}) else LIKELY, why="asks to inquire")]
+        # 「問い合わせの電話、何時まで？」 asks the hours, not for a person now
+        return [IntentScore(HANDOFF, ASIDE if c & (FAQ_TOPICS | {"cost", "when"}) else LIKELY, why="asks to inquire")]
     if "person" in c or "talk" in c:
         return [IntentScore(HANDOFF, ASIDE, why="a person or talk, in a sentence about something else")]
     return []
@@ -222,7 +227,7 @@ def _forgot(a: Analysis) -> list[IntentScore]:
         return []
     if "credential" in c and "forget" in c:
         return [IntentScore(FORGOT, SURE, why="forgot ID/password")]
-    if "cant_login" in c and "internet" not in c:
+    if "cant_login" in c and not c & (FAQ_TOPICS - {"trouble"}):  # not 「NHKの分、一緒にできへんの？」
         return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
     if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register"}:
         return [IntentScore(FORGOT, LIKELY, why="asks for the My Page ID or password")]

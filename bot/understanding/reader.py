@@ -5,7 +5,9 @@ Like Rasa's FallbackClassifier, the decision rests on a few named numbers, kept 
 sweep they were chosen from):
 
 1. An action intent (a bill, registration, a person, notices …) read with at least
-   ``intent_sure`` is answered, whatever the FAQ says: 「今月いくら？」 is a bill.
+   ``intent_sure`` is answered, whatever the FAQ says: 「今月いくら？」 is a bill. When the
+   operator's FAQ has its own entry for it (``OWN_WORDS``: 「パスワードを忘れたときは？」), that
+   entry's answer comes with the intent's action.
 2. Else the best FAQ entry, if it scores at least ``faq_answer``. When an intent was also read
    (not sure, such as 「料金」 with no month, or small talk), the entry must also score
    ``faq_over_intent`` and the text must name a topic the FAQ is about (``intents.TOPICAL``).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.understanding import intents as intent_names
@@ -111,6 +113,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
                        **common)
 
     if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
+        if _operators_own(best_intent, best_faq, index, thresholds):
+            return replace(answer_intent(best_intent), faq=best_faq)
         return answer_intent(best_intent)
     # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
     # text names a topic the FAQ is about and an entry explains it well (「NHKの受信料は料金に入ってる？」).
@@ -174,6 +178,18 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
             or not a.concepts & index.topics(best.entry):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
+
+
+# Intents an operator's FAQ may answer in its own words, and the concepts its entry must name: the
+# entry's answer is given, and the intent's action beside it (the reminder page's link).
+OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"})}
+
+
+def _operators_own(intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None, thresholds: Thresholds) -> bool:
+    """The operator's FAQ has its own entry for what the intent does (「パスワードを忘れたときは？」)."""
+    needed = OWN_WORDS.get(intent.intent)
+    return bool(needed and best is not None and index is not None and best.score >= thresholds.faq_answer
+                and needed <= index.concepts(best.entry))
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:

@@ -74,6 +74,19 @@ def test_forgot_password_gets_the_reminder_link(line_user, default_faq, app):
         "http://localhost/reminder" in str(m) for m in replies)
 
 
+def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(line_user, runner, tmp_path):
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,question,answer,link\n"
+                   "pw,マイページのパスワードを忘れました,ログイン画面の「パスワードをお忘れの方」から再設定できます。,"
+                   "https://other.example/pw\n", encoding="utf-8")
+    assert runner.invoke(args=["import-faq", str(faq)]).exit_code == 0
+    replies = line_user.say("ぱすわーど　わすれました")
+    assert texts(replies)[0] == "ログイン画面の「パスワードをお忘れの方」から再設定できます。"
+    assert any("https://other.example/pw" in t for t in texts(replies))
+    assert "http://localhost/reminder" in str(replies[-1])
+    assert messages.QR_OPERATOR in quick_reply_labels(replies[-1])
+
+
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
 def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(line_user, customer, default_faq, app, text):
     replies = line_user.say(text)

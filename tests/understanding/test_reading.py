@@ -133,6 +133,33 @@ def test_asking_whether_paying_somewhere_is_possible_is_not_a_bill_request(faq_i
     assert reading.intent is None and reading.faq is not None, explain(reading)
 
 
+@pytest.mark.parametrize(("text", "entry"), [
+    ("先月の請求書なくしてもうたんやけど、もう一回もらえる？", "invoice"),  # a reissue, not last month's bill
+    ("年金の入る口座から払うようにしたいです", "payment_method"),  # 年金 is where the money comes from
+])
+def test_context_that_is_not_a_bill_request(faq_index, text, entry):
+    reading = read(text, faq_index)
+    assert reading.faq is not None and reading.faq.entry.id == entry, explain(reading)
+
+
+def test_the_price_of_adding_a_channel_is_not_this_months_bill(faq_index):
+    reading = read("韓国ドラマのチャンネルを足したいんやけど、月いくら増えるん？", faq_index)
+    assert reading.intent != intents.BILL_THIS_MONTH, explain(reading)
+
+
+def test_a_pension_alone_is_another_matter(faq_index):
+    assert "elsewhere" in analyse("年金の額っていくら？").concepts
+    assert "elsewhere" not in analyse("年金の入る口座に変えたい").concepts
+
+
+def test_an_operators_own_password_entry_is_answered_beside_the_intent():
+    index = FaqIndex(load_faq(SETS["operator D"][1]), analyse)
+    reading = read("ぱすわーど　わすれました", index)
+    assert reading.intent == intents.FORGOT and reading.faq is not None and reading.faq.entry.id == "d_20"
+    ours_reading = read("ぱすわーど　わすれました", FaqIndex(load_faq(SETS["ours"][1]), analyse))
+    assert ours_reading.intent == intents.FORGOT  # our entry's link is the reminder page: the intent replies
+
+
 def test_bill_alone_is_this_month_and_ambiguous(faq_index):
     reading = read("料金", faq_index)
     assert reading.intent == intents.BILL_THIS_MONTH and reading.ambiguous
@@ -177,6 +204,8 @@ def test_the_analyser_loads_once_per_process():
     ("other operator", {"faq": 0.90, "oos": 0.90}),
     ("operator B", {"faq": 0.82, "oos": 0.95}),
     ("operator C", {"faq": 0.78, "oos": 0.95}),
+    ("operator D", {"faq": 0.68, "oos": 0.95}),
+    ("operator E (unseen)", {"faq": 0.85, "oos": 0.90}),
 ])
 def test_accuracy_floors_on_our_labelled_sets(name, floors):
     labelled, faq_file = SETS[name]
