@@ -7,7 +7,7 @@ database, not only by code.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -32,6 +33,31 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time, always timezone-aware in Python, on every database.
+
+    PostgreSQL keeps ``timestamptz``; SQLite (``make run``'s embedded database) keeps text and
+    hands back naive values, which then cannot be compared with ``now`` (issue 20: the password
+    reset crashed). Values are stored as UTC and come back as aware UTC datetimes on both.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime cannot be stored: give it a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class Base(DeclarativeBase):
@@ -52,8 +78,8 @@ class Customer(Base):
     name_kana: Mapped[str] = mapped_column(String(100))  # full-width katakana, full-width space
     name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     statements: Mapped[list[Statement]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", order_by="Statement.billing_month"
@@ -73,7 +99,7 @@ class Statement(Base):
     due_date: Mapped[date | None] = mapped_column(Date)
     payment_method: Mapped[str | None] = mapped_column(String(50))
     total: Mapped[int] = mapped_column(BigInteger)  # whole yen, tax included
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="statements")
     items: Mapped[list[StatementItem]] = relationship(
@@ -116,11 +142,11 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20))  # "provisional" | "active"
     # The LINE user who started the registration in the chat, linked at 本登録.
     pending_line_user_id: Mapped[str | None] = mapped_column(String(64))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # provisional only
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # provisional only
     # Bumped on password reset and logout-everywhere: older sessions and links stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="account")
     line_link: Mapped[LineLink | None] = relationship(back_populates="account", cascade="all, delete-orphan")
@@ -136,8 +162,8 @@ class LineLink(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
     notices_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set by an unfollow (the customer blocked the account), cleared by a follow: no notices meanwhile.
-    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     account: Mapped[Account] = relationship(back_populates="line_link")
 
@@ -156,9 +182,30 @@ class LinkToken(Base):
     purpose: Mapped[str] = mapped_column(String(20))  # "register" | "bill" | "reset"
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    account: Mapped[Account] = relationship()
+
+
+class EmailChange(Base):
+    """A change of an account's mail address, waiting for the link mailed to the new address.
+
+    The change takes effect only when that link's form is posted, once, before ``expires_at``
+    (``storage.accounts.confirm_email_change``); only the token's SHA-256 is kept. A newer
+    request, a password change or the change itself spends the account's other requests.
+    """
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    new_email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     account: Mapped[Account] = relationship()
 
@@ -177,8 +224,8 @@ class EventOutcome(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)  # LINE's webhookEventId
     payload: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RichMenu(Base):
@@ -190,7 +237,7 @@ class RichMenu(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
     rich_menu_id: Mapped[str] = mapped_column(String(100))
     content_hash: Mapped[str] = mapped_column(String(64))
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Handoff(Base):
@@ -209,10 +256,10 @@ class Handoff(Base):
     open_line_user_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(20))  # "waiting" | "with_staff" | "closed"
     reason: Mapped[str] = mapped_column(String(40))  # "asked" | "verification_limit" | ...
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    first_staff_reply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    no_reply_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    first_staff_reply_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    no_reply_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(100))  # a staff member's name, or "customer"
     # Where staff see it: the Slack channel and the escalation message's ts (the thread).
     staff_channel: Mapped[str | None] = mapped_column(String(40))
@@ -237,8 +284,8 @@ class HandoffMessage(Base):
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))  # "opened" | "customer" | "staff" | "closed" | "notice"
     payload: Mapped[str] = mapped_column(Text)  # JSON
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     handoff: Mapped[Handoff] = relationship(back_populates="messages")
@@ -268,14 +315,14 @@ class NoticeDelivery(Base):
     status: Mapped[str] = mapped_column(String(10))  # queued | sent | failed | skipped
     skip_reason: Mapped[str | None] = mapped_column(String(20))  # opted_out | blocked | unlinked
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # pushes that LINE may have accepted
-    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(String(60))  # e.g. "http_500", "ReadTimeoutError"
     claim: Mapped[str | None] = mapped_column(String(36))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class FaqEntry(Base):
@@ -307,7 +354,7 @@ class FaqSet(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
     version: Mapped[int] = mapped_column(Integer)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     entry_count: Mapped[int] = mapped_column(Integer)
 
 
@@ -326,4 +373,4 @@ class FaqMiss(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # "not_understood" | "low_confidence"
     best_entry: Mapped[str | None] = mapped_column(String(64))  # the nearest entry's id, if any
     score: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

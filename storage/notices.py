@@ -18,13 +18,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, DateTime, Integer, and_, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Date, Integer, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage import retention
 from storage.bills import aware, tokyo
-from storage.models import Account, LineLink, NoticeDelivery, Statement
+from storage.models import Account, LineLink, NoticeDelivery, Statement, UtcDateTime
 
 QUEUED, SENT, FAILED, SKIPPED = "queued", "sent", "failed", "skipped"
 OPTED_OUT, BLOCKED, UNLINKED = "opted_out", "blocked", "unlinked"
@@ -129,7 +129,7 @@ def plan_month(session: Session, month: date, now: datetime) -> None:
     status = case((_eligible(), QUEUED), else_=SKIPPED)
     reason = case((LineLink.blocked_at.is_not(None), BLOCKED), (LineLink.notices_enabled.is_(False), OPTED_OUT),
                   else_=None)
-    rows = (select(Account.id, literal(month, Date), status, reason, literal(0, Integer), literal(now, DateTime(True)))
+    rows = (select(Account.id, literal(month, Date), status, reason, literal(0, Integer), literal(now, UtcDateTime()))
             .join(LineLink, LineLink.account_id == Account.id)
             .join(Statement, and_(Statement.customer_id == Account.customer_id, Statement.billing_month == month))
             .where(Account.status == "active"))

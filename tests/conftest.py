@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -68,20 +69,54 @@ def _no_personal_data_in_logs(request, caplog):
     assert not found, "personal data or secrets in the logs:\n" + "\n".join(found[:20])
 
 
-# -- PostgreSQL -------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def database_url():
-    """A fresh database for this test run, migrated to head, dropped afterwards."""
+# -- the database: PostgreSQL, and SQLite where the embedded default matters ---------------------
+@contextmanager
+def postgres_database():
+    """A fresh PostgreSQL database, migrated to head, dropped afterwards."""
     name = f"aicom_test_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     from alembic import command
 
+    try:
+        command.upgrade(alembic_config(url), "heads")
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def sqlite_database(directory):
+    """A fresh SQLite file (``make run``'s embedded database), migrated to head."""
+    from alembic import command
+
+    url = f"sqlite:///{directory / 'aicom-test.db'}"
     command.upgrade(alembic_config(url), "heads")
     yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """A fresh PostgreSQL database for this test run (``tests/web`` and ``tests/storage`` run on
+    SQLite too: see ``both_databases``)."""
+    with postgres_database() as url:
+        yield url
+
+
+def both_databases(request, tmp_path_factory):
+    """The body of ``tests/web`` and ``tests/storage``'s ``database_url`` (parametrized there with
+    ``DATABASES``): each of their tests runs on PostgreSQL and on SQLite, the embedded default."""
+    if request.param == "postgresql":
+        with postgres_database() as url:
+            yield url
+    else:
+        with sqlite_database(tmp_path_factory.mktemp("sqlite")) as url:
+            yield url
+
+
+DATABASES = ("postgresql", "sqlite")
 
 
 # -- Redis ------------------------------------------------------------------------------------
@@ -214,8 +249,12 @@ def app(app_config, line_api, mailbox):
     application = create_app(app_config)
     db = application.extensions["db"]
     with db.engine.begin() as conn:
-        tables = ", ".join(f'"{t}"' for t in _table_names())
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if conn.dialect.name == "sqlite":
+            for table in reversed(_table_names()):
+                conn.execute(text(f'DELETE FROM "{table}"'))
+        else:
+            tables = ", ".join(f'"{t}"' for t in _table_names())
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     application.extensions["redis"].flushdb()
     yield application
     db.engine.dispose()

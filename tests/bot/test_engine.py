@@ -107,10 +107,10 @@ def test_a_failing_step_rolls_back_and_keeps_the_old_state(app):
         return "test:boom"
 
     def boom(turn: Turn) -> str:
-        from datetime import datetime
+        from datetime import UTC, datetime
 
-        turn.db.add(Customer(customer_number="999", phone="0", name_kana="ア", created_at=datetime.now(),
-                             updated_at=datetime.now()))
+        turn.db.add(Customer(customer_number="999", phone="0", name_kana="ア", created_at=datetime.now(UTC),
+                             updated_at=datetime.now(UTC)))
         turn.db.flush()
         raise RuntimeError("step failed")
 
@@ -185,14 +185,14 @@ def test_what_the_customer_typed_expires_with_the_conversation_but_they_are_stil
 def test_state_save_failing_after_the_commit_keeps_the_turn(app, redis_url):
     """The database committed; Redis then refuses the write. The replies and effects still come
     out (a redelivery must not run the step twice, and the promised mail must not be lost)."""
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     from bot.types import SendMail
     from tests.helpers_registration import drop_redis_login, limited_redis_login
 
     def start(turn: Turn, _match) -> str:
-        turn.db.add(Customer(customer_number="998", phone="0", name_kana="ア", created_at=datetime.now(),
-                             updated_at=datetime.now()))
+        turn.db.add(Customer(customer_number="998", phone="0", name_kana="ア", created_at=datetime.now(UTC),
+                             updated_at=datetime.now(UTC)))
         turn.effect(SendMail("taro@example.jp", "件名", "本文"))
         turn.say("受け付けました")
         return "test:next"

@@ -22,16 +22,10 @@ MOVE = faq.FaqRow("move", "引っ越しの手続き", "お引っ越しの1か月
 PAY = faq.FaqRow("pay.method-1", "支払い方法を変えたい", "マイページから変更できます。")
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def store(request, tmp_path):
-    """The app's database: the suite's PostgreSQL, or a fresh migrated SQLite file."""
-    if request.param == "postgresql":
-        application = request.getfixturevalue("app")
-    else:
-        application = request.getfixturevalue("make_app")(DATABASE_URL=f"sqlite:///{tmp_path / 'faq.db'}")
-        result = application.test_cli_runner().invoke(args=["db", "upgrade"])
-        assert result.exit_code == 0, result.output
-    return application
+@pytest.fixture
+def store(app):
+    """The app's database: PostgreSQL, then SQLite (``tests/storage/conftest.py``)."""
+    return app
 
 
 def _db(application):

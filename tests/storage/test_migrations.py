@@ -22,7 +22,7 @@ def test_upgrade_downgrade_upgrade_on_sqlite(tmp_path):
     engine.dispose()
 
 
-def test_models_and_migrations_agree_on_postgresql(database_url):
+def test_models_and_migrations_agree(database_url):  # on PostgreSQL and SQLite (tests/storage/conftest.py)
     engine = create_engine(database_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
