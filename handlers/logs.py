@@ -1,5 +1,8 @@
 """Logging for every process: plain lines or JSON lines (``LOG_FORMAT``), with a request id.
 
+Every message is written on one line: control characters in it (a newline or NUL in an
+event id a sender made up) are escaped by both formats.
+
 A web request gets an id (``X-Request-Id`` when a trusted proxy set it, else a new one),
 answered back in ``X-Request-Id``; ``handlers.jobs`` carries the id of the request that
 queued a job into the job's run (RQ worker or the in-process pool), so one customer action
@@ -32,6 +35,21 @@ LOG_FORMATS = ("plain", "json")
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 
 
+# Control characters (newlines, NUL, escape sequences, the Unicode line separators) in a logged
+# value would split a line or forge one: every message is written with them escaped (issue 21).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as ``\\xNN`` / ``\\uNNNN`` (one line, no NUL)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+def _message(record: logging.LogRecord) -> str:
+    return escape_controls(record.getMessage())
+
+
 def current_request_id() -> str | None:
     """The id of the request (or of the job's originating request) being handled, if any."""
     return request_id_var.get()
@@ -61,7 +79,12 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = request_id_var.get() or "-"
-        return super().format(record)
+        saved = record.msg, record.args
+        record.msg, record.args = _message(record), None  # escaped for this line only
+        try:
+            return super().format(record)
+        finally:
+            record.msg, record.args = saved
 
 
 class JsonFormatter(logging.Formatter):
@@ -72,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
         }
         request_id = request_id_var.get()
         if request_id:
