@@ -62,10 +62,12 @@ from bot.flows import all_flows
 from bot.flows.billing import resolve_month
 from bot.normalize import command_text
 from bot.understanding import intents as intent_names
+from bot.understanding import stored
 from bot.understanding.analysis import analyse
 from bot.understanding.analyzer import shared_analyzer
-from bot.understanding.faq import FaqIndex
+from bot.understanding.faq import BM25_SHARE, FaqIndex
 from bot.understanding.months import resolve
+from bot.understanding.phrasings import PHRASINGS_FILE, Bank, fit, make_bank, shipped_pairs
 from bot.understanding.reader import DEFAULT_THRESHOLDS, EXAMPLES_FILE, Reading, Thresholds, read
 from storage.faq import FaqRow
 
@@ -126,10 +128,33 @@ def reading_label(reading: Reading) -> str:
     return reading.intent or "none"
 
 
+def phrasing_pairs(skip_faq: Path | None = None) -> list[tuple[str, str]]:
+    """(FAQ question, customer's text) of every FAQ phrasing in the labelled sets, except those of
+    the sets on ``skip_faq`` (the FAQ file being measured: its own phrasings are never borrowed)."""
+    pairs = []
+    for labelled, faq_file in SETS.values():
+        if faq_file == skip_faq:
+            continue
+        questions = {row.id: row.question for row in load_faq(faq_file)}
+        pairs += [(questions[e[4:]], t) for t, e in load_labelled(labelled)
+                  if e.startswith("faq:") and e[4:] in questions]
+    return pairs
+
+
+_BANKS: dict[Path, Bank] = {}
+
+
+def bank_without(faq_file: Path) -> Bank:
+    """The phrasings bank as the bot would have it had this FAQ file never been labelled."""
+    if faq_file not in _BANKS:
+        _BANKS[faq_file] = make_bank(phrasing_pairs(skip_faq=faq_file))
+    return _BANKS[faq_file]
+
+
 def ours(faq: list[FaqRow], thresholds: Thresholds = DEFAULT_THRESHOLDS,
-         share: float | None = None, examples: bool = True) -> Callable[[str], str]:
-    """As the engine does it: a command word first, then free text."""
-    index = FaqIndex(faq, analyse) if share is None else FaqIndex(faq, analyse, share)
+         share: float | None = None, examples: bool = True, bank: Bank = ()) -> Callable[[str], str]:
+    """As the engine does it: a command word first, then free text (``bank``: borrowed phrasings)."""
+    index = fit(faq, analyse, bank, share if share is not None else BM25_SHARE)
     exact = exact_words(faq, faq_questions=False)
 
     def predict(text: str) -> str:
@@ -245,17 +270,18 @@ def pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
 
-def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow]) -> None:
+def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow], bank: Bank = ()) -> None:
     print(f"\n## {name}: {len(data)} utterances, {len(faq)} FAQ entries")
     plain, plain_threshold, plain_top1 = plain_bm25_system(faq, data)
     index = FaqIndex(faq, analyse)
     systems = {
         "exact words (today's bot)": (exact_words(faq), None),
         f"plain BM25 on questions (threshold {plain_threshold})": (plain, plain_top1),
-        "ours: BM25 alone": (ours(faq, share=1.0), faq_top1(FaqIndex(faq, analyse, 1.0), data)),
-        "ours: bigrams alone": (ours(faq, share=0.0), faq_top1(FaqIndex(faq, analyse, 0.0), data)),
+        "ours: BM25 alone": (ours(faq, share=1.0, bank=bank), faq_top1(fit(faq, analyse, bank, 1.0), data)),
+        "ours: bigrams alone": (ours(faq, share=0.0, bank=bank), faq_top1(fit(faq, analyse, bank, 0.0), data)),
         "ours: rules alone (no labelled phrasings)": (ours(faq, examples=False), faq_top1(index, data)),
-        "ours (in use)": (ours(faq), faq_top1(index, data)),
+        "ours: no borrowed phrasings": (ours(faq), faq_top1(index, data)),
+        "ours (in use)": (ours(faq, bank=bank), faq_top1(fit(faq, analyse, bank), data)),
     }
     print("| system | intents | FAQ top-1 | FAQ handled | out-of-scope handled | 'not understood' precision |")
     print("|---|---|---|---|---|---|")
@@ -279,7 +305,7 @@ def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow]) -> None:
             print(f"  {expected:<18} -> {got:<18} {count}")
 
 
-def sweep(sets: dict[str, tuple[list, list]], field: str = "faq_answer",
+def sweep(sets: dict[str, tuple[list, list, Bank]], field: str = "faq_answer",
           values: tuple[float, ...] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)) -> None:
     """Intents / FAQ handled / out-of-scope on every set for each value of one threshold (``faq_answer``
     moves ``faq_suggest`` to at most half of it; ``faq_clear`` 1.0 turns the clear-lead rule off)."""
@@ -294,15 +320,15 @@ def sweep(sets: dict[str, tuple[list, list]], field: str = "faq_answer",
             change["faq_suggest"] = min(DEFAULT_THRESHOLDS.faq_suggest, value / 2)
         thresholds = replace(DEFAULT_THRESHOLDS, **change)
         cells = []
-        for data, faq in sets.values():
-            r = evaluate(ours(faq, thresholds), data)
+        for data, faq, bank in sets.values():
+            r = evaluate(ours(faq, thresholds, bank=bank), data)
             cells.append(f"{pct(r['intent'])} / {pct(r['faq'])} / {pct(r['oos'])}")
         marker = " (in use)" if value == getattr(DEFAULT_THRESHOLDS, field) else ""
         print(f"| {value}{marker} | " + " | ".join(cells) + " |")
 
 
-def speed(data: list[tuple[str, str]], faq: list[FaqRow], rounds: int) -> None:
-    index = FaqIndex(faq, analyse)
+def speed(data: list[tuple[str, str]], faq: list[FaqRow], _bank: Bank, rounds: int) -> None:
+    index = fit(faq, analyse)  # with the shipped phrasings, as in use
     texts = [t for t, _e in data]
     for text in texts:  # warm up
         read(text, index)
@@ -319,12 +345,13 @@ def speed(data: list[tuple[str, str]], faq: list[FaqRow], rounds: int) -> None:
     code = ("import time; t=time.perf_counter(); c=time.process_time();"
             "from bench.understanding import load_faq, SETS; from bot.understanding.analysis import analyse;"
             "from bot.understanding.faq import FaqIndex; faq=load_faq(SETS['ours'][1]); a=analyse('今月の料金');"
-            "i=FaqIndex(faq, analyse); from bot.understanding.reader import intent_examples;"
+            "from bot.understanding.phrasings import fit; i=fit(faq, analyse);"
+            "from bot.understanding.reader import intent_examples;"
             "intent_examples(); print(f'{time.perf_counter()-t:.3f} {time.process_time()-c:.3f}')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     wall, cpu = out.stdout.split()
     print(f"load in a fresh process (imports, SudachiPy dictionary, FAQ index of {len(faq)} entries, "
-          "the labelled phrasings' index): "
+          "the borrowed phrasings, the labelled phrasings' index): "
           f"{float(wall):.3f} s wall, {float(cpu):.3f} s CPU (goal: under 1 s)")
 
 
@@ -354,21 +381,48 @@ def write_examples(path: Path = EXAMPLES_FILE) -> int:
     return len(rows)
 
 
+def write_phrasings(path: Path = PHRASINGS_FILE) -> int:
+    """Write the bank of customer phrasings of FAQ questions (``--write-phrasings``): every set's."""
+    pairs = phrasing_pairs()
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(["question", "text"])
+        writer.writerows(pairs)
+    return len(pairs)
+
+
+def write_analysed() -> int:
+    """Store the analyses of every shipped phrasing (``--write-analysed``; the two writers above do it too)."""
+    with EXAMPLES_FILE.open(encoding="utf-8", newline="") as stream:
+        examples = [row["text"] for row in csv.DictReader(stream)]
+    pairs = shipped_pairs()
+    texts = [*examples, *(text[:40] for text in examples), *(q for q, _t in pairs), *(t for _q, t in pairs)]
+    return stored.write(texts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench understanding", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="reads of every utterance for the speed figures")
     parser.add_argument("--write-examples", action="store_true",
                         help=f"rewrite {EXAMPLES_FILE.relative_to(ROOT)} from the labelled sets, then stop")
+    parser.add_argument("--write-phrasings", action="store_true",
+                        help=f"rewrite {PHRASINGS_FILE.relative_to(ROOT)} from every labelled set, then stop")
+    parser.add_argument("--write-analysed", action="store_true",
+                        help=f"rewrite {stored.ANALYSED_FILE.relative_to(ROOT)} (after a lexicon change), then stop")
     args = parser.parse_args(argv)
-    if args.write_examples:
-        print(f"{write_examples()} labelled phrasings written to {EXAMPLES_FILE.relative_to(ROOT)}")
+    if args.write_examples or args.write_phrasings or args.write_analysed:
+        if args.write_examples:
+            print(f"{write_examples()} labelled phrasings written to {EXAMPLES_FILE.relative_to(ROOT)}")
+        if args.write_phrasings:
+            print(f"{write_phrasings()} FAQ phrasings written to {PHRASINGS_FILE.relative_to(ROOT)}")
+        print(f"{write_analysed()} analyses stored in {stored.ANALYSED_FILE.relative_to(ROOT)}")
         return 0
     print(f"# understanding benchmark (today = {TODAY}; thresholds: {DEFAULT_THRESHOLDS})")
     sets = {}
     for name, (labelled, faq_file) in SETS.items():
-        data, faq = load_labelled(labelled), load_faq(faq_file)
-        sets[name] = (data, faq)
-        report(name, data, faq)
+        data, faq, bank = load_labelled(labelled), load_faq(faq_file), bank_without(faq_file)
+        sets[name] = (data, faq, bank)
+        report(name, data, faq, bank)
     sweep(sets)
     sweep(sets, "faq_clear", (0.2, 0.25, 0.3, 1.0))
     speed(*sets["ours"], rounds=args.rounds)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.understanding.analysis import Analysis
@@ -34,6 +34,10 @@ BM25_SHARE = 0.6
 # customer asked about, where the words around it vary. Grammatical concepts (forget, change …) weigh one.
 # 4 was best of 1, 1.5, 2, 3, 4 on all three labelled sets (bench understanding).
 CONCEPT_WEIGHT = 4.0  # combined = BM25_SHARE * bm25 + (1 - BM25_SHARE) * bigrams
+# Borrowed phrasings (``phrasings``: how customers asked other operators the same question) count
+# as an answer word does in BM25, and their bigram views match at this share of an own view.
+BORROWED_WEIGHT = 1
+BORROWED_FACTOR = 0.85
 
 
 # What is asked about a topic, weighing like the topic itself when the text names one: 「引き落としは
@@ -58,14 +62,17 @@ def _gram_idf(view_grams: list[list[Counter[str]]], views: int) -> dict[str, flo
     return {g: math.log((views + 1) / (df + 1)) + 1 for g, df in frequency.items()}
 
 
-def _weigh(view_grams: list[list[Counter[str]]], idf: dict[str, float]) -> list[list[dict[str, float]]]:
-    """Each view's bigrams as a unit TF-IDF vector."""
+def _weigh(view_grams: list[list[Counter[str]]], idf: dict[str, float],
+           factors: list[list[float]] | None = None) -> list[list[dict[str, float]]]:
+    """Each view's bigrams as a TF-IDF vector of length 1 (or of its factor: a borrowed view)."""
     weighted = []
-    for grams in view_grams:
+    for number, grams in enumerate(view_grams):
         vectors = []
-        for view in grams:
+        for position, view in enumerate(grams):
             vector = {g: n * idf[g] for g, n in view.items()}
             norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+            if factors is not None:
+                norm /= factors[number][position]
             vectors.append({g: v / norm for g, v in vector.items()})
         weighted.append(vectors)
     return weighted
@@ -96,7 +103,7 @@ class FaqIndex:
     """The fitted index of one FAQ set."""
 
     def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis],
-                 bm25_share: float = BM25_SHARE) -> None:
+                 bm25_share: float = BM25_SHARE, borrowed: Mapping[str, Sequence[Analysis]] | None = None) -> None:
         self.entries = tuple(entries)
         self.bm25_share = bm25_share
         self._analyse = analyse
@@ -105,6 +112,8 @@ class FaqIndex:
         view_grams: list[list[Counter[str]]] = []
         self._reading_views: list[list[dict[str, float]]] = []
         reading_grams: list[list[Counter[str]]] = []
+        factors: list[list[float]] = []
+        self.borrowed = {key: len(value) for key, value in (borrowed or {}).items()}
         self._topics: dict[str, frozenset[str]] = {}
         self._concepts: dict[str, frozenset[str]] = {}
         for entry in self.entries:
@@ -119,6 +128,14 @@ class FaqIndex:
                     doc[term] += QUESTION_WEIGHT
                 grams.append(bigrams(analysis.core))
                 readings.append(bigrams(analysis.reading))
+            factor = [1.0] * len(grams)
+            for analysis in (borrowed or {}).get(entry.id, ()):  # the entry's own topics stay its own
+                for term in analysis.retrieval_terms():
+                    doc[term] += BORROWED_WEIGHT
+                grams.append(bigrams(analysis.core))
+                readings.append(bigrams(analysis.reading))
+                factor.append(BORROWED_FACTOR)
+            factors.append(factor)
             # The answer's words count once, its concepts not at all: nearly every answer names the
             # free-call number or the bill, which would make those concepts tell no entry apart.
             for term in analyse(entry.answer).terms:
@@ -140,9 +157,9 @@ class FaqIndex:
         views = sum(len(grams) for grams in view_grams) or 1
         self._unknown_gram_idf = math.log(views + 1) + 1
         self._gram_idf = _gram_idf(view_grams, views)
-        self._views = _weigh(view_grams, self._gram_idf)
+        self._views = _weigh(view_grams, self._gram_idf, factors)
         self._reading_idf = _gram_idf(reading_grams, views)
-        self._reading_views = _weigh(reading_grams, self._reading_idf)
+        self._reading_views = _weigh(reading_grams, self._reading_idf, factors)
         self._postings = _postings(self._views)
         self._reading_postings = _postings(self._reading_views)
 

@@ -3,9 +3,9 @@
 ``import-faq`` replaces the set in the database and bumps its version. Every web and worker
 process keeps one fitted ``FaqIndex``; on a message it asks the database for the version
 (one primary-key read) at most every ``check_seconds``, and refits when it changed, so an
-import is in effect everywhere within seconds, with no restart. Fitting takes milliseconds
-for a few hundred entries; a database error fails the turn like any other read (it is
-retried).
+import is in effect everywhere within seconds, with no restart. Fitting (with the customer
+phrasings each entry borrows: ``phrasings``) takes tens of milliseconds for a few hundred
+entries; a database error fails the turn like any other read (it is retried).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.understanding.analysis import analyse
 from bot.understanding.faq import FaqIndex
+from bot.understanding.phrasings import fit
 from bot.understanding.reader import intent_examples
 from storage import faq as faq_store
 
@@ -55,7 +56,7 @@ class FaqLibrary:
             version = faq_store.current_version(db)
             if version != self._version or self._index is None:
                 version, rows = faq_store.load(db)
-                self._index = FaqIndex(rows, analyse)
+                self._index = fit(rows, analyse)  # with the phrasings its entries borrow
                 intent_examples()  # fitted once per process, here rather than in a customer's turn
                 self._version = version
                 log.info("FAQ version %d in use (%d entries)", version, len(rows))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.understanding import intents as intent_names
+from bot.understanding import stored
 from bot.understanding.analysis import Analysis, analyse
 from bot.understanding.faq import FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
@@ -154,7 +155,7 @@ def intent_examples() -> FaqIndex:
         for row in csv.DictReader(stream):
             by_intent.setdefault(row["intent"], []).append(row["text"])
     return FaqIndex([FaqRow(intent, texts[0][:40], "", tuple(texts[1:])) for intent, texts in by_intent.items()],
-                    analyse)
+                    stored.analysed)
 
 
 def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) -> list[IntentScore]:

@@ -1,0 +1,103 @@
+"""Borrowed phrasings: how customers asked other operators' FAQ the same questions.
+
+An operator's FAQ file (``import-faq``) holds each question once, in the operator's words,
+with a few examples at most; customers write 「引っ越し　ネット」 or 「1ギガにあげたい」. Our
+labelled sets hold about 1,700 customer phrasings of six operators' FAQ questions (moving,
+cancelling, the debit date, a TV with no picture …), each written by someone who saw only the
+topic. ``data/faq_phrasings.csv`` keeps them as (question, customer's text).
+
+When an FAQ is fitted, each of those questions is looked up in it like a customer's text
+would be: when one entry clearly answers it (``MAP_MIN``, ``MAP_LEAD``), the entry borrows up
+to ``PER_QUESTION`` of its phrasings, keeping those that name one of the entry's own topics
+(so 「肉じゃがの作り方教えて」 does not meet 「マイページの作り方教えて」). Borrowed
+phrasings weigh less than the entry's own words (``faq.BORROWED_WEIGHT``/``BORROWED_FACTOR``).
+The entry's answer is still the operator's, verbatim: only the ranking learns.
+
+``python -m bench understanding`` measures it leaving one FAQ file out: each set is read with a
+bank drawn from the other operators' sets only (``python -m bench understanding
+--write-phrasings`` rewrites the file from all of them).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from bot.understanding import stored
+from bot.understanding.analysis import Analysis, analyse
+from bot.understanding.faq import BM25_SHARE, FaqEntry, FaqIndex, FaqMatch
+
+PHRASINGS_FILE = Path(__file__).with_name("data") / "faq_phrasings.csv"
+MAP_MIN = 0.5  # how well a bank question must match an entry to lend it its phrasings
+MAP_LEAD = 1.3  # … and by how much it must lead the next entry
+PER_QUESTION = 16  # phrasings lent by one bank question
+
+Bank = tuple[tuple[Analysis, tuple[Analysis, ...]], ...]
+
+
+def make_bank(pairs: Iterable[tuple[str, str]], analyse: Callable[[str], Analysis] = analyse) -> Bank:
+    """(question, customer's text) pairs, grouped by question and analysed (capped per question)."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for question, text in pairs:
+        if len(grouped[question]) < PER_QUESTION:
+            grouped[question].append(text)
+    return tuple((analyse(question), tuple(analyse(text) for text in texts)) for question, texts in grouped.items())
+
+
+def shipped_pairs() -> list[tuple[str, str]]:
+    """(question, customer's text) rows of ``data/faq_phrasings.csv``."""
+    with PHRASINGS_FILE.open(encoding="utf-8", newline="") as stream:
+        return [(row["question"], row["text"]) for row in csv.DictReader(stream)]
+
+
+@functools.cache
+def shipped_bank() -> Bank:
+    """The bank in ``data/faq_phrasings.csv``, loaded once per process (stored analysed)."""
+    return make_bank(shipped_pairs(), stored.analysed)
+
+
+def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
+    """The phrasings each entry of ``index`` borrows: of the bank questions it clearly answers."""
+    borrowed: dict[str, list[Analysis]] = defaultdict(list)
+    for question, texts in bank:
+        found = index.search(question, limit=2)
+        if not found or found[0].score < MAP_MIN or (len(found) > 1 and found[0].score < MAP_LEAD * found[1].score):
+            continue
+        entry = found[0].entry
+        topics = index.topics(entry)
+        if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
+            borrowed[entry.id].extend(text for text in texts if text.concepts & topics)
+    return borrowed
+
+
+class BorrowingIndex(FaqIndex):
+    """An FAQ index whose entries also rank by their borrowed phrasings, for a text that names one
+    of the entry's topics; a text that names none (「寒すぎて布団から出られない」) is ranked by the
+    operator's own words alone, so small talk does not meet a borrowed phrasing's chance words."""
+
+    def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis], bm25_share: float,
+                 borrowed: dict[str, list[Analysis]]) -> None:
+        super().__init__(entries, analyse, bm25_share)
+        self._borrowing = FaqIndex(entries, analyse, bm25_share, borrowed)
+        self.borrowed = self._borrowing.borrowed
+
+    def search(self, analysis: Analysis, limit: int = 4) -> list[FaqMatch]:
+        own = super().search(analysis, limit=len(self.entries))
+        if not analysis.concepts:
+            return own[:limit]
+        lent = {m.entry.id: m for m in self._borrowing.search(analysis, limit=len(self.entries))}
+        matches = [lent[m.entry.id] if analysis.concepts & self.topics(m.entry) else m for m in own]
+        matches.sort(key=lambda m: m.score, reverse=True)
+        return matches[:limit]
+
+
+def fit(entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis] = analyse,
+        bank: Bank | None = None, bm25_share: float = BM25_SHARE) -> FaqIndex:
+    """The FAQ's index, its entries ranked with the phrasings they borrow (``bank``: the shipped one)."""
+    once = functools.cache(analyse)  # the entries' texts are analysed once for the three fits
+    plain = FaqIndex(entries, once, bm25_share)
+    borrowed = borrowed_for(plain, shipped_bank() if bank is None else bank)
+    return BorrowingIndex(entries, once, bm25_share, borrowed) if borrowed else plain
