@@ -35,6 +35,7 @@ from rq.job import Job
 from rq.utils import import_attribute
 
 from handlers import logs, metrics
+from storage.redis_url import connect
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ def _worker_connection(app: Flask) -> redis.Redis:
     url = app.config.get("REDIS_URL")
     if not url:
         return app.extensions["redis"]
-    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=30)
+    return connect(url, blocking=True)  # redis:// or redis+sentinel://, as every client of ours
 
 
 def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:

@@ -2,7 +2,9 @@
 
 Sentinel: ``redis+sentinel://[:password@]host1:26379,host2:26379,host3:26379/<service>[/<db>]``
 (the password, if any, is the data nodes' and the sentinels'). The client asks the
-sentinels for the current master of ``<service>`` and follows a failover by itself.
+sentinels for the current master of ``<service>`` and follows a failover by itself. Every
+client the service makes goes through ``connect`` (issue 22: RQ's worker once took the URL to
+``redis.Redis.from_url``, which refuses the scheme, and died at start).
 """
 
 from __future__ import annotations
@@ -42,11 +44,21 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str |
     return hosts, path[0], db, password
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for ``url`` with short timeouts (a Redis that hangs must not hang a webhook)."""
+# RQ's own connection waits for jobs in a long blocking pop: no read timeout (with 3 s, RQ would
+# take the quiet for an outage and quit), but a connect timeout and keepalive all the same.
+BLOCKING_OPTIONS = {"socket_timeout": None, "socket_connect_timeout": 3, "socket_keepalive": True,
+                    "health_check_interval": 30}
+
+
+def connect(url: str, blocking: bool = False) -> redis.Redis:
+    """The one way the service makes a Redis client (web, event workers, RQ and its scheduler):
+    short timeouts, so a Redis that hangs cannot hang a webhook; ``blocking`` for RQ's worker."""
+    options = BLOCKING_OPTIONS if blocking else CLIENT_OPTIONS
     if url.startswith(SENTINEL_SCHEME + "://"):
         hosts, service, db, password = parse_sentinel_url(url)
-        sentinel = Sentinel(hosts, sentinel_kwargs={"password": password, "socket_timeout": 3} if password
-                            else {"socket_timeout": 3}, **CLIENT_OPTIONS)
-        return sentinel.master_for(service, db=db, password=password, **CLIENT_OPTIONS)
-    return redis.Redis.from_url(url, **CLIENT_OPTIONS)
+        sentinel_options = {"socket_timeout": 3, "socket_connect_timeout": 3}
+        if password:
+            sentinel_options["password"] = password
+        sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options, **options)
+        return sentinel.master_for(service, db=db, password=password, **options)
+    return redis.Redis.from_url(url, **options)

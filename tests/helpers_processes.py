@@ -113,6 +113,95 @@ class RedisServer:
         self.process = None
 
 
+class RedisSentinelGroup:
+    """A master, a replica and one sentinel watching them (``service``), on spare ports in
+    ``directory``: ``url`` is the service's ``redis+sentinel://`` URL; ``kill_master`` SIGKILLs
+    whichever server is master now, after the replica has caught up."""
+
+    service = "aicom"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ports = [free_port(), free_port()]
+        self.sentinel_port = free_port()
+        self.url = f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{self.service}/0"
+        self.processes: dict[int, subprocess.Popen] = {}
+        self.sentinel: subprocess.Popen | None = None
+
+    def _server(self, port: int, *extra: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--save", "", "--appendonly", "no", "--dbfilename", f"dump-{port}.rdb",
+             "--logfile", str(self.directory / f"redis-{port}.log"), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def start(self) -> None:
+        import redis
+
+        master, replica = self.ports
+        self.processes[master] = self._server(master)
+        self.processes[replica] = self._server(replica, "--replicaof", "127.0.0.1", str(master))
+        for port in self.ports:
+            wait_until(lambda port=port: _pings(port), timeout=15)
+        config = self.directory / "sentinel.conf"
+        config.write_text(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.directory}\n"
+                          f"sentinel monitor {self.service} 127.0.0.1 {master} 1\n"
+                          f"sentinel down-after-milliseconds {self.service} 1000\n"
+                          f"sentinel failover-timeout {self.service} 5000\n"
+                          f"sentinel parallel-syncs {self.service} 1\n")
+        self.sentinel = subprocess.Popen(
+            ["redis-server", str(config), "--sentinel", "--logfile", str(self.directory / "sentinel.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_until(lambda: _pings(self.sentinel_port), timeout=15)
+        client = redis.Redis(port=replica, socket_timeout=1)
+        wait_until(lambda: client.info("replication").get("master_link_status") == "up", timeout=15)
+        client.close()
+
+    def master_port(self) -> int:
+        import redis
+
+        sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=1, decode_responses=True)
+        try:
+            return int(sentinel.execute_command("SENTINEL", "get-master-addr-by-name", self.service)[1])
+        finally:
+            sentinel.close()
+
+    def kill_master(self) -> int:
+        """SIGKILL the master once its replica holds everything it had; returns the killed port."""
+        import redis
+
+        port = self.master_port()
+        other = next(p for p in self.ports if p != port)
+        master, replica = redis.Redis(port=port, socket_timeout=1), redis.Redis(port=other, socket_timeout=1)
+        try:
+            wait_until(lambda: replica.info("replication").get("slave_repl_offset")
+                       == master.info("replication").get("master_repl_offset"), timeout=15)
+        finally:
+            master.close()
+            replica.close()
+        process = self.processes.pop(port)
+        process.send_signal(signal.SIGKILL)
+        process.wait(15)
+        return port
+
+    def stop(self) -> None:
+        for process in [*self.processes.values(), *([self.sentinel] if self.sentinel else [])]:
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait(15)
+        self.processes.clear()
+        self.sentinel = None
+
+
+def _pings(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(port=port, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
 # -- our own PostgreSQL ------------------------------------------------------------------------------
 def pg_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
