@@ -21,7 +21,7 @@ RETRIEVAL_CONCEPTS = frozenset({
     "slow", "channel", "outage", "equipment", "contact", "cost", "needed", "customer_number", "mail", "not_arrive",
     "name", "phone", "register", "mypage", "already", "change", "forget", "credential", "cant_login", "link",
     "notice", "when", "person", "inquiry", "absence", "home_phone", "security", "parental", "construction",
-    "recording", "high_quality", "nhk", "paperless", "prorate", "visit", "cas_card",
+    "recording", "high_quality", "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
 })
 
 

@@ -206,7 +206,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator B", {"faq": 0.90, "oos": 0.95}),
     ("operator C", {"faq": 0.88, "oos": 0.95}),
     ("operator D", {"faq": 0.88, "oos": 0.95}),
-    ("operator E (unseen)", {"faq": 0.90, "oos": 0.90}),
+    ("operator E", {"faq": 0.90, "oos": 0.90}),
+    ("operator F (unseen)", {"faq": 0.85, "oos": 0.90}),
 ])
 def test_accuracy_floors_on_our_labelled_sets(name, floors):
     """Each set read as the bot would read it had its FAQ file never been labelled: the phrasings
@@ -218,8 +219,8 @@ def test_accuracy_floors_on_our_labelled_sets(name, floors):
 
 
 def test_an_entry_borrows_only_what_names_its_topic():
-    faq = load_faq(SETS["operator E (unseen)"][1])
-    index = fit(faq, analyse, bank_without(SETS["operator E (unseen)"][1]))
+    faq = load_faq(SETS["operator E"][1])
+    index = fit(faq, analyse, bank_without(SETS["operator E"][1]))
     assert index.borrowed.get("e_01", 0) >= 10  # moving: every operator has it
     moving = {t for t in index.topics(index.entries[0])}
     assert "move" in moving
