@@ -28,6 +28,18 @@ def date_label(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+WEEKDAYS = "月火水木金土日"
+
+
+def opening_label(opening: datetime, now: datetime) -> str:
+    """When staff are next there, both Tokyo times: ``本日9:00`` the same day, else
+    ``翌営業日の2026年12月7日（月）9:00``."""
+    time_text = f"{opening.hour}:{opening.minute:02d}"
+    if opening.date() == now.astimezone(opening.tzinfo).date():
+        return f"本日{time_text}"
+    return f"翌営業日の{date_label(opening.date())}（{WEEKDAYS[opening.weekday()]}）{time_text}"
+
+
 def datetime_label(moment: datetime) -> str:
     """A Tokyo time as ``2026年11月25日 14:05``."""
     return f"{moment.year}年{moment.month}月{moment.day}日 {moment.hour}:{moment.minute:02d}"
@@ -52,7 +64,7 @@ MENU_UNLINKED = (
     "・ご利用料金の確認（登録後）：「今月の料金」\n"
     "・担当者とのやりとり：「オペレーター」\n"
     "・このご案内：「ヘルプ」\n"
-    "下のボタンを押すか、「」内の言葉を送ってください。"
+    "下のボタンを押すか、「登録」のように、かぎかっこの中の言葉をそのまま送ってください。"
 )
 MENU_LINKED = (
     "ご用件をお選びください。\n"
@@ -61,7 +73,7 @@ MENU_LINKED = (
     "・先月や指定の月：「先月の料金」「2026年9月の料金」\n"
     "・担当者とのやりとり：「オペレーター」\n"
     "・このご案内：「ヘルプ」\n"
-    "下のボタンを押すか、「」内の言葉を送ってください。"
+    "下のボタンを押すか、「今月の料金」のように、かぎかっこの中の言葉をそのまま送ってください。"
 )
 NOT_TEXT = "申し訳ございません。スタンプや画像にはお答えできません。ご用件を文字でお送りください。"
 NOT_TEXT_IN_FLOW = "申し訳ございません。スタンプや画像は受け付けておりません。文字で入力してください。"
@@ -155,8 +167,42 @@ ACCOUNT_ID_TAKEN_JUST_NOW = (
     "別のアカウントIDを入力してください。（半角英数記号5〜30文字）"
 )
 EMAIL_INVALID = (
-    "メールアドレスを読み取れませんでした。「@」を含めて、もう一度入力してください。（例：taro@example.jp）"
+    "メールアドレスの形式に誤りがあるようです。ご確認のうえ、もう一度入力してください。（例：taro@example.jp）"
 )
+# What is wrong with a mail address, one message per kind of mistake (``validators.email``).
+EMAIL_EMPTY = "メールアドレスを入力してください。（例：taro@example.jp）"
+EMAIL_NO_AT = "メールアドレスに「@」がありません。「@」を含めて、もう一度入力してください。（例：taro@example.jp）"
+EMAIL_TWO_AT = (
+    "メールアドレスに「@」が2つ以上あります。「@」は1つにして、もう一度入力してください。（例：taro@example.jp）"
+)
+EMAIL_NO_LOCAL = (
+    "メールアドレスの「@」の前が入っていません。「@」の前も含めて、もう一度入力してください。（例：taro@example.jp）"
+)
+EMAIL_NO_DOMAIN = (
+    "メールアドレスの「@」の後ろが入っていません。「@」の後ろも含めて、もう一度入力してください。（例：taro@example.jp）"
+)
+EMAIL_DOMAIN_INCOMPLETE = (
+    "メールアドレスの「@」の後ろ（{domain}）が途中までのようです。"
+    "「example.jp」のように「.」の後ろまで入力してください。"
+)
+EMAIL_DOMAIN_INVALID = (
+    "メールアドレスの「@」の後ろ（{domain}）の書き方に誤りがあります。"
+    "「.」の位置や文字をご確認のうえ、もう一度入力してください。"
+)
+EMAIL_DOMAIN_TYPO = (
+    "メールアドレスの「@」の後ろが「{domain}」になっています。「{suggestion}」の誤りではありませんか？"
+    "ご確認のうえ、もう一度入力してください。"
+)
+EMAIL_LOCAL_DOTS = (
+    "メールアドレスの「@」の前で、「.」が続いているか、先頭か「@」の直前にあります。"
+    "ご確認のうえ、もう一度入力してください。"
+)
+EMAIL_SPACE = "メールアドレスに空白が入っています。空白を除いて、もう一度入力してください。"
+EMAIL_NOT_ASCII = (
+    "メールアドレスに使えない文字（{char}）が入っています。半角の英数字と記号で入力してください。"
+)
+EMAIL_BAD_CHAR = "メールアドレスに使えない記号（{char}）が入っています。ご確認のうえ、もう一度入力してください。"
+EMAIL_TOO_LONG = "メールアドレスが長すぎます。（「@」の前は64文字まで、全体で254文字まで）"
 NICKNAME_LENGTH = "ニックネームは1〜20文字で入力してください。"
 NICKNAME_CONTROL = "ニックネームに使えない文字（改行など）が含まれています。1行で入力してください。（1〜20文字）"
 
@@ -258,10 +304,18 @@ BILL_DETAIL_BUTTON = "明細を見る"
 BILL_LINK_NOTE = "「明細を見る」は15分間、ログインなしで開けます。それ以降はマイページへのログインが必要です。"
 BILL_LIST_TITLE = "ご利用料金の一覧"
 BILL_LIST_ALT = "ご利用料金の一覧（{newest}〜{oldest}、{count}か月分）"
-BILL_LIST_NOTE = (
-    "新しい月から最大12か月分（2020年7月以降）を表示しています。「表示」を押すと、その月の内訳をご覧いただけます。"
-)
-BILL_LIST_OPEN = "表示"
+
+# -- bill cards and the bill chart (issue 20; helper B's section) ------------------------------------
+MINUS_SIGN = "\u2212"  # −: a discount or credit; a true minus, not the hyphen "-"
+
+
+def signed_yen(amount: int) -> str:
+    """Money on cards and charts: ``5280`` -> ``5,280円``, ``-550`` -> ``−550円`` (U+2212 MINUS SIGN,
+    which a line never breaks away from its digits, unlike "-", and which screen readers say as マイナス)."""
+    return f"{MINUS_SIGN}{-amount:,}円" if amount < 0 else f"{amount:,}円"
+
+
+BILL_CHART_NOTE = "新しい月から最大12か月分（2020年7月以降）です。月を押すと、その月の内訳をご覧いただけます。"
 
 # -- account link and unlink (issues 3, 4) ------------------------------------------------------
 QR_UNLINK = "連携解除する"
@@ -281,6 +335,12 @@ ACCOUNT_LINK_DONE = (
     "LINEとマイページの連携が完了しました。\n"
     "このトークで「今月の料金」と送ると、ご利用料金をご確認いただけます。"
 )
+LINK_MOVED_PUSH = (
+    "別のLINEでマイページとの連携が行われたため、このLINEとマイページの連携を解除しました。\n"
+    "お心当たりがない場合は、マイページのパスワードを変更のうえ、"
+    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までご連絡ください。\n"
+    "このLINEでもう一度連携するときは「ログインして連携」を押してください。"
+)
 ACCOUNT_LINK_FAILED = (
     "申し訳ございません。LINEとの連携を完了できませんでした。\n"
     "お手数ですが、もう一度「今月の料金」と送り、表示されるボタンからログインしてください。"
@@ -294,9 +354,16 @@ WITHDRAWN_PUSH = (
 )
 
 # -- mails ------------------------------------------------------------------------------------
+# Every mail ends with this footer (the web's mails add it in ``handlers.mail.render_mail``), and
+# greets the contract holder by the name in the contract, as the printed guide does (アイコム タロウ 様).
+MAIL_FOOTER = (
+    "あいコムこうか\n"
+    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）\n"
+    "※このメールは送信専用のアドレスからお送りしています。\n"
+)
 REGISTRATION_MAIL_SUBJECT = "【あいコムこうかマイページ】仮登録受付完了"
 REGISTRATION_MAIL_BODY = (
-    "{nickname} 様\n"
+    "{name} 様\n"
     "\n"
     "あいコムこうかマイページの仮登録を受け付けました。\n"
     "あいコムこうかマイページのご利用には、以下のURLより本登録手続きを行ってください。\n"
@@ -310,10 +377,7 @@ REGISTRATION_MAIL_BODY = (
     "※本メールに心当たりのない方は、URLを開かずにこのメールを破棄してください。\n"
     "　ご不明な点がございましたら、下記のお問い合わせ窓口までご連絡ください。\n"
     "\n"
-    "あいコムこうか\n"
-    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）\n"
-    "※このメールは送信専用のアドレスからお送りしています。\n"
-)
+) + MAIL_FOOTER  # holds no braces, so the body's .format() leaves it as it is
 
 
 # -- the お客様メニュー (rich menus, issue 12) -------------------------------------------------
@@ -339,7 +403,27 @@ FAQ = (
     "Q. アカウントIDやパスワードを忘れました。\n"
     "A. マイページのログイン画面の「リマインダー」から確認・再設定できます。\n"
     "\n"
-    f"そのほかのご質問は「問い合わせ」を押すか、フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
+    "そのほかのご質問は、下の「オペレーターと話す」を押して担当者にお尋ねいただくか、"
+    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
+)
+# The same for a customer whose LINE is already linked: nothing about registering.
+FAQ_LINKED = (
+    "よくある質問\n"
+    "\n"
+    "Q. ご利用料金はどこで確認できますか？\n"
+    "A. このトークで「今月の料金」と送るとご確認いただけます。前の月は「料金一覧」から選べます。\n"
+    "\n"
+    "Q. 毎月のご請求のお知らせを止めたいです。\n"
+    "A. 「通知停止」と送ると停止します。また受け取るときは「通知再開」と送ってください。\n"
+    "\n"
+    "Q. アカウントIDやパスワードを忘れました。\n"
+    "A. マイページのログイン画面の「リマインダー」から確認・再設定できます。\n"
+    "\n"
+    "Q. このLINEとマイページの連携をやめたいです。\n"
+    "A. 「連携解除」と送ってください。マイページのアカウントはそのままご利用いただけます。\n"
+    "\n"
+    "そのほかのご質問は、下の「オペレーターと話す」を押して担当者にお尋ねいただくか、"
+    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
 )
 
 FAQ_LIST = (
@@ -357,7 +441,7 @@ HANDOFF_OPENED = (
 )
 HANDOFF_OPENED_AFTER_HOURS = (
     "担当者におつなぎします。このトークでそのままご用件をお送りください。\n"
-    "ただいま受付時間外のため、翌営業日に担当者からご返信します（受付時間：平日 {hours}）。\n"
+    "ただいま受付時間外のため、{opening}以降に担当者からご返信します（受付時間：平日 {hours}）。\n"
     f"お急ぎの場合は、受付時間内にフリーコール {FREE_CALL} へお電話ください。\n"
     "自動応答に戻るときは「ボットに戻る」と送ってください。"
 )
@@ -365,6 +449,12 @@ HANDOFF_NO_REPLY = (
     "お待たせしており申し訳ございません。ただいま担当者が対応できない状況です。\n"
     "このままお待ちいただくか、お急ぎの場合はフリーコール {free_call}（平日 {hours}）へお電話ください。\n"
     "自動応答に戻るときは「ボットに戻る」と送ってください。"
+)
+# A message sent to staff outside staffed hours: said once for each stretch of closed hours.
+HANDOFF_AFTER_HOURS_ACK = (
+    "お送りいただいた内容は担当者に届いています。\n"
+    "ただいま受付時間外のため、{opening}以降にご返信します（受付時間：平日 {hours}）。\n"
+    "自動応答に戻るときは「ボットに戻る」を押してください。"
 )
 HANDOFF_CLOSED = (
     "担当者との対応を終了しました。ご利用ありがとうございました。\n"
@@ -388,6 +478,15 @@ NOTICES_STOPPED = (
 )
 NOTICES_RESUMED = (
     "毎月のご請求のお知らせを再開しました。\n"
+    "ご請求金額が確定すると、このトークでお知らせします。"
+)
+NOTICES_ALREADY_STOPPED = (
+    "毎月のご請求のお知らせは、すでに停止しています。\n"
+    "ご利用料金は「今月の料金」でいつでも確認できます。\n"
+    "また受け取るときは「通知再開」と送ってください。"
+)
+NOTICES_ALREADY_ON = (
+    "毎月のご請求のお知らせは、すでに受け取る設定になっています。\n"
     "ご請求金額が確定すると、このトークでお知らせします。"
 )
 NOTICES_SETTING_ON = (

@@ -151,7 +151,15 @@ class HandoffTimer:
     handoff_id: int
 
 
-Effect = SendMail | SwitchMenu | StaffOutbox | HandoffTimer
+@dataclass(frozen=True)
+class PushReplies:
+    """Push text messages to another LINE user than the one in the turn (a displaced link's owner is told)."""
+
+    user_id: str
+    replies: tuple[TextReply, ...]
+
+
+Effect = SendMail | SwitchMenu | StaffOutbox | HandoffTimer | PushReplies
 
 
 @dataclass
@@ -174,7 +182,7 @@ def wire(cls):
 
 
 for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
-             SendMail, SwitchMenu, StaffOutbox, HandoffTimer):
+             SendMail, SwitchMenu, StaffOutbox, HandoffTimer, PushReplies):
     wire(_cls)
 
 

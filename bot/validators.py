@@ -82,20 +82,102 @@ def legacy_carrier_address(value: str) -> bool:
     return ".." in local or local.startswith(".") or local.endswith(".")
 
 
+# What typing in Japanese mode puts where an address has "." or "-" (NFKC has already folded
+# full-width letters, digits, "＠" and "．"): 「。」 and the long vowel mark 「ー」 never belong in
+# an address, so they are read as what the customer meant; the confirmation shows the result.
+_IME_LOOKALIKES = str.maketrans({"。": ".", "、": ",", "ー": "-", "‐": "-", "−": "-", "―": "-"})
+# RFC 5322 atext: what the part before "@" may hold besides letters, digits and dots.
+_LOCAL_SYMBOLS = frozenset("!#$%&'*+-/=?^_`{|}~")
+_DOMAIN_CHARS_RE = re.compile(r"[A-Za-z0-9.\-]+")
+_DOMAIN_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?")
+_QUOTED_DOMAIN_MAX = 40  # a domain quoted back in a message is cut to this
+# Mistyped domains of the providers most customers use, each what it is almost certainly meant to
+# be. Only names that no provider hands out to customers: a real domain must never be refused.
+COMMON_DOMAIN_TYPOS = {
+    "gmail.co": "gmail.com", "gmail.cm": "gmail.com", "gmail.con": "gmail.com", "gmail.comm": "gmail.com",
+    "gmail.om": "gmail.com",
+    "gmial.com": "gmail.com", "gmai.com": "gmail.com", "gamil.com": "gmail.com", "gmali.com": "gmail.com",
+    "gmaill.com": "gmail.com",
+    "yahoo.co.j": "yahoo.co.jp", "yahoo.co.jo": "yahoo.co.jp", "yahoo.cojp": "yahoo.co.jp",
+    "yahoo.co.pj": "yahoo.co.jp", "yahooo.co.jp": "yahoo.co.jp", "yaho.co.jp": "yahoo.co.jp",
+    "yhaoo.co.jp": "yahoo.co.jp",
+    "docomo.ne.j": "docomo.ne.jp", "docomo.ne.jo": "docomo.ne.jp", "docomo.nejp": "docomo.ne.jp",
+    "docomo.co.jp": "docomo.ne.jp", "docono.ne.jp": "docomo.ne.jp", "dokomo.ne.jp": "docomo.ne.jp",
+    "docomo.ne.pj": "docomo.ne.jp",
+    "ezweb.ne.j": "ezweb.ne.jp", "ezweb.ne.jo": "ezweb.ne.jp", "ezweb.nejp": "ezweb.ne.jp",
+    "ezweb.co.jp": "ezweb.ne.jp", "ezwed.ne.jp": "ezweb.ne.jp",
+    "softbank.ne.j": "softbank.ne.jp", "softbank.nejp": "softbank.ne.jp", "i.softbank.ne.jp": "i.softbank.jp",
+    "icloud.co": "icloud.com", "icloud.con": "icloud.com", "iclod.com": "icloud.com", "icoud.com": "icloud.com",
+    "outlook.co": "outlook.com", "outlook.con": "outlook.com", "hotmail.con": "hotmail.com",
+}
+
+
+def _quoted(domain: str) -> str:
+    return domain if len(domain) <= _QUOTED_DOMAIN_MAX else domain[:_QUOTED_DOMAIN_MAX - 1] + "…"
+
+
+def _email_mistake(value: str) -> str | None:
+    """What is wrong with a (folded) address, as the message that says so; None if nothing we can name."""
+    if not value:
+        return messages.EMAIL_EMPTY
+    if any(ch.isspace() for ch in value):
+        return messages.EMAIL_SPACE
+    stray = next((ch for ch in value if not (" " < ch <= "~")), None)
+    if stray is not None:
+        shown = stray if unicodedata.category(stray)[0] in "LNPS" else "制御文字など"
+        return messages.EMAIL_NOT_ASCII.format(char=shown)
+    count = value.count("@")
+    if count == 0:
+        return messages.EMAIL_NO_AT
+    if count > 1:
+        return messages.EMAIL_TWO_AT
+    local, _, domain = value.partition("@")
+    if not local:
+        return messages.EMAIL_NO_LOCAL
+    if not domain:
+        return messages.EMAIL_NO_DOMAIN
+    bad = next((ch for ch in local if not (ch.isalnum() or ch == "." or ch in _LOCAL_SYMBOLS)), None)
+    if bad is None and not _DOMAIN_CHARS_RE.fullmatch(domain):
+        bad = next(ch for ch in domain if not (ch.isalnum() or ch in ".-"))
+    if bad is not None:
+        return messages.EMAIL_BAD_CHAR.format(char=bad)
+    if ".." in local or local.startswith(".") or local.endswith("."):
+        return messages.EMAIL_LOCAL_DOTS
+    if "." not in domain.strip("."):
+        return messages.EMAIL_DOMAIN_INCOMPLETE.format(domain=_quoted(domain))
+    labels = domain.split(".")
+    if not all(_DOMAIN_LABEL_RE.fullmatch(label) for label in labels) or not (
+            labels[-1].isalpha() or labels[-1].lower().startswith("xn--")):
+        return messages.EMAIL_DOMAIN_INVALID.format(domain=_quoted(domain))
+    suggestion = COMMON_DOMAIN_TYPOS.get(domain.lower())
+    if suggestion:
+        return messages.EMAIL_DOMAIN_TYPO.format(domain=domain, suggestion=suggestion)
+    if len(local) > 64 or len(value) > 254:
+        return messages.EMAIL_TOO_LONG
+    return None
+
+
 def email(text: str) -> str:
     """メールアドレス: syntax only (no DNS), ASCII so any mail server takes it; normalised form.
 
+    Full-width typing is folded (NFKC, and 「。」「ー」 typed in Japanese mode for "." and "-"; a
+    「。」 ending the sentence is dropped). A refusal says what is wrong: no 「@」, nothing before
+    or after it, a domain without a dot (``taro@example``), a space, a character no address may
+    hold, a mistyped common domain (``gmail.co``); email-validator decides the rest.
     A legacy carrier address (``taro..x@docomo.ne.jp``) is accepted as it is, on the carrier
     domains that issued them; the mailer quotes its local part (RFC 5321 allows it)."""
-    value = unicodedata.normalize("NFKC", text).strip()
+    value = unicodedata.normalize("NFKC", text).strip().removesuffix("。").translate(_IME_LOOKALIKES)
     if legacy_carrier_address(value):
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
+    mistake = _email_mistake(value)
+    if mistake is not None:
+        raise InvalidInput(mistake)
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidInput(messages.EMAIL_INVALID) from exc
-    return result.normalized
+    return result.ascii_email or result.normalized  # an internationalised domain as its ASCII (xn--) form
 
 
 def nickname(text: str) -> str:

@@ -1,4 +1,9 @@
-"""Outgoing mail over SMTP (``SMTP_URL``), or into the development mailbox when it is unset."""
+"""Outgoing mail over SMTP (``SMTP_URL``), or into the development mailbox when it is unset.
+
+The web's mails are templates (``templates/mail/*.txt``, first line ``Subject: ...``) queued by
+``queue_mail``; every one ends with the footer the 仮登録 mail has (``messages.MAIL_FOOTER``)
+and greets the contract name (``storage.accounts.contract_name``), as the printed guide does.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 import idna  # installed with email-validator, which uses it to check these same domains
 import redis
-from flask import current_app
+from flask import current_app, render_template
 
-from handlers import metrics
+from bot.messages import MAIL_FOOTER
+from handlers import jobs, metrics
 from storage.state import dev_mailbox_add
 
 SMTP_TIMEOUT_SECONDS = 10
@@ -142,3 +148,17 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
 def send_mail_job(to: str, subject: str, body: str) -> None:
     """The job that sends one mail (raises to be retried); queued with ``jobs.enqueue(send_mail_job, …)``."""
     send(current_app.config, current_app.extensions["redis"], to, subject, body)
+
+
+def render_mail(template: str, **context) -> tuple[str, str]:
+    """The subject and body of a mail template (its first line is ``Subject: ...``), the footer added."""
+    text = render_template(template, **context)
+    first, _, body = text.partition("\n")
+    subject = first.removeprefix("Subject:").strip()
+    return subject, body.strip("\n") + "\n\n" + MAIL_FOOTER
+
+
+def queue_mail(template: str, to: str, **context) -> None:
+    """Render a mail template and queue it for sending (never inside a database transaction)."""
+    subject, body = render_mail(template, **context)
+    jobs.enqueue(send_mail_job, to=to, subject=subject, body=body)

@@ -37,18 +37,26 @@
     root.classList.remove("hidden");
     root.classList.toggle("closed", !menu.selected);
     root.dataset.richMenuId = menu.richMenuId;
-    const bar = emulator.el("button", "richmenu-bar", menu.chatBarText);
+    // The chat bar (LINE's: the menu's chatBarText) folds the menu away and back.
+    const bar = emulator.el("button", "richmenu-bar");
     bar.type = "button";
+    bar.append(emulator.el("span", "richmenu-bar-text", menu.chatBarText));
     bar.setAttribute("aria-expanded", String(!!menu.selected));
+    bar.setAttribute("aria-controls", "richmenu-canvas");
     bar.addEventListener("click", () => {
       const closed = root.classList.toggle("closed");
       bar.setAttribute("aria-expanded", String(!closed));
     });
     const canvas = emulator.el("div", "richmenu-canvas");
+    canvas.id = "richmenu-canvas";
+    // the frame keeps the image's shape (--menu-ratio) while CSS caps its height on a small screen
+    const frame = emulator.el("div", "richmenu-frame");
+    frame.style.setProperty("--menu-ratio", String(menu.size.width / menu.size.height));
+    canvas.append(frame);
     const image = document.createElement("img");
     image.src = menu.imageUrl;
     image.alt = menu.areas.map((a) => a.action.label || "").join("・");
-    canvas.append(image);
+    frame.append(image);
     for (const area of menu.areas) {
       const button = emulator.el("button", "richmenu-area");
       button.type = "button";
@@ -63,7 +71,7 @@
       button.style.width = (100 * b.width / menu.size.width) + "%";
       button.style.height = (100 * b.height / menu.size.height) + "%";
       button.addEventListener("click", () => tap(area.action));
-      canvas.append(button);
+      frame.append(button);
     }
     root.append(bar, canvas);
   }

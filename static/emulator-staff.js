@@ -60,6 +60,8 @@
       case "staff": return line("staff-self", "担当者", p.text);
       case "note": return line("staff-note", "メモ", p.text);
       case "notice": return line("staff-notice", "", "（自動）担当者の返信がないため、お客様に電話窓口をご案内しました。");
+      case "after_hours": return line("staff-notice", "", "（自動）受付時間外のため、お客様に" + when(p.next_opening) +
+        "以降にご返信するとご案内しました。");
       case "closed": return line("staff-closed", "対応完了",
         (p.closed_by === "customer" ? "お客様が自動応答に戻りました" : p.closed_by) + "（" + when(p.closed_at) + "）");
       default: return line("", "", entry.what);

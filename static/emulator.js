@@ -58,9 +58,23 @@
     parent.append(document.createTextNode(text.slice(last)));
   }
 
+  // Every time on the page is Japan's (Asia/Tokyo), as the bot's messages and the mails say, whatever
+  // zone the browser runs in.
+  const TOKYO = "Asia/Tokyo";
+  const tokyoClock = new Intl.DateTimeFormat("ja-JP", { timeZone: TOKYO, hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23" });
+  const tokyoDateTime = new Intl.DateTimeFormat("ja-JP", { timeZone: TOKYO, year: "numeric", month: "numeric",
+    day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+  /** "16:33:38" in Tokyo for a Unix time in seconds (a timeline entry's ``at``). */
   function timeLabel(seconds) {
-    const d = new Date(seconds * 1000);
-    return d.toLocaleTimeString("ja-JP", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return tokyoClock.format(new Date(seconds * 1000));
+  }
+
+  /** "2026/12/5 16:33" in Tokyo for anything Date() reads (ISO 8601, a mail's RFC 5322 Date); "" if unreadable. */
+  function tokyoDateTimeLabel(value) {
+    const d = new Date(value);
+    return isNaN(d) ? "" : tokyoDateTime.format(d);
   }
 
   // -- users ----------------------------------------------------------------------------------
@@ -248,7 +262,10 @@
       column.append(renderMessage(message));
       lastQuickReply = message && message.quickReply ? message.quickReply : null;
     }
-    column.append(el("div", "time", timeLabel(entry.at)));
+    const sentAt = el("time", "time", timeLabel(entry.at));
+    sentAt.dateTime = new Date(entry.at * 1000).toISOString();
+    sentAt.title = "日本時間";
+    column.append(sentAt);
     if (!rejected) showQuickReplies(lastQuickReply);
   }
 
@@ -366,6 +383,15 @@
   function clickable(node, action) {
     node.classList.add("fx-clickable");
     node.addEventListener("click", (event) => {
+      event.stopPropagation();
+      handleAction(action);
+    });
+    // A tappable box or text (a bar of the 料金一覧 chart) works from the keyboard too, as a button.
+    node.setAttribute("role", "button");
+    node.tabIndex = 0;
+    node.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
       event.stopPropagation();
       handleAction(action);
     });
@@ -648,7 +674,8 @@
         const card = el("article", "mail");
         const head = el("header", "mail-head");
         head.append(el("div", "mail-subject", mail.subject || "(件名なし)"));
-        head.append(el("div", "mail-meta", "宛先: " + (mail.to || "") + "　" + (mail.date || "")));
+        const sent = tokyoDateTimeLabel(mail.date) || mail.date || "";
+        head.append(el("div", "mail-meta", "宛先: " + (mail.to || "") + "　" + sent));
         card.append(head);
         const text = el("pre", "mail-body");
         appendLinkified(text, mail.body || "");

@@ -1,4 +1,5 @@
-"""Repository functions for My Page accounts: provisional registration, 本登録 tokens, LINE unlink.
+"""Repository functions for My Page accounts: provisional registration, 本登録 tokens, LINE unlink,
+the settings' mail address changes (``request_email_change`` / ``confirm_email_change``).
 
 They take a session and never commit. The database has the last word on account IDs
 (unique ``login_id_key``): a race that slips past ``login_id_available`` comes back as
@@ -9,17 +10,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import retention
-from storage.models import Account, Customer, LineLink, LinkToken
+from storage.models import Account, Customer, EmailChange, LineLink, LinkToken
 from storage.security import hash_token, new_token
 
 PROVISIONAL = "provisional"
 ACTIVE = "active"
 REGISTER = "register"
+EMAIL_CHANGE_LINK_SECONDS = 24 * 60 * 60  # the confirmation link mailed to the new address
 
 
 def expired(moment: datetime | None, now: datetime) -> bool:
@@ -45,6 +47,12 @@ class TokenSpent(Exception):
 
 class CustomerGone(Exception):
     """The customer record no longer exists (deleted since the customer was verified)."""
+
+
+def contract_name(account: Account) -> str:
+    """The name a mail greets (「アイコム　タロウ 様」): the contract holder's name in katakana, as the
+    contract has it and the printed guide greets, never the nickname chosen for the pages."""
+    return account.customer.name_kana
 
 
 def account_for_customer(session: Session, customer_id: int) -> Account | None:
@@ -177,12 +185,80 @@ def unlink_line_user(session: Session, line_user_id: str) -> bool:
     return bool(result.rowcount)
 
 
+# -- mail address changes (My Page settings) --------------------------------------------------------
+def request_email_change(session: Session, account: Account, new_email: str, now: datetime) -> str:
+    """Record a change to ``new_email`` and return the token for the link mailed there (256 bits; only
+    its hash is kept, the link lives ``EMAIL_CHANGE_LINK_SECONDS``). The account's earlier requests are
+    spent: only the newest link works."""
+    cancel_email_changes(session, account.id, now)
+    token, token_hash = new_token()
+    session.add(EmailChange(token_hash=token_hash, account_id=account.id, new_email=new_email, created_at=now,
+                            expires_at=now + timedelta(seconds=EMAIL_CHANGE_LINK_SECONDS)))
+    session.flush()
+    return token
+
+
+def cancel_email_changes(session: Session, account_id: int, now: datetime) -> None:
+    """Spend every pending mail address change of the account (a newer one, or a password change)."""
+    session.execute(update(EmailChange).where(EmailChange.account_id == account_id, EmailChange.used_at.is_(None))
+                    .values(used_at=now))
+
+
+def email_change_status(session: Session, token: str, now: datetime) -> tuple[str, EmailChange | None]:
+    """``("ok", change)``, or ``("used"|"expired"|"unknown", None)`` for the token of a change link."""
+    if not token or len(token) > 200:
+        return "unknown", None
+    change = session.scalar(select(EmailChange).where(EmailChange.token_hash == hash_token(token)))
+    if change is None or change.account.status != ACTIVE:
+        return "unknown", None
+    if change.used_at is not None:
+        return "used", None
+    if expired(change.expires_at, now):
+        return "expired", None
+    return "ok", change
+
+
+def confirm_email_change(session: Session, token: str, now: datetime) -> tuple[Account, str] | None:
+    """Spend the token and give its account the new address; returns the account and its old
+    address, or None when the token was not live (unknown, used, expired, or spent meanwhile).
+
+    The spend is one conditional UPDATE (``used_at IS NULL`` and unexpired), so two posts of
+    the same link cannot both change the address, on SQLite as on PostgreSQL."""
+    if not token or len(token) > 200:
+        return None
+    spent = session.execute(
+        update(EmailChange)
+        .where(EmailChange.token_hash == hash_token(token), EmailChange.used_at.is_(None),
+               EmailChange.expires_at > now)
+        .values(used_at=now).returning(EmailChange.account_id, EmailChange.new_email)).first()
+    if spent is None:
+        return None
+    account = session.get(Account, spent.account_id)
+    if account is None or account.status != ACTIVE:
+        return None
+    old_email = account.email
+    account.email = spent.new_email
+    cancel_email_changes(session, account.id, now)
+    session.flush()
+    return account, old_email
+
+
+@retention.rule("email_changes", setting="RETENTION_LINK_TOKEN_DAYS", default_days=7,
+                description="mail address change links spent or expired")
+def purge_email_changes(session: Session, now: datetime, keep: timedelta) -> int:
+    """Mail address changes spent, or expired, more than ``keep`` ago (the new address goes with them)."""
+    cutoff = now - keep
+    return session.execute(delete(EmailChange).where(or_(EmailChange.expires_at <= cutoff,
+                                                         EmailChange.used_at <= cutoff))).rowcount
+
+
 def withdraw(session: Session, account_id: int) -> str | None:
     """退会: delete the account, its link tokens and its LINE link, and whatever other modules registered
     (``retention.on_withdraw``); the customer and statements (billing records) stay. Returns the LINE
     user id that was linked, or None."""
     line_user_id = session.scalar(select(LineLink.line_user_id).where(LineLink.account_id == account_id))
     session.execute(delete(LinkToken).where(LinkToken.account_id == account_id))
+    session.execute(delete(EmailChange).where(EmailChange.account_id == account_id))
     session.execute(delete(LineLink).where(LineLink.account_id == account_id))
     session.execute(delete(Account).where(Account.id == account_id))
     for erase in retention.ERASERS:

@@ -33,6 +33,8 @@ from storage.sql import Prepared
 from storage.state import drain_lock, handoff_drain_key
 
 WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
+# Outbox row kinds (``HandoffMessage.kind``) that this module reads back.
+OPENED, AFTER_HOURS = "opened", "after_hours"
 DRAIN_LOCK_SECONDS = 120
 DRAIN_WAIT_SECONDS = 10
 
@@ -98,6 +100,18 @@ def close(handoff: Handoff, closed_by: str, now: datetime) -> bool:
     handoff.closed_at = now
     handoff.closed_by = closed_by[:100]
     return True
+
+
+def told_next_opening(session: Session, handoff_id: int, next_opening: str) -> bool:
+    """Whether the customer was already told in this handoff that staff answer from ``next_opening``
+    (an ISO time) on: by the opening reply after hours, or by an ``after_hours`` acknowledgement.
+
+    The fact lives in the handoff's own rows (``opened`` and ``after_hours`` payloads carry
+    ``next_opening``), in the same transaction and under the same row lock as the message that
+    asked, so two messages at once cannot both be acknowledged; it needs no column of its own."""
+    payloads = session.scalars(select(HandoffMessage.payload).where(
+        HandoffMessage.handoff_id == handoff_id, HandoffMessage.kind.in_((OPENED, AFTER_HOURS))))
+    return any(json.loads(payload).get("next_opening") == next_opening for payload in payloads)
 
 
 def add_message(session: Session, handoff: Handoff, kind: str, payload: dict[str, Any],

@@ -1,8 +1,10 @@
-"""Web My Page sign-in: active accounts, password reset links, and LINE account-link nonces.
+"""Web My Page sign-in: active accounts, password reset links, password changes, LINE account-link nonces.
 
 Reset links (purpose ``reset``) last 30 minutes and are spent by the POST that sets the
 new password; the reset bumps ``session_version`` (every older session dies) and revokes
-every other reset and bill link of the account, and any pending LINE account-link nonce.
+every other reset and bill link of the account, any pending LINE account-link nonce, and any
+pending mail address change. A password changed on the settings page does the same
+(``change_password``); the page then carries its own session over to the new version.
 
 Account-link nonces (purpose ``line_link``) are kept here, in the database, rather than in
 Redis: the chat's ``accountLink`` handler runs inside the engine's database transaction,
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from storage.accounts import cancel_email_changes
 from storage.bills import BILL_PURPOSE, aware, tokyo
 from storage.models import Account, LinkToken
 from storage.security import hash_password, hash_token, new_token
@@ -88,6 +91,20 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
     account = active_account(session, spent)
     if account is None:
         return None
+    _set_password(session, account, new_password, now)
+    return account
+
+
+def change_password(session: Session, account: Account, new_password: str, now: datetime) -> int:
+    """Set a new password (the caller checked the current one): every other session of the account
+    ends, its outstanding links go. Returns the new ``session_version`` for the caller's own session."""
+    _set_password(session, account, new_password, tokyo(now))
+    return account.session_version
+
+
+def _set_password(session: Session, account: Account, new_password: str, now: datetime) -> None:
+    """The new hash; ``session_version`` bumped (older sessions die on their next request); reset, bill
+    and LINE account-link tokens and pending mail address changes revoked."""
     account.password_hash = hash_password(new_password)
     account.session_version = (account.session_version or 1) + 1
     session.execute(update(LinkToken)
@@ -95,8 +112,8 @@ def reset_password(session: Session, token: str, new_password: str, now: datetim
                            LinkToken.purpose.in_((RESET_PURPOSE, BILL_PURPOSE, LINE_LINK_PURPOSE)),
                            LinkToken.used_at.is_(None))
                     .values(used_at=now))
+    cancel_email_changes(session, account.id, now)
     session.flush()
-    return account
 
 
 def issue_line_link_nonce(session: Session, account: Account, now: datetime) -> str:

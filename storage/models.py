@@ -282,7 +282,8 @@ class HandoffMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # "opened" | "customer" | "staff" | "closed" | "notice"
+    # "opened" | "customer" | "staff" | "closed" | "notice" | "after_hours"
+    kind: Mapped[str] = mapped_column(String(20))
     payload: Mapped[str] = mapped_column(Text)  # JSON
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -34,6 +34,8 @@ The built-in rules:
 - ``link_tokens``: link tokens (本登録, bill and reset links, LINE account-link nonces) spent
   or expired more than ``RETENTION_LINK_TOKEN_DAYS`` (default 7) ago. Until then a used link
   still says "already used" rather than "unknown".
+- ``email_changes`` (``storage.accounts``): mail address changes (アカウント設定) spent, voided
+  or expired more than ``RETENTION_LINK_TOKEN_DAYS`` ago.
 """
 
 from __future__ import annotations

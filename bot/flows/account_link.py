@@ -3,7 +3,8 @@
 The web login page (``handlers.mypage``) checks the account ID and password, then sends
 the browser to LINE with a nonce; LINE sends an ``accountLink`` event carrying it back
 here. The nonce is spent once and links this LINE user to that account. A password is
-never asked for in the chat.
+never asked for in the chat. An account has one LINE user: when another one links it, the
+LINE user it had is told by push (``PushReplies``) why it is no longer linked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
-from bot.types import AccountLinkPrompt, QuickReply, SwitchMenu
+from bot.types import AccountLinkPrompt, PushReplies, QuickReply, SwitchMenu, TextReply
 from bot.understanding import intents
 from storage import logins, repositories, richmenus
 
@@ -31,8 +32,12 @@ def on_account_link(turn: Turn) -> None:
     displaced = richmenus.other_line_user_of_account(turn.db, account.id, turn.user_id)
     repositories.link_line_user(turn.db, account, turn.user_id, turn.now)
     turn.effect(SwitchMenu(turn.user_id, linked=True))
-    if displaced:  # the account's older LINE user lost its link: back to the newcomers' menu
+    if displaced:  # the account's older LINE user lost its link: told why, back to the newcomers' menu
         turn.effect(SwitchMenu(displaced, linked=False))
+        turn.effect(PushReplies(displaced, (TextReply(messages.LINK_MOVED_PUSH, (
+            QuickReply(messages.LOGIN_LINK_BUTTON, messages.LOGIN_LINK_BUTTON),
+            QuickReply(messages.QR_HELP, messages.QR_HELP))),)))
+        turn.signal("account_link_moved")
     turn.say(messages.ACCOUNT_LINK_DONE, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
                                           QuickReply(messages.QR_BILL_LIST, messages.QR_BILL_LIST),
                                           QuickReply(messages.QR_HELP, messages.QR_HELP)])

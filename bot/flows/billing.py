@@ -82,7 +82,25 @@ def _not_linked(turn: Turn) -> None:
                                            QuickReply(messages.QR_HELP, messages.QR_HELP)])
 
 
-def _card(turn: Turn, account: LinkedAccount, statement: Bill) -> BillCard:
+def _other_months(turn: Turn, shown: date, asked_this_month: bool = False) -> tuple[QuickReply, ...]:
+    """The quick replies under a bill: other months than the one shown (今月の料金 unless it is this
+    month's or was just asked for, 先月の料金 unless it is last month's, and the month before the
+    one shown), then 料金一覧 and ヘルプ."""
+    this = bills.month_start(today(turn))
+    last = bills.add_months(this, -1)
+    before = bills.add_months(shown, -1)
+    choices = []
+    if shown != this and not asked_this_month:
+        choices.append(QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH))
+    if shown != last:
+        choices.append(QuickReply(messages.QR_LAST_MONTH, messages.QR_LAST_MONTH))
+    if before != last and before >= bills.EARLIEST_MONTH:
+        choices.append(QuickReply(month_command(before), month_command(before)))
+    return (*choices, QuickReply(messages.QR_BILL_LIST, messages.QR_BILL_LIST),
+            QuickReply(messages.QR_HELP, messages.QR_HELP))
+
+
+def _card(turn: Turn, account: LinkedAccount, statement: Bill, asked_this_month: bool = False) -> BillCard:
     token = bills.issue_bill_link(turn.db, account, statement, turn.now)
     return BillCard(
         billing_month=statement.billing_month,
@@ -92,9 +110,7 @@ def _card(turn: Turn, account: LinkedAccount, statement: Bill) -> BillCard:
         due_date=statement.due_date,
         payment_method=statement.payment_method,
         note=messages.BILL_LINK_NOTE,
-        quick_replies=(QuickReply(messages.QR_BILL_LIST, messages.QR_BILL_LIST),
-                       QuickReply(messages.QR_LAST_MONTH, messages.QR_LAST_MONTH),
-                       QuickReply(messages.QR_HELP, messages.QR_HELP)),
+        quick_replies=_other_months(turn, statement.billing_month, asked_this_month),
     )
 
 
@@ -145,7 +161,7 @@ def this_month(turn: Turn, _match: object = None) -> None:
         turn.say(messages.BILL_NONE_THIS_MONTH.format(month=messages.month_label(month),
                                                       latest=messages.month_label(newest.billing_month)))
         statement = newest
-    turn.reply(_card(turn, account, statement))
+    turn.reply(_card(turn, account, statement, asked_this_month=True))
     return None
 
 

@@ -8,26 +8,28 @@ The handoff's state lives in the database (``storage.handoffs``), not in the Red
 conversation, which ends after 30 idle minutes while a person may answer hours later.
 While a handoff is open, ``intercept`` takes everything the customer sends (text,
 stickers and images as a note): it is queued for staff in the handoff's outbox and the
-bot says nothing. The staff side (Slack, or the emulator's staff pane) calls
-``staff_reply``, ``close_by_staff`` and ``no_reply_notice`` inside its own transaction
-and pushes the replies they return.
+bot says nothing, except outside staffed hours, where it says once (for each stretch of
+closed hours) when staff will answer. Every bot message of an open handoff, and every
+staff reply, offers 「ボットに戻る」 as a quick reply. The staff side (Slack, or the
+emulator's staff pane) calls ``staff_reply``, ``close_by_staff`` and ``no_reply_notice``
+inside its own transaction and pushes the replies they return.
 
-Before any handoff, ``intercept`` also keeps the customer's last few texts, digits and
-mail addresses masked, so staff see how the chat got here; texts typed inside a flow
-(registration answers) are not kept.
+Before any handoff, ``intercept`` also keeps the customer's last few texts with personal
+numbers and mail addresses masked (and, when the handoff opens, the names the bot knows
+for a linked customer), so staff see how the chat got here; years, months and amounts stay
+as written. Texts typed inside a flow (registration answers) are not kept.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
 from bot.flows.registration import USER_MISMATCH
 from bot.hours import DEFAULT_CLOSED_DAYS, SupportHours
-from bot.normalize import command_text, mask_customer_number, nfkc
+from bot.normalize import command_text, mask_customer_number, mask_personal, nfkc
 from bot.types import EventKind, HandoffTimer, QuickReply, Reply, StaffOutbox, TextReply
 from bot.understanding import intents
 from storage import handoffs, repositories
@@ -42,15 +44,20 @@ REASON_ASKED = "asked"
 REASON_VERIFICATION_LIMIT = "verification_limit"
 CLOSED_BY_CUSTOMER = "customer"
 
-_DIGIT_RUN = re.compile(r"\d[\d\-\s]{2,}\d")
-_MAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+def mask_text(text: str, names: tuple[str, ...] | list[str] = ()) -> str:
+    """A text with what is personal masked (customer numbers, phones, mail addresses, and ``names``,
+    the names the bot knows for this person), but not years, months, dates or amounts:
+    「2025年12月の料金」 reaches staff as it was written. See ``normalize.mask_personal``."""
+    return mask_personal(text, names)
 
 
-def mask_text(text: str) -> str:
-    """A text with personal numbers (runs of 4+ digits, phones with dashes) and mail addresses masked."""
-    value = nfkc(text)
-    value = _MAIL.sub("***@***", value)
-    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group(0)), value)
+def known_names(link) -> tuple[str, ...]:
+    """The names the bot knows for a linked LINE user (contract name in kana and kanji, nickname)."""
+    if link is None:
+        return ()
+    account = link.account
+    return tuple(n for n in (account.customer.name_kana, account.customer.name, account.nickname) if n)
 
 
 def _relay_text(turn: Turn) -> str:
@@ -81,8 +88,29 @@ def intercept(turn: Turn) -> bool:
         return True
     handoffs.add_message(turn.db, handoff, "customer", {"text": _relay_text(turn), "kind": str(turn.incoming.kind)},
                          turn.now)
+    _acknowledge_after_hours(turn, handoff)
     turn.effect(StaffOutbox(handoff.id))
     return True
+
+
+def _back_to_bot() -> tuple[QuickReply, ...]:
+    """What every bot message of an open handoff (and every staff reply) offers: back to the bot."""
+    return (QuickReply(messages.QR_BACK_TO_BOT, messages.QR_BACK_TO_BOT),)
+
+
+def _acknowledge_after_hours(turn: Turn, handoff: Handoff) -> None:
+    """Outside staffed hours, say once when staff will answer (once per stretch of closed hours:
+    the evening's messages get one answer, and so does the next evening's); staff see it too."""
+    hours = SupportHours.parse(turn.settings.support_hours, turn.settings.support_closed_days)
+    if hours.is_open(turn.now):
+        return
+    opening = hours.next_opening(turn.now)
+    if handoffs.told_next_opening(turn.db, handoff.id, opening.isoformat()):
+        return
+    handoffs.add_message(turn.db, handoff, handoffs.AFTER_HOURS, {
+        "next_opening": opening.isoformat(), "told_at": turn.now.isoformat()}, turn.now)
+    turn.say(messages.HANDOFF_AFTER_HOURS_ACK.format(opening=messages.opening_label(opening, turn.now),
+                                                     hours=hours.text()), _back_to_bot())
 
 
 def on_unfollow(turn: Turn) -> None:
@@ -119,21 +147,29 @@ def start(turn: Turn, _match: object = None) -> None:
     # The word that asked for a person is the last text kept; staff need not read it.
     if kept and command_text(kept[-1]["text"]) in _ENTRY_KEYS:
         kept = kept[:-1]
-    recent = [item["text"] for item in kept]
+    link = repositories.find_line_link(turn.db, turn.user_id)
+    # Kept masked already (numbers, mail); the names the bot knows are masked now that it knows them.
+    names = known_names(link)
+    recent = [mask_text(item["text"], names) if names else item["text"] for item in kept]
     # What the bot made of each text (the intent it answered, the FAQ entry it offered), so staff
     # do not ask again; "" where it answered a command word.
     understood = [item.get("understood", "") for item in kept]
-    link = repositories.find_line_link(turn.db, turn.user_id)
     customer_number = None
     if link is not None:
         customer_number = mask_customer_number(link.account.customer.customer_number)
     handoff = handoffs.open_handoff(turn.db, turn.user_id, reason, turn.now)
-    handoffs.add_message(turn.db, handoff, "opened", {
-        "line_user_id": turn.user_id, "linked": link is not None, "customer_number": customer_number,
-        "reason": reason, "recent": recent, "understood": understood, "opened_at": turn.now.isoformat(),
-        "within_hours": hours.is_open(turn.now)}, turn.now)
-    template = messages.HANDOFF_OPENED if hours.is_open(turn.now) else messages.HANDOFF_OPENED_AFTER_HOURS
-    turn.say(template.format(hours=hours.text()))
+    within_hours = hours.is_open(turn.now)
+    opened = {"line_user_id": turn.user_id, "linked": link is not None, "customer_number": customer_number,
+              "reason": reason, "recent": recent, "understood": understood, "opened_at": turn.now.isoformat(),
+              "within_hours": within_hours}
+    if within_hours:
+        turn.say(messages.HANDOFF_OPENED.format(hours=hours.text()), _back_to_bot())
+    else:  # the customer is told here when staff answer: their next messages tonight need no answer
+        opening = hours.next_opening(turn.now)
+        opened["next_opening"] = opening.isoformat()
+        turn.say(messages.HANDOFF_OPENED_AFTER_HOURS.format(
+            hours=hours.text(), opening=messages.opening_label(opening, turn.now)), _back_to_bot())
+    handoffs.add_message(turn.db, handoff, handoffs.OPENED, opened, turn.now)
     turn.effect(StaffOutbox(handoff.id))
     turn.effect(HandoffTimer(handoff.id))
     turn.signal("handoff_opened")
@@ -153,7 +189,7 @@ def staff_reply(handoff: Handoff, text: str, now: datetime) -> list[Reply]:
     if handoff.status == handoffs.CLOSED:
         return []
     handoffs.record_staff_reply(handoff, now)
-    return [TextReply(text[:5000])]
+    return [TextReply(text[:5000], _back_to_bot())]  # the chat is with staff: the way back is one tap
 
 
 def close_by_staff(session, handoff: Handoff, closed_by: str, now: datetime) -> list[Reply]:
@@ -172,7 +208,7 @@ def no_reply_notice(session, handoff: Handoff, support_hours: str, now: datetime
     handoffs.add_message(session, handoff, "notice", {"notified_at": now.isoformat()}, now)
     text = messages.HANDOFF_NO_REPLY.format(free_call=messages.FREE_CALL,
                                             hours=SupportHours.parse(support_hours).text())
-    return [TextReply(text, (QuickReply(messages.QR_BACK_TO_BOT, messages.QR_BACK_TO_BOT),))]
+    return [TextReply(text, _back_to_bot())]
 
 
 def no_reply_delay_seconds(support_hours: str, minutes: int, now: datetime,

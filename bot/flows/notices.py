@@ -40,16 +40,20 @@ def _not_linked(turn: Turn) -> None:
 
 
 def _set(turn: Turn, enabled: bool) -> None:
-    link = notices.set_notices_enabled(turn.db, turn.user_id, enabled)
+    """Change the setting, or say it already was so (a second 通知停止 is not 「停止しました」 again)."""
+    link = repositories.find_line_link(turn.db, turn.user_id)
     if link is None:
         _not_linked(turn)
         return
-    turn.signal("notices_resumed" if enabled else "notices_stopped")
+    already = link.notices_enabled == enabled
+    if not already:
+        notices.set_notices_enabled(turn.db, turn.user_id, enabled)
+        turn.signal("notices_resumed" if enabled else "notices_stopped")
     if enabled:
-        turn.say(messages.NOTICES_RESUMED,
+        turn.say(messages.NOTICES_ALREADY_ON if already else messages.NOTICES_RESUMED,
                  [QuickReply(messages.QR_NOTICES_SETTINGS, messages.QR_NOTICES_SETTINGS), *_other_choices()])
     else:
-        turn.say(messages.NOTICES_STOPPED,
+        turn.say(messages.NOTICES_ALREADY_STOPPED if already else messages.NOTICES_STOPPED,
                  [QuickReply(messages.QR_NOTICES_RESUME, messages.QR_NOTICES_RESUME), *_other_choices()])
 
 

@@ -408,7 +408,7 @@ def _valid_for(turn: Turn) -> str:
 
 def _send_mail(turn: Turn, account: Account, token: str) -> None:
     body = messages.REGISTRATION_MAIL_BODY.format(
-        nickname=account.nickname, received_at=messages.datetime_label(turn.now),
+        name=accounts.contract_name(account), received_at=messages.datetime_label(turn.now),
         url=turn.url(f"/register/complete/{token}"), valid_for=_valid_for(turn))
     turn.effect(SendMail(account.email, messages.REGISTRATION_MAIL_SUBJECT, body))
 

@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session
 from bot import messages
 from bot.engine import Entry, Turn
 from bot.flows.billing import MonthRequest, today
-from bot.flows.handoff import mask_text
+from bot.flows.handoff import known_names, mask_text
 from bot.types import LinkButton, QuickReply
 from bot.understanding import intents
 from bot.understanding.library import FaqLibrary
 from bot.understanding.months import resolve
 from bot.understanding.reader import DEFAULT_THRESHOLDS, Reading, Thresholds, read
 from storage import faq as faq_store
+from storage import repositories
 
 # What a quick reply sends to start an intent (the command words the flows match exactly).
 INTENT_WORDS = {
@@ -153,5 +154,7 @@ class FreeTextReader:
 
     def _miss(self, turn: Turn, outcome: str, reading: Reading) -> None:
         best = reading.faq or (reading.matches[0] if reading.matches else None)
-        faq_store.record_miss(turn.db, mask_text(turn.text[:400])[:200], outcome,
+        # Masked before it is stored: numbers, mail, and the names the bot knows for this person.
+        names = known_names(repositories.find_line_link(turn.db, turn.user_id))
+        faq_store.record_miss(turn.db, mask_text(turn.text, names)[:200], outcome,
                               best.entry.id if best else None, best.score if best else 0.0, turn.now)

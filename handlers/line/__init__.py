@@ -22,7 +22,7 @@ from bot.flows.menu import show_menu
 from bot.flows.understand import FreeTextReader
 from bot.understanding.library import FaqLibrary
 from handlers import jobs, metrics
-from handlers.line import events, notices, richmenu, webhook
+from handlers.line import delivery, events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
 from storage.events import GROUP, EventQueue, stream_key
 
@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
                                       settings, show_menu, clock=app.config.get("CLOCK"),
                                       free_text=app.extensions["free_text"])
     jobs.register_effect(app, "SendMail", send_mail_job)
+    jobs.register_effect(app, "PushReplies", delivery.push_effect_job)
     app.extensions["event_queue"] = EventQueue(
         app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),
         max_queued=app.config.get("EVENT_QUEUE_MAX", 50_000), lease_seconds=app.config.get("EVENT_LEASE_SECONDS", 15.0))

@@ -33,7 +33,7 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
-from bot.types import replies_from_json
+from bot.types import PushReplies, from_json, replies_from_json
 from handlers import jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
 from storage import pushes
@@ -197,6 +197,12 @@ def push_replies_job(user_id: str, replies: list[dict]) -> None:
     It renders them here and queues them behind the user's other pushes, in batches of five.
     """
     queue_pushes(user_id, render(replies_from_json(replies)))
+
+
+def push_effect_job(user_id: str, replies: list[dict]) -> None:
+    """The ``PushReplies`` effect's job: a turn's pushes to another LINE user (its fields as arguments)."""
+    effect = from_json([{"type": PushReplies.__name__, "user_id": user_id, "replies": replies}])[0]
+    queue_pushes(effect.user_id, render(list(effect.replies)))
 
 
 def retry_key(key_base: str | None, batch: int) -> str:

@@ -143,6 +143,9 @@ def post_to_slack(handoff: Handoff, message: HandoffMessage, payload: dict[str, 
     elif message.kind == "notice":
         client.chat_postMessage(channel=channel, thread_ts=thread, text=(
             f"（自動）{no_reply_minutes()}分以内に担当者の返信がなかったため、お客様に電話窓口をご案内しました。"))
+    elif message.kind == handoffs.AFTER_HOURS:
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=(
+            f"（自動）受付時間外のため、お客様に{when(payload['next_opening'])}以降にご返信するとご案内しました。"))
     elif message.kind == "closed":
         opened = _opened_payload(handoff)
         name = line_display_name(handoff.line_user_id)

@@ -1,15 +1,28 @@
-"""Web plumbing shared by every page: CSRF, security headers, /healthz, error pages."""
+"""Web plumbing shared by every page: CSRF, security headers, /healthz, error pages, and the small
+helpers the My Page and its settings pages share (the clock, the database, counters, typed fields)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from bot.normalize import nfkc
+from storage.state import StateStore
+
 log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+MAX_FIELD = 254  # the longest typed field kept (a mail address)
+RETRY_AFTER_SECONDS = 60
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -17,6 +30,51 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# -- helpers shared by the pages ------------------------------------------------------------------
+def current_time() -> datetime:
+    """Now in Tokyo, or what the tests' ``CLOCK`` says."""
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else datetime.now(TOKYO)
+
+
+def database():
+    """The app's database (``storage.db``): ``with database().begin() as db: ...``."""
+    return current_app.extensions["db"]
+
+
+def state_store() -> StateStore:
+    """The Redis state: counters, blocks."""
+    return current_app.extensions["state"]
+
+
+def counter_ident(value: str) -> str:
+    """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+
+
+def client_address() -> str:
+    """The address the request came from (counted for throttling, never logged)."""
+    return request.remote_addr or "unknown"
+
+
+def form_text(name: str) -> str | None:
+    """A typed field: NFKC, stripped, cut to ``MAX_FIELD``; None when it holds control characters.
+
+    Nothing typed into a text box holds them, and PostgreSQL refuses NUL outright (a 500
+    whose log line would carry the typed value), so such input never reaches a query.
+    """
+    value = nfkc(request.form.get(name, ""))[:MAX_FIELD]
+    return None if CONTROL_RE.search(value) else value
+
+
+def unavailable_page():
+    """503 with the polite 「ただいまご利用いただけません」 page and ``Retry-After``."""
+    response = current_app.make_response((render_template("mypage/unavailable.html", kind="unavailable"), 503))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+# -- pages ---------------------------------------------------------------------------------------
 @bp.get("/")
 def home():
     """The site's root opens the My Page (which asks for login first)."""

@@ -2,7 +2,8 @@
 
 Sessions are server-side (``handlers.sessions``). A logged-in session holds the account
 id and its ``session_version``; every page checks the version against the database, so
-a password reset ends every older session.
+a password reset, or a change on the settings page (``handlers.web.settings``), ends every
+older session.
 
 The bill detail page opens for (a) the logged-in owner, or (b) the chat's bearer link
 (``?t=``) for exactly that statement and account within its 15 minutes. The bearer link
@@ -27,13 +28,11 @@ like any other wrong answer.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from datetime import datetime
 from functools import wraps
 from urllib.parse import quote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
 import redis
 import segno
@@ -41,25 +40,35 @@ from flask import Blueprint, Flask, abort, current_app, redirect, render_templat
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import InternalServerError
 
-from bot import messages, validators
+from bot import charts, messages, validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
-from bot.normalize import mask_email, nfkc
+from bot.normalize import mask_email
 from bot.types import TextReply, replies_to_json
 from handlers import jobs, metrics
-from handlers.mail import send_mail_job
+from handlers.mail import queue_mail
 from handlers.web import sessions
+from handlers.web.common import (
+    CONTROL_RE,
+    MAX_FIELD,
+    client_address,
+    counter_ident,
+    current_time,
+    database,
+    form_text,
+    state_store,
+    unavailable_page,
+)
 from storage import accounts as account_store
 from storage import bills, logins, repositories
 from storage.bills import aware
 from storage.models import Account
 from storage.security import hash_password, needs_rehash, verify_password
-from storage.state import StateStore, StateUnavailable
+from storage.state import StateUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mypage", __name__)
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 LOGIN_WINDOW_SECONDS = 15 * 60
 LOGIN_FAILURES_PER_ACCOUNT = 5
 LOGIN_FAILURES_PER_ADDRESS = 20
@@ -69,44 +78,9 @@ REMINDERS_PER_ADDRESS = 10  # requests per client address per hour
 # Where the browser goes after a login that carried a linkToken; the emulator may point it at itself.
 LINE_ACCOUNT_LINK_URL = "https://access.line.me/dialog/bot/accountLink"
 _LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-MAX_FIELD = 254
-RETRY_AFTER_SECONDS = 60
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
-
-
-def _db():
-    return current_app.extensions["db"]
-
-
-def _state() -> StateStore:
-    return current_app.extensions["state"]
-
-
-def _ident(value: str) -> str:
-    """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-
-
-def _form_text(name: str) -> str | None:
-    """A typed field: NFKC, stripped, cut to ``MAX_FIELD``; None when it holds control characters.
-
-    Nothing typed into a text box holds them, and PostgreSQL refuses NUL outright (a 500
-    whose log line would carry the typed value), so such input never reaches a query.
-    """
-    value = nfkc(request.form.get(name, ""))[:MAX_FIELD]
-    return None if _CONTROL_RE.search(value) else value
-
-
-def _client_address() -> str:
-    return request.remote_addr or "unknown"
-
-
 def safe_next(value: str | None) -> str | None:
     """``next`` only as a same-site relative path (``/mypage/...``); anything else is dropped."""
     if not value or len(value) > 500 or not value.startswith("/") or value.startswith("//"):
@@ -147,21 +121,13 @@ def login_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        with _db().begin() as db:
+        with database().begin() as db:
             account = current_account(db)
             if account is None:
                 return redirect(_login_url(request.full_path.rstrip("?")))
             return view(db, account, *args, **kwargs)
 
     return wrapper
-
-
-def _send_mail(template: str, to: str, **context) -> None:
-    """Queue a mail whose template's first line is ``Subject: ...``."""
-    text = render_template(template, **context)
-    first, _, body = text.partition("\n")
-    subject = first.removeprefix("Subject:").strip()
-    jobs.enqueue(send_mail_job, to=to, subject=subject, body=body.lstrip("\n"))
 
 
 # -- login and logout -------------------------------------------------------------------------
@@ -173,7 +139,7 @@ def login():
     if request.args.get("linkToken") and link_token is None:
         return render_template("mypage/login.html", next=None, link_token=None, error="link"), 400
     if link_token is None:
-        with _db().begin() as db:
+        with database().begin() as db:
             if current_account(db) is not None:
                 return redirect(next_path or url_for("mypage.menu"))
     return render_template("mypage/login.html", next=next_path, link_token=link_token, error=None,
@@ -183,14 +149,14 @@ def login():
 @bp.post("/login")
 def login_post():
     """Check the account ID (any letter case) and password; the same answer for every failure."""
-    login_key = (_form_text("account_id") or "").lower()  # control characters: no such ID
+    login_key = (form_text("account_id") or "").lower()  # control characters: no such ID
     password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
     next_path = safe_next(request.form.get("next"))
     link_token = _link_token(request.form.get("linkToken"))
-    typed = _CONTROL_RE.sub("", request.form.get("account_id", ""))[:60]
+    typed = CONTROL_RE.sub("", request.form.get("account_id", ""))[:60]
     page = {"next": next_path, "link_token": link_token, "account_id": typed}
-    state = _state()
-    account_ident, address = _ident(login_key), _ident(_client_address())
+    state = state_store()
+    account_ident, address = counter_ident(login_key), counter_ident(client_address())
     try:
         throttled = (state.count("web_login_id", account_ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
                      or state.count("web_login_addr", address, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ADDRESS)
@@ -201,9 +167,9 @@ def login_post():
         log.info("web login refused: too many failures")
         return render_template("mypage/login.html", error="throttled", **page), 429
 
-    now = _now()
+    now = current_time()
     nonce = None
-    with _db().begin() as db:
+    with database().begin() as db:
         account = repositories.find_account_by_login_id(db, login_key) if login_key else None
         usable = account if account is not None and account.status == "active" else None
         # verify_password(None, ...) still hashes: unknown IDs take as long as wrong passwords.
@@ -255,9 +221,11 @@ def menu(db, account: Account):
 @bp.get("/mypage/bills")
 @login_required
 def bill_list(db, account: Account):
-    """ご利用料金の一覧: newest first, at most one year, nothing before 2020-07."""
+    """ご利用料金の一覧: newest first, at most one year, nothing before 2020-07, over its bar chart
+    (the same bars as the chat's 料金一覧, drawn as SVG)."""
     statements = bills.recent_statements(db, account.customer_id)
-    return render_template("mypage/bills.html", account=account, statements=statements)
+    return render_template("mypage/bills.html", account=account, statements=statements,
+                           chart=charts.bill_bars(statements))
 
 
 def _granted_account(db, statement_id: int, now: datetime) -> Account | None:
@@ -276,8 +244,8 @@ def bill_detail(statement_id: int):
     """One statement: every line item, the total, due date and payment method."""
     clean_path = url_for("mypage.bill_detail", statement_id=statement_id)
     token = request.args.get("t")
-    now = _now()
-    with _db().begin() as db:
+    now = current_time()
+    with database().begin() as db:
         if token is not None:
             link = bills.check_bill_link(db, token, statement_id, now)
             if link is not None:
@@ -323,16 +291,16 @@ def withdraw(db, account: Account):
 def withdraw_post():
     """Check the password, then delete the account, its links and LINE link; tell the LINE user by push."""
     password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
-    state = _state()
-    with _db().begin() as db:
+    state = state_store()
+    with database().begin() as db:
         account = current_account(db)
         if account is None:
             return redirect(_login_url(url_for("mypage.withdraw")))
-        ident = _ident(account.login_id_key)
+        ident = counter_ident(account.login_id_key)
         try:
             throttled = state.count("web_login_id", ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
         except StateUnavailable:
-            return _unavailable_page()
+            return unavailable_page()
         linked = account.line_link is not None
         if throttled or not verify_password(account.password_hash, password):
             if not throttled:
@@ -366,9 +334,9 @@ def withdraw_post():
 def _reminder_allowed(kind: str, target: str) -> bool:
     """Quietly limit reminder mails per target and per client address (the page never tells)."""
     try:
-        by_address = _state().count_hit(f"web_reminder_addr_{kind}", _ident(_client_address()),
+        by_address = state_store().count_hit(f"web_reminder_addr_{kind}", counter_ident(client_address()),
                                         REMINDER_WINDOW_SECONDS)
-        by_target = _state().count_hit(f"web_reminder_{kind}", _ident(target), REMINDER_WINDOW_SECONDS)
+        by_target = state_store().count_hit(f"web_reminder_{kind}", counter_ident(target), REMINDER_WINDOW_SECONDS)
     except StateUnavailable:
         return False
     return by_address <= REMINDERS_PER_ADDRESS and by_target <= REMINDERS_PER_TARGET
@@ -385,15 +353,15 @@ def reminder_account_id():
     """Forgot account ID: mail it to the registered address; the page is the same either way."""
     if request.method == "GET":
         return render_template("mypage/reminder_account_id.html", error=None)
-    email = (_form_text("email") or "").lower()
+    email = (form_text("email") or "").lower()
     if "@" not in email:
         return render_template("mypage/reminder_account_id.html", error="email"), 200
     if _reminder_allowed("id", email):
-        with _db().begin() as db:
+        with database().begin() as db:
             accounts = logins.active_accounts_by_email(db, email)
-            mails = [(a.email, a.nickname, a.login_id) for a in accounts]
-        for to, nickname, login_id in mails:
-            _send_mail("mail/reminder_account_id.txt", to, nickname=nickname, login_id=login_id,
+            mails = [(a.email, account_store.contract_name(a), a.login_id) for a in accounts]
+        for to, name, login_id in mails:
+            queue_mail("mail/reminder_account_id.txt", to, name=name, login_id=login_id,
                        login_url=current_app.config["PUBLIC_BASE_URL"] + url_for("mypage.login"))
         log.info("account ID reminder for %s: %d mail(s)", mask_email(email), len(mails))
     return render_template("mypage/reminder_sent.html", kind="account_id")
@@ -404,22 +372,23 @@ def reminder_password():
     """Forgot password: mail a reset link (30 minutes, single use); the page is the same either way."""
     if request.method == "GET":
         return render_template("mypage/reminder_password.html", error=None)
-    typed = _form_text("login")
+    typed = form_text("login")
     if typed == "":
         return render_template("mypage/reminder_password.html", error="empty"), 200
     target = (typed or "").lower()
     if target and _reminder_allowed("password", target):
-        now = _now()
-        with _db().begin() as db:
+        now = current_time()
+        with database().begin() as db:
             if "@" in target:
                 accounts = logins.active_accounts_by_email(db, target)[:3]
             else:
                 account = repositories.find_account_by_login_id(db, target)
                 accounts = [account] if account is not None and account.status == "active" else []
-            mails = [(a.email, a.nickname, logins.issue_reset_link(db, a, now)) for a in accounts]
+            mails = [(a.email, account_store.contract_name(a), logins.issue_reset_link(db, a, now))
+                     for a in accounts]
         base = current_app.config["PUBLIC_BASE_URL"]
-        for to, nickname, token in mails:
-            _send_mail("mail/password_reset.txt", to, nickname=nickname,
+        for to, name, token in mails:
+            queue_mail("mail/password_reset.txt", to, name=name,
                        reset_url=base + url_for("mypage.password_reset", t=token),
                        minutes=logins.RESET_LINK_SECONDS // 60)
         log.info("password reset requested: %d mail(s)", len(mails))
@@ -430,8 +399,8 @@ def reminder_password():
 def password_reset():
     """The reset link: GET shows the form (nothing is spent)."""
     token = request.args.get("t", "")
-    with _db().begin() as db:
-        status, _link = logins.reset_link_status(db, token, _now())
+    with database().begin() as db:
+        status, _link = logins.reset_link_status(db, token, current_time())
     if status != "ok":
         return render_template("mypage/reset_invalid.html", status=status), 410 if status != "unknown" else 404
     return render_template("mypage/reset.html", token=token, error=None)
@@ -443,8 +412,8 @@ def password_reset_post():
     token = request.form.get("t", "")
     new_password = request.form.get("password", "")
     confirm = request.form.get("password_confirm", "")
-    now = _now()
-    with _db().begin() as db:
+    now = current_time()
+    with database().begin() as db:
         status, link = logins.reset_link_status(db, token, now)
         if status != "ok" or link is None:
             return render_template("mypage/reset_invalid.html", status=status), 410 if status != "unknown" else 404
@@ -461,7 +430,7 @@ def password_reset_post():
             return render_template("mypage/reset_invalid.html", status="used"), 410
         login_key = account.login_id_key
     try:
-        _state().reset_count("web_login_id", _ident(login_key))
+        state_store().reset_count("web_login_id", counter_ident(login_key))
     except StateUnavailable:
         log.warning("could not clear the login failure counter after a reset")
     session.clear()
@@ -491,16 +460,13 @@ def _add_friend_context() -> dict:
 
 
 # -- failing dependencies ---------------------------------------------------------------------
-def _unavailable_page():
-    response = current_app.make_response((render_template("mypage/unavailable.html", kind="unavailable"), 503))
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+SESSION_BLUEPRINTS = ("mypage", "settings")  # the pages that need their session (login, CSRF)
 
 
 def _refuse_without_sessions():
     """Every My Page page needs its session (login, CSRF): without Redis, say so politely."""
-    if request.blueprint == bp.name and sessions.unavailable(session):
-        return _unavailable_page()
+    if request.blueprint in SESSION_BLUEPRINTS and sessions.unavailable(session):
+        return unavailable_page()
     return None
 
 
@@ -511,7 +477,7 @@ def _server_error(error: InternalServerError):
     cause = getattr(error, "original_exception", None)
     if isinstance(cause, OperationalError | redis.RedisError | StateUnavailable) or (
             isinstance(cause, DBAPIError) and cause.connection_invalidated):
-        return _unavailable_page()
+        return unavailable_page()
     return render_template("mypage/unavailable.html", kind="error"), 500
 
 

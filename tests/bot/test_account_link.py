@@ -107,3 +107,36 @@ def test_malformed_link_token_is_refused(client):
 def test_the_chat_never_asks_for_a_password(line_user, web_customer):
     texts = "\n".join(m.get("text") or m.get("altText", "") for m in line_user.say("今月の料金"))
     assert "パスワード" not in texts
+
+
+def test_the_line_user_whose_link_moved_is_told_why(app, client, line_api, make_line_user, web_customer):
+    """Issue 20: another LINE user links the same account; the first is told (by push), not left to find out."""
+    from bot import messages
+    from tests.conftest import drain_jobs
+    from tests.helpers_billing import seed_link
+
+    old, new = make_line_user(), make_line_user()
+    seed_link(app, web_customer.account_id, old.user_id)
+    login_link_from_chat(new)
+    issued = line_api.accepted("link_token", new.user_id)[0].body["linkToken"]
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    assert "連携が完了しました" in account_link_event(new, nonce)[0]["text"]
+    drain_jobs(app)
+    (pushed,) = [m for c in line_api.accepted("push", old.user_id) for m in c.body["messages"]]
+    assert pushed["text"] == messages.LINK_MOVED_PUSH
+    assert "別のLINEでマイページとの連携が行われたため" in pushed["text"] and "0120-00-6560" in pushed["text"]
+    assert [item["action"]["text"] for item in pushed["quickReply"]["items"]] == ["ログインして連携", "ヘルプ"]
+    assert not [c for c in line_api.accepted("push", new.user_id)
+                if "連携を解除しました" in str(c.body)]  # the new owner is not told they were unlinked
+    assert "登録" in old.says("今月の料金")  # the old LINE user is no longer linked
+
+
+def test_linking_again_from_the_same_line_user_tells_nobody(app, client, line_api, line_user, web_customer):
+    from tests.conftest import drain_jobs
+    from tests.helpers_billing import seed_link
+
+    seed_link(app, web_customer.account_id, line_user.user_id)
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token="abcDEF123_-x"))
+    assert "連携が完了しました" in account_link_event(line_user, nonce)[0]["text"]
+    drain_jobs(app)
+    assert not line_api.accepted("push")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from bot import messages
 from tests.helpers_billing import seed_customer_with_account, seed_link
 from tests.helpers_registration import quick_labels
@@ -13,7 +15,22 @@ def test_faq_answers_and_offers_the_next_steps(line_user):
     [reply] = line_user.say("よくある質問")
     assert reply["text"] == messages.FAQ
     assert "無料" in reply["text"] and "0120-00-6560" in reply["text"]
-    assert quick_labels(reply) == ["登録", "ログインして連携", "ヘルプ"]
+    assert quick_labels(reply) == ["登録", "ログインして連携", "オペレーターと話す", "ヘルプ"]
+    # Issue 20: it named a 「問い合わせ」 button that is not there; the one it names is offered.
+    assert "「問い合わせ」" not in reply["text"] and "「オペレーターと話す」" in reply["text"]
+
+
+def test_faq_for_a_linked_customer_offers_no_registration(app, line_user):
+    """Issue 20: a linked customer's よくある質問 offered 登録 and ログインして連携."""
+    seeded = seed_customer_with_account(app)
+    seed_link(app, seeded.account_id, line_user.user_id)
+    [reply] = line_user.say("よくある質問")
+    assert reply["text"] == messages.FAQ_LINKED
+    labels = quick_labels(reply)
+    assert "登録" not in labels and "ログインして連携" not in labels
+    assert labels == ["今月の料金", "料金一覧", "オペレーターと話す", "ヘルプ"]
+    assert "登録" not in reply["text"].replace("ご登録", "") and "「問い合わせ」" not in reply["text"]
+    assert "0120-00-6560" in reply["text"]
 
 
 def test_login_to_link_gives_the_login_button_with_a_link_token(line_user, line_api):
@@ -34,3 +51,18 @@ def test_login_to_link_when_already_linked(app, line_user, line_api):
     [reply] = line_user.say("ログインして連携")
     assert reply["text"] == messages.ALREADY_LINKED
     assert line_api.accepted("link_token") == []
+
+
+@pytest.mark.parametrize("name", ["MENU_UNLINKED", "MENU_LINKED"])
+def test_the_menu_says_how_to_use_it_without_an_empty_bracket_pair(name):
+    """Issue 20: 「下のボタンを押すか、「」内の言葉を送ってください」 read oddly."""
+    text = getattr(messages, name)
+    assert "「」" not in text
+    assert text.splitlines()[-1].startswith("下のボタンを押すか、「")
+
+
+def test_the_menu_shown_uses_the_new_wording(app, line_user):
+    assert "「」" not in line_user.says("ヘルプ")
+    seeded = seed_customer_with_account(app)
+    seed_link(app, seeded.account_id, line_user.user_id)
+    assert "「今月の料金」のように" in line_user.says("ヘルプ")

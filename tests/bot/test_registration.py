@@ -455,9 +455,14 @@ def test_an_expired_provisional_registration_frees_its_id(app, line_user, db_ses
     assert expired_id not in [a.id for a in rows]
 
 
-@pytest.mark.parametrize(("bad", "message"), [("taro", messages.EMAIL_INVALID),
-                                             ("taro@localhost", messages.EMAIL_INVALID),
-                                             ("taro@@example.jp", messages.EMAIL_INVALID)])
+@pytest.mark.parametrize(("bad", "message"), [("taro", messages.EMAIL_NO_AT),
+                                             ("taro@localhost", messages.EMAIL_DOMAIN_INCOMPLETE.format(
+                                                 domain="localhost")),
+                                             ("taro@example", messages.EMAIL_DOMAIN_INCOMPLETE.format(
+                                                 domain="example")),
+                                             ("taro@@example.jp", messages.EMAIL_TWO_AT),
+                                             ("taro@gmail.co", messages.EMAIL_DOMAIN_TYPO.format(
+                                                 domain="gmail.co", suggestion="gmail.com"))])
 def test_invalid_mail_address_asks_again(app, line_user, bad, message):
     seed_customer(app)
     verify(line_user)
@@ -488,7 +493,7 @@ def test_fixing_each_item_returns_to_the_confirmation(app, line_user):
     assert quick_labels(choose[0]) == ["アカウントID", "メールアドレス", "ニックネーム", "キャンセル"]
     assert line_user.say("どれでもない")[0]["text"] == messages.CHOOSE_FIX_AGAIN
     assert "メールアドレス" in line_user.says("メールアドレス")
-    assert line_user.say("bad-address")[0]["text"] == messages.EMAIL_INVALID
+    assert line_user.say("bad-address")[0]["text"] == messages.EMAIL_NO_AT
     confirm = line_user.say("hanako@example.jp")
     assert "メールアドレス：hanako@example.jp" in confirm[0]["text"]
     assert "アカウントID：aicom_taro" in confirm[0]["text"]
@@ -547,7 +552,7 @@ def test_the_mail(make_app, app, line_api, mailbox):
     assert mail["Subject"] == "【あいコムこうかマイページ】仮登録受付完了"
     assert mail["To"] == "taro@example.jp"
     body = Mailbox.body(mail)
-    assert body.startswith("たろう 様\n")
+    assert body.startswith("アイコム\u3000タロウ 様\n")  # the contract name, as the printed guide greets
     assert "仮登録を受け付けました" in body
     assert "■受付日時: 2026年11月25日 14:05" in body
     assert "■本登録手続きURL\nhttp://localhost/register/complete/" in body

@@ -112,14 +112,84 @@ def test_email_accepted(typed, expected):
     assert validators.email(typed) == expected
 
 
-@pytest.mark.parametrize("typed", ["", "taro", "taro@", "@example.jp", "taro@localhost", "taro@@example.jp",
-                                   "taro example@example.jp", "taro..x@example.jp", "たろう@example.jp",
-                                   "taro@example", "a" * 250 + "@example.jp", "ta\x00ro@example.jp"])
-def test_email_refused(typed):
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("taro@example。jp", "taro@example.jp"),  # 「。」 typed in Japanese mode for "."
+    ("taro@example.jp。", "taro@example.jp"),  # the sentence's full stop
+    ("taroーx@example.jp", "taro-x@example.jp"),  # the long vowel mark typed for "-"
+    ("ｔａｒｏ＿ｘ＠ｅｘａｍｐｌｅ。ｊｐ", "taro_x@example.jp"),
+])
+def test_email_typed_in_japanese_mode_is_folded(typed, expected):
+    assert validators.email(typed) == expected
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("", messages.EMAIL_EMPTY),
+    ("　", messages.EMAIL_EMPTY),
+    ("taro", messages.EMAIL_NO_AT),
+    ("taro.example.jp", messages.EMAIL_NO_AT),
+    ("taro@@example.jp", messages.EMAIL_TWO_AT),
+    ("taro@example@jp", messages.EMAIL_TWO_AT),
+    ("@example.jp", messages.EMAIL_NO_LOCAL),
+    ("taro@", messages.EMAIL_NO_DOMAIN),
+    ("taro@example", messages.EMAIL_DOMAIN_INCOMPLETE.format(domain="example")),  # issue 20: it has an @
+    ("taro@localhost", messages.EMAIL_DOMAIN_INCOMPLETE.format(domain="localhost")),
+    ("taro@example.", messages.EMAIL_DOMAIN_INCOMPLETE.format(domain="example.")),
+    ("taro@.example.jp", messages.EMAIL_DOMAIN_INVALID.format(domain=".example.jp")),
+    ("taro@example..jp", messages.EMAIL_DOMAIN_INVALID.format(domain="example..jp")),
+    ("taro@example.jp.", messages.EMAIL_DOMAIN_INVALID.format(domain="example.jp.")),
+    ("taro@-example.jp", messages.EMAIL_DOMAIN_INVALID.format(domain="-example.jp")),
+    ("taro@example.123", messages.EMAIL_DOMAIN_INVALID.format(domain="example.123")),
+    ("taro@gmail.co", messages.EMAIL_DOMAIN_TYPO.format(domain="gmail.co", suggestion="gmail.com")),
+    ("taro@GMAIL.CON", messages.EMAIL_DOMAIN_TYPO.format(domain="GMAIL.CON", suggestion="gmail.com")),
+    ("taro@yahoo.co.j", messages.EMAIL_DOMAIN_TYPO.format(domain="yahoo.co.j", suggestion="yahoo.co.jp")),
+    ("taro@docomo.nejp", messages.EMAIL_DOMAIN_TYPO.format(domain="docomo.nejp", suggestion="docomo.ne.jp")),
+    ("taro example@example.jp", messages.EMAIL_SPACE),
+    ("taro@example.jp taro@example.jp", messages.EMAIL_SPACE),
+    ("たろう@example.jp", messages.EMAIL_NOT_ASCII.format(char="た")),
+    ("taro@例え.jp", messages.EMAIL_NOT_ASCII.format(char="例")),
+    ("ta\x00ro@example.jp", messages.EMAIL_NOT_ASCII.format(char="制御文字など")),
+    ("taro,@example.jp", messages.EMAIL_BAD_CHAR.format(char=",")),
+    ("<taro@example.jp>", messages.EMAIL_BAD_CHAR.format(char="<")),
+    ("taro@ex_ample.jp", messages.EMAIL_BAD_CHAR.format(char="_")),
+    ("taro..x@example.jp", messages.EMAIL_LOCAL_DOTS),
+    (".taro@example.jp", messages.EMAIL_LOCAL_DOTS),
+    ("taro.@example.jp", messages.EMAIL_LOCAL_DOTS),
+    ("a" * 65 + "@example.jp", messages.EMAIL_TOO_LONG),
+    ("a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".jp", messages.EMAIL_TOO_LONG),
+    ("taro@example.local", messages.EMAIL_INVALID),  # a special-use name: email-validator's refusal
+])
+def test_email_refused_says_what_is_wrong(typed, message):
     with pytest.raises(InvalidInput) as exc:
         validators.email(typed)
-    assert exc.value.message == messages.EMAIL_INVALID
+    assert exc.value.message == message
     assert "メールアドレス" in exc.value.message
+
+
+def test_email_with_an_at_is_never_told_to_add_one():
+    """Issue 20: `taro@example` was told to include 「@」."""
+    for typed in ("taro@example", "taro@localhost", "taro@example.", "taro@gmail.co", "taro..x@example.jp"):
+        with pytest.raises(InvalidInput) as exc:
+            validators.email(typed)
+        assert "「@」を含めて" not in exc.value.message and exc.value.message != messages.EMAIL_INVALID
+        assert "「@」の後ろ" in exc.value.message or "「@」の前" in exc.value.message
+
+
+def test_no_common_domain_typo_is_a_domain_customers_really_have():
+    for mistyped, meant in validators.COMMON_DOMAIN_TYPOS.items():
+        assert validators.email(f"taro@{meant}") == f"taro@{meant}"
+        assert mistyped not in ("gmail.com", "yahoo.co.jp", "docomo.ne.jp", "ezweb.ne.jp", "softbank.ne.jp",
+                                "i.softbank.jp", "icloud.com", "outlook.com", "outlook.jp", "hotmail.com",
+                                "hotmail.co.jp", "au.com", "ymail.ne.jp", "me.com", "mac.com")
+
+
+def test_email_refusals_are_fast_on_long_input():
+    import time
+
+    started = time.perf_counter()
+    for typed in ("a" * 5000, "a@" * 2500, "a." * 2500 + "@example.jp", "taro@" + "a." * 2500):
+        with pytest.raises(InvalidInput):
+            validators.email(typed)
+    assert time.perf_counter() - started < 1
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
@@ -201,7 +271,10 @@ def test_password_refused(typed, message):
 
 def test_every_validation_message_is_short_enough_for_one_line_on_a_phone():
     for name in ("CUSTOMER_NUMBER_INVALID", "PHONE_INVALID", "NAME_KANA_INVALID", "ACCOUNT_ID_RULES",
-                 "EMAIL_INVALID", "NICKNAME_LENGTH", "NICKNAME_CONTROL"):
+                 "EMAIL_INVALID", "NICKNAME_LENGTH", "NICKNAME_CONTROL", "EMAIL_EMPTY", "EMAIL_NO_AT", "EMAIL_TWO_AT",
+                 "EMAIL_NO_LOCAL", "EMAIL_NO_DOMAIN", "EMAIL_DOMAIN_INCOMPLETE", "EMAIL_DOMAIN_INVALID",
+                 "EMAIL_DOMAIN_TYPO", "EMAIL_LOCAL_DOTS", "EMAIL_SPACE", "EMAIL_NOT_ASCII", "EMAIL_BAD_CHAR",
+                 "EMAIL_TOO_LONG"):
         assert len(getattr(messages, name)) <= 120, name
 
 

@@ -383,6 +383,23 @@ def test_stop_resume_and_settings_words(app, linked):
     assert link_row(app).notices_enabled is True
 
 
+def test_a_second_stop_or_resume_says_it_already_is_so(app, linked):
+    """Issue 20: a second 通知停止 said 「停止しました」 again."""
+    from bot import messages
+
+    assert "停止しました" in linked.says("通知停止")
+    again = linked.say("通知停止")
+    assert again[0]["text"] == messages.NOTICES_ALREADY_STOPPED and "すでに停止しています" in again[0]["text"]
+    assert "停止しました" not in again[0]["text"] and "通知再開" in quick_reply_labels(again[0])
+    assert link_row(app).notices_enabled is False
+    assert "再開しました" in linked.says("通知再開")
+    again = linked.say("通知再開")
+    assert again[0]["text"] == messages.NOTICES_ALREADY_ON and "再開しました" not in again[0]["text"]
+    assert link_row(app).notices_enabled is True
+    fresh = linked.say("通知再開")  # never stopped since: still the same answer
+    assert fresh[0]["text"] == messages.NOTICES_ALREADY_ON
+
+
 def test_opting_out_in_the_chat_skips_the_notice(app, linked, runner, line_api):
     linked.say("通知停止")
     result = notify(runner)

@@ -32,7 +32,7 @@ def test_escalation_posts_one_message_with_the_close_button(escalate, slack, lin
     assert post["channel"] == CHANNEL and "thread_ts" not in post
     blocks = json.dumps(post["blocks"], ensure_ascii=False)
     assert "たろう" in blocks and "未連携" in blocks and "オペレーターを希望" in blocks
-    assert "090-1234-5678" not in blocks and "*************" in blocks  # personal numbers masked
+    assert "090-1234-5678" not in blocks and "***-****-****" in blocks  # personal numbers masked
     (button,) = [e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == "close_handoff" and button["text"]["text"] == "対応完了"
     assert handoff.status == "waiting" and handoff.reason == "asked" and handoff.staff_thread_ts
@@ -300,3 +300,86 @@ def test_staff_see_what_the_bot_understood_of_the_last_texts(app, escalate, slac
         opened = session.scalars(select(HandoffMessage).where(HandoffMessage.kind == "opened")).one()
         payload = json.loads(opened.payload)
     assert len(payload["understood"]) == len(payload["recent"]) == 2
+
+
+# -- issue 20: what staff see, and a kinder handoff for the customer ---------------------------------
+def test_staff_see_the_month_asked_about_but_not_the_customers_numbers_or_name(app, escalate, slack, line_user):
+    from tests.helpers_billing import seed_customer_with_account, seed_link
+
+    seeded = seed_customer_with_account(app, number="12345678")
+    seed_link(app, seeded.account_id, line_user.user_id)
+    with app.extensions["db"].begin() as session:
+        from storage.models import Customer
+
+        customer = session.get(Customer, seeded.customer_id)
+        name_kana, name = customer.name_kana, customer.name
+    line_user.say("2025年12月の料金が5,280円なのはなぜ？")
+    line_user.say(f"名義は{name_kana}、電話は0748-62-1234です")
+    escalate()
+    shown = json.dumps(slack.posts()[0]["blocks"], ensure_ascii=False)
+    assert "2025年12月の料金が5,280円なのはなぜ?" in shown and "****年" not in shown
+    assert "電話は****-**-****です" in shown and "0748-62-1234" not in shown
+    assert name_kana not in shown and "名義は***、" in shown
+    if name:
+        assert name not in shown
+
+
+def test_the_customer_can_go_back_to_the_bot_with_one_tap(app, escalate, staff, line_user, line_api):
+    replies, handoff = escalate()
+    assert "ボットに戻る" in [item["action"]["text"] for item in replies[0]["quickReply"]["items"]]
+    staff.reply(handoff.staff_thread_ts, "担当の鈴木です。ご用件を伺います。")
+    drain_jobs(app)
+    (pushed,) = [m for m in line_api.messages(line_user.user_id) if "鈴木" in m.get("text", "")]
+    assert [item["action"]["label"] for item in pushed["quickReply"]["items"]] == ["ボットに戻る"]
+    assert "接続を終了しました" in line_user.says("ボットに戻る")
+
+
+def test_within_hours_the_customers_messages_get_no_answer(app, escalate, line_user):
+    escalate()
+    assert line_user.say("ネットがつながりません") == []
+    assert line_user.say("まだですか") == []
+
+
+def test_outside_hours_each_evening_is_acknowledged_once(app, clock, escalate, slack, line_user):
+    from bot import messages
+
+    _replies, handoff = escalate()  # Tuesday 10:00, within hours
+    clock.moment = datetime(2026, 12, 1, 18, 0, tzinfo=TOKYO)  # the same Tuesday, after closing
+    first = line_user.say("ネットがつながりません")
+    assert len(first) == 1
+    assert first[0]["text"] == messages.HANDOFF_AFTER_HOURS_ACK.format(
+        opening="翌営業日の2026年12月2日（水）9:00", hours="9:00〜17:00")
+    assert "受付時間外のため、翌営業日" in first[0]["text"]
+    assert [item["action"]["text"] for item in first[0]["quickReply"]["items"]] == ["ボットに戻る"]
+    clock.moment = datetime(2026, 12, 1, 21, 0, tzinfo=TOKYO)
+    assert line_user.say("モデムのランプが赤いです") == []  # told once, not for every message
+    assert line_user.sticker() == []
+    clock.moment = datetime(2026, 12, 2, 7, 30, tzinfo=TOKYO)  # early next morning: the same closed stretch
+    assert line_user.say("おはようございます") == []
+    clock.moment = datetime(2026, 12, 2, 10, 0, tzinfo=TOKYO)  # open again: nothing said
+    assert line_user.say("つながりました？") == []
+    clock.moment = datetime(2026, 12, 4, 19, 0, tzinfo=TOKYO)  # Friday evening: a new stretch, told again
+    friday = line_user.says("週明けでも大丈夫です")
+    assert "翌営業日の2026年12月7日（月）9:00以降" in friday
+    drain_jobs(app)
+    thread = [p["text"] for p in slack.posts(handoff.staff_thread_ts)]
+    assert [t for t in thread if t.startswith("（自動）受付時間外")] == [
+        "（自動）受付時間外のため、お客様に2026年12月2日 9:00以降にご返信するとご案内しました。",
+        "（自動）受付時間外のため、お客様に2026年12月7日 9:00以降にご返信するとご案内しました。"]
+    assert thread.count("お客様: 週明けでも大丈夫です") == 1  # every message still reaches staff
+
+
+def test_a_handoff_opened_after_hours_is_not_acknowledged_again_that_night(app, clock, escalate, line_user):
+    clock.moment = datetime(2026, 12, 4, 18, 30, tzinfo=TOKYO)  # a Friday evening
+    replies, _handoff = escalate()
+    said = texts(replies)
+    assert "翌営業日の2026年12月7日（月）9:00以降に担当者からご返信します" in said
+    assert "ボットに戻る" in [item["action"]["text"] for item in replies[0]["quickReply"]["items"]]
+    clock.moment = datetime(2026, 12, 5, 11, 0, tzinfo=TOKYO)  # Saturday: still the same closed stretch
+    assert line_user.say("よろしくお願いします") == []
+
+
+def test_before_opening_the_same_morning_says_today(app, clock, escalate, line_user):
+    _replies, _handoff = escalate()
+    clock.moment = datetime(2026, 12, 2, 7, 0, tzinfo=TOKYO)  # Wednesday 7:00
+    assert "本日9:00以降にご返信します" in line_user.says("朝早くすみません")

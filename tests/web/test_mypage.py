@@ -272,7 +272,7 @@ def test_bill_detail_shows_every_item_to_the_yen(client, taro):
     assert page.status_code == 200
     assert "2026年9月のご利用料金明細" in html
     for name, amount in [("ケーブルテレビ 基本料金", "3,300円"), ("インターネット 光100M", "4,400円"),
-                         ("セット割引", "-500円"), ("9月の工事費", "900円")]:
+                         ("セット割引", "\u2212500円"), ("9月の工事費", "900円")]:  # a true minus (issue 20)
         assert re.search(f"<td>{name}</td><td class=\"amount\">{amount}</td>", html)
     assert "8,100円" in html and "2026年9月27日" in html and "口座振替" in html
     assert "見本" not in html

@@ -72,7 +72,8 @@ def test_forgot_account_id_mails_it(app, client, mailbox, taro):
     assert mail["To"] == "taro@example.jp"
     assert mail["Subject"] == "【あいコムこうかマイページ】アカウントIDのお知らせ"
     body = Mailbox.body(mail)
-    assert "Aicom_Taro" in body and "たろう 様" in body and "0120-00-6560" in body and PASSWORD not in body
+    assert "Aicom_Taro" in body and "0120-00-6560" in body and PASSWORD not in body
+    assert "アイコム\u3000タロウ 様" in body  # the contract name, as the printed guide greets
 
 
 def test_forgot_account_id_page_is_the_same_for_an_unknown_address(app, client, mailbox, taro):
