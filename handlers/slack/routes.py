@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import redis
 from flask import Blueprint, abort, current_app, jsonify, request
@@ -24,17 +25,34 @@ log = logging.getLogger(__name__)
 bp = Blueprint("slack", __name__)
 
 EVENT_SEEN_SECONDS = 24 * 3600  # Slack retries for minutes; remember for a day
+EVENT_FIELDS = frozenset({"type", "subtype", "channel", "user", "bot_id", "ts", "thread_ts", "text"})
 
 
 def _verified_body() -> bytes:
-    """The raw body, after Slack's signature and timestamp check (401 on failure)."""
+    """The raw body, after Slack's signature and timestamp check: any failure of the check (a bad
+    or stale signature, a timestamp that is no number, a body that is not UTF-8, a signature
+    with characters outside ASCII) is 401, never a traceback."""
     body = request.get_data(cache=True)
     check = verifier()
-    if check is None or not check.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
-                                           request.headers.get("X-Slack-Signature")):
+    try:
+        valid = check is not None and check.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
+                                                      request.headers.get("X-Slack-Signature"))
+    except (ValueError, TypeError, UnicodeError, OverflowError):
+        valid = False
+    if not valid:
         log.warning("Slack request with a bad or stale signature refused")
         abort(401)
     return body
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A payload field that should be an object: ``{}`` when the sender put anything else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """A payload field that should be a short string: ``""`` when it is anything else."""
+    return value if isinstance(value, str) else ""
 
 
 @bp.post("/slack/events")
@@ -51,7 +69,7 @@ def events():
         return jsonify({"challenge": payload.get("challenge", "")})
     if payload.get("type") != "event_callback" or not isinstance(payload.get("event"), dict):
         return "", 200
-    event_id = str(payload.get("event_id") or "")
+    event_id = _text(payload.get("event_id"))
     if event_id:
         try:
             first = current_app.extensions["redis"].set(slack_event_key(event_id), "1", nx=True,
@@ -62,7 +80,9 @@ def events():
         if not first:
             log.info("Slack event retry ignored (attempt %s)", request.headers.get("X-Slack-Retry-Num", "?"))
             return "", 200
-    jobs.enqueue(threads.slack_event_job, event=payload["event"], team_id=payload.get("team_id"))
+    # Only the string fields the job reads are queued: a field of another shape is treated as absent.
+    event = {key: value for key, value in payload["event"].items() if key in EVENT_FIELDS and isinstance(value, str)}
+    jobs.enqueue(threads.slack_event_job, event=event, team_id=_text(payload.get("team_id")) or None)
     return "", 200
 
 
@@ -76,16 +96,18 @@ def interactions():
         abort(400)
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return "", 200
-    user = payload.get("user") or {}
-    message = payload.get("message") or {}
-    channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
-    team = (payload.get("team") or {}).get("id")
-    for action in payload.get("actions") or []:
+    # Signed by Slack, but read as if it were not: a field of the wrong shape is treated as absent.
+    user, message = _object(payload.get("user")), _object(payload.get("message"))
+    container = _object(payload.get("container"))
+    channel = _text(_object(payload.get("channel")).get("id")) or _text(container.get("channel_id"))
+    team = _text(_object(payload.get("team")).get("id")) or None
+    actions = payload.get("actions") if isinstance(payload.get("actions"), list) else []
+    for action in map(_object, actions):
         if action.get("action_id") != threads.CLOSE_ACTION_ID:
             continue
-        jobs.enqueue(threads.slack_close_job, handoff_id=str(action.get("value") or ""),
-                     message_ts=str(message.get("ts") or (payload.get("container") or {}).get("message_ts") or ""),
-                     channel=str(channel or ""), team_id=team,
-                     staff_id=str(user.get("id") or ""),
-                     staff_name=str(user.get("name") or user.get("username") or user.get("id") or "staff"))
+        jobs.enqueue(threads.slack_close_job, handoff_id=_text(action.get("value")),
+                     message_ts=_text(message.get("ts")) or _text(container.get("message_ts")),
+                     channel=channel, team_id=team, staff_id=_text(user.get("id")),
+                     staff_name=_text(user.get("name")) or _text(user.get("username")) or _text(user.get("id"))
+                     or "staff")
     return "", 200

@@ -62,7 +62,7 @@ def escalation_summary(opened: dict[str, Any], display_name: str | None) -> str:
     linked = f"連携済み（お客様番号 {opened['customer_number']}）" if opened.get("linked") else "未連携"
     hours = "" if opened.get("within_hours", True) else "（受付時間外：翌営業日の対応とご案内済み）"
     lines = [f"*LINEのお客様が担当者との会話を希望しています*{hours}",
-             f"表示名: {display_name or '（取得できませんでした）'}",
+             f"表示名: {_escape(display_name) if display_name else '（取得できませんでした）'}",
              f"マイページ連携: {linked}",
              f"理由: {REASONS.get(opened.get('reason', ''), opened.get('reason', ''))}",
              f"受付: {when(opened['opened_at'])}"]
@@ -85,7 +85,9 @@ def _recent_block(opened: dict[str, Any]) -> dict | None:
 
 
 def _escape(text: str) -> str:
-    """Text shown as-is in Slack mrkdwn (``&``, ``<``, ``>`` escaped as Slack asks)."""
+    """Text shown as-is in Slack mrkdwn (``&``, ``<``, ``>`` escaped as Slack asks): every string a
+    customer controls (their LINE display name, what they typed) goes through it, so
+    ``<!channel>`` or ``<https://evil.example|お支払い確認>`` is shown, not obeyed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
