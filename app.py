@@ -152,6 +152,11 @@ def create_app(test_config: dict | None = None) -> Flask:
             "missing required settings: " + ", ".join(missing)
             + " (set them in the environment or .env; `make run` supplies demo values)"
         )
+    if not app.config["EMULATOR"] and not app.config.get("SMTP_URL"):
+        # Without it, 本登録 and reset mails (live links) would sit in the emulator's development
+        # mailbox, counted as sent: outside the emulator that is mail lost in silence (issue 21).
+        raise ConfigError("missing required setting: SMTP_URL (the mail server, smtp://host:port; only the "
+                          "emulator, under `make run`, keeps mail in its own mailbox)")
     base = urlsplit(app.config["PUBLIC_BASE_URL"])
     if base.scheme not in ("http", "https") or not base.hostname:  # every link in chat and mail starts with it
         raise ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL such as https://bot.example.jp")

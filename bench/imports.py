@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app({
             "DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": secrets.token_hex(16),
             "LINE_CHANNEL_SECRET": "bench", "LINE_CHANNEL_ACCESS_TOKEN": "bench", "EMULATOR": False,
+            "SMTP_URL": "smtp://127.0.0.1:25",
         })
         logging.getLogger().setLevel(logging.WARNING)
         runner = app.test_cli_runner()

@@ -385,7 +385,8 @@ def start_fleet(fleet: Fleet, workdir: Path, url: str, args) -> dict:
                SECRET_KEY=secrets.token_hex(32),
                LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
                LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}", PUBLIC_BASE_URL="http://127.0.0.1:8000",
-               EMULATOR="0", WEB_CONCURRENCY="2", GUNICORN_THREADS="4", EVENT_WORKER_THREADS=str(args.threads))
+               EMULATOR="0", SMTP_URL="smtp://127.0.0.1:25", WEB_CONCURRENCY="2",
+               GUNICORN_THREADS="4", EVENT_WORKER_THREADS=str(args.threads))
     for name in ("DEMO_DEFAULTS", "PROMETHEUS_MULTIPROC_DIR", "JOBS_INLINE", "EVENTS_INLINE"):
         env.pop(name, None)
     fake = fleet.start("fakeline", [sys.executable, "-m", "bench.fakeline", str(fake_port), str(notify_port)], env,

@@ -145,7 +145,8 @@ def run_size(customers: int, workers: int, rate: int, latency: float) -> dict:
             seeded = time.perf_counter() - started
             env = dict(os.environ, DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY="bench-" + "x" * 32,
                        LINE_CHANNEL_SECRET="bench-secret", LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
-                       LINE_API_BASE_URL=line_url, EMULATOR="0", NOTICE_RATE_PER_SECOND=str(rate))
+                       LINE_API_BASE_URL=line_url, EMULATOR="0", SMTP_URL="smtp://127.0.0.1:25",
+                       NOTICE_RATE_PER_SECOND=str(rate))
             pool = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
             try:

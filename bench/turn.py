@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             redis_lib.Redis.from_url(REDIS_URL).flushdb()
             os.environ.update(DATABASE_URL=url, REDIS_URL=REDIS_URL, SECRET_KEY=secrets.token_hex(32),
                               LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
-                              LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}", EMULATOR="0")
+                              LINE_API_BASE_URL=f"http://127.0.0.1:{fake_port}", EMULATOR="0",
+                              SMTP_URL="smtp://127.0.0.1:25")
             for name in ("DEMO_DEFAULTS", "PROMETHEUS_MULTIPROC_DIR", "JOBS_INLINE", "EVENTS_INLINE"):
                 os.environ.pop(name, None)
             return run(args)

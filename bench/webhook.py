@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "SECRET_KEY": secrets.token_hex(32),
                 "LINE_CHANNEL_SECRET": CHANNEL_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
                 "LINE_API_BASE_URL": fake.url, "PUBLIC_BASE_URL": "http://localhost", "EMULATOR": False,
+                "SMTP_URL": "smtp://127.0.0.1:25",
                 "JOBS_INLINE": False,
             })
             logging.getLogger().setLevel(logging.WARNING)  # create_app sets INFO

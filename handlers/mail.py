@@ -1,4 +1,7 @@
-"""Outgoing mail over SMTP (``SMTP_URL``), or into the development mailbox when it is unset.
+"""Outgoing mail over SMTP (``SMTP_URL``), or, in the emulator only, into its development mailbox.
+
+Outside the emulator ``SMTP_URL`` is required at start-up (``app``); ``aicom_mails_total``
+counts ``sent`` only for what an SMTP server accepted (``dev_mailbox`` for the emulator's).
 
 The web's mails are templates (``templates/mail/*.txt``, first line ``Subject: ...``) queued by
 ``queue_mail``; every one ends with the footer the 仮登録 mail has (``messages.MAIL_FOOTER``)
@@ -7,6 +10,7 @@ and greets the contract name (``storage.accounts.contract_name``), as the printe
 
 from __future__ import annotations
 
+import logging
 import re
 import smtplib
 import ssl
@@ -24,6 +28,7 @@ from bot.messages import MAIL_FOOTER
 from handlers import jobs, metrics
 from storage.state import dev_mailbox_add
 
+log = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10
 
 
@@ -112,8 +117,12 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
     msg = build_message(config["MAIL_FROM"], to, subject, body)
     url = config.get("SMTP_URL")
     if not url:
+        if not config.get("EMULATOR"):  # refused at start-up; never drop a mail in silence all the same
+            metrics.MAILS.labels("failed").inc()
+            raise MailError("SMTP_URL is not set")
         dev_mailbox_add(redis_client, {"to": to, "subject": subject, "body": body, "date": msg["Date"]})
-        metrics.MAILS.labels("sent").inc()
+        metrics.MAILS.labels("dev_mailbox").inc()  # only what an SMTP server accepted counts as sent
+        log.info("mail kept in the emulator's development mailbox (SMTP_URL unset)")
         return
     parts = urlsplit(url)
     options = parse_qs(parts.query)

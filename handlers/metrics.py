@@ -71,7 +71,8 @@ SIGNALS = Counter(f"{PREFIX}_conversation_signals", "Turn signals with no metric
 
 # -- notices, mail, jobs, the web --------------------------------------------------------------
 NOTICES = Counter(f"{PREFIX}_notices", "Monthly bill notices by outcome: sent, failed, skipped.", ["outcome"])
-MAILS = Counter(f"{PREFIX}_mails", "Mails handed to SMTP (or the dev mailbox), by outcome: sent, failed.",
+MAILS = Counter(f"{PREFIX}_mails", "Mails by outcome: sent (an SMTP server accepted it), failed, dev_mailbox "
+                "(kept in the emulator's mailbox).",
                 ["outcome"])
 JOBS = Counter(f"{PREFIX}_jobs", "Background job runs by job name and outcome: succeeded, failed.",
                ["job", "outcome"])

@@ -136,7 +136,9 @@ def check_slack(app: Flask) -> Result:
 def check_smtp(app: Flask) -> Result:
     url = app.config.get("SMTP_URL")
     if not url:
-        return Result("SMTP", "not configured", False, True, "SMTP_URL unset: mail goes to the dev mailbox")
+        if app.config.get("EMULATOR"):
+            return Result("SMTP", "not configured", False, True, "SMTP_URL unset: the emulator keeps the mail")
+        return Result("SMTP", "not configured", True, False, "SMTP_URL unset: no mail can be sent")
     parts = urlsplit(url)
     host = parts.hostname or "localhost"
     starttls = parse_qs(parts.query).get("starttls", ["0"])[0] == "1"

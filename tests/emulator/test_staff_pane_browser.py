@@ -100,7 +100,8 @@ def multiprocess_emulator(database_url, redis_url, tmp_path):
         "PYTHONUNBUFFERED": "1",
     })
     setup = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": env["SECRET_KEY"],
-                        "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "EMULATOR": False})
+                        "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "EMULATOR": False,
+                        "SMTP_URL": "smtp://127.0.0.1:25"})
     with setup.extensions["db"].engine.begin() as conn:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names()) + " RESTART IDENTITY CASCADE"))
     setup.extensions["redis"].flushdb()

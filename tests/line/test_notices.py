@@ -313,7 +313,8 @@ def test_a_killed_run_resumed_doubles_nothing(app, runner, line_api, database_ur
     line_api.latency = 0.05
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=SECRET_KEY,
                LINE_CHANNEL_SECRET=CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
-               LINE_API_BASE_URL=fake_line_server[1], EMULATOR="0", NOTICE_RATE_PER_SECOND="20",
+               LINE_API_BASE_URL=fake_line_server[1], EMULATOR="0", SMTP_URL=app.config["SMTP_URL"],
+               NOTICE_RATE_PER_SECOND="20",
                NOTICE_LEASE_SECONDS="1", NOTICE_BATCH_SIZE="4", NOTICE_CONCURRENCY="2")
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "notify-bills", "--month", "2026-11",
                                 "--no-progress"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -33,7 +33,8 @@ def test_sigterm_lets_the_job_in_hand_finish_and_leaves_the_rest_queued(app, app
     env = dict(os.environ, DATABASE_URL=app_config["DATABASE_URL"], REDIS_URL=app_config["REDIS_URL"],
                SECRET_KEY=app_config["SECRET_KEY"], LINE_CHANNEL_SECRET=app_config["LINE_CHANNEL_SECRET"],
                LINE_CHANNEL_ACCESS_TOKEN=app_config["LINE_CHANNEL_ACCESS_TOKEN"],
-               LINE_API_BASE_URL=app_config["LINE_API_BASE_URL"], PYTHONPATH=str(ROOT))
+               LINE_API_BASE_URL=app_config["LINE_API_BASE_URL"], SMTP_URL=app_config["SMTP_URL"],
+               PYTHONPATH=str(ROOT))
     env.pop("DEMO_DEFAULTS", None)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

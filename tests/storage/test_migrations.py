@@ -34,7 +34,8 @@ def test_db_upgrade_command(runner, tmp_path, monkeypatch):
     from app import create_app
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "SECRET_KEY": "x",
-                      "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "REDIS_URL": None})
+                      "SMTP_URL": "smtp://localhost:25", "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t",
+                      "REDIS_URL": None})
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "upgraded" in result.output
