@@ -66,6 +66,10 @@ RESEND_WINDOW_SECONDS, RESEND_LIMIT = 3600, 3
 MAIL_USER = "register_mail_user"
 MAIL_CUSTOMER = "register_mail_customer"
 MAIL_WINDOW_SECONDS, MAIL_LIMIT = 24 * 3600, 10
+# Whether an account ID is free says whether someone uses it: a verified customer may ask a
+# reasonable number of times (a few tries for a free one), not probe IDs without end (issue 21).
+ID_CHECK = "register_id_check"
+ID_CHECK_WINDOW_SECONDS, ID_CHECK_LIMIT = 3600, 20
 
 CANCEL = QuickReply(messages.QR_CANCEL, messages.QR_CANCEL)
 OPERATOR = QuickReply(messages.QR_OPERATOR, messages.QR_OPERATOR)
@@ -300,6 +304,15 @@ def step_account_id(turn: Turn) -> str | None:
     """アカウントID: valid and free (ignoring case) at once, like the web form's ID-check button."""
     login_id = _answer(turn, validators.account_id)
     if login_id is None:
+        return State.REGISTER_ACCOUNT_ID
+    try:  # counted first, atomically: parallel checks cannot slip past the limit
+        checks = _store(turn).count_hit(ID_CHECK, turn.user_id, ID_CHECK_WINDOW_SECONDS)
+    except StateUnavailable:
+        turn.say(messages.VERIFY_UNAVAILABLE, [OPERATOR])
+        return State.REGISTER_ACCOUNT_ID
+    if checks > ID_CHECK_LIMIT:
+        turn.signal("registration_id_checks_limited")
+        turn.say(messages.ACCOUNT_ID_CHECKS_LIMITED, [CANCEL, OPERATOR])
         return State.REGISTER_ACCOUNT_ID
     if not accounts.login_id_available(turn.db, login_id, turn.data["customer_id"], turn.now):
         turn.say(messages.ACCOUNT_ID_TAKEN, [CANCEL])

@@ -319,7 +319,7 @@ def test_unwritable_counters_refuse_after_a_mismatch(app, make_app, line_api, li
     assert replies[0]["text"] == messages.VERIFY_MISMATCH
     assert replies[1]["text"] == messages.VERIFY_UNAVAILABLE
     assert _state(app, line_user) is None
-    assert app.extensions["redis"].keys("bot:count:*") == []
+    assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []
 
 
 # -- mid-flow behaviour -------------------------------------------------------------------------
@@ -408,7 +408,7 @@ def test_a_customer_with_an_active_account_is_offered_the_reminder_and_login(app
     uris = [c["action"]["uri"] for c in replies[0]["contents"]["footer"]["contents"]]
     assert uris == ["http://localhost/reminder"]
     login_uri = replies[1]["contents"]["footer"]["contents"][0]["action"]["uri"]
-    assert login_uri.startswith("http://localhost/login?linkToken=")
+    assert login_uri.startswith("http://localhost/link/start?t=")
     assert _state(app, line_user) is None
     assert len(accounts(db_session)) == 1
 
@@ -708,7 +708,7 @@ def test_customer_deleted_before_provisional_registration_is_answered_not_retrie
     assert replies[0]["text"] == messages.REGISTER_CUSTOMER_GONE
     assert _state(app, line_user) == "register:customer_number"
     assert accounts(db_session) == [] and tokens(db_session) == []
-    assert app.extensions["redis"].keys("bot:count:*") == []  # not counted as a mismatch
+    assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []  # not counted as a mismatch
 
 
 @pytest.mark.parametrize("answers", [[NUMBER], [NUMBER, PHONE]])
@@ -836,7 +836,7 @@ def test_help_and_operator_words_at_the_name_step_are_not_a_mismatch(app, line_u
     assert messages.VERIFY_MISMATCH not in texts(replies)
     assert replies[0]["text"] == messages.REGISTER_IN_PROGRESS
     assert "お名前" in texts(replies) and "キャンセル" in quick_labels(replies[-1])
-    assert app.extensions["redis"].keys("bot:count:*") == []
+    assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []
     assert _state(app, line_user) == "register:name_kana"
     assert "ご本人様の確認ができました" in line_user.says("アイコム タロウ")  # the earlier answers were kept
 
@@ -895,7 +895,7 @@ def test_odd_answers_at_every_step_re_ask_without_echoing(app, line_user, step, 
     replies = line_user.say(odd)
     assert all(len(m.get("text", "")) <= 5000 for m in replies)
     assert odd.strip() == "" or odd not in texts(replies)
-    assert app.extensions["redis"].keys("bot:count:*") == []  # never checked as a verification
+    assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []  # never checked as a verification
     if _state(app, line_user) == before:
         assert STEP_ITEMS[step] in texts(replies)
     else:  # only a nickname may be odd-looking yet valid (emoji); it reaches the confirmation
@@ -925,4 +925,4 @@ def test_a_conversation_saved_by_the_previous_release_starts_again_without_a_mis
     replies = line_user.say("アイコム タロウ")
     assert replies[0]["text"] == messages.REGISTER_START
     assert _conversation(app, line_user)["data"] == {}
-    assert app.extensions["redis"].keys("bot:count:*") == []
+    assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []
