@@ -4,13 +4,41 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-stress services browser fonts lint bench clean
+.PHONY: run test test-stress services browser fonts lint bench lock clean
 
-$(STAMP): requirements.txt
+# Two hash-locked files (edit the .in files, then `make lock`; never edit the .txt by hand):
+#   requirements.txt      runtime: the web process, the worker, the CLI, `make run`; production installs only this
+#   requirements-dev.txt  tests and lint, on top of requirements.txt (`make test`, `make lint`)
+# --require-hashes: every package, transitive ones included, must match a hash in the file.
+PIP_VERSION := 26.3
+PIP_TOOLS := pip-tools==7.7.0
+DEV_STAMP := $(VENV)/.installed-dev
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+
+$(STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $(STAMP)
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP) $(DEV_STAMP)
+
+## lock: recompile requirements.txt and requirements-dev.txt from requirements.in and requirements-dev.in,
+## with a hash for every file of every package; versions already locked stay unless the .in files ask
+## otherwise (LOCK_ARGS="--upgrade-package NAME" moves one). pip-tools runs in a throwaway venv.
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(PYTHON) -m venv "$$tmp" && "$$tmp/bin/pip" install --quiet pip==$(PIP_VERSION) $(PIP_TOOLS) && \
+	  echo "locking requirements.txt" && \
+	  CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(LOCK_ARGS) \
+	    --output-file requirements.txt requirements.in && \
+	  echo "locking requirements-dev.txt" && \
+	  CUSTOM_COMPILE_COMMAND="make lock" "$$tmp/bin/pip-compile" $(LOCK_FLAGS) $(LOCK_ARGS) \
+	    --output-file requirements-dev.txt requirements-dev.in
 
 ## make run: the bot on http://127.0.0.1:8000 with the LINE emulator at /emulator (no accounts needed)
 run: $(STAMP)
@@ -53,16 +81,16 @@ fonts:
 	@test -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk) >/dev/null \
 	  || { echo "ERROR: could not install Debian's fonts-noto-cjk (needed to draw the rich menu images)"; exit 1; }; }
 
-test: $(STAMP) services browser fonts
+test: $(DEV_STAMP) services browser fonts
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
 ## test-stress: the slow fault and load tests (tests/stress/: Redis and PostgreSQL stopped for real,
 ## 200 registrations at once, 2 worker processes) and the property tests with ten times the examples
-test-stress: $(STAMP) services
+test-stress: $(DEV_STAMP) services
 	HYPOTHESIS_SCALE=10 $(BIN)/pytest -q -m "stress or not stress" tests/stress tests/bot/test_properties.py tests/line/test_hostile_input.py
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 ## bench: the load test (bench/load.py) and the import benchmark; a few minutes, cleans up after itself
