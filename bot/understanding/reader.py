@@ -101,8 +101,12 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         examples = intent_examples()
     scored = tuple(score_intents(a))
     matches: list[FaqMatch] = index.search(a, limit=thresholds.alternatives + 1) if index is not None else []
-    if "elsewhere" in a.concepts:
-        matches = [FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
+    if "elsewhere" in a.concepts and index is not None:
+        # Another company's service counts 30%, unless the operator's own entry is about it (an
+        # operator that sells electricity or a mobile SIM says so in its FAQ: 「電気料金プランの変更」).
+        matches = [m if "elsewhere" in index.concepts(m.entry) else
+                   FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
+        matches.sort(key=lambda m: m.score, reverse=True)
     best_intent = scored[0] if scored else None
     best_faq = matches[0] if matches else None
     common = {"intents": scored, "matches": tuple(matches), "analysis": a}
@@ -175,7 +179,8 @@ def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) ->
 def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, thresholds: Thresholds) -> bool:
     """The best entry names a topic the text names, and leads the next by ``faq_lead`` times."""
     best = matches[0]
-    if index is None or "elsewhere" in a.concepts or best.score < thresholds.faq_clear \
+    if index is None or best.score < thresholds.faq_clear \
+            or ("elsewhere" in a.concepts and "elsewhere" not in index.concepts(best.entry)) \
             or not a.concepts & index.topics(best.entry):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score

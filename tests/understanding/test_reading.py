@@ -243,3 +243,17 @@ def test_the_stored_analyses_are_fresh():
     for _question, text in shipped_pairs()[:50]:
         assert stored.analysed(text).concepts == analyse(text).concepts
         assert stored.analysed(text).retrieval_terms() == analyse(text).retrieval_terms()
+
+
+def test_another_companys_matter_is_ours_when_the_operators_own_faq_is_about_it():
+    """An operator that sells electricity or a mobile SIM says so in its FAQ: its customers' 電気 or
+    スマホ is then not another company's matter."""
+    from storage.faq import FaqRow
+
+    power = FaqRow("power", "でんき（電気料金プラン）の切り替えはいつから？",
+                   "お申し込みの翌月検針日から、当社の電気料金プランに切り替わります。")
+    moving = FaqRow("moving", "引っ越しの手続き", "お引っ越しの2週間前までにご連絡ください。")
+    with_power = FaqIndex([power, moving], analyse)
+    reading = read("電気の切り替えっていつから？", with_power)
+    assert reading.faq is not None and reading.faq.entry.id == "power", explain(reading)
+    assert read("電気の切り替えっていつから？", FaqIndex([moving], analyse)).faq is None
