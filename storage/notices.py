@@ -192,10 +192,7 @@ def take_batch(session: Session, token: str, now: datetime, lease_seconds: float
     """The rows of claim ``token`` still queued, their lease renewed for this job; [] when another
     job has taken them over meanwhile (the lease ran out before this job started)."""
     now = tokyo(now)
-    session.execute(update(NoticeDelivery)
-                    .where(NoticeDelivery.claim == token, NoticeDelivery.status == QUEUED)
-                    .values(lease_until=now + timedelta(seconds=lease_seconds))
-                    .execution_options(synchronize_session=False))
+    renew_lease(session, token, now, lease_seconds)
     query = (select(NoticeDelivery.id, NoticeDelivery.account_id, NoticeDelivery.billing_month, LineLink.line_user_id,
                     LineLink.notices_enabled, LineLink.blocked_at, Statement.total, Statement.due_date,
                     NoticeDelivery.attempts, NoticeDelivery.first_attempt_at)
@@ -209,6 +206,15 @@ def take_batch(session: Session, token: str, now: datetime, lease_seconds: float
                          row.blocked_at is not None, row.total, row.due_date, row.attempts,
                          aware(row.first_attempt_at) if row.first_attempt_at else None)
             for row in session.execute(query)]
+
+
+def renew_lease(session: Session, token: str, now: datetime, lease_seconds: float) -> int:
+    """Extend the lease of claim ``token``'s rows still queued (a batch at work renews it, so a
+    slow batch on a loaded machine keeps its rows: issue 22); returns how many rows it holds."""
+    return session.execute(update(NoticeDelivery)
+                           .where(NoticeDelivery.claim == token, NoticeDelivery.status == QUEUED)
+                           .values(lease_until=tokyo(now) + timedelta(seconds=lease_seconds))
+                           .execution_options(synchronize_session=False)).rowcount
 
 
 def _still_mine(delivery_id: int, token: str):

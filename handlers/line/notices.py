@@ -51,6 +51,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from linebot.v3.messaging import ApiException, PushMessageRequest
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from bot.flows.notices import bill_notice
@@ -356,11 +357,23 @@ def send_batch_job(token: str) -> None:
             del done[:]
         _write_outcomes(token, taken)
 
+    def renew() -> None:  # the rows stay this batch's while it works, however slow the machine
+        try:
+            with _db().begin() as session:
+                store.renew_lease(session, token, _now(), config.lease_seconds)
+        except SQLAlchemyError as exc:  # the next renewal tries again; at worst the rows are handed out twice
+            log.warning("bill notice lease not renewed (%s)", exc.__class__.__name__)
+
+    renew_every = config.lease_seconds / 3
+    renewed = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(config.concurrency, len(targets)), thread_name_prefix="notice") as pool:
         pending_futures = {pool.submit(run, target) for target in targets}
         while pending_futures:
-            _finished, pending_futures = wait(pending_futures, timeout=FLUSH_SECONDS)
+            _finished, pending_futures = wait(pending_futures, timeout=min(FLUSH_SECONDS, renew_every))
             flush()
+            if pending_futures and time.monotonic() - renewed >= renew_every:
+                renew()
+                renewed = time.monotonic()
     flush()
 
 
