@@ -27,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+import redis
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from linebot.v3.messaging import (
@@ -226,8 +227,29 @@ def sync(relink: bool = False) -> SyncReport:
 
 
 # -- one customer's menu ----------------------------------------------------------------------
+MENU_LOCK_SECONDS = 15  # longer than a switch's two LINE timeouts (2 s + 5 s)
+
+
 def switch_menu_job(user_id: str, linked: bool) -> None:
-    """Show this LINE user the menu that fits them now (the database decides, not ``linked``)."""
+    """Show this LINE user the menu that fits them now (the database decides, not ``linked``).
+
+    One switch at a time per person (a Redis lock around reading the link and telling LINE):
+    with link and unlink a second apart on two workers, whichever runs second reads the later
+    state and is the last LINE hears, so the menu always ends as the link says (issue 22)."""
+    lock = current_app.extensions["redis"].lock(f"bot:lock:menu:{user_id}", timeout=MENU_LOCK_SECONDS,
+                                                blocking_timeout=MENU_LOCK_SECONDS)
+    if not lock.acquire():
+        raise RuntimeError("another menu switch for this person holds the lock; retrying later")
+    try:
+        _switch_menu(user_id, linked)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # expired meanwhile: the next switch reads the database anyway
+            pass
+
+
+def _switch_menu(user_id: str, linked: bool) -> None:
     with current_app.extensions["db"].sessions.begin() as db:
         menus = richmenus.current_menus(db)
         linked_now = richmenus.is_linked(db, user_id)
