@@ -48,7 +48,8 @@ ASIDE = 0.45
 FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", "tv", "trouble", "slow",
                          "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
-                         "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote"})
+                         "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
+                         "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}

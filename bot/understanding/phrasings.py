@@ -2,7 +2,7 @@
 
 An operator's FAQ file (``import-faq``) holds each question once, in the operator's words,
 with a few examples at most; customers write 「引っ越し　ネット」 or 「1ギガにあげたい」. Our
-labelled sets hold about 1,700 customer phrasings of six operators' FAQ questions (moving,
+labelled sets hold about 2,000 customer phrasings of eight operators' FAQ questions (moving,
 cancelling, the debit date, a TV with no picture …), each written by someone who saw only the
 topic. ``data/faq_phrasings.csv`` keeps them as (question, customer's text).
 
