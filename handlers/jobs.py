@@ -42,7 +42,12 @@ log = logging.getLogger(__name__)
 JobTarget = Callable[..., None] | str
 
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]  # seconds; about 45 minutes in all
-QUEUE_NAME = "default"
+# Two queues (issue 22): ``interactive`` (mail, a turn's pushes, staff relays: someone is waiting)
+# and ``bulk`` (menu switches, bill notices, syncs); a worker always takes interactive work first.
+# ``default`` is the one queue of earlier releases: still served, so nothing queued before is lost.
+INTERACTIVE, BULK, LEGACY = "interactive", "bulk", "default"
+QUEUES = (INTERACTIVE, LEGACY, BULK)
+QUEUE_NAME = INTERACTIVE
 
 
 def job_path(target: JobTarget) -> str:
@@ -248,8 +253,18 @@ def enqueue_in(seconds: float, target: JobTarget, **kwargs) -> None:
         log.warning("job queue unreachable (%s); delayed job %s dropped", exc.__class__.__name__, job_name(path))
 
 
+def bulk(app: Flask, target: JobTarget) -> None:
+    """An edge says a job of its is bulk work (menu switches, notices): it waits behind interactive work."""
+    app.extensions.setdefault("bulk_jobs", set()).add(job_path(target))
+
+
+def queue_of(path: str) -> str:
+    """The queue a job goes to: ``bulk`` when its edge said so, else ``interactive``."""
+    return BULK if path in current_app.extensions.get("bulk_jobs", ()) else INTERACTIVE
+
+
 def _enqueue_rq(path: str, kwargs: dict, once: str | None = None, delay: timedelta | None = None) -> None:
-    queue = Queue(QUEUE_NAME, connection=current_app.extensions["redis"])
+    queue = Queue(queue_of(path), connection=current_app.extensions["redis"])
     # RQ logs a job's description: ours names the job, never its arguments (addresses, links).
     # A job that failed for good is kept a day: long enough to look at, no longer than its links live.
     options = {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
@@ -320,8 +335,8 @@ def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
     """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it.
     A long-running worker also makes the periodic calls edges registered (``register_periodic``)."""
     connection = app.extensions["redis"] if burst else _worker_connection(app)
-    queue = Queue(QUEUE_NAME, connection=connection)
-    worker = SimpleWorker([queue], connection=connection)
+    # RQ takes from the first queue that has work: interactive before the rest, always.
+    worker = SimpleWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     stop = threading.Event()
     if not burst and app.extensions.get("periodic_jobs"):
         threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()
@@ -446,9 +461,14 @@ def failure_summary(exc_string: str | None) -> str:
 
 
 def rq_queue_stats(app: Flask, detail: bool = False) -> list[metrics.QueueStat]:
-    """The RQ queue now: waiting, running, scheduled (retries), failed (and why, with ``detail``)."""
+    """Each RQ queue now: waiting, running, scheduled (retries), failed (and why, with ``detail``),
+    and the age of its oldest waiting job."""
+    return [_queue_stat(app, name, detail) for name in QUEUES]
+
+
+def _queue_stat(app: Flask, name: str, detail: bool) -> metrics.QueueStat:
     connection = app.extensions["redis"]
-    queue = Queue(QUEUE_NAME, connection=connection)
+    queue = Queue(name, connection=connection)
     oldest_age = None
     first = queue.get_job_ids(0, 0)
     if first:
@@ -470,23 +490,23 @@ def rq_queue_stats(app: Flask, detail: bool = False) -> list[metrics.QueueStat]:
                 failures[failure_summary(result.exc_string if result is not None else None)] += 1
             except Exception:  # noqa: BLE001 - an expired job between the two reads
                 failures["unknown"] += 1
-    return [metrics.QueueStat(
-        queue="rq", partition=QUEUE_NAME, depth=queue.count, pending=queue.started_job_registry.count,
+    return metrics.QueueStat(
+        queue="rq", partition=name, depth=queue.count, pending=queue.started_job_registry.count,
         oldest_age_seconds=oldest_age, failed=failed_registry.count,
-        scheduled=queue.scheduled_job_registry.count, failures=dict(failures))]
+        scheduled=queue.scheduled_job_registry.count, failures=dict(failures))
 
 
 def retry_failed(app: Flask) -> int:
-    """Put every job of RQ's failed registry back on the queue (with a fresh retry schedule); how many."""
-    queue = Queue(QUEUE_NAME, connection=app.extensions["redis"])
-    registry = queue.failed_job_registry
+    """Put every job of RQ's failed registries back on its queue (with a fresh retry schedule); how many."""
     count = 0
-    for job_id in registry.get_job_ids():
-        try:
-            registry.requeue(job_id)
-            count += 1
-        except Exception as exc:  # noqa: BLE001 - expired meanwhile: nothing to retry
-            log.info("failed job not re-queued (%s)", exc.__class__.__name__)
+    for name in QUEUES:
+        registry = Queue(name, connection=app.extensions["redis"]).failed_job_registry
+        for job_id in registry.get_job_ids():
+            try:
+                registry.requeue(job_id)
+                count += 1
+            except Exception as exc:  # noqa: BLE001 - expired meanwhile: nothing to retry
+                log.info("failed job not re-queued (%s)", exc.__class__.__name__)
     return count
 
 

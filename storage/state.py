@@ -17,6 +17,8 @@ Every key is built here, in one place, as ``bot:<platform>:<user>:<part>`` or
     bot:line:<user>:push        the pushes waiting for a LINE user, oldest first (storage.pushes)
     bot:line:<user>:pushing     the lock of the one job sending them
     bot:emu:…                   the emulator's timeline and fake-LINE memory (handlers/emulator/page.py)
+    bot:link:<id hash>…         a LINE account-link attempt, its browser and its confirm (storage.link_attempts)
+    bot:lock:menu:<user>        one rich menu switch at a time per LINE user (handlers.line.richmenu)
 
 With ``REDIS_URL`` unset an in-process fakeredis stands in (``make run`` only).
 """

@@ -15,6 +15,7 @@ from storage.security import hash_password
 TOKYO = ZoneInfo("Asia/Tokyo")
 PASSWORD = "Koka2026pw"
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+_LINK_RE = re.compile(r'name="link" value="([0-9a-f]{64})"')
 
 
 class Clock:
@@ -116,22 +117,42 @@ def post_form(client, page_path: str, post_path: str | None = None, **fields):
 
 
 def login(client, account_id: str, password: str = PASSWORD, next_path: str | None = None,
-          link_token: str | None = None):
-    """Post the login form as a browser would."""
-    query = []
-    if next_path:
-        query.append(("next", next_path))
-    if link_token:
-        query.append(("linkToken", link_token))
-    from urllib.parse import urlencode
+          link: str | None = None):
+    """Post the login form as a browser would. ``link``: the chat's 「ログインして連携」 URL
+    (``/link/start?t=...``, from ``start_link`` or the chat), opened first in this client, whose
+    cookie then binds the link attempt; the form carries the attempt's reference."""
+    from urllib.parse import urlencode, urlsplit
 
-    page = "/login" + ("?" + urlencode(query) if query else "")
+    if link:
+        url = urlsplit(link)
+        page = client.get(f"{url.path}?{url.query}", follow_redirects=True)
+        assert page.status_code == 200, page.status_code
+        html = page.get_data(as_text=True)
+        found = _LINK_RE.search(html)
+        assert found, "no link attempt on the login page"
+        return client.post("/login", data={"csrf_token": csrf_from(html), "account_id": account_id,
+                                            "password": password, "link": found.group(1)})
+    page = "/login" + ("?" + urlencode({"next": next_path}) if next_path else "")
     fields = {"account_id": account_id, "password": password}
     if next_path:
         fields["next"] = next_path
-    if link_token:
-        fields["linkToken"] = link_token
     return post_form(client, page, "/login", **fields)
+
+
+def start_link(app, user_id: str, link_token: str = "abcDEF123_-x", name: str | None = "たろう") -> str:
+    """A link attempt as the chat's 「ログインして連携」 makes one (``handlers.line.delivery.link_url``);
+    returns its start path."""
+    from storage import link_attempts
+
+    clock = app.config.get("CLOCK")
+    now = clock().timestamp() if clock else datetime.now(TOKYO).timestamp()
+    attempt_id = link_attempts.create(app.extensions["redis"], link_token, user_id, name, now)
+    return f"/link/start?t={attempt_id}"
+
+
+def confirm_move(client, decision: str = "move"):
+    """The confirm step after a link login whose account is linked to another LINE user."""
+    return post_form(client, "/link/confirm", decision=decision)
 
 
 def session_cookie(client) -> str | None:

@@ -20,7 +20,6 @@ import logging
 import time
 import uuid
 import weakref
-from urllib.parse import quote
 
 import orjson
 import redis
@@ -36,11 +35,12 @@ from linebot.v3.messaging import (
 from bot.types import PushReplies, from_json, replies_from_json
 from handlers import jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
-from storage import pushes
+from storage import link_attempts, pushes
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = (2, 5)  # connect, read (seconds)
+PROFILE_TIMEOUT = (1, 2)  # the display name on the link page is cosmetic: never hold the reply up long
 PUSH_MAX_AGE_SECONDS = 24 * 3600  # a push LINE has not taken in a day is dropped, not sent late
 _TIMEOUT = urllib3.Timeout(connect=REQUEST_TIMEOUT[0], read=REQUEST_TIMEOUT[1])
 
@@ -104,10 +104,23 @@ def start_loading(user_id: str) -> None:
         log.info("loading animation not shown")
 
 
+def _display_name(user_id: str) -> str | None:
+    """The LINE display name to show on the link page (cosmetic: None when LINE will not say)."""
+    try:
+        return messaging_api().get_profile(user_id, _request_timeout=PROFILE_TIMEOUT).display_name
+    except Exception:  # noqa: BLE001 - the page then shows a masked user id
+        log.info("no LINE profile for the link page of %s", mask_user(user_id))
+        return None
+
+
 def link_url(user_id: str) -> str | None:
-    """Issue a LINE link token and build the web login URL that carries it."""
+    """Issue a LINE link token, keep it in a link attempt of ours (``storage.link_attempts``) and
+    return the start URL, which carries only the attempt's random id, never the link token."""
     token = messaging_api().issue_link_token(user_id, _request_timeout=REQUEST_TIMEOUT).link_token
-    return f"{current_app.config['PUBLIC_BASE_URL']}/login?linkToken={quote(token)}"
+    clock = current_app.config.get("CLOCK")
+    now = clock().timestamp() if clock else time.time()
+    attempt_id = link_attempts.create(current_app.extensions["redis"], token, user_id, _display_name(user_id), now)
+    return f"{current_app.config['PUBLIC_BASE_URL']}/link/start?t={attempt_id}"
 
 
 def deliver(user_id: str, reply_token: str | None, messages: list[dict], key_base: str | None = None,

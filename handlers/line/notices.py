@@ -679,3 +679,4 @@ def init_app(app: Flask) -> None:
     """Register ``notify-bills`` and the worker's minute tick (the schedule)."""
     app.cli.add_command(notify_bills_command)
     jobs.register_periodic(app, tick, every_seconds=60)
+    jobs.bulk(app, send_batch_job)

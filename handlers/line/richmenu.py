@@ -315,6 +315,8 @@ def init_app(app: Flask) -> None:
     app.extensions["line_messaging_api_blob"] = MessagingApiBlob(blob_client)
     app.cli.add_command(richmenu_group)
     jobs.register_effect(app, "SwitchMenu", switch_menu_job)
+    jobs.bulk(app, switch_menu_job)  # a menu can wait behind a password-reset mail; a customer cannot
+    jobs.bulk(app, sync_job)
 
 
 def sync_job() -> None:

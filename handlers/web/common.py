@@ -47,6 +47,16 @@ def state_store() -> StateStore:
     return current_app.extensions["state"]
 
 
+def redis_client():
+    """The app's Redis client (the LINE account-link attempts, ``storage.link_attempts``)."""
+    return current_app.extensions["redis"]
+
+
+def secure_cookies() -> bool:
+    """Cookies of ours are Secure when the site is served over https (as the session cookie is)."""
+    return current_app.config["PUBLIC_BASE_URL"].startswith("https://")
+
+
 def counter_ident(value: str) -> str:
     """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]

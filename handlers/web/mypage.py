@@ -18,6 +18,17 @@ minutes refuse further tries until the window passes. The reminder pages are not
 throttled by it, and a password reset clears the account's counter, so the real owner is
 never locked out.
 
+LINE account link (issue 21): the chat's 「ログインして連携」 opens ``/link/start?t=<id>`` in
+LINE's in-app browser. The id names a link attempt kept in Redis (``storage.link_attempts``:
+LINE's link token, the LINE user, their display name); the first browser to open it gets a
+10-minute HttpOnly, SameSite=Lax cookie (Secure over https) bound to it, and sees the login
+page naming the LINE account to be linked. The login POST that completes a link needs that
+cookie; without it (another browser, a forwarded URL), or once the attempt is spent or
+expired, the customer is asked politely to start again from the chat. When the account is
+already linked to another LINE user, the password check is followed by a confirm step
+(「連携を移す」 / 「やめる」). Only then is the nonce issued and the browser sent to LINE's
+dialog with the link token; the attempt is spent once, either way.
+
 Failing dependencies: when Redis (the sessions) or the database does not answer, every
 page of this blueprint answers 503 with a polite page (``mypage/unavailable.html``), a
 POST included (it is answered before the CSRF check, which needs the session); any other
@@ -29,7 +40,7 @@ like any other wrong answer.
 from __future__ import annotations
 
 import logging
-import re
+import secrets
 from datetime import datetime
 from functools import wraps
 from urllib.parse import quote, urlencode, urlsplit
@@ -56,11 +67,13 @@ from handlers.web.common import (
     current_time,
     database,
     form_text,
+    redis_client,
+    secure_cookies,
     state_store,
     unavailable_page,
 )
 from storage import accounts as account_store
-from storage import bills, logins, repositories
+from storage import bills, link_attempts, logins, repositories, richmenus
 from storage.bills import aware
 from storage.models import Account
 from storage.security import hash_password, needs_rehash, verify_password
@@ -75,9 +88,9 @@ LOGIN_FAILURES_PER_ADDRESS = 20
 REMINDER_WINDOW_SECONDS = 60 * 60
 REMINDERS_PER_TARGET = 5  # mails per account ID / mail address per hour
 REMINDERS_PER_ADDRESS = 10  # requests per client address per hour
-# Where the browser goes after a login that carried a linkToken; the emulator may point it at itself.
+# Where the browser goes after a link login; the emulator may point it at itself.
 LINE_ACCOUNT_LINK_URL = "https://access.line.me/dialog/bot/accountLink"
-_LINK_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
+LINK_COOKIE = "aicom_link"  # "<attempt id>.<browser secret>": the browser that opened /link/start
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -91,11 +104,6 @@ def safe_next(value: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return value
-
-
-def _link_token(value: str | None) -> str | None:
-    """LINE's account-link token, only in the shape LINE issues."""
-    return value if value and _LINK_TOKEN_RE.fullmatch(value) else None
 
 
 def _login_url(next_path: str | None = None) -> str:
@@ -133,28 +141,42 @@ def login_required(view):
 # -- login and logout -------------------------------------------------------------------------
 @bp.get("/login")
 def login():
-    """The login form (with ``linkToken`` when LINE sent the customer here to link their account)."""
+    """The login form; ``?link=1``: the same form for the LINE account link this browser started."""
+    if request.args.get("linkToken") is not None:
+        # The URL the chat carried before our own binding: a link token alone no longer links.
+        return _start_again("old")
+    if request.args.get("link") is not None:
+        attempt, problem = _held_attempt()
+        if attempt is None:
+            return _start_again(problem)
+        return render_template("mypage/login.html", next=None, error=None, **_link_page(attempt))
     next_path = safe_next(request.args.get("next"))
-    link_token = _link_token(request.args.get("linkToken"))
-    if request.args.get("linkToken") and link_token is None:
-        return render_template("mypage/login.html", next=None, link_token=None, error="link"), 400
-    if link_token is None:
-        with database().begin() as db:
-            if current_account(db) is not None:
-                return redirect(next_path or url_for("mypage.menu"))
-    return render_template("mypage/login.html", next=next_path, link_token=link_token, error=None,
+    with database().begin() as db:
+        if current_account(db) is not None:
+            return redirect(next_path or url_for("mypage.menu"))
+    return render_template("mypage/login.html", next=next_path, link=None, error=None,
                            logged_out=request.args.get("logged_out") == "1")
 
 
 @bp.post("/login")
 def login_post():
-    """Check the account ID (any letter case) and password; the same answer for every failure."""
+    """Check the account ID (any letter case) and password; the same answer for every failure.
+
+    With ``link`` (the form of a LINE account link), the browser must hold that link attempt's
+    cookie, or nothing is checked and the customer is asked to start again from the chat."""
+    attempt, held = None, _link_cookie()
+    if request.form.get("linkToken") is not None:
+        return _start_again("old")  # a form from before our own binding
+    if request.form.get("link") is not None:
+        attempt, problem = _held_attempt()
+        if attempt is None or not secrets.compare_digest(attempt.ref, request.form.get("link", "")[:64]):
+            log.info("account link login refused: %s", problem or "another attempt")
+            return _start_again(problem or "browser")
     login_key = (form_text("account_id") or "").lower()  # control characters: no such ID
     password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
-    next_path = safe_next(request.form.get("next"))
-    link_token = _link_token(request.form.get("linkToken"))
+    next_path = None if attempt else safe_next(request.form.get("next"))
     typed = CONTROL_RE.sub("", request.form.get("account_id", ""))[:60]
-    page = {"next": next_path, "link_token": link_token, "account_id": typed}
+    page = {"next": next_path, "account_id": typed, **_link_page(attempt)}
     state = state_store()
     account_ident, address = counter_ident(login_key), counter_ident(client_address())
     try:
@@ -169,6 +191,7 @@ def login_post():
 
     now = current_time()
     nonce = None
+    moving = spent = None
     with database().begin() as db:
         account = repositories.find_account_by_login_id(db, login_key) if login_key else None
         usable = account if account is not None and account.status == "active" else None
@@ -178,8 +201,13 @@ def login_post():
             if needs_rehash(usable.password_hash):
                 usable.password_hash = hash_password(password)
             signed_in = (usable.id, usable.session_version)
-            if link_token:
-                nonce = logins.issue_line_link_nonce(db, usable, now)
+            if attempt is not None:
+                if richmenus.other_line_user_of_account(db, usable.id, attempt.user_id):
+                    moving = signed_in  # another LINE user has this account: ask first (link_confirm)
+                else:
+                    spent = link_attempts.spend(redis_client(), *held, now.timestamp())
+                    if spent is not None:
+                        nonce = logins.issue_line_link_nonce(db, usable, now)
     if not ok:
         metrics.WEB_LOGINS.labels("failed").inc()
         try:
@@ -192,14 +220,21 @@ def login_post():
         state.reset_count("web_login_id", account_ident)
     except StateUnavailable:
         log.warning("could not reset the login failure counter")
+    if attempt is not None and moving is None and spent is None:
+        log.info("account link login refused: the attempt was spent meanwhile")
+        return _start_again("expired")
     session.clear()
     sessions.renew(session)  # a new session id at login: no fixation
     session["account_id"], session["session_version"] = signed_in
     metrics.WEB_LOGINS.labels("ok").inc()
     log.info("web login for account %s", signed_in[0])
-    if nonce:
-        target = current_app.config.get("LINE_ACCOUNT_LINK_URL") or LINE_ACCOUNT_LINK_URL
-        return redirect(target + "?" + urlencode({"linkToken": link_token, "nonce": nonce}))
+    if moving is not None:
+        if not link_attempts.ask_to_move(redis_client(), attempt, *moving):
+            return _start_again("expired")
+        log.info("account link: account %s is linked to another LINE user, asking first", signed_in[0])
+        return redirect(url_for("mypage.link_confirm"), 303)
+    if spent is not None:
+        return _to_line(spent.link_token, nonce)
     return redirect(next_path or url_for("mypage.menu"))
 
 
@@ -208,6 +243,121 @@ def logout():
     """End the session (its Redis key and cookie are deleted)."""
     session.clear()
     return redirect(url_for("mypage.login", logged_out="1"))
+
+
+# -- LINE account link: our own binding of the chat's 「ログインして連携」 to one browser ----------
+@bp.get("/link/start")
+def link_start():
+    """Where the chat's 「ログインして連携」 opens (LINE's in-app browser): binds the link attempt
+    to this browser with a cookie, then shows the login page (``/login?link=1``).
+
+    The first browser to open the URL keeps the attempt; any other is asked to start again
+    from the chat. The same browser may open it again (a second tap on the button)."""
+    attempt_id = request.args.get("t", "")
+    store, now = redis_client(), current_time().timestamp()
+    attempt = link_attempts.find(store, attempt_id, now)
+    if attempt is None:
+        log.info("account link start refused: unknown, spent or expired attempt")
+        return _start_again("expired")
+    held = _link_cookie()
+    if held is not None and held[0] == attempt_id and link_attempts.bound(store, *held, now) is not None:
+        return redirect(url_for("mypage.login", link="1"), 303)
+    secret = link_attempts.bind(store, attempt)
+    if secret is None:
+        log.info("account link start refused: the attempt was opened in another browser")
+        return _start_again("browser")
+    response = redirect(url_for("mypage.login", link="1"), 303)
+    response.set_cookie(LINK_COOKIE, f"{attempt_id}.{secret}", max_age=link_attempts.ATTEMPT_SECONDS, path="/",
+                        secure=secure_cookies(), httponly=True, samesite="Lax")
+    return response
+
+
+@bp.get("/link/confirm")
+def link_confirm():
+    """After the password: this account is linked to another LINE user; move the link here?"""
+    attempt, problem = _held_attempt()
+    if attempt is None or attempt.account_id is None:
+        return _start_again(problem or "browser")
+    with database().begin() as db:
+        account = current_account(db)
+        if account is None or account.id != attempt.account_id or account.session_version != attempt.version:
+            return _start_again("browser")
+        return render_template("mypage/link_confirm.html", account=account, **_link_page(attempt))
+
+
+@bp.post("/link/confirm")
+def link_confirm_post():
+    """「連携を移す」 goes on to LINE's dialog; 「やめる」 (or anything else) changes nothing. Either
+    way the attempt is spent."""
+    move = request.form.get("decision") == "move"
+    held = _link_cookie()
+    attempt, problem = _held_attempt()
+    if held is None or attempt is None or attempt.account_id is None:
+        return _start_again(problem or "browser")
+    now = current_time()
+    with database().begin() as db:
+        account = current_account(db)
+        if account is None or account.id != attempt.account_id or account.session_version != attempt.version:
+            return _start_again("browser")
+        spent = link_attempts.spend(redis_client(), *held, now.timestamp())
+        if spent is None or spent.account_id != account.id:
+            return _start_again("expired")
+        nonce = logins.issue_line_link_nonce(db, account, now) if move else None
+        account_id = account.id
+    if nonce is None:
+        log.info("account link: moving the link of account %s cancelled by the customer", account_id)
+        response = current_app.make_response(render_template("mypage/link_cancelled.html"))
+        _drop_link_cookie(response)
+        return response
+    log.info("account link: the customer chose to move the link of account %s", account_id)
+    return _to_line(spent.link_token, nonce)
+
+
+def _link_cookie() -> tuple[str, str] | None:
+    """(attempt id, browser secret) from this browser's link cookie, when it is one of ours."""
+    attempt_id, _dot, secret = request.cookies.get(LINK_COOKIE, "").partition(".")
+    if link_attempts.well_formed(attempt_id) and link_attempts.well_formed(secret):
+        return attempt_id, secret
+    return None
+
+
+def _held_attempt() -> tuple[link_attempts.Attempt | None, str | None]:
+    """The live link attempt this browser holds, or None and why: ``browser`` (no cookie of
+    ours: another browser, or the cookie is gone), ``expired`` (spent, expired, unknown)."""
+    held = _link_cookie()
+    if held is None:
+        return None, "browser"
+    attempt = link_attempts.bound(redis_client(), *held, current_time().timestamp())
+    return (attempt, None) if attempt is not None else (None, "expired")
+
+
+def _drop_link_cookie(response) -> None:
+    response.delete_cookie(LINK_COOKIE, path="/", secure=secure_cookies(), httponly=True, samesite="Lax")
+
+
+def _start_again(reason: str | None):
+    """The polite page: start the link again from the LINE chat (the link cookie goes)."""
+    status = 410 if reason == "expired" else 400
+    response = current_app.make_response((render_template("mypage/link_invalid.html", reason=reason), status))
+    _drop_link_cookie(response)
+    return response
+
+
+def _link_page(attempt: link_attempts.Attempt | None) -> dict:
+    """What the login and confirm pages show of the LINE account to be linked."""
+    if attempt is None:
+        return {"link": None}
+    user_id = attempt.user_id
+    masked = f"{user_id[:5]}…{user_id[-4:]}" if len(user_id) > 10 else "…"
+    return {"link": attempt.ref, "line_name": attempt.name, "line_id": masked}
+
+
+def _to_line(link_token: str, nonce: str):
+    """On to LINE's account-link dialog (the emulator's stand-in under ``make run``); the cookie goes."""
+    target = current_app.config.get("LINE_ACCOUNT_LINK_URL") or LINE_ACCOUNT_LINK_URL
+    response = redirect(target + "?" + urlencode({"linkToken": link_token, "nonce": nonce}))
+    _drop_link_cookie(response)
+    return response
 
 
 # -- お客様メニュー and bills -----------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""LINE account link for web-registered customers: web login with linkToken -> nonce -> accountLink event."""
+"""LINE account link for web-registered customers: the chat's start URL -> web login -> nonce -> accountLink event.
+
+Our own binding of the attempt to the browser (cookie, confirm step): tests/web/test_link_binding.py."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from storage.security import hash_token
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
+    confirm_move,
     login,
     seed_customer_with_account,
     seed_statement,
+    start_link,
 )
 
 
@@ -28,10 +32,11 @@ def web_customer(app):
 
 
 def login_link_from_chat(line_user) -> str:
+    """The 「ログインして連携」 button's URL: our start URL, never LINE's link token."""
     replies = line_user.say("今月の料金")
     uri = replies[0]["contents"]["footer"]["contents"][0]["action"]["uri"]
     url = urlsplit(uri)
-    assert url.path == "/login"
+    assert url.path == "/link/start" and "linkToken" not in url.query
     return f"{url.path}?{url.query}"
 
 
@@ -50,9 +55,10 @@ def account_link_event(line_user, nonce: str, result: str = "ok"):
 def test_whole_account_link_journey(app, client, line_api, line_user, web_customer):
     login_path = login_link_from_chat(line_user)
     issued = line_api.accepted("link_token", line_user.user_id)[0].body["linkToken"]
-    page = client.get(login_path)
+    assert issued not in login_path
+    page = client.get(login_path, follow_redirects=True)
     assert "LINEとマイページを連携します" in page.get_data(as_text=True)
-    link_token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    link_token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=login_path))
     assert link_token == issued
     assert len(nonce) >= 22  # at least 128 bits
     replies = account_link_event(line_user, nonce)
@@ -65,9 +71,8 @@ def test_whole_account_link_journey(app, client, line_api, line_user, web_custom
 
 
 def test_nonce_is_single_use(app, client, line_api, line_user, make_line_user, web_customer):
-    login_link_from_chat(line_user)
-    issued = line_api.accepted("link_token", line_user.user_id)[0].body["linkToken"]
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    start = login_link_from_chat(line_user)
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start))
     assert "連携が完了しました" in account_link_event(line_user, nonce)[0]["text"]
     intruder = make_line_user()
     assert "連携を完了できませんでした" in account_link_event(intruder, nonce)[0]["text"]
@@ -76,7 +81,7 @@ def test_nonce_is_single_use(app, client, line_api, line_user, make_line_user, w
 
 
 def test_nonce_is_stored_hashed_and_expires(app, client, line_user, web_customer, clock):
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token="abcDEF123_-x"))
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start_link(app, line_user.user_id)))
     with app.extensions["db"].begin() as db:
         stored = db.scalar(select(LinkToken).where(LinkToken.purpose == "line_link"))
         assert stored.token_hash == hash_token(nonce) and (stored.expires_at - stored.created_at).seconds == 600
@@ -85,23 +90,25 @@ def test_nonce_is_stored_hashed_and_expires(app, client, line_user, web_customer
 
 
 def test_failed_result_or_unknown_nonce_is_polite(app, client, line_user, web_customer):
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token="abcDEF123_-x"))
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start_link(app, line_user.user_id)))
     assert "連携を完了できませんでした" in account_link_event(line_user, nonce, result="failed")[0]["text"]
     assert "連携を完了できませんでした" in account_link_event(line_user, "x" * 40)[0]["text"]
     with app.extensions["db"].begin() as db:
         assert db.scalars(select(LineLink)).all() == []
 
 
-def test_wrong_password_with_a_link_token_links_nothing(client, web_customer):
-    response = login(client, "aicom_taro", "Wrong-pass1", link_token="abcDEF123_-x")
+def test_wrong_password_with_a_link_attempt_links_nothing(app, client, line_user, web_customer):
+    response = login(client, "aicom_taro", "Wrong-pass1", link=start_link(app, line_user.user_id))
     assert response.status_code == 200
-    assert "アカウントIDまたはパスワードが正しくありません" in response.get_data(as_text=True)
-    assert 'name="linkToken" value="abcDEF123_-x"' in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "アカウントIDまたはパスワードが正しくありません" in html
+    assert 'name="link" value="' in html and "abcDEF123_-x" not in html  # the attempt stays; no link token
 
 
-def test_malformed_link_token_is_refused(client):
+def test_the_old_login_url_with_a_link_token_is_refused(client):
     response = client.get('/login?linkToken=<script>"')
     assert response.status_code == 400 and "<script>" not in response.get_data(as_text=True)
+    assert "もう一度「ログインして連携」を押してください" in response.get_data(as_text=True)
 
 
 def test_the_chat_never_asks_for_a_password(line_user, web_customer):
@@ -117,9 +124,9 @@ def test_the_line_user_whose_link_moved_is_told_why(app, client, line_api, make_
 
     old, new = make_line_user(), make_line_user()
     seed_link(app, web_customer.account_id, old.user_id)
-    login_link_from_chat(new)
-    issued = line_api.accepted("link_token", new.user_id)[0].body["linkToken"]
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    start = login_link_from_chat(new)
+    assert login(client, "aicom_taro", link=start).headers["Location"] == "/link/confirm"  # asked first
+    _token, nonce = nonce_from_redirect(confirm_move(client))
     assert "連携が完了しました" in account_link_event(new, nonce)[0]["text"]
     drain_jobs(app)
     (pushed,) = [m for c in line_api.accepted("push", old.user_id) for m in c.body["messages"]]
@@ -136,7 +143,7 @@ def test_linking_again_from_the_same_line_user_tells_nobody(app, client, line_ap
     from tests.helpers_billing import seed_link
 
     seed_link(app, web_customer.account_id, line_user.user_id)
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token="abcDEF123_-x"))
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start_link(app, line_user.user_id)))
     assert "連携が完了しました" in account_link_event(line_user, nonce)[0]["text"]
     drain_jobs(app)
     assert not line_api.accepted("push")

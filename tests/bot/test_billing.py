@@ -259,7 +259,7 @@ def test_not_linked_gets_register_and_the_web_login_link(line_user, line_api, ap
     (button,) = flex_actions(replies[0]["contents"])
     assert button["label"] == "ログインして連携"
     url = urlsplit(button["uri"])
-    assert url.path == "/login" and parse_qs(url.query)["linkToken"]
+    assert url.path == "/link/start" and parse_qs(url.query)["t"] and "linkToken" not in url.query
     assert line_api.accepted("link_token", line_user.user_id)
     assert "登録" in quick_reply_labels(replies[1])
 

@@ -33,14 +33,14 @@ def test_faq_for_a_linked_customer_offers_no_registration(app, line_user):
     assert "0120-00-6560" in reply["text"]
 
 
-def test_login_to_link_gives_the_login_button_with_a_link_token(line_user, line_api):
+def test_login_to_link_gives_the_link_start_button(line_user, line_api):
     replies = line_user.say("ログインして連携")
     card, hint = replies
     uri = card["contents"]["footer"]["contents"][0]["action"]["uri"] if card["type"] == "flex" else \
         card["template"]["actions"][0]["uri"]
     url = urlsplit(uri)
-    assert url.path == "/login" and "linkToken=" in url.query
-    assert line_api.accepted("link_token", line_user.user_id)
+    issued = line_api.accepted("link_token", line_user.user_id)[0].body["linkToken"]
+    assert url.path == "/link/start" and "t=" in url.query and issued not in uri  # the link token stays ours
     assert hint["text"] == messages.ACCOUNT_LINK_NOT_YET_REGISTERED
     assert "登録" in quick_labels(hint)
 

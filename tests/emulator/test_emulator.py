@@ -388,32 +388,34 @@ def _delivered(emu, user, after=0) -> list[dict]:
 
 
 def _login_url_from_chat(emu, user=USER) -> str:
-    """Ask for this month's bill while unlinked; the 「ログインして連携」 button's URL (with linkToken)."""
+    """Ask for this month's bill while unlinked; the 「ログインして連携」 button's URL (our start URL)."""
     last = emu.log()["last"]
     assert emu.send(user=user, type="text", text="今月の料金")["status"] == 200
-    uris = [u for m in _delivered(emu, user, last) for u in _uris(m) if "linkToken=" in u]
+    uris = [u for m in _delivered(emu, user, last) for u in _uris(m) if "/link/start?t=" in u]
     assert len(uris) == 1, _delivered(emu, user, last)
     return uris[0]
 
 
 def _web_login(emu, login_url: str, password: str | None = None):
-    """A browser: open the login page (CSRF token from the form), post it, return the redirect."""
-    from urllib.parse import parse_qs, urlsplit
+    """A browser: open the chat's start URL (its cookie binds the link attempt; then the login page),
+    post the form, return the redirect."""
+    import re
+    from urllib.parse import urlsplit
 
     from tests.helpers_billing import PASSWORD, csrf_from
 
     browser = emu.app.test_client()
     base = emu.app.config["TEST_BASE_URL"]
     url = urlsplit(login_url)
-    assert f"{url.scheme}://{url.netloc}" == base and url.path == "/login"
-    page = browser.get(f"{url.path}?{url.query}", base_url=base)
+    assert f"{url.scheme}://{url.netloc}" == base and url.path == "/link/start"
+    page = browser.get(f"{url.path}?{url.query}", base_url=base, follow_redirects=True)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "LINEとマイページを連携します" in html
-    link_token = parse_qs(url.query)["linkToken"][0]
+    link = re.search(r'name="link" value="([0-9a-f]{64})"', html).group(1)
     return browser.post("/login", base_url=base, data={
         "csrf_token": csrf_from(html), "account_id": "aicom_taro", "password": password or PASSWORD,
-        "linkToken": link_token})
+        "link": link})
 
 
 def _account_link_path(emu, response) -> str:
@@ -461,7 +463,7 @@ def test_without_the_emulator_login_goes_to_line(app):
 def test_account_link_round_trip(emu, web_customer):
     login_url = _login_url_from_chat(emu)
     issued = emu.app.extensions["emulator_recorder"].accepted("link_token", USER)
-    assert len(issued) == 1 and issued[0].body["linkToken"] in login_url
+    assert len(issued) == 1 and issued[0].body["linkToken"] not in login_url  # the link token stays ours
     assert _line_link(emu) is None
 
     path = _account_link_path(emu, _web_login(emu, login_url))

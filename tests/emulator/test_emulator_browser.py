@@ -382,12 +382,13 @@ def test_account_link_for_a_web_customer(live_emulator, page):
 
     say(page, "今月の料金", "ログインして連携")
     button = page.locator(".fx-button", has_text="ログインして連携").last
-    assert "linkToken=" in button.get_attribute("href")
+    assert "/link/start?t=" in button.get_attribute("href") and "linkToken" not in button.get_attribute("href")
     with page.context.expect_page() as opened:
         button.click()
     login_page = opened.value
     login_page.wait_for_load_state()
     assert "LINEとマイページを連携します" in login_page.locator("body").inner_text()
+    assert login_page.locator("#link-line-account").inner_text() == "ユーザー1"  # the emulator's display name
     login_page.fill("input[name=account_id]", "WEB_TARO")
     login_page.fill("input[name=password]", PASSWORD)
     login_page.locator("form button[type=submit]").click()

@@ -13,6 +13,7 @@ from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
+    confirm_move,
     login,
     seed_customer_with_account,
     seed_link,
@@ -60,9 +61,8 @@ def test_account_link_and_unlink_switch_the_menu(app, runner, client, line_api, 
     seeded = seed_customer_with_account(app)
     seed_statement(app, seeded.customer_id, date(2026, 11, 1), [("基本料金", 5280)])
     menus = synced(app, runner)
-    login_link_from_chat(line_user)
-    issued = line_api.accepted("link_token", line_user.user_id)[0].body["linkToken"]
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    start = login_link_from_chat(line_user)
+    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start))
     assert "連携が完了しました" in account_link_event(line_user, nonce)[0]["text"]
     drain_jobs(app)
     assert shown(line_api, line_user) == menus[LINKED]
@@ -81,9 +81,9 @@ def test_linking_an_account_elsewhere_sends_its_old_line_user_back_to_the_newcom
     seed_link(app, seeded.account_id, old.user_id)
     menus = synced(app, runner)
     assert shown(line_api, old) == menus[LINKED]
-    login_link_from_chat(new)
-    issued = line_api.accepted("link_token", new.user_id)[0].body["linkToken"]
-    _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link_token=issued))
+    start = login_link_from_chat(new)
+    login(client, "aicom_taro", link=start)  # the account is linked to ``old``: the confirm step follows
+    _token, nonce = nonce_from_redirect(confirm_move(client))
     account_link_event(new, nonce)
     drain_jobs(app)
     assert shown(line_api, new) == menus[LINKED]

@@ -120,10 +120,10 @@ def test_queues_show_failed_jobs_by_class_and_retry_puts_them_back(app, runner):
                       description="job:failing_job", failure_ttl=3600)
     result = runner.invoke(args=["queues"])
     assert result.exit_code == 0, result.output
-    assert "rq/default: 2 waiting, 0 running, 0 scheduled for retry, 0 failed" in result.output
+    assert "rq/interactive: 2 waiting, 0 running, 0 scheduled for retry, 0 failed" in result.output
     jobs.run_worker(app, burst=True)
     result = runner.invoke(args=["queues"])
-    assert "rq/default: 0 waiting" in result.output and "1 failed" in result.output
+    assert "rq/interactive: 0 waiting" in result.output and "1 failed" in result.output
     assert "failing_job: ConnectionRefusedError" in result.output
     assert "taro@example.jp" not in result.output
     assert "queues:" in runner.invoke(args=["check", "--queues"]).output
@@ -131,4 +131,4 @@ def test_queues_show_failed_jobs_by_class_and_retry_puts_them_back(app, runner):
     assert result.exit_code == 0, result.output
     assert "rq: 1 re-queued" in result.output
     result = runner.invoke(args=["queues"])
-    assert "rq/default: 1 waiting" in result.output and "0 failed" in result.output
+    assert "rq/interactive: 1 waiting" in result.output and "0 failed" in result.output

@@ -52,7 +52,7 @@ def test_sigterm_lets_the_job_in_hand_finish_and_leaves_the_rest_queued(app, app
         # A worker-only host's metrics, on loopback: the job in hand shows as running.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             text = response.read().decode()
-        assert 'aicom_queue_pending{partition="default",queue="rq"} 1.0' in text
+        assert 'aicom_queue_pending{partition="interactive",queue="rq"} 1.0' in text
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=20) == 0, log_path.read_text()
     finally:

@@ -11,6 +11,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from bot.hours import TOKYO
+from handlers import jobs
 from handlers.slack import threads
 from storage.models import HandoffMessage
 from tests.conftest import drain_jobs
@@ -157,7 +158,7 @@ def test_bot_messages_edits_and_other_channels_change_nothing(app, escalate, sta
 
 def test_no_staff_reply_in_time_tells_the_customer(app, escalate, slack, line_user, line_api):
     _replies, handoff = escalate()
-    registry = ScheduledJobRegistry(queue=Queue("default", connection=app.extensions["redis"]))
+    registry = ScheduledJobRegistry(queue=Queue(jobs.INTERACTIVE, connection=app.extensions["redis"]))
     (job_id,) = registry.get_job_ids()
     due = registry.get_scheduled_time(job_id)
     assert timedelta(minutes=14) < due - datetime.now(due.tzinfo) <= timedelta(minutes=15, seconds=5)
@@ -190,7 +191,7 @@ def test_outside_hours_the_answer_comes_the_next_business_day(app, clock, escala
     said = texts(replies)
     assert "翌営業日" in said and "0120-00-6560" in said and "9:00〜17:00" in said
     assert "受付時間外" in json.dumps(slack.posts()[0]["blocks"], ensure_ascii=False)
-    registry = ScheduledJobRegistry(queue=Queue("default", connection=app.extensions["redis"]))
+    registry = ScheduledJobRegistry(queue=Queue(jobs.INTERACTIVE, connection=app.extensions["redis"]))
     (job_id,) = registry.get_job_ids()
     due = registry.get_scheduled_time(job_id)
     # Monday 9:00 + 15 minutes, counted from the fake "now" (Friday 18:30): 62 h 45 min later.

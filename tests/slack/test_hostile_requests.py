@@ -61,6 +61,11 @@ def test_signed_events_of_the_wrong_shape_are_answered_politely(client, event):
     assert response.status_code == 200
 
 
+# The app's own threads may touch ``random`` while Hypothesis draws; that is not the strategy's doing.
+QUIET = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+
+
+@QUIET
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(route=st.sampled_from(ROUTES),
        timestamp=st.one_of(st.none(), st.text(max_size=30)),
@@ -79,6 +84,7 @@ def test_random_headers_and_bodies_never_get_a_5xx(client, route, timestamp, sig
     assert response.status_code < 500
 
 
+@QUIET
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(

@@ -13,7 +13,7 @@ import pytest
 from storage import accounts, logins
 from storage.models import Account
 from tests.emulator.test_emulator_browser import TIMEOUT_MS, browser  # noqa: F401 - fixtures
-from tests.helpers_billing import TOKYO, seed_customer
+from tests.helpers_billing import PASSWORD, TOKYO, seed_customer, seed_link, start_link
 from tests.web.test_reset_browser import PHONE, live_mypage, sign_in  # noqa: F401 - fixtures
 
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -35,7 +35,8 @@ def violations(page) -> list[str]:
 
 
 def tokens(live) -> dict[str, str]:
-    """A password reset link of Taro's, and a 本登録 link of a newcomer's provisional account."""
+    """A password reset link of Taro's, a 本登録 link of a newcomer's provisional account, and a LINE
+    account-link start URL for another LINE user than the one Taro is linked to."""
     from datetime import datetime
 
     now = datetime.now(TOKYO)
@@ -47,7 +48,10 @@ def tokens(live) -> dict[str, str]:
         _account, register = accounts.create_provisional(
             db, customer_id=customer_id, login_id="hanako_k", email="hanako@example.jp", nickname="はなこ",
             line_user_id="U" + "0" * 32, now=now, ttl_seconds=86400)
-    return {"reset": reset, "register": register, "email": change}
+        taro_id = taro.id
+    seed_link(live.app, taro_id, "U" + "1" * 32)
+    link = start_link(live.app, "U" + "2" * 32)
+    return {"reset": reset, "register": register, "email": change, "link": link}
 
 
 def pages(live, links: dict[str, str]) -> list[tuple[str, str, dict]]:
@@ -56,7 +60,8 @@ def pages(live, links: dict[str, str]) -> list[tuple[str, str, dict]]:
     return [
         ("login", "/login", {}),
         ("login with an error", "/login", {"fill": {"アカウントID": "nobody"}, "submit": "ログイン"}),
-        ("login to link LINE", "/login?linkToken=" + "L" * 32, {}),
+        ("link: start again", "/login?link=1", {"title": "LINEとの連携をやり直してください"}),
+        ("login to link LINE", links["link"], {"title": "会員ログイン"}),
         ("reminder", "/reminder", {}),
         ("reminder: account ID", "/reminder/account-id", {}),
         ("reminder: account ID, error", "/reminder/account-id", {"submit": "送信する"}),
@@ -84,6 +89,10 @@ def pages(live, links: dict[str, str]) -> list[tuple[str, str, dict]]:
         ("settings: confirm the address", "/mypage/settings/email/confirm?t=" + links["email"], {}),
         ("settings: address link unknown", "/mypage/settings/email/confirm?t=unknown", {}),
         ("withdraw", "/mypage/withdraw", {"login": True}),
+        # Last: the link login signs in again, as Taro (linked to another LINE user: asked first).
+        ("link: move the link?", links["link"], {"fill": {"アカウントID": "aicom_taro", "パスワード": PASSWORD},
+                                                  "submit": "ログイン", "title": "LINEとの連携を移しますか"}),
+        ("link: not moved", "/link/confirm", {"submit": "やめる", "title": "連携を移すのをやめました"}),
     ]
 
 
@@ -109,6 +118,7 @@ def test_no_wcag_21_aa_violations(live_mypage, browser, viewport):  # noqa: F811
             title = page.title()
             assert "エラーが発生しました" not in title, f"{name}: {title}"
             assert not steps.get("login") or "会員ログイン" not in title, f"{name}: not signed in"
+            assert steps.get("title", "") in title, f"{name}: {title}"
             problems = violations(page)
             if problems:
                 found[name] = problems

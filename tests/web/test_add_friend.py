@@ -41,8 +41,10 @@ def test_qr_code_is_drawn_from_the_add_friend_link():
     assert found["qr_size"] == (segno.make(ADD_FRIEND, error="m").symbol_size(scale=1, border=2)[0]) * 5
 
 
-def test_login_for_account_link_does_not_offer_the_add_friend_block(client):
-    html = client.get("/login?linkToken=abcDEF123_-x").get_data(as_text=True)
+def test_login_for_account_link_does_not_offer_the_add_friend_block(app, client):
+    from tests.helpers_billing import start_link
+
+    html = client.get(start_link(app, "U" + "0" * 32), follow_redirects=True).get_data(as_text=True)
     assert "LINEとマイページを連携します" in html and ADD_FRIEND not in html
 
 

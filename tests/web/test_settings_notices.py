@@ -18,6 +18,7 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     clock,
     post_form,
     seed_customer_with_account,
+    start_link,
 )
 
 GREETING = "アイコム\u3000タロウ 様"
@@ -51,9 +52,9 @@ def test_reminder_mails_greet_the_contract_name_and_end_with_the_footer(app, cli
     assert body.count("0120-00-6560") == 1  # the footer once, not a second copy of it
 
 
-def test_the_login_that_starts_a_line_link_says_an_existing_link_moves(client):
-    page = client.get("/login?linkToken=" + "L" * 32).get_data(as_text=True)
+def test_the_login_that_starts_a_line_link_says_an_existing_link_would_move_after_asking(app, client):
+    page = client.get(start_link(app, "U" + "0" * 32), follow_redirects=True).get_data(as_text=True)
     notice = re.sub(r"\s+", "", re.search(r'<div class="notice" id="link-notice">(.*?)</div>', page, re.S).group(1))
-    assert "すでに別のLINEと連携している場合は、その連携は解除され、このLINEに移ります" in notice
+    assert "すでに別のLINEと連携している場合は、ログインの後で、連携をこのLINEに移すかどうかをお聞きします" in notice
     plain = client.get("/login").get_data(as_text=True)
-    assert "このLINEに移ります" not in plain
+    assert "このLINEに移す" not in plain
