@@ -363,6 +363,35 @@ class StateStore:
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 
+    def try_within(self, name: str, ident: str, window_seconds: int, limit: int) -> str | None:
+        """Count this try first, atomically, then tell whether it is within ``limit`` tries in the
+        window: the try's mark (keep it to count a failure, ``untry`` it after a success), or None
+        when over the limit (this try is not counted: a refusal does not lengthen the wait).
+        Parallel tries cannot slip past the limit: each sees every try counted before it (issue 21)."""
+        now = time.time()
+        key = counter_key(name, ident)
+        mark = uuid.uuid4().hex
+        try:
+            pipe = self.redis.pipeline()
+            pipe.zremrangebyscore(key, 0, now - window_seconds)
+            pipe.zadd(key, {mark: now})
+            pipe.zcard(key)
+            pipe.expire(key, window_seconds)
+            tries = int(pipe.execute()[2])
+            if tries > limit:
+                self.redis.zrem(key, mark)
+                return None
+            return mark
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
+    def untry(self, name: str, ident: str, mark: str) -> None:
+        """Forget one counted try (it succeeded)."""
+        try:
+            self.redis.zrem(counter_key(name, ident), mark)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+
     def count(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
         """How many hits the window holds now."""
         now = time.time() if now is None else now

@@ -179,9 +179,20 @@ def login_post():
     page = {"next": next_path, "account_id": typed, **_link_page(attempt)}
     state = state_store()
     account_ident, address = counter_ident(login_key), counter_ident(client_address())
+    # Counted first, atomically, then verified: parallel wrong passwords cannot get more than the
+    # limit of verifications through (issue 21). A success forgets its tries.
+    tries: list[tuple[str, str, str]] = []
     try:
-        throttled = (state.count("web_login_id", account_ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
-                     or state.count("web_login_addr", address, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ADDRESS)
+        for name, ident, limit in (("web_login_id", account_ident, LOGIN_FAILURES_PER_ACCOUNT),
+                                   ("web_login_addr", address, LOGIN_FAILURES_PER_ADDRESS)):
+            mark = state.try_within(name, ident, LOGIN_WINDOW_SECONDS, limit)
+            if mark is None:
+                break
+            tries.append((name, ident, mark))
+        throttled = len(tries) < 2
+        if throttled:
+            for name, ident, mark in tries:  # the refused try counts nowhere
+                state.untry(name, ident, mark)
     except StateUnavailable:
         return render_template("mypage/login.html", error="unavailable", **page), 503
     if throttled:
@@ -208,16 +219,12 @@ def login_post():
                     spent = link_attempts.spend(redis_client(), *held, now.timestamp())
                     if spent is not None:
                         nonce = logins.issue_line_link_nonce(db, usable, now)
-    if not ok:
+    if not ok:  # the tries stay counted
         metrics.WEB_LOGINS.labels("failed").inc()
-        try:
-            state.count_hit("web_login_id", account_ident, LOGIN_WINDOW_SECONDS)
-            state.count_hit("web_login_addr", address, LOGIN_WINDOW_SECONDS)
-        except StateUnavailable:
-            log.warning("could not count a failed web login")
         return render_template("mypage/login.html", error="failed", **page), 200
     try:
         state.reset_count("web_login_id", account_ident)
+        state.untry("web_login_addr", address, tries[1][2])
     except StateUnavailable:
         log.warning("could not reset the login failure counter")
     if attempt is not None and moving is None and spent is None:
@@ -447,17 +454,13 @@ def withdraw_post():
         if account is None:
             return redirect(_login_url(url_for("mypage.withdraw")))
         ident = counter_ident(account.login_id_key)
-        try:
-            throttled = state.count("web_login_id", ident, LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT
+        try:  # counted first, like a login (a borrowed session cannot guess on, even in parallel)
+            mark = state.try_within("web_login_id", ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT)
         except StateUnavailable:
             return unavailable_page()
+        throttled = mark is None
         linked = account.line_link is not None
         if throttled or not verify_password(account.password_hash, password):
-            if not throttled:
-                try:  # a wrong password here counts like a failed login (a borrowed session cannot guess on)
-                    state.count_hit("web_login_id", ident, LOGIN_WINDOW_SECONDS)
-                except StateUnavailable:
-                    log.warning("could not count a failed password check")
             return render_template("mypage/withdraw.html", account=account, linked=linked,
                                    error="throttled" if throttled else "password"), 200
         account_id = account.id

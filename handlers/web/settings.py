@@ -83,19 +83,15 @@ def _check_allowed(state: StateStore, account: Account, *, password: str | None)
     """Raise ``Refused`` when the account made too many changes this hour, or (when a current password
     is asked for) after too many wrong ones or for a wrong one, which is counted like a failed login."""
     login_ident = counter_ident(account.login_id_key)
-    if password is not None and state.count("web_login_id", login_ident,
-                                            LOGIN_WINDOW_SECONDS) >= LOGIN_FAILURES_PER_ACCOUNT:
-        raise Refused("throttled", 429)
     if state.count("web_settings_change", _changes_ident(account), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
         raise Refused("too_many", 429)
     if password is None:
         return
+    # Counted first, atomically, like a login: parallel guesses cannot get past the limit (issue 21).
+    if state.try_within("web_login_id", login_ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT) is None:
+        raise Refused("throttled", 429)
     if not verify_password(account.password_hash, validators.normalize_password(password)[:MAX_FIELD]):
-        try:
-            state.count_hit("web_login_id", login_ident, LOGIN_WINDOW_SECONDS)
-        except StateUnavailable:
-            log.warning("could not count a failed password check")
-        raise Refused("password")
+        raise Refused("password")  # the try stays counted, as a failed login
     state.reset_count("web_login_id", login_ident)
 
 
