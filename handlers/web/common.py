@@ -4,6 +4,7 @@ helpers the My Page and its settings pages share (the clock, the database, count
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 from datetime import datetime
@@ -58,8 +59,17 @@ def secure_cookies() -> bool:
 
 
 def counter_ident(value: str) -> str:
-    """Counter identity: a hash, so typed IDs and addresses are not kept in Redis key names."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
+    """Counter identity: a keyed hash (HMAC-SHA256 under a key derived from ``SECRET_KEY``), so
+    Redis key names hold no login ID, client address or mail address, nor a plain hash that a
+    dictionary or the 2^32 IPv4 addresses would reverse (issue 21). Rotating ``SECRET_KEY``
+    starts every counter afresh (docs/deployment.md)."""
+    return hmac.new(_counter_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _counter_key() -> bytes:
+    secret = current_app.config["SECRET_KEY"]
+    return hmac.new(secret.encode("utf-8") if isinstance(secret, str) else secret, b"aicom:redis-key-names",
+                    hashlib.sha256).digest()
 
 
 def client_address() -> str:
