@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import LineUser
 from tests.helpers_processes import RedisSentinelGroup, start_worker, stop, worker_env
 from tests.helpers_registration import NUMBER, PHONE, seed_customer
+from tests.stress.test_redis_restart import _say, _texts
 
 
 @pytest.fixture
@@ -23,17 +24,6 @@ def sentinel_group(tmp_path):
     group.start()
     yield group
     group.stop()
-
-
-def _texts(replies: list[dict]) -> str:
-    return "\n".join(m.get("text") or m.get("altText", "") for m in replies)
-
-
-def _say(user: LineUser, text: str, timeout: float = 30) -> list[dict]:
-    before = len(user.api.messages(user.user_id))
-    assert user.post([user.text_event(text)], drain=False).status_code == 200
-    assert user.api.wait_for(lambda r: len(r.messages(user.user_id)) > before, timeout=timeout), text
-    return user.api.messages(user.user_id)[before:]
 
 
 def test_the_master_killed_mid_conversation_the_bot_answers_again_after_the_failover(
