@@ -146,6 +146,7 @@ class RedisSentinelGroup:
         config = self.directory / "sentinel.conf"
         config.write_text(f"port {self.sentinel_port}\nbind 127.0.0.1\ndir {self.directory}\n"
                           f"sentinel monitor {self.service} 127.0.0.1 {master} 1\n"
+                          f"sentinel known-replica {self.service} 127.0.0.1 {replica}\n"
                           f"sentinel down-after-milliseconds {self.service} 1000\n"
                           f"sentinel failover-timeout {self.service} 5000\n"
                           f"sentinel parallel-syncs {self.service} 1\n")
@@ -156,6 +157,21 @@ class RedisSentinelGroup:
         client = redis.Redis(port=replica, socket_timeout=1)
         wait_until(lambda: client.info("replication").get("master_link_status") == "up", timeout=15)
         client.close()
+        # The sentinel must know the replica before the master dies, or there is nobody to promote
+        # (it learns of replicas from the master's INFO, every 10 s: a busy machine may not have yet).
+        wait_until(self._replica_known, timeout=30)
+
+    def _replica_known(self) -> bool:
+        import redis
+
+        sentinel = redis.Redis(port=self.sentinel_port, socket_timeout=1, decode_responses=True)
+        try:
+            replicas = sentinel.execute_command("SENTINEL", "replicas", self.service)
+        except redis.RedisError:
+            return False
+        finally:
+            sentinel.close()
+        return any("s_down" not in str(entry) and "disconnected" not in str(entry) for entry in replicas or [])
 
     def master_port(self) -> int:
         import redis
