@@ -351,15 +351,18 @@ class StateStore:
     # -- counters and blocks ----------------------------------------------------------------
     def count_hit(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
         """Record one hit in a sliding window and return how many hits the window holds."""
-        now = time.time() if now is None else now
-        key = counter_key(name, ident)
+        return self._hit(name, ident, window_seconds, time.time() if now is None else now)[0]
+
+    def _hit(self, name: str, ident: str, window_seconds: int, now: float) -> tuple[int, str]:
+        """Add a hit (its mark returned) and read the window's count, in one MULTI."""
+        key, mark = counter_key(name, ident), uuid.uuid4().hex
         try:
             pipe = self.redis.pipeline()
             pipe.zremrangebyscore(key, 0, now - window_seconds)
-            pipe.zadd(key, {uuid.uuid4().hex: now})
+            pipe.zadd(key, {mark: now})
             pipe.zcard(key)
             pipe.expire(key, window_seconds)
-            return int(pipe.execute()[2])
+            return int(pipe.execute()[2]), mark
         except redis.RedisError as exc:
             raise StateUnavailable("redis unavailable") from exc
 
@@ -368,22 +371,11 @@ class StateStore:
         window: the try's mark (keep it to count a failure, ``untry`` it after a success), or None
         when over the limit (this try is not counted: a refusal does not lengthen the wait).
         Parallel tries cannot slip past the limit: each sees every try counted before it (issue 21)."""
-        now = time.time()
-        key = counter_key(name, ident)
-        mark = uuid.uuid4().hex
-        try:
-            pipe = self.redis.pipeline()
-            pipe.zremrangebyscore(key, 0, now - window_seconds)
-            pipe.zadd(key, {mark: now})
-            pipe.zcard(key)
-            pipe.expire(key, window_seconds)
-            tries = int(pipe.execute()[2])
-            if tries > limit:
-                self.redis.zrem(key, mark)
-                return None
-            return mark
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        tries, mark = self._hit(name, ident, window_seconds, time.time())
+        if tries > limit:
+            self.untry(name, ident, mark)
+            return None
+        return mark
 
     def untry(self, name: str, ident: str, mark: str) -> None:
         """Forget one counted try (it succeeded)."""

@@ -141,6 +141,49 @@ class _ServerThread:
         self.server.shutdown()
 
 
+class _LateApp:
+    """A WSGI app filled in after the server has a port (the app needs its own URL)."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@contextmanager
+def served_app(config_for):
+    """Our app served over HTTP in a thread, for a browser or the emulator to reach: ``config_for(base)``
+    gives its configuration once the server's URL is known. Yields ``(app, base)``; stops it all after."""
+    late = _LateApp()
+    server = make_server("127.0.0.1", 0, late, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    application = create_app(config_for(base))
+    late.app = application
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield application, base
+    finally:
+        server.shutdown()
+        server.server_close()
+        runner = application.extensions.get("job_runner")
+        if runner is not None:
+            runner.pool.shutdown(wait=True)
+        application.extensions["db"].engine.dispose()
+        application.extensions["redis"].close()
+
+
+def make_run_config(directory, **config) -> dict:
+    """``make run``'s setup: a migrated SQLite file in ``directory``, the in-process Redis stand-in,
+    jobs in-process, demo LINE credentials; ``config`` adds or overrides."""
+    from alembic import command
+
+    database_url = f"sqlite:///{directory / 'aicom.db'}"
+    command.upgrade(alembic_config(database_url), "heads")
+    return {"DATABASE_URL": database_url, "REDIS_URL": None, "LINE_CHANNEL_SECRET": "demo-channel-secret",
+            "LINE_CHANNEL_ACCESS_TOKEN": "demo-channel-access-token", "JOBS_INLINE": True, **config}
+
+
 @pytest.fixture(scope="session")
 def fake_line_server():
     recorder = LineApiRecorder(ACCESS_TOKEN)

@@ -64,10 +64,11 @@ CHANGES_PER_HOUR = 10  # changes and address change requests per account (each s
 class Refused(Exception):
     """A settings form cannot go on; ``error`` names what the page says (``password``, ``throttled``, …)."""
 
-    def __init__(self, error: str, status: int = 200) -> None:
+    def __init__(self, error: str, status: int = 200, message: str | None = None) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
+        self.message = message  # the validator's own words, when it refused the value
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -75,15 +76,15 @@ def _login_redirect(endpoint: str):
     return redirect(url_for("mypage.login", next=url_for(endpoint)))
 
 
-def _changes_ident(account: Account) -> str:
-    return counter_ident(f"account:{account.id}")
+def _changes_ident(account_id: int) -> str:
+    return counter_ident(f"account:{account_id}")
 
 
 def _check_allowed(state: StateStore, account: Account, *, password: str | None) -> None:
     """Raise ``Refused`` when the account made too many changes this hour, or (when a current password
     is asked for) after too many wrong ones or for a wrong one, which is counted like a failed login."""
     login_ident = counter_ident(account.login_id_key)
-    if state.count("web_settings_change", _changes_ident(account), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
+    if state.count("web_settings_change", _changes_ident(account.id), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
         raise Refused("too_many", 429)
     if password is None:
         return
@@ -97,7 +98,7 @@ def _check_allowed(state: StateStore, account: Account, *, password: str | None)
 
 def _count_change(state: StateStore, account_id: int) -> None:
     try:
-        state.count_hit("web_settings_change", counter_ident(f"account:{account_id}"), CHANGES_WINDOW_SECONDS)
+        state.count_hit("web_settings_change", _changes_ident(account_id), CHANGES_WINDOW_SECONDS)
     except StateUnavailable:
         log.warning("could not count a settings change")
 
@@ -147,15 +148,13 @@ def password_post():
                                             phone=account.customer.phone,
                                             customer_number=account.customer.customer_number)
             except InvalidInput as exc:
-                raise Refused("rules") from exc
+                raise Refused("rules", message=exc.message) from exc
             if validators.normalize_password(request.form.get("password_confirm", "")) != value:
                 raise Refused("mismatch")
             if verify_password(account.password_hash, value):
                 raise Refused("same")
         except Refused as refused:
-            page["error"] = refused.error
-            if refused.error == "rules":
-                page["message"] = refused.__cause__.message
+            page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_password.html", **page), refused.status
         except StateUnavailable:
             return unavailable_page()
@@ -195,13 +194,11 @@ def email_post():
             try:
                 new_email = validators.email(typed or "")
             except InvalidInput as exc:
-                raise Refused("invalid") from exc
+                raise Refused("invalid", message=exc.message) from exc
             if new_email.lower() == account.email.lower():
                 raise Refused("same")
         except Refused as refused:
-            page["error"] = refused.error
-            if refused.error == "invalid":
-                page["message"] = refused.__cause__.message
+            page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_email.html", **page), refused.status
         except StateUnavailable:
             return unavailable_page()
@@ -276,13 +273,11 @@ def nickname_post():
             try:
                 value = validators.nickname(typed)
             except InvalidInput as exc:
-                raise Refused("invalid") from exc
+                raise Refused("invalid", message=exc.message) from exc
             if value == account.nickname:
                 raise Refused("same")
         except Refused as refused:
-            page["error"] = refused.error
-            if refused.error == "invalid":
-                page["message"] = refused.__cause__.message
+            page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_nickname.html", **page), refused.status
         except StateUnavailable:
             return unavailable_page()

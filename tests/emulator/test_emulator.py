@@ -8,50 +8,30 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from app import create_app
 from handlers.emulator.page import build_event, sign, ulid
 from storage.models import Customer
 from storage.state import dev_mailbox_add
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events, served_app
 
 USER = "U" + "0123456789abcdef" * 2
 OTHER = "U" + "fedcba9876543210" * 2
 
 
-class _LateApp:
-    """A WSGI app filled in after the server has a port (the app needs its own URL)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
-
-
 @pytest.fixture
 def emulator(app_config):
     """The app with the emulator on, served over HTTP in a thread (the emulator posts to /callback)."""
-    import threading
+    def config_for(base: str) -> dict:
+        return dict(app_config, EMULATOR=True, PUBLIC_BASE_URL=base, LINE_API_BASE_URL=base + "/emulator/line",
+                    SMTP_URL=None, JOBS_INLINE=True)
 
-    late = _LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    application = create_app(dict(app_config, EMULATOR=True, PUBLIC_BASE_URL=base,
-                                  LINE_API_BASE_URL=base + "/emulator/line", SMTP_URL=None, JOBS_INLINE=True))
-    late.app = application
-    with application.extensions["db"].engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names()) + " RESTART IDENTITY CASCADE"))
-    application.extensions["redis"].flushdb()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    application.config["TEST_BASE_URL"] = base
-    yield application
-    server.shutdown()
-    server.server_close()
-    application.extensions["job_runner"].pool.shutdown(wait=True)
-    application.extensions["db"].engine.dispose()
-    application.extensions["redis"].close()
+    with served_app(config_for) as (application, base):
+        with application.extensions["db"].engine.begin() as conn:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names()) + " RESTART IDENTITY CASCADE"))
+        application.extensions["redis"].flushdb()
+        application.config["TEST_BASE_URL"] = base
+        yield application
 
 
 @pytest.fixture

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from app import create_app
-from storage.db import alembic_config
+from tests.conftest import make_run_config, served_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -29,49 +26,16 @@ TIMEOUT_MS = 20_000
 assert os.path.exists(CHROMIUM), "Debian's chromium is not installed: run `make browser` (make test does)"
 
 
-class _LateApp:
-    """A WSGI app filled in after the server has a port (the app needs its own URL)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
-
-
 @pytest.fixture
 def live_emulator(tmp_path):
     """The app as `make run` runs it (SQLite file, in-process Redis stand-in, inline jobs), over HTTP."""
-    from alembic import command
-
-    database_url = f"sqlite:///{tmp_path / 'aicom.db'}"
-    command.upgrade(alembic_config(database_url), "heads")
-    late = _LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    application = create_app({
-        "DATABASE_URL": database_url,
-        "REDIS_URL": None,
-        "SECRET_KEY": "emulator-browser-test-" + "k" * 32,
-        "LINE_CHANNEL_SECRET": "demo-channel-secret",
-        "LINE_CHANNEL_ACCESS_TOKEN": "demo-channel-access-token",
-        "LINE_API_BASE_URL": None,  # derived: PUBLIC_BASE_URL + /emulator/line, as under make run
-        "PUBLIC_BASE_URL": base,
-        "SMTP_URL": None,
-        "EMULATOR": True,
-        "JOBS_INLINE": True,
-    })
-    late.app = application
-    application.extensions["redis"].flushall()  # the in-process stand-in may be shared between apps
-    result = application.test_cli_runner().invoke(args=["seed-demo"])
-    assert result.exit_code == 0, result.output
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield application, base
-    server.shutdown()
-    server.server_close()
-    application.extensions["job_runner"].pool.shutdown(wait=True)
-    application.extensions["db"].engine.dispose()
-    application.extensions["redis"].close()
+    config = make_run_config(tmp_path, SECRET_KEY="emulator-browser-test-" + "k" * 32, SMTP_URL=None, EMULATOR=True,
+                             LINE_API_BASE_URL=None)  # derived: PUBLIC_BASE_URL + /emulator/line, as under make run
+    with served_app(lambda base: dict(config, PUBLIC_BASE_URL=base)) as (application, base):
+        application.extensions["redis"].flushall()  # the in-process stand-in may be shared between apps
+        result = application.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        yield application, base
 
 
 @pytest.fixture(scope="module")

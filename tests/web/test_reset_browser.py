@@ -12,30 +12,17 @@ a new password, and signs in with it.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from werkzeug.serving import make_server
 
-from app import create_app
-from storage.db import alembic_config
-from tests.conftest import Mailbox
+from tests.conftest import Mailbox, make_run_config, served_app
 from tests.emulator.test_emulator_browser import CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 - fixtures
 from tests.helpers_billing import PASSWORD, seed_customer_with_account, seed_statement
 
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 in portrait: the pages open in LINE's browser
 NEW_PASSWORD = "Reset2027pw"
-
-
-class _LateApp:
-    """A WSGI app filled in after the server has a port (the app needs its own URL)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
 
 
 @dataclass
@@ -54,41 +41,17 @@ class LiveMyPage:
 def live_mypage(tmp_path, smtp_server, mailbox):
     """The app as ``make run`` serves it (a migrated SQLite file, the in-process Redis stand-in, jobs
     in-process), over HTTP, its mail going to the ``mailbox`` fixture's SMTP server."""
-    from alembic import command
-
-    database_url = f"sqlite:///{tmp_path / 'aicom.db'}"
-    command.upgrade(alembic_config(database_url), "heads")
-    late = _LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    application = create_app({
-        "DATABASE_URL": database_url,
-        "REDIS_URL": None,
-        "SECRET_KEY": "mypage-browser-test-" + "k" * 32,
-        "LINE_CHANNEL_SECRET": "demo-channel-secret",
-        "LINE_CHANNEL_ACCESS_TOKEN": "demo-channel-access-token",
-        "PUBLIC_BASE_URL": base,
-        "SMTP_URL": smtp_server[1],
-        "MAIL_FROM": "AICOM Koka MyPage <noreply@aicom-koka.jp>",
-        "EMULATOR": False,
-        "JOBS_INLINE": True,
-    })
-    late.app = application
-    application.extensions["redis"].flushall()  # the in-process stand-in may be shared between apps
-    seeded = seed_customer_with_account(application)
-    statement_ids = [
-        seed_statement(application, seeded.customer_id, date(2026, month, 1),
-                       [("ケーブルテレビ 基本料金", 3300), ("インターネット 1Gコース", 5170), ("セット割引", -550)],
-                       due_date=date(2026, month, 27), payment_method="口座振替")
-        for month in (10, 11)]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveMyPage(application, base, statement_ids)
-    server.shutdown()
-    server.server_close()
-    application.extensions["job_runner"].pool.shutdown(wait=True)
-    application.extensions["db"].engine.dispose()
-    application.extensions["redis"].close()
+    config = make_run_config(tmp_path, SECRET_KEY="mypage-browser-test-" + "k" * 32, SMTP_URL=smtp_server[1],
+                             MAIL_FROM="AICOM Koka MyPage <noreply@aicom-koka.jp>", EMULATOR=False)
+    with served_app(lambda base: dict(config, PUBLIC_BASE_URL=base)) as (application, base):
+        application.extensions["redis"].flushall()  # the in-process stand-in may be shared between apps
+        seeded = seed_customer_with_account(application)
+        statement_ids = [
+            seed_statement(application, seeded.customer_id, date(2026, month, 1),
+                           [("ケーブルテレビ 基本料金", 3300), ("インターネット 1Gコース", 5170), ("セット割引", -550)],
+                           due_date=date(2026, month, 27), payment_method="口座振替")
+            for month in (10, 11)]
+        yield LiveMyPage(application, base, statement_ids)
 
 
 @pytest.fixture
