@@ -49,6 +49,10 @@ INTENT_WORDS = {
     intents.HELP: messages.QR_HELP,
 }
 MAX_REPLIES = 5  # LINE's limit of messages in one reply
+# Intents whose action follows the operator's own FAQ answer about it (``reader.OWN_WORDS``): the
+# registration's first question after the entry on how to register, the bill list after the entry
+# on how far back bills go. A forgotten password's reminder button rides on the answer (``_faq``).
+ACTS_BESIDE_FAQ = frozenset({intents.REGISTER, intents.BILL_LIST})
 LABEL_LIMIT = 20  # LINE's limit of a quick reply label
 
 
@@ -77,7 +81,13 @@ class FreeTextReader:
         reading = self.reading(turn.db, turn.text)
         turn.signal(f"understanding_{reading.outcome}")
         if reading.faq is not None and not self._reminder_is_the_answer(turn, reading):
-            return self._faq(turn, reading)
+            self._faq(turn, reading)
+            if reading.intent in ACTS_BESIDE_FAQ:  # 「マイページの登録方法は？」: the answer, then the action
+                faq_understood = turn.understood
+                next_state = self._intent(turn, reading, entries, menu)
+                turn.understood = f"{faq_understood}／{turn.understood}"
+                return next_state
+            return None
         if reading.intent is not None:
             return self._intent(turn, reading, entries, menu)
         self._not_understood(turn, reading)

@@ -49,12 +49,13 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "channel", "outage", "equipment", "contact", "needed", "customer_number", "name", "wifi",
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
                          "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
-                         "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv"})
+                         "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
+                         "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
 # What makes a text about something an FAQ entry may answer better than a likely intent (``reader``).
-TOPICAL = FAQ_TOPICS | {"cost", "mail", "not_arrive", "customer_number", "invoice", "debit"}
+TOPICAL = FAQ_TOPICS | {"cost", "mail", "not_arrive", "customer_number", "invoice", "debit", "period"}
 # What a query is about, weighing most in FAQ ranking (``faq``): the topics, and "I already use it"
 # (weighing 変更 too was measured: worse on four sets of six).
 WEIGHTED = TOPICAL | {"already"}
@@ -157,8 +158,9 @@ def _notices(a: Analysis) -> list[IntentScore]:
         return []
     score = ASIDE if c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
     # An explicit stop or resume of the notice is meant whatever else the sentence says
-    # (「通知止めたら払い忘れそうになったので、再開させてください」).
-    explicit = SURE if not c & {"link", "elsewhere", "mail"} else score
+    # (「通知止めたら払い忘れそうになったので、再開させてください」); a notice of a service stopping is an
+    # outage's (「夜間に一時停止になるというお知らせを見ました」).
+    explicit = SURE if not c & {"link", "elsewhere", "mail", "outage", "construction"} else score
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
     if _ON_OR_OFF.search(a.core):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from bot.understanding import stored
 from bot.understanding.analysis import Analysis, analyse
 from bot.understanding.faq import FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
+from bot.understanding.lexicon import NAMED_ELSEWHERE, PRODUCTS
 from bot.understanding.months import MonthSlot
 from storage.faq import FaqRow
 
@@ -104,7 +106,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     if "elsewhere" in a.concepts and index is not None:
         # Another company's service counts 30%, unless the operator's own entry is about it (an
         # operator that sells electricity or a mobile SIM says so in its FAQ: 「電気料金プランの変更」).
-        matches = [m if "elsewhere" in index.concepts(m.entry) else
+        matches = [m if _sells_it(a, index, m.entry) else
                    FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
         matches.sort(key=lambda m: m.score, reverse=True)
     best_intent = scored[0] if scored else None
@@ -118,7 +120,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
                        **common)
 
     if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
-        if _operators_own(best_intent, best_faq, index, thresholds):
+        if _operators_own(a, best_intent, best_faq, index, thresholds):
             return replace(answer_intent(best_intent), faq=best_faq)
         return answer_intent(best_intent)
     # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
@@ -180,22 +182,41 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
     """The best entry names a topic the text names, and leads the next by ``faq_lead`` times."""
     best = matches[0]
     if index is None or best.score < thresholds.faq_clear \
-            or ("elsewhere" in a.concepts and "elsewhere" not in index.concepts(best.entry)) \
+            or ("elsewhere" in a.concepts and not _sells_it(a, index, best.entry)) \
             or not a.concepts & index.topics(best.entry):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
 
 
+def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
+    """The entry is about the other service the text names: the operator sells it (「しおかぜでんき」)."""
+    own = index.concepts(entry)
+    return "elsewhere" in own or (NAMED_ELSEWHERE not in a.concepts and bool(own & a.concepts & PRODUCTS))
+
+
 # Intents an operator's FAQ may answer in its own words, and the concepts its entry must name: the
-# entry's answer is given, and the intent's action beside it (the reminder page's link).
-OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"})}
+# entry's answer is given, and the intent's action beside it (the reminder page's link, the
+# registration's first question, the bill list).
+OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
+             intent_names.REGISTER: frozenset({"register", "mypage"}),
+             intent_names.BILL_LIST: frozenset({"period"})}
+# 「マイページの登録方法は？」 asks how registering works: the operator's own entry explains it, and the
+# registration starts beside it. 「マイページに登録したい」 only starts it.
+_ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうすれば|どうしたら|どうすん|手順|しかた|仕方|"
+                       r"どこから|どっから|どこで|流れ|どがんす|どないし")
 
 
-def _operators_own(intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None, thresholds: Thresholds) -> bool:
+def _operators_own(a: Analysis, intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None,
+                   thresholds: Thresholds) -> bool:
     """The operator's FAQ has its own entry for what the intent does (「パスワードを忘れたときは？」)."""
     needed = OWN_WORDS.get(intent.intent)
-    return bool(needed and best is not None and index is not None and best.score >= thresholds.faq_answer
-                and needed <= index.concepts(best.entry))
+    # The intent already says what the text is about: the best entry need only be near and name it.
+    if not (needed and best is not None and index is not None and best.score >= thresholds.faq_suggest
+            and needed <= index.concepts(best.entry)):
+        return False
+    if intent.intent == intent_names.REGISTER:  # the entry on how to register, not on what it needs or costs
+        return bool(_ASKS_HOW.search(a.core)) and not index.topics(best.entry)
+    return True
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:

@@ -87,6 +87,23 @@ def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(li
     assert messages.QR_OPERATOR in quick_reply_labels(replies[-1])
 
 
+def test_an_operators_own_entry_on_how_to_register_is_answered_and_the_registration_starts(line_user, runner,
+                                                                                            tmp_path):
+    """「マイページの登録方法は？」 with the operator's own entry on it: its answer, then the registration's
+    first question; the next message is the customer number, as when registering from the menu."""
+    faq = tmp_path / "faq.csv"
+    faq.write_text("id,question,answer,link\n"
+                   "how,マイページの登録方法を教えてください,お客様番号と電話番号をご用意のうえ、登録ページからお進みください。,"
+                   "https://other.example/register\n", encoding="utf-8")
+    assert runner.invoke(args=["import-faq", str(faq)]).exit_code == 0
+    replies = line_user.say("マイページの登録のしかた教えて")
+    said = texts(replies)
+    assert said[0] == "お客様番号と電話番号をご用意のうえ、登録ページからお進みください。"
+    assert any("https://other.example/register" in t for t in said)
+    assert said[-1] == messages.REGISTER_START and len(replies) <= 5
+    assert "お客様番号" in texts(line_user.say("abc"))[0]  # the registration's own answer to a bad number
+
+
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
 def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(line_user, customer, default_faq, app, text):
     replies = line_user.say(text)
