@@ -50,7 +50,8 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "absence", "home_phone", "security", "parental", "construction", "recording", "high_quality",
                          "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
                          "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
-                         "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international"})
+                         "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international",
+                         "unstable", "send_fail"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
@@ -128,7 +129,7 @@ def _bill(a: Analysis) -> list[IntentScore]:
         # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
         return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
                             why="bill words + stop: the monthly notice")]
-    if slot is not None and _AMOUNT.search(a.core) and "notice" not in topics \
+    if slot is not None and _AMOUNT.search(a.core) and not topics & {"notice", "invoice"} \
             and not ("elsewhere" in topics and _OTHER_BILL.search(a.text)):
         # 「引越しの準備で…今月の請求いくらになってる？」「年金暮らしで…今月の請求額は？」 ask the amount all
         # the same; 「先月の電気代いくら？」 asks another company's.

@@ -199,7 +199,8 @@ def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
 # registration's first question, the bill list).
 OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.REGISTER: frozenset({"register", "mypage"}),
-             intent_names.BILL_LIST: frozenset({"period"})}
+             intent_names.BILL_LIST: frozenset({"period"}),
+             intent_names.HELP: frozenset({"mypage", "help"})}
 # 「マイページの登録方法は？」 asks how registering works: the operator's own entry explains it, and the
 # registration starts beside it. 「マイページに登録したい」 only starts it.
 _ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうすれば|どうしたら|どうすん|手順|しかた|仕方|"

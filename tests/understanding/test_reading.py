@@ -210,7 +210,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator F", {"faq": 0.85, "oos": 0.90}),
     ("operator G", {"faq": 0.83, "oos": 0.90}),
     ("operator H", {"faq": 0.87, "oos": 0.90}),
-    ("operator I (unseen)", {"faq": 0.90, "oos": 0.95}),
+    ("operator I", {"faq": 0.88, "oos": 0.95}),
+    ("operator J (unseen)", {"faq": 0.88, "oos": 0.90}),
 ])
 def test_accuracy_floors_on_our_labelled_sets(name, floors):
     """Each set read as the bot would read it had its FAQ file never been labelled: the phrasings
@@ -281,7 +282,7 @@ def test_a_sim_or_electricity_of_the_operators_own_is_its_matter_but_a_named_car
 
 
 def test_a_notice_of_a_service_stopping_is_not_a_request_to_stop_notices():
-    index = FaqIndex(load_faq(SETS["operator I (unseen)"][1]), analyse)
+    index = FaqIndex(load_faq(SETS["operator I"][1]), analyse)
     reading = read("夜間にサービスが一時停止になるというお知らせを見ました。工事や障害の情報はどこ？", index)
     assert reading.intent != intents.NOTICES_STOP and reading.faq is not None and reading.faq.entry.id == "i_12"
     assert "stop" not in analyse("確定申告のため過去の請求を見たい").concepts  # カクテイシンコク hides no テイシ
@@ -289,16 +290,16 @@ def test_a_notice_of_a_service_stopping_is_not_a_request_to_stop_notices():
 
 
 def test_an_operators_own_entry_on_how_to_register_comes_with_the_registration():
-    index = FaqIndex(load_faq(SETS["operator I (unseen)"][1]), analyse)
+    index = FaqIndex(load_faq(SETS["operator I"][1]), analyse)
     reading = read("マイページの登録のしかた教えて", index)
     assert reading.intent == intents.REGISTER and reading.faq is not None and reading.faq.entry.id == "i_13"
     # Wanting to register, without asking how, only starts it; an entry on what it needs is not "how".
     assert read("マイページに登録したいです", index).faq is None
-    needs = FaqIndex([row for row in load_faq(SETS["operator I (unseen)"][1]) if row.id != "i_13"], analyse)
+    needs = FaqIndex([row for row in load_faq(SETS["operator I"][1]) if row.id != "i_13"], analyse)
     assert read("マイページの登録のしかた教えて", needs).faq is None
 
 
 def test_how_far_back_bills_go_is_the_operators_entry_beside_the_list():
-    index = FaqIndex(load_faq(SETS["operator I (unseen)"][1]), analyse)
+    index = FaqIndex(load_faq(SETS["operator I"][1]), analyse)
     reading = read("過去の明細　何か月分見られる？", index)
     assert reading.faq is not None and reading.faq.entry.id == "i_17", explain(reading)
