@@ -51,7 +51,7 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
                          "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
                          "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international",
-                         "unstable", "send_fail"})
+                         "unstable", "send_fail", "pdf"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
@@ -231,7 +231,8 @@ def _forgot(a: Analysis) -> list[IntentScore]:
         return []
     if "credential" in c and "forget" in c:
         return [IntentScore(FORGOT, SURE, why="forgot ID/password")]
-    if "cant_login" in c and not c & (FAQ_TOPICS - {"trouble"}):  # not 「NHKの分、一緒にできへんの？」
+    if "cant_login" in c and not c & (FAQ_TOPICS - {"trouble"}) \
+            and not ({"mail", "not_arrive"} <= c and "credential" not in c):  # not 「NHKの分、一緒にできへんの？」
         return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
     if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register"}:
         return [IntentScore(FORGOT, LIKELY, why="asks for the My Page ID or password")]
