@@ -93,7 +93,8 @@ test-stress: $(DEV_STAMP) services
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-## bench: the load test (bench/load.py) and the import benchmark; a few minutes, cleans up after itself
+## bench: the load test (bench/load.py: closed-loop series, then the crowd/flood bursts and the scale-out,
+## issue 22), the import and the free-text benchmarks; about a quarter of an hour, cleans up after itself
 bench: $(STAMP) services
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench

@@ -2,7 +2,9 @@
 
 ``make bench`` runs load, then import, then understanding.
 
-- ``load``: the service as deployed under load against the floor and an echo bot (``bench/load.py``);
+- ``load``: the service as deployed under load against the floor and an echo bot, then a crowd
+  and a flood sent open loop and the scale-out over worker processes (``bench/load.py``;
+  ``--only bursts`` for the latter alone, ``--compare`` to set saved runs side by side);
 - ``import``: the 100,000-row CSV import on PostgreSQL (``bench/imports.py``);
 - ``webhook``: POST /callback latency and memory per request (``bench/webhook.py``);
 - ``understanding``: free text read against labelled sets and two baselines (``bench/understanding.py``);

@@ -86,6 +86,12 @@ BUSY_RETRY = (
     "申し訳ございません。ただいまシステムが混み合っています。\n"
     "少し時間をおいて、もう一度お送りください。"
 )
+# A flood: many messages from one person waited so long that each answer would have been a push
+# (issue 22); they are answered once, with this, instead.
+MANY_MESSAGES = (
+    "申し訳ございません。短い時間にたくさんのメッセージをいただいたため、一部にお答えできませんでした。\n"
+    "少し時間をおいて、もう一度お送りください。"
+)
 
 # -- registration (issue 3) -----------------------------------------------------------------
 QR_PROVISIONAL = "仮登録する"

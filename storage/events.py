@@ -6,6 +6,7 @@ Keys (beside those in ``storage.state``)::
     bot:events:<p>:lease      the consumer that owns partition <p> now (expires unless renewed)
     bot:events:consumers      a sorted set of live consumers, scored by their last heartbeat
     bot:event:<id>            the dedup claim: "queued" until a worker has finished, then "done"
+    bot:events:flood:<user>   set while a person was lately told their flood was answered once
 
 ``enqueue`` claims the event id and appends the event to its partition in one Lua script,
 so an event is either claimed and queued, or neither (a redelivery is then handled). A
@@ -49,6 +50,10 @@ def stream_key(partition: int) -> str:
 
 def lease_key(partition: int) -> str:
     return f"bot:events:{partition}:lease"
+
+
+def flood_key(user_id: str) -> str:
+    return f"bot:events:flood:{user_id}"
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -186,9 +191,13 @@ class EventQueue:
                 return
 
     def read(self, partitions: list[int], consumer: str, pending: bool, count: int = 16,
-             block_ms: int | None = None, acks: list[tuple[Entry, str | None]] | None = None) -> list[Entry]:
-        """Entries of our partitions: our own pending ones (``pending``) or new ones.
+             block_ms: int | None = None, acks: list[tuple[Entry, str | None]] | None = None,
+             after: dict[int, str] | None = None) -> list[Entry]:
+        """Entries of our partitions: our own pending ones (``pending``) or new ones; at most
+        ``count`` a partition, each partition's in stream order.
 
+        ``after``: with ``pending``, read each partition's pending entries after this id (the
+        last one already in hand; default from the first).
         ``acks``: entries handled since the last read, with the event id to remember as done
         (or None), acknowledged in the same round trip before the read (``ack``) and removed
         from the list once Redis has them; on an error they stay, to go with the next read."""
@@ -197,9 +206,10 @@ class EventQueue:
                 self.flush_acks(acks)
             return []
         keys = [stream_key(p) for p in partitions]
+        ids = [(after or {}).get(p, "0") for p in partitions] if pending else [">"] * len(keys)
         read = ("XREADGROUP", "GROUP", GROUP, consumer, "COUNT", count,
                 *(() if pending or block_ms is None else ("BLOCK", block_ms)),
-                "STREAMS", *keys, *(["0" if pending else ">"] * len(keys)))
+                "STREAMS", *keys, *ids)
         result = self._ack_and_read(acks or [], read)
         if isinstance(result, redis.ResponseError) and "NOGROUP" in str(result):
             # The streams went away (a flushed or replaced Redis): make the groups again, read again.
@@ -250,6 +260,11 @@ class EventQueue:
         acks.clear()
         return answers[-1] if read is not None else None
 
+    def first_flood_notice(self, user_id: str, seconds: float) -> bool:
+        """True for the first call about this person in ``seconds`` (on every worker and host):
+        a flooding person is told once, not once per run of their messages."""
+        return bool(self.redis.set(flood_key(user_id), "1", nx=True, px=max(1, int(seconds * 1000))))
+
     def is_done(self, event_id: str) -> bool:
         raw = self.redis.get(event_key(event_id))
         return raw in (b"done", "done")
@@ -257,6 +272,17 @@ class EventQueue:
     def release_claim(self, event_id: str) -> None:
         """Forget the claim, so a redelivery of this event is handled (after a fault)."""
         self.redis.delete(event_key(event_id))
+
+    def stranded(self, beyond: int = 1024) -> dict[int, int]:
+        """Events waiting in streams numbered ``partitions`` and up (to ``beyond``): left there when
+        ``EVENT_PARTITIONS`` was lowered with events queued, and read by nobody until it is raised back."""
+        if self.partitions >= beyond:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for partition in range(self.partitions, beyond):
+            pipe.xlen(stream_key(partition))
+        return {partition: int(n) for partition, n in zip(range(self.partitions, beyond), pipe.execute(), strict=True)
+                if int(n)}
 
     def depth(self) -> dict[int, int]:
         """Events waiting per partition (queued and not yet acknowledged)."""

@@ -1,8 +1,11 @@
 """The event workers: take LINE events off the queue, run each turn exactly once, answer.
 
 Each consumer thread holds the leases of some partitions of the queue (``storage.events``)
-and handles their events one after the other, so a person's events are answered one at a
-time and in the order LINE sent them, on any number of threads, processes and hosts.
+and handles their events one at a time: each person's in the order LINE sent them, on any
+number of threads, processes and hosts, and the persons it has in hand taking turns
+(``Backlog``), so one person's flood does not hold back the others of the partition. A
+flood whose messages waited past the reply token's life is answered once, not by a push
+each (``FLOOD_WAITING``).
 
 One event, step by step:
 
@@ -34,7 +37,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import defaultdict
+from collections import deque
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,6 +65,23 @@ LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a turn takes
 LOADING_SETTLE_SECONDS = 1.0  # how long a reply waits for an animation request already under way
 BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 HEARTBEAT_SECONDS = 1.0  # a consumer's own heartbeat, at most this often (not once per read)
+# A consumer reads up to READ_COUNT entries a partition at a time, and holds up to BACKLOG_MAX
+# read and not yet handled (``Backlog``; pending in Redis, so a dead consumer's are taken over):
+# deep enough to see past one person's flood to the next person. While busy it reads again (and
+# acknowledges what it handled) every SERVE_SLICE_SECONDS, so a newcomer joins the round at once.
+READ_COUNT = 200
+BACKLOG_MAX = 5_000
+SERVE_SLICE_SECONDS = 0.1
+# A flood: a person's message whose reply token went stale while at least FLOOD_WAITING more of
+# theirs wait behind it. Its answer, and those of the stale ones right behind it, would each be a
+# push (the monthly quota, and three to five times a reply's CPU); they are answered once instead,
+# with ``messages.MANY_MESSAGES`` (at most once in FLOOD_TELL_SECONDS per person). Below the
+# threshold (fifty messages at once from one person are still answered one by one) and while
+# the tokens are fresh, nothing changes. Messages only: follows, unfollows and account links
+# always run, and an entry read again after a crash (its turn may have committed) too.
+FLOOD_WAITING = 10
+FLOOD_TELL_SECONDS = 60.0
+_FLOOD_KINDS = frozenset({EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA})
 
 
 class Transient(Exception):
@@ -238,11 +258,13 @@ def _deliver(app: Flask, event: dict, replies: list, effects: list, recovered: b
     metrics.observe_turn(event["kind"], event.get("ts") or None)
 
 
-def process(app: Flask, entry: Entry) -> str | None:
+def process(app: Flask, entry: Entry, event: dict | None = None) -> str | None:
     """Handle one queued event exactly once; raise ``Transient`` to have it tried again later.
     Returns the event's id when it is to be remembered as done (with the entry's
-    acknowledgement, in one round trip), None when not (a fault asked for a redelivery)."""
-    event = orjson.loads(entry.payload)
+    acknowledgement, in one round trip), None when not (a fault asked for a redelivery).
+    ``event``: the entry's payload, already read (``Backlog``)."""
+    if event is None:
+        event = orjson.loads(entry.payload)
     with logs.request_context(event.get("request_id")):  # the webhook request's id, in this worker's logs
         return _process(app, entry, event)
 
@@ -302,6 +324,98 @@ def _process(app: Flask, entry: Entry, event: dict) -> str | None:
         deliver(event["user"], _reply_token(app, event), render([TextReply(messages.BUSY_RETRY)]),
                 key_base=event_id + ":fault")
         return None
+
+
+class Backlog:
+    """What one consumer has read and not yet handled, served fairly: each person's events in
+    the order they came, and the persons taking turns, one event each (round robin).
+
+    A partition used to be served first come, first served: one person's flood (hundreds of
+    messages in seconds) put everyone else of the partition behind all of it, and that
+    person's events, handled one at a time, aged past the reply token's life; each late
+    answer is a push (the quota, and three to five times a reply's CPU: an RQ job, the SDK's
+    models). Now a person who has just sent one message waits for at most one event of each
+    other person in hand, whatever they queued, and a person's order is untouched (their
+    events leave their own lane in order, and one consumer serves the lane)."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[tuple[int, str], deque[tuple[Entry, dict | None]]] = {}
+        self._rotation: deque[tuple[int, str]] = deque()
+        self._per_partition: dict[int, int] = {}
+        self.size = 0
+
+    def add(self, entries: list[Entry]) -> None:
+        """Entries as read (each partition's in stream order): each joins its person's lane."""
+        for entry in entries:
+            try:
+                event = orjson.loads(entry.payload)
+                person = (entry.partition, str(event["user"]))
+            except (ValueError, KeyError, TypeError):  # not ours to judge here: ``process`` fails it
+                event, person = None, (entry.partition, "entry:" + entry.entry_id)
+            lane = self._lanes.get(person)
+            if lane is None:
+                lane = self._lanes[person] = deque()
+                self._rotation.append(person)
+            lane.append((entry, event))
+            self.size += 1
+            self._per_partition[entry.partition] = self._per_partition.get(entry.partition, 0) + 1
+
+    def pop(self) -> tuple[Entry, dict | None] | None:
+        """The next person's oldest event (None when nothing is in hand)."""
+        if not self._rotation:
+            return None
+        person = self._rotation.popleft()
+        lane = self._lanes[person]
+        item = lane.popleft()
+        if lane:
+            self._rotation.append(person)
+        else:
+            del self._lanes[person]
+        self.size -= 1
+        left = self._per_partition[person[0]] - 1
+        if left:
+            self._per_partition[person[0]] = left
+        else:
+            del self._per_partition[person[0]]
+        return item
+
+    def waiting(self, entry: Entry, event: dict) -> int:
+        """How many more of this person's entries are in hand (behind ``entry``, just popped)."""
+        lane = self._lanes.get((entry.partition, str(event.get("user"))))
+        return len(lane) if lane else 0
+
+    def take_while(self, entry: Entry, event: dict, keep_taking) -> list[tuple[Entry, dict | None]]:
+        """Take this person's next entries while ``keep_taking(entry, event)`` holds (in order)."""
+        person = (entry.partition, str(event.get("user")))
+        lane = self._lanes.get(person)
+        taken = []
+        while lane and keep_taking(*lane[0]):
+            taken.append(lane.popleft())
+        if taken:
+            self.size -= len(taken)
+            left = self._per_partition[entry.partition] - len(taken)
+            if left:
+                self._per_partition[entry.partition] = left
+            else:
+                del self._per_partition[entry.partition]
+            if not lane:
+                del self._lanes[person]
+                self._rotation.remove(person)
+        return taken
+
+    def drop(self, partition: int) -> None:
+        """Forget the partition's entries (stuck behind an outage, or no longer ours): they stay
+        pending in Redis, to be read again in order."""
+        if self._per_partition.pop(partition, None) is None:
+            return
+        gone = [person for person in self._lanes if person[0] == partition]
+        for person in gone:
+            self.size -= len(self._lanes.pop(person))
+        self._rotation = deque(person for person in self._rotation if person in self._lanes)
+
+    def partitions(self) -> set[int]:
+        """The partitions something in hand belongs to."""
+        return set(self._per_partition)
 
 
 class DeliveredMarks:
@@ -365,6 +479,11 @@ class EventWorker:
             try:  # count every consumer of this process before any takes its share
                 for leases in self.consumers:
                     self.queue.heartbeat(leases.consumer)
+                stranded = self.queue.stranded()
+                if stranded:
+                    log.error("%s events wait in partitions %s, beyond EVENT_PARTITIONS=%s, and nobody reads them: "
+                              "set it back until they are answered (docs/deployment.md, changing EVENT_PARTITIONS)",
+                              sum(stranded.values()), sorted(stranded), self.queue.partitions)
             except redis.RedisError:
                 pass  # the consumers report it
         for leases in self.consumers:
@@ -403,13 +522,25 @@ class EventWorker:
                     self.queue.claim_pending(partition, leases.consumer)
             try:
                 while True:
-                    entries = self.queue.read(sorted(leases.held), leases.consumer, pending=True, acks=leases.acks)
-                    entries += self.queue.read(sorted(leases.held), leases.consumer, pending=False)
-                    if not entries:
+                    backlog = Backlog()  # every pending (older) entry first, then what is new, per partition
+                    after = {partition: "0" for partition in leases.held}
+                    while after:
+                        entries = self.queue.read(sorted(after), leases.consumer, pending=True, count=READ_COUNT,
+                                                  acks=leases.acks, after=after)
+                        for partition in list(after):
+                            mine = [e.entry_id for e in entries if e.partition == partition]
+                            if mine:
+                                after[partition] = mine[-1]
+                            else:
+                                del after[partition]
+                        backlog.add(entries)
+                    backlog.add(self.queue.read(sorted(leases.held), leases.consumer, pending=False,
+                                                count=READ_COUNT))
+                    if not backlog.size:
                         return done
-                    try:
-                        done += self._handle_batch(leases, entries, retry_transient=False)[0]
-                    except Transient:
+                    finished, stuck = self._serve(leases, backlog, retry_transient=False)
+                    done += finished
+                    if stuck:
                         return done  # what met the outage stays pending, in order, for the next consumer
             finally:
                 self._let_go(leases)
@@ -417,8 +548,13 @@ class EventWorker:
 
     # -- the loops --------------------------------------------------------------------------
     def _consume(self, leases: Leases) -> None:
+        """One consumer: read its partitions into a ``Backlog`` (pending entries first, where a
+        partition was taken over or met an outage), serve it fairly for a slice of time, read
+        again (which also acknowledges what was handled), and so on; block only when idle."""
         failures = 0
-        retry_at: dict[int, float] = {}
+        backlog = Backlog()
+        recovering: dict[int, str] = {}  # partition -> the last pending id read; new entries wait meanwhile
+        retry_at: dict[int, float] = {}  # partition stuck behind an outage -> when to read it again
         next_heartbeat = 0.0
         with self.app.app_context():
             while not self.stopping.is_set():
@@ -432,38 +568,74 @@ class EventWorker:
                     with leases.lock:
                         fresh, leases.fresh = set(leases.fresh), set()
                         held = sorted(leases.held)
-                    for partition in fresh:
+                    for partition in fresh:  # taken over: what its last owner left comes first
                         self.queue.claim_pending(partition, leases.consumer)
-                        retry_at[partition] = 0.0
+                        backlog.drop(partition)
+                        recovering[partition] = "0"
+                        retry_at.pop(partition, None)
+                    for partition in backlog.partitions() - set(held):
+                        backlog.drop(partition)  # given away or lost: its new owner reads it
+                    for partition in [p for p in recovering if p not in held]:
+                        recovering.pop(partition)
+                        retry_at.pop(partition, None)
                     now = time.monotonic()
-                    due = [p for p, at in retry_at.items() if at <= now and p in held]
-                    if due:
-                        entries = self.queue.read(due, leases.consumer, pending=True, acks=leases.acks)
-                        for p in due:
-                            if not any(e.partition == p for e in entries):
-                                retry_at.pop(p, None)  # nothing of ours left pending there
-                    else:
-                        waiting = [p for p in held if p not in retry_at]
+                    due = [p for p in recovering if retry_at.get(p, 0.0) <= now]
+                    if due:  # pending entries, in order, after the last one read
+                        entries = self.queue.read(due, leases.consumer, pending=True, count=READ_COUNT,
+                                                  acks=leases.acks, after={p: recovering[p] for p in due})
+                        for partition in due:
+                            mine = [e.entry_id for e in entries if e.partition == partition]
+                            if mine:
+                                recovering[partition] = mine[-1]
+                            else:  # every pending entry is in hand: new ones may follow them
+                                recovering.pop(partition)
+                                retry_at.pop(partition, None)
+                        backlog.add(entries)
+                    normal = [p for p in held if p not in recovering]
+                    room = BACKLOG_MAX - backlog.size
+                    if normal and room > 0:
+                        idle = not backlog.size and not due
                         started = time.monotonic()
-                        entries = self.queue.read(waiting, leases.consumer, pending=False, block_ms=self.block_ms,
-                                                  acks=leases.acks)
-                        if not entries and time.monotonic() - started < self.block_ms / 2000:
+                        entries = self.queue.read(normal, leases.consumer, pending=False, count=min(READ_COUNT, room),
+                                                  block_ms=self.block_ms if idle else None, acks=leases.acks)
+                        backlog.add(entries)
+                        if idle and not entries and time.monotonic() - started < self.block_ms / 2000:
                             with self.queue.wakeup:  # the Redis stand-in does not block: wait here
                                 self.queue.wakeup.wait(self.block_ms / 1000)
-                    _done, stuck = self._handle_batch(leases, entries, retry_transient=True)
-                    for p in stuck:
-                        retry_at[p] = time.monotonic() + BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+                    elif not backlog.size and not due:  # nothing to read until a retry falls due
+                        self.queue.flush_acks(leases.acks)
+                        soonest = min(retry_at.values(), default=now + self.block_ms / 1000)
+                        self.stopping.wait(max(0.01, min(self.block_ms / 1000, soonest - now)))
+                    else:
+                        self.queue.flush_acks(leases.acks)
+                    _done, stuck = self._serve(leases, backlog, retry_transient=True,
+                                               until=time.monotonic() + SERVE_SLICE_SECONDS)
+                    for partition in stuck:  # read again from its first pending entry, after a pause
+                        recovering[partition] = "0"
+                        retry_at[partition] = time.monotonic() + BACKOFF_SECONDS[
+                            min(failures, len(BACKOFF_SECONDS) - 1)]
                     failures = failures + 1 if stuck else 0
                 except redis.ResponseError as exc:
+                    self._reread(backlog, recovering, leases)
                     if "NOGROUP" in str(exc):
                         self.queue.ensure_groups(force=True)
                         continue
                     self._pause(failures, exc)
                     failures += 1
                 except (redis.RedisError, StateUnavailable) as exc:
+                    self._reread(backlog, recovering, leases)
                     self._pause(failures, exc)
                     failures += 1
 
+    @staticmethod
+    def _reread(backlog: Backlog, recovering: dict[int, str], leases: Leases) -> None:
+        """After an error between reads, what is in hand may be incomplete: forget it and read
+        every held partition again from its first pending entry (nothing is skipped, order kept)."""
+        with leases.lock:
+            held = sorted(leases.held)
+        for partition in held:
+            backlog.drop(partition)
+            recovering[partition] = "0"
 
     def _pause(self, failures: int, exc: BaseException) -> None:
         delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
@@ -472,37 +644,81 @@ class EventWorker:
         self.stopping.wait(delay)
 
     def _handle_batch(self, leases: Leases, entries: list[Entry], retry_transient: bool) -> tuple[int, set[int]]:
-        """Handle entries partition by partition, in order; an entry that meets an outage stops
-        its partition (the rest stay pending behind it). Returns how many were finished and
-        the partitions that are stuck behind an outage."""
+        """Handle these entries (``Backlog`` order: each person's in order, persons taking turns).
+        Returns how many were finished and the partitions stuck behind an outage."""
+        backlog = Backlog()
+        backlog.add(entries)
+        return self._serve(leases, backlog, retry_transient)
+
+    def _serve(self, leases: Leases, backlog: Backlog, retry_transient: bool,
+               until: float | None = None) -> tuple[int, set[int]]:
+        """Handle what the backlog holds, person by person in turn, until it is empty (or the
+        time ``until``, or a stop). An entry that meets an outage stops its partition: the rest
+        of it is dropped from the backlog and stays pending behind that entry, in order (without
+        ``retry_transient``, everything stops there). Returns how many were finished and the
+        partitions that are stuck."""
         stuck: set[int] = set()
-        by_partition: dict[int, list[Entry]] = defaultdict(list)
-        for entry in entries:
-            by_partition[entry.partition].append(entry)
         done = 0
-        for partition, items in by_partition.items():
-            for entry in items:
-                if self.stopping.is_set() and retry_transient:
-                    return done, stuck
-                if time.monotonic() >= leases.next_rebalance and retry_transient:
-                    self._rebalance(leases, keep=partition)  # more consumers came up: give some away
-                with leases.lock:
-                    if partition not in leases.held:
-                        break  # lost or given away: its new owner carries on from here
-                try:
-                    done_id = process(self.app, entry)
-                except Transient as exc:
-                    log.warning("event waits: %s did not answer; trying again shortly", exc)
-                    stuck.add(partition)
-                    if not retry_transient:
-                        raise
+        while backlog.size:
+            if retry_transient and (self.stopping.is_set() or (until is not None and time.monotonic() >= until)):
+                break
+            entry, event = backlog.pop()
+            partition = entry.partition
+            if retry_transient and time.monotonic() >= leases.next_rebalance:
+                self._rebalance(leases, keep=partition)  # more consumers came up: give some away
+            with leases.lock:
+                still_held = partition in leases.held
+            if not still_held:  # lost or given away: its new owner carries on from here
+                backlog.drop(partition)
+                continue
+            flood = self._flood(leases, backlog, entry, event)
+            if flood:
+                done += len(flood)
+                continue
+            try:
+                done_id = process(self.app, entry, event)
+            except Transient as exc:
+                log.warning("event waits: %s did not answer; trying again shortly", exc)
+                stuck.add(partition)
+                backlog.drop(partition)
+                if not retry_transient:
                     break
-                leases.acks.append((entry, done_id))  # acknowledged with the next read (``EventQueue.read``)
-                if done_id is not None:
-                    self.delivered.add(done_id)
-                self.handled += 1
-                done += 1
+                continue
+            leases.acks.append((entry, done_id))  # acknowledged with the next read (``EventQueue.read``)
+            if done_id is not None:
+                self.delivered.add(done_id)
+            self.handled += 1
+            done += 1
         return done, stuck
+
+    def _stale_message(self, entry: Entry, event: dict | None) -> bool:
+        """A fresh entry (never read before) of a message whose reply token went stale."""
+        return (entry.deliveries == 1 and event is not None and event.get("kind") in _FLOOD_KINDS
+                and bool(event.get("reply")) and bool(event.get("ts")) and _reply_token(self.app, event) is None)
+
+    def _flood(self, leases: Leases, backlog: Backlog, entry: Entry, event: dict | None) -> list[Entry]:
+        """A flood's stale messages (``FLOOD_WAITING``), answered once together and acknowledged
+        (with the next read) without a turn each; [] when this entry is no such thing."""
+        limit = self.app.config.get("EVENT_FLOOD_WAITING", FLOOD_WAITING)
+        if not limit or not self._stale_message(entry, event) or backlog.waiting(entry, event) < limit:
+            return []
+        run = [(entry, event)] + backlog.take_while(entry, event, self._stale_message)
+        user = event["user"]
+        try:
+            tell = self.queue.first_flood_notice(user, FLOOD_TELL_SECONDS)
+        except redis.RedisError:
+            tell = True  # better told twice than not at all
+        log.info("%s stale messages from %s (a flood) answered once%s", len(run), mask_user(user),
+                 "" if tell else " already")
+        if tell:
+            try:  # the token is stale: a push, keyed to the run's first event (sent once)
+                deliver(user, None, render([TextReply(messages.MANY_MESSAGES)]), key_base=event["id"] + ":many")
+            except Exception as exc:  # noqa: BLE001 - a courtesy; the messages are acknowledged regardless
+                log.warning("could not tell %s about the flood (%s)", mask_user(user), exc.__class__.__name__)
+        for flooded, flooded_event in run:  # remembered as done: a redelivery is ignored
+            leases.acks.append((flooded, flooded_event["id"]))
+            self.handled += 1
+        return [flooded for flooded, _event in run]
 
     def _rebalance(self, leases: Leases, keep: int | None = None) -> None:
         """Hold about ``partitions / live consumers`` leases: take free ones, give extras back
