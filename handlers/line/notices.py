@@ -9,14 +9,21 @@ How a run goes (``start_run``, then ``dispatch`` until nothing is queued):
    later run completes the month (``--whole-only`` refuses such a run instead, sending nothing).
 2. Write one delivery row per (account, month) *before* any push (``plan_month``; a unique
    constraint, so a re-run adds nothing).
-3. Hand queued rows out in batches: each batch is a claim token with a lease on its rows, and
-   one RQ job (``send_batch_job``) that pushes them a few at a time in threads. More workers on
-   more hosts send faster; the rate limit in Redis (``NOTICE_RATE_PER_SECOND``) holds across all.
+3. Hand queued rows out in batches: each batch is a claim token with a lease on its rows (renewed
+   while it works), and one RQ job (``send_batch_job``) that pushes them under the rate limit in
+   Redis (``NOTICE_RATE_PER_SECOND``, across all workers and hosts): it takes slots for as many
+   rows as it has idle threads (``NOTICE_CONCURRENCY`` at most) in one round trip, and hands each
+   row to a thread at its slot, never before (a batch that falls behind its slots gives them back
+   and takes new ones rather than burst). The batches of all workers take turns in short
+   windows, so more workers on more hosts send faster. The notice is rendered once per month
+   and due date and filled in per customer (``notice_template``); the bodies go out as bytes
+   through the SDK client's connection pool; outcomes are written a batch at a time.
 4. Each push carries ``X-Line-Retry-Key`` derived from its row, the same on every attempt: 409
    means LINE had already accepted it (sent). 5xx and timeouts are retried with backoff for less
    than the key's 24 hours, then marked failed for review. A 429 slows the whole run down; 429
-   "You have reached your monthly limit." stops it at once (a stop flag every job checks before
-   each push), and a later run completes the month.
+   "You have reached your monthly limit." stops it at once (a stop flag every batch checks when
+   it takes its slots; the batch that meets the refusal pushes none of its remaining rows), and
+   a later run completes the month.
 
 A run killed half-way leaves rows queued or leased: the next run (or a worker's tick) hands them
 out again once the lease runs out, and the retry key turns a push that did get through into a 409.
@@ -34,6 +41,7 @@ slow-down after a 429), ``bot:notices:active`` (months being sent), and per mont
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -42,18 +50,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
+import urllib3
+import urllib3.connectionpool
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from linebot.v3.messaging import ApiException, PushMessageRequest
+from linebot.v3.messaging import PushMessageRequest
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
+from bot import messages
 from bot.flows.notices import bill_notice
 from handlers import jobs
 from handlers.line.render import render_bill_notice
@@ -69,7 +80,7 @@ DEFAULTS = {
     "NOTICE_RATE_PER_SECOND": 200,  # LINE allows 2,000 pushes a second per channel; stay well under
     "NOTICE_HOUR": 10,  # Asia/Tokyo hour from which the month's run may start by itself
     "NOTICE_BATCH_SIZE": 200,  # rows per batch job
-    "NOTICE_CONCURRENCY": 8,  # pushes in flight per batch job (threads)
+    "NOTICE_CONCURRENCY": 64,  # pushes in flight per batch job at most (threads, started as the rate needs them)
     "NOTICE_LEASE_SECONDS": 300,  # how long a batch holds its rows before another may take them
     "NOTICE_RETRY_DELAYS": "10,60,300,1800,7200,21600",  # seconds between attempts after a 5xx/timeout
     "NOTICE_RETRY_WINDOW_SECONDS": 23 * 3600,  # LINE keeps a retry key 24 h; stop retrying before that
@@ -155,39 +166,59 @@ SLOW_KEY = "bot:notices:slow"
 
 
 # -- the global rate limit ---------------------------------------------------------------------
-# GCRA on Redis's own clock, so every worker on every host shares one schedule: each push takes
-# the next slot ``interval`` after the last; a caller more than ``burst`` seconds early waits.
-_RATE_SCRIPT = """
+# GCRA on Redis's own clock, so every worker on every host shares one schedule. A batch takes its
+# slots for as many rows as it has idle threads in one round trip (issue 22: it was four round
+# trips a push); the script also says whether the month was stopped, takes the slots out of
+# this run's quota budget (no budget key: no limit), and applies the slow-down after a 429.
+# It returns the slots granted (fewer than asked when the budget runs out; 0 and a stop when
+# the month was stopped), how long until the first, and the interval.
+_RESERVE_SCRIPT = """
+if redis.call('EXISTS', KEYS[4]) == 1 then return {0, 0, '0', '0'} end
+local slow = tonumber(redis.call('GET', KEYS[2]) or '1')
+local interval = 1 / (tonumber(ARGV[1]) * slow)
+local n = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local left = tonumber(redis.call('GET', KEYS[3]))
+  if left < n then n = math.max(left, 0) end
+  if n > 0 then redis.call('DECRBY', KEYS[3], n) end
+end
+if n <= 0 then return {1, 0, '0', string.format('%.9f', interval)} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local wait = tat - now - burst
-if wait > 0 then return tostring(wait) end
-redis.call('SET', KEYS[1], tostring(tat + interval), 'EX', 60)
-return '0'
+redis.call('SET', KEYS[1], string.format('%.6f', tat + n * interval), 'EX', math.ceil(n * interval) + 60)
+return {1, n, string.format('%.6f', tat - now), string.format('%.9f', interval)}
 """
-# Take one unit of this run's quota budget; 1 = go, 0 = the budget is spent. No budget key: no limit.
-_BUDGET_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
-if redis.call('DECR', KEYS[1]) < 0 then return 0 end
+# Give back quota budget that slots took but LINE never counted (refused, or never pushed).
+_REFUND_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) end
 return 1
 """
 
 
-def _acquire_rate(rate: float) -> None:
-    """Wait for this push's slot under the global rate (slowed while LINE answers 429)."""
-    redis = _redis()
-    slow = float(redis.get(SLOW_KEY) or 1.0)
-    interval = 1.0 / (rate * slow)
-    burst = min(0.05, 10 * interval)
-    while True:
-        wait = float(redis.eval(_RATE_SCRIPT, 1, RATE_KEY, repr(interval), repr(burst)))
-        if wait <= 0:
-            return
-        time.sleep(min(wait, 0.5))
+@dataclass(frozen=True)
+class Slots:
+    """What the rate limiter granted one batch: ``count`` pushes, the first ``delay`` seconds from
+    now, one every ``interval`` seconds after it; ``stopped``: the month's run was stopped."""
+
+    count: int
+    delay: float
+    interval: float
+    stopped: bool = False
+
+
+def reserve_slots(month: date, wanted: int, rate: float) -> Slots:
+    """One round trip for a run of pushes: the stop flag, the quota budget, the slow-down and the
+    global rate's slots (``wanted`` of them, or fewer when the budget runs out)."""
+    live, count, delay, interval = _redis().eval(_RESERVE_SCRIPT, 4, RATE_KEY, SLOW_KEY, _key(month, "budget"),
+                                                 _key(month, "stop"), repr(rate), wanted)
+    return Slots(int(count), float(delay), float(interval), stopped=not int(live))
+
+
+def _refund(month: date, count: int) -> None:
+    if count > 0:
+        _redis().eval(_REFUND_SCRIPT, 1, _key(month, "budget"), count)
 
 
 def _slow_down() -> None:
@@ -208,12 +239,59 @@ def _stop(month: date, reason: str) -> None:
         log.error("bill notices for %s stopped: %s", f"{month:%Y-%m}", reason)
 
 
+# -- the notice, rendered once a month --------------------------------------------------------
+_TOTAL_MARK = 918_273_645  # rendered in its place, then cut out: no bill is this large
+_CHECK_TOTALS = (0, -550, 5_280, 1_234_567_890)  # fills compared with direct renders before use
+
+
+def _message_json(month: date, total: int, due_date: date | None) -> str:
+    """The notice's message as JSON text, rendered directly (what the template must equal)."""
+    return json.dumps(render_bill_notice(bill_notice(month, total, due_date)))
+
+
+@dataclass(frozen=True)
+class NoticeTemplate:
+    """One month's notice (for one due date) rendered once and cut where the total goes, so a
+    customer's push body is a few joins instead of a render and the SDK's model round trip;
+    ``parts`` None: the total changes more than its own text, so every notice is rendered."""
+
+    billing_month: date
+    due_date: date | None
+    parts: tuple[str, ...] | None
+
+    def message_json(self, total: int) -> str:
+        """The notice's message for ``total`` as JSON text (``5,280円`` in both places it shows)."""
+        if self.parts is None:
+            return _message_json(self.billing_month, total, self.due_date)
+        return json.dumps(messages.signed_yen(total))[1:-1].join(self.parts)
+
+    def body(self, user_id: str, total: int) -> bytes:
+        """The ``POST /v2/bot/message/push`` body for one customer, as the SDK would have sent it."""
+        return (f'{{"to": {json.dumps(user_id)}, "messages": [{self.message_json(total)}], '
+                f'"notificationDisabled": false}}').encode()
+
+
+@functools.lru_cache(maxsize=64)
+def notice_template(month: date, due_date: date | None) -> NoticeTemplate:
+    """The month's template for one due date (a handful per month, so the cache stays small). It is
+    used only if filling it gives exactly the direct render for a few totals (zero, a discount,
+    a large one), and its body passes the SDK's own request model once."""
+    marked = _message_json(month, _TOTAL_MARK, due_date)
+    template = NoticeTemplate(month, due_date, tuple(marked.split(json.dumps(messages.signed_yen(_TOTAL_MARK))[1:-1])))
+    if template.parts is None or len(template.parts) < 2 or any(
+            template.message_json(total) != _message_json(month, total, due_date) for total in _CHECK_TOTALS):
+        log.warning("the bill notice cannot be filled in from a template; rendering each one")
+        template = NoticeTemplate(month, due_date, None)
+    PushMessageRequest.from_dict(json.loads(template.body("U" + "0" * 32, _CHECK_TOTALS[-1])))
+    return template
+
+
 # -- one push ----------------------------------------------------------------------------------
 SENT, RETRY, RATE_LIMITED, QUOTA, STOP, FAIL = "sent", "retry", "rate", "quota", "stop", "fail"
+PUSH_PATH = "/v2/bot/message/push"
 
 
-def _error_message(exc: ApiException) -> str:
-    body = exc.body
+def _error_message(body: bytes | str | None) -> str:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
@@ -222,31 +300,67 @@ def _error_message(exc: ApiException) -> str:
         return ""
 
 
-def push_notice(user_id: str, message: dict, retry_key: str, timeout: float) -> tuple[str, str]:
-    """Push one notice; return what happened (``SENT``, ``RETRY``, …) and the error's class name.
+@dataclass(frozen=True)
+class PushClient:
+    """Where prepared bodies go: a connection pool of the Messaging API client's own pool manager
+    (its TLS settings and proxy), the push URL and the client's credentials."""
 
-    Our own call rather than ``delivery.push_now``: the outcome must be recorded, and 409 (the
-    key was accepted before), 429 (slow down, or the monthly limit) and 4xx mean different things.
+    pool: urllib3.connectionpool.HTTPConnectionPool
+    target: str  # the request target: the push path (or the whole URL, through a plain-HTTP proxy)
+    headers: dict[str, str]
+
+
+def push_client(app: Flask | None = None) -> PushClient:
+    """The push client of this app, made once from ``line_messaging_api``'s ``ApiClient``, its
+    pool keeping as many connections alive as a batch has pushes in flight (the SDK keeps 10: more
+    would each open a connection and be thrown away, with a warning, after one push)."""
+    app = app or current_app
+    client = app.extensions.get("notice_push_client")
+    if client is None:
+        api = app.extensions["line_messaging_api"].api_client
+        url = api.configuration.host + PUSH_PATH
+        pool = api.rest_client.pool_manager.connection_from_url(
+            url, pool_kwargs={"maxsize": max(settings(app).concurrency, 10)})
+        headers = {**api.default_headers, "User-Agent": api.user_agent, "Content-Type": "application/json",
+                   "Accept": "application/json"}
+        # The request target as urllib3's PoolManager would write it: the path, or the whole URL
+        # to a plain-HTTP proxy.
+        through_proxy = pool.proxy is not None and pool.scheme == "http"
+        if through_proxy:
+            headers.update(getattr(api.rest_client.pool_manager, "proxy_headers", None) or {})
+        client = PushClient(pool, url if through_proxy else urllib3.util.parse_url(url).request_uri, headers)
+        app.extensions["notice_push_client"] = client
+    return client
+
+
+def push_notice(client: PushClient, body: bytes, retry_key: str, timeout: float) -> tuple[str, str]:
+    """Push one prepared notice body; return what happened (``SENT``, ``RETRY``, …) and the error.
+
+    The bytes go out as they are, through the SDK client's pool: the SDK would validate the
+    message into pydantic models and serialise it back, which cost more than everything else
+    a notice does (issue 22); the template was checked against those models once. 409 (the key
+    was accepted before), 429 (slow down, or the monthly limit) and 4xx mean different things.
     """
-    api = current_app.extensions["line_messaging_api"]
     try:
-        api.push_message_with_http_info(PushMessageRequest.from_dict({"to": user_id, "messages": [message]}),
-                                        x_line_retry_key=retry_key, _request_timeout=(2, timeout),
-                                        _preload_content=False)  # the answer's body is not needed
-        return SENT, ""
-    except ApiException as exc:
-        status = exc.status or 0
-        if status == 409:
-            return SENT, "http_409"
-        if status == 429:
-            return (QUOTA, "monthly_limit") if MONTHLY_LIMIT in _error_message(exc) else (RATE_LIMITED, "http_429")
-        if status >= 500:
-            return RETRY, f"http_{status}"
-        if status in (401, 403):
-            return STOP, f"http_{status}"
-        return FAIL, f"http_{status}"
+        response = client.pool.urlopen("POST", client.target, body=body,
+                                        headers={**client.headers, "X-Line-Retry-Key": retry_key},
+                                        timeout=urllib3.Timeout(connect=2, read=timeout), redirect=False,
+                                        assert_same_host=False)
     except Exception as exc:  # noqa: BLE001 - timeouts and connection errors: LINE may or may not have it
         return RETRY, exc.__class__.__name__[:60]
+    status = response.status
+    if 200 <= status < 300:
+        return SENT, ""
+    if status == 409:
+        return SENT, "http_409"
+    if status == 429:
+        return (QUOTA, "monthly_limit") if MONTHLY_LIMIT in _error_message(response.data) else (RATE_LIMITED,
+                                                                                                 "http_429")
+    if status >= 500:
+        return RETRY, f"http_{status}"
+    if status in (401, 403):
+        return STOP, f"http_{status}"
+    return FAIL, f"http_{status}"
 
 
 @dataclass(frozen=True)
@@ -261,40 +375,29 @@ class Outcome:
     attempted: bool = True
 
 
-def _send_one(target: store.NoticeTarget, config: NoticeSettings) -> Outcome:
-    """Push one claimed row's notice (unless it must be skipped) and say what became of it."""
-    month = target.billing_month
-    redis = _redis()
-    if stop_reason(month):
-        return Outcome("release", target.delivery_id, _now())
+def _before_push(target: store.NoticeTarget, config: NoticeSettings, now: datetime) -> Outcome | None:
+    """A row that is not to be pushed (skipped, or past the retry key's life), or None."""
     reason = (store.UNLINKED if target.line_user_id is None else store.OPTED_OUT if not target.notices_enabled
               else store.BLOCKED if target.blocked else "no_statement" if target.total is None else None)
     if reason:
-        return Outcome("skipped", target.delivery_id, _now(), reason)
-    now = _now()
+        return Outcome("skipped", target.delivery_id, now, reason)
     window = timedelta(seconds=config.retry_window_seconds)
     if target.first_attempt_at is not None and now - target.first_attempt_at >= window:
         return Outcome("failed", target.delivery_id, now, "retry_window_expired", attempted=False)
-    budget = _key(month, "budget")
-    if not redis.eval(_BUDGET_SCRIPT, 1, budget):
-        _stop(month, "quota")
-        return Outcome("release", target.delivery_id, now)
-    message = render_bill_notice(bill_notice(month, target.total or 0, target.due_date))
-    _acquire_rate(config.rate)
-    outcome, error = push_notice(target.line_user_id or "", message, store.retry_key(target.account_id, month),
-                                 config.push_timeout)
-    now = _now()
+    return None
+
+
+def _after_push(target: store.NoticeTarget, config: NoticeSettings, outcome: str, error: str,
+                now: datetime) -> Outcome:
+    """The row's outcome from what LINE answered (a stop or slow-down is the batch's business)."""
     if outcome == SENT:
         return Outcome("sent", target.delivery_id, now)
-    if outcome in (QUOTA, STOP, RATE_LIMITED) and redis.exists(budget):
-        redis.incr(budget)  # LINE refused it: it used no quota
     if outcome in (QUOTA, STOP):
-        _stop(month, "quota" if outcome == QUOTA else "unauthorized")
         return Outcome("release", target.delivery_id, now)
     if outcome == RATE_LIMITED:
-        _slow_down()
         return Outcome("retry", target.delivery_id, now, error, now + timedelta(seconds=1), attempted=False)
     if outcome == RETRY:
+        window = timedelta(seconds=config.retry_window_seconds)
         attempt = target.attempts + 1
         first = target.first_attempt_at or now
         delay = config.retry_delays[attempt - 1] if attempt <= len(config.retry_delays) else None
@@ -315,6 +418,8 @@ def _write_outcomes(token: str, outcomes: list[Outcome]) -> None:
     with _db().begin() as session:
         sent = [o.delivery_id for o in outcomes if o.action == "sent"]
         store.record_sent(session, sent, max(o.at for o in outcomes))
+        released = [o.delivery_id for o in outcomes if o.action == "release"]
+        store.release_many(session, released, token)
         for o in outcomes:
             if o.action == "retry":
                 store.record_retry(session, o.delivery_id, token, o.at, o.retry_at or o.at, o.error, o.attempted)
@@ -322,59 +427,180 @@ def _write_outcomes(token: str, outcomes: list[Outcome]) -> None:
                 store.record_failed(session, o.delivery_id, token, o.at, o.error, o.attempted)
             elif o.action == "skipped":
                 store.record_skipped(session, o.delivery_id, token, o.error)
-            elif o.action == "release":
-                store.release(session, o.delivery_id, token)
 
 
 FLUSH_SECONDS = 0.2  # outcomes are written at least this often (and a batch's last ones at its end)
+SLOT_TICK = 0.002  # a batch hands out the rows whose slots have come at most this often (never early)
+LATE_SECONDS = 0.05  # rows this late for their slots take new ones (the old per-push limiter's burst)
+
+
+class _Batch:
+    """One batch at work: its rows' outcomes, and what stops or slows its remaining pushes."""
+
+    def __init__(self, app: Flask, token: str, config: NoticeSettings, month: date) -> None:
+        self.app, self.token, self.config, self.month = app, token, config, month
+        self.clock = app.config.get("CLOCK") or (lambda: datetime.now(TOKYO))
+        self.client = push_client(app)
+        self.lock = threading.Lock()
+        self.done: list[Outcome] = []
+        self.halted = ""  # "stop": the month was stopped; "slow": LINE said 429; the rest waits
+        self.unused = 0  # slots taken from the quota budget whose notice LINE did not count
+        self.in_flight = 0  # rows handed to a thread and not done yet
+
+    def add(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.done.append(outcome)
+
+    def push(self, target: store.NoticeTarget) -> None:
+        """Push one row (its slot has come), unless the batch was halted meanwhile."""
+        try:
+            self._push(target)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _push(self, target: store.NoticeTarget) -> None:
+        if self.halted:
+            self.hold(target)
+            return
+        template = notice_template(target.billing_month, target.due_date)
+        body = template.body(target.line_user_id or "", target.total or 0)
+        outcome, error = push_notice(self.client, body, store.retry_key(target.account_id, target.billing_month),
+                                     self.config.push_timeout)
+        if outcome in (QUOTA, STOP, RATE_LIMITED):
+            with self.lock:
+                self.unused += 1  # LINE refused it: it used no quota
+                first = not self.halted
+                self.halted = self.halted or ("slow" if outcome == RATE_LIMITED else "stop")
+            with self.app.app_context():
+                if outcome == RATE_LIMITED and first:
+                    _slow_down()
+                elif outcome != RATE_LIMITED:
+                    _stop(self.month, "quota" if outcome == QUOTA else "unauthorized")
+        self.add(_after_push(target, self.config, outcome, error, self.clock()))
+
+    def hold(self, target: store.NoticeTarget) -> None:
+        """A row not pushed because the batch halted: back to the queue (after a 429, in a second)."""
+        now = self.clock()
+        with self.lock:
+            self.unused += 1
+            slow = self.halted == "slow"
+        self.add(Outcome("retry", target.delivery_id, now, "http_429", now + timedelta(seconds=1), attempted=False)
+                 if slow else Outcome("release", target.delivery_id, now))
+
+    def flush(self) -> None:
+        with self.lock:
+            taken = self.done[:]
+            del self.done[:]
+        _write_outcomes(self.token, taken)
+
+    def renew(self) -> None:
+        """The rows stay this batch's while it works, however slow the machine."""
+        try:
+            with _db().begin() as session:
+                store.renew_lease(session, self.token, self.clock(), self.config.lease_seconds)
+        except SQLAlchemyError as exc:  # the next renewal tries again; at worst the rows are handed out twice
+            log.warning("bill notice lease not renewed (%s)", exc.__class__.__name__)
 
 
 def send_batch_job(token: str) -> None:
-    """The job for one batch: push its rows a few at a time in threads; outcomes are written
-    every fraction of a second, so a batch of hundreds costs a handful of transactions."""
+    """The job for one batch: its rows pushed at slots under the global rate, a few at a time in
+    threads (``_push_at_slots``); outcomes are written every fraction of a second, so a batch of
+    hundreds costs a handful of transactions and a few round trips to the rate limiter."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = settings(app)
     with _db().begin() as session:
         targets = store.take_batch(session, token, _now(), config.lease_seconds)
     if not targets:
         return
-    done: list[Outcome] = []
-    lock = threading.Lock()
+    batch = _Batch(app, token, config, targets[0].billing_month)  # a claim holds one month's rows
+    now = _now()
+    sendable = []
+    for target in targets:
+        early = _before_push(target, config, now)
+        if early is None:
+            sendable.append(target)
+        else:
+            batch.add(early)
+    if sendable:
+        _push_at_slots(batch, sendable)
+    batch.flush()
+    _refund(batch.month, batch.unused)
 
-    def run(target: store.NoticeTarget) -> None:
-        with app.app_context():
-            try:
-                outcome = _send_one(target, config)
-            except Exception as exc:  # noqa: BLE001 - the row stays leased; a later dispatch hands it out again
-                log.error("bill notice not sent (%s); it will be handed out again", exc.__class__.__name__)
-                return
-        with lock:
-            done.append(outcome)
 
-    def flush() -> None:
-        with lock:
-            taken = done[:]
-            del done[:]
-        _write_outcomes(token, taken)
+def _push_at_slots(batch: _Batch, sendable: list[store.NoticeTarget]) -> None:
+    """Push the rows at slots of the global rate, never before their slot, writing the outcomes
+    and renewing the lease as it goes; after a stop or a 429 the rest are held back.
 
-    def renew() -> None:  # the rows stay this batch's while it works, however slow the machine
-        try:
-            with _db().begin() as session:
-                store.renew_lease(session, token, _now(), config.lease_seconds)
-        except SQLAlchemyError as exc:  # the next renewal tries again; at worst the rows are handed out twice
-            log.warning("bill notice lease not renewed (%s)", exc.__class__.__name__)
-
+    Slots are taken for as many rows as there are idle threads, in one round trip (the stop flag
+    and the quota budget with them), so the batches of all workers take turns in short windows
+    and each worker sends its share; threads are started only while all are busy, up to
+    ``NOTICE_CONCURRENCY``. A row that could not be handed out within ``LATE_SECONDS`` of its
+    slot (the machine stalled) does not go at once with the rows behind it: the rest of those
+    slots are given back and taken anew, so a late batch never bursts past the rate."""
+    config, month = batch.config, batch.month
+    threads = min(config.concurrency, len(sendable))
     renew_every = config.lease_seconds / 3
-    renewed = time.monotonic()
-    with ThreadPoolExecutor(max_workers=min(config.concurrency, len(targets)), thread_name_prefix="notice") as pool:
-        pending_futures = {pool.submit(run, target) for target in targets}
-        while pending_futures:
-            _finished, pending_futures = wait(pending_futures, timeout=min(FLUSH_SECONDS, renew_every))
-            flush()
-            if pending_futures and time.monotonic() - renewed >= renew_every:
-                renew()
-                renewed = time.monotonic()
-    flush()
+    renewed = next_flush = time.monotonic()
+    waiting = list(reversed(sendable))  # rows without a slot yet, the next one last
+    slotted: list[tuple[float, store.NoticeTarget]] = []  # (slot, row) taken, not handed out yet
+    futures: set = set()
+
+    def check(finished) -> None:
+        for future in finished:
+            if future.exception() is not None:  # the row stays leased; a later dispatch hands it out
+                log.error("bill notice not sent (%s); it will be handed out again",
+                          future.exception().__class__.__name__)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="notice") as pool:
+        while waiting or slotted or futures:
+            idle = threads - batch.in_flight - len(slotted)
+            if waiting and not slotted and idle > 0 and not batch.halted:
+                wanted = min(idle, len(waiting))
+                slots = reserve_slots(month, wanted, config.rate)
+                if slots.stopped:
+                    batch.halted = batch.halted or "stop"
+                elif slots.count < wanted:  # this run's share of the quota is spent
+                    _stop(month, "quota")
+                    now = _now()
+                    for target in waiting[:len(waiting) - slots.count]:
+                        batch.add(Outcome("release", target.delivery_id, now))
+                    del waiting[:len(waiting) - slots.count]
+                first = time.monotonic() + slots.delay
+                slotted = [(first + n * slots.interval, waiting.pop()) for n in range(slots.count)]
+                slotted.reverse()  # the next one last
+            now = time.monotonic()
+            if slotted and now - slotted[-1][0] > LATE_SECONDS and not batch.halted:
+                _refund(month, len(slotted))  # too late for these slots: take new ones
+                waiting.extend(target for _slot, target in slotted)
+                slotted = []
+                continue
+            while slotted and slotted[-1][0] <= now and not batch.halted:
+                with batch.lock:
+                    batch.in_flight += 1
+                futures.add(pool.submit(batch.push, slotted.pop()[1]))
+            if batch.halted:
+                for _slot, target in reversed(slotted):
+                    batch.hold(target)  # slots paid for: given back at the end
+                now_tokyo = _now()
+                for target in reversed(waiting):
+                    batch.add(Outcome("release", target.delivery_id, now_tokyo))
+                slotted, waiting = [], []
+            if now >= next_flush:
+                finished = {future for future in futures if future.done()}
+                check(finished)
+                futures -= finished
+                batch.flush()
+                if now - renewed >= renew_every:
+                    batch.renew()
+                    renewed = now
+                next_flush = now + min(FLUSH_SECONDS, renew_every)
+            if slotted:  # rows are handed out a tick's worth at a time: fewer wake-ups
+                time.sleep(max(SLOT_TICK, min(next_flush, slotted[-1][0]) - time.monotonic()))
+            elif futures:  # rows left: until a thread comes back from LINE; none: until all have
+                finished, futures = wait(futures, timeout=max(0.0, next_flush - time.monotonic()),
+                                         return_when=FIRST_COMPLETED if waiting else ALL_COMPLETED)
+                check(finished)
 
 
 # -- runs --------------------------------------------------------------------------------------
