@@ -198,7 +198,7 @@ def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
 # entry's answer is given, and the intent's action beside it (the reminder page's link, the
 # registration's first question, the bill list).
 OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
-             intent_names.REGISTER: frozenset({"register", "mypage"}),
+             intent_names.REGISTER: frozenset({"mypage"}),  # and registering or a first login: see below
              intent_names.BILL_LIST: frozenset({"period"}),
              intent_names.HELP: frozenset({"mypage", "help"})}
 # 「マイページの登録方法は？」 asks how registering works: the operator's own entry explains it, and the
@@ -211,24 +211,16 @@ def _operators_own(a: Analysis, intent: IntentScore, best: FaqMatch | None, inde
                    thresholds: Thresholds) -> bool:
     """The operator's FAQ has its own entry for what the intent does (「パスワードを忘れたときは？」)."""
     needed = OWN_WORDS.get(intent.intent)
-    if _operators_first_steps(a, intent, best, index, thresholds):
-        return True
     # The intent already says what the text is about: the best entry need only be near and name it.
     if not (needed and best is not None and index is not None and best.score >= thresholds.faq_suggest
             and needed <= index.concepts(best.entry)):
         return False
-    if intent.intent == intent_names.REGISTER:  # the entry on how to register, not on what it needs or costs
-        return bool(_ASKS_HOW.search(a.core)) and not index.topics(best.entry)
+    if intent.intent == intent_names.REGISTER:
+        # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
+        # 入るの」), not on what it needs or costs, and a text that asks how.
+        return bool(index.concepts(best.entry) & {"register", "start"}) and bool(_ASKS_HOW.search(a.core)) \
+            and not index.topics(best.entry)
     return True
-
-
-def _operators_first_steps(a: Analysis, intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None,
-                           thresholds: Thresholds) -> bool:
-    """「マイページ初めてなんだけどどうやって入るの」 beside the operator's entry on a first login."""
-    if intent.intent != intent_names.REGISTER or best is None or index is None or best.score < thresholds.faq_suggest:
-        return False
-    own = index.concepts(best.entry)
-    return {"mypage", "start"} <= own and bool(_ASKS_HOW.search(a.core)) and not index.topics(best.entry)
     return True
 
 

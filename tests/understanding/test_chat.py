@@ -74,12 +74,16 @@ def test_forgot_password_gets_the_reminder_link(line_user, default_faq, app):
         "http://localhost/reminder" in str(m) for m in replies)
 
 
-def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(line_user, runner, tmp_path):
+def import_one_entry(runner, tmp_path, row: str) -> None:
+    """An operator's FAQ of one entry (``id,question,answer,link``), imported as an operator would."""
     faq = tmp_path / "faq.csv"
-    faq.write_text("id,question,answer,link\n"
-                   "pw,マイページのパスワードを忘れました,ログイン画面の「パスワードをお忘れの方」から再設定できます。,"
-                   "https://other.example/pw\n", encoding="utf-8")
+    faq.write_text(f"id,question,answer,link\n{row}\n", encoding="utf-8")
     assert runner.invoke(args=["import-faq", str(faq)]).exit_code == 0
+
+
+def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(line_user, runner, tmp_path):
+    import_one_entry(runner, tmp_path, "pw,マイページのパスワードを忘れました,"
+                     "ログイン画面の「パスワードをお忘れの方」から再設定できます。,https://other.example/pw")
     replies = line_user.say("ぱすわーど　わすれました")
     assert texts(replies)[0] == "ログイン画面の「パスワードをお忘れの方」から再設定できます。"
     assert any("https://other.example/pw" in t for t in texts(replies))
@@ -91,11 +95,8 @@ def test_an_operators_own_entry_on_how_to_register_is_answered_and_the_registrat
                                                                                             tmp_path):
     """「マイページの登録方法は？」 with the operator's own entry on it: its answer, then the registration's
     first question; the next message is the customer number, as when registering from the menu."""
-    faq = tmp_path / "faq.csv"
-    faq.write_text("id,question,answer,link\n"
-                   "how,マイページの登録方法を教えてください,お客様番号と電話番号をご用意のうえ、登録ページからお進みください。,"
-                   "https://other.example/register\n", encoding="utf-8")
-    assert runner.invoke(args=["import-faq", str(faq)]).exit_code == 0
+    import_one_entry(runner, tmp_path, "how,マイページの登録方法を教えてください,お客様番号と電話番号をご用意のうえ、"
+                     "登録ページからお進みください。,https://other.example/register")
     replies = line_user.say("マイページの登録のしかた教えて")
     said = texts(replies)
     assert said[0] == "お客様番号と電話番号をご用意のうえ、登録ページからお進みください。"
