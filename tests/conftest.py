@@ -166,6 +166,9 @@ def served_app(config_for):
     finally:
         server.shutdown()
         server.server_close()
+        worker = application.extensions.get("event_worker")  # started by the first request served
+        if worker is not None:
+            worker.stop(timeout=5)
         runner = application.extensions.get("job_runner")
         if runner is not None:
             runner.pool.shutdown(wait=True)

@@ -59,6 +59,9 @@ from storage.state import StateUnavailable
 
 log = logging.getLogger(__name__)
 TOKYO = ZoneInfo("Asia/Tokyo")
+# Consumers pick free partitions in an order of their own, from a generator of their own: drawing from
+# the global one would change the state that other code (and test frameworks) rely on.
+_LEASE_ORDER = random.Random()
 
 REPLY_TOKEN_MAX_AGE_SECONDS = 50  # LINE promises a reply token for about a minute, no more
 LOADING_AFTER_SECONDS = 0.5  # show the loading animation only when a turn takes noticeable time
@@ -735,7 +738,7 @@ class EventWorker:
                     leases.held.discard(partition)
             return
         candidates = [p for p in range(self.queue.partitions) if p not in held]
-        random.shuffle(candidates)
+        _LEASE_ORDER.shuffle(candidates)
         for partition in candidates:
             if len(held) >= fair:
                 break
