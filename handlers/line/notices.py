@@ -171,9 +171,13 @@ SLOW_KEY = "bot:notices:slow"
 # trips a push); the script also says whether the month was stopped, takes the slots out of
 # this run's quota budget (no budget key: no limit), and applies the slow-down after a 429.
 # It returns the slots granted (fewer than asked when the budget runs out; 0 and a stop when
-# the month was stopped), how long until the first, and the interval.
+# the month was stopped), how long until the first, and the interval. A run stopped because its
+# own budget ran out (``budget``) still grants what was given back to the budget: a batch whose
+# slots came too late returns them and takes new ones for rows the budget had already paid for.
+# LINE's own "monthly limit" (``quota``) stops everything.
 _RESERVE_SCRIPT = """
-if redis.call('EXISTS', KEYS[4]) == 1 then return {0, 0, '0', '0'} end
+local stop = redis.call('GET', KEYS[4])
+if stop and stop ~= 'budget' then return {0, 0, '0', '0'} end
 local slow = tonumber(redis.call('GET', KEYS[2]) or '1')
 local interval = 1 / (tonumber(ARGV[1]) * slow)
 local n = tonumber(ARGV[2])
@@ -228,14 +232,26 @@ def _slow_down() -> None:
     redis.set(SLOW_KEY, repr(slow), ex=30)
 
 
+BUDGET = "budget"  # the stop reason when this run's share of the quota is spent (LINE's: ``quota``)
+
+
 def stop_reason(month: date) -> str | None:
-    """Why the month's run was stopped (``quota``, ``unauthorized``), or None."""
+    """Why the month's run was stopped (``budget``, ``quota``, ``unauthorized``), or None."""
     value = _redis().get(_key(month, "stop"))
     return value.decode() if isinstance(value, bytes) else value
 
 
+# The first reason stays, except that LINE's own refusal outranks a spent budget of ours.
+_STOP_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current and (current ~= 'budget' or ARGV[1] == 'budget') then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
 def _stop(month: date, reason: str) -> None:
-    if _redis().set(_key(month, "stop"), reason, ex=KEY_TTL, nx=True):
+    if _redis().eval(_STOP_SCRIPT, 1, _key(month, "stop"), reason, KEY_TTL):
         log.error("bill notices for %s stopped: %s", f"{month:%Y-%m}", reason)
 
 
@@ -561,7 +577,7 @@ def _push_at_slots(batch: _Batch, sendable: list[store.NoticeTarget]) -> None:
                 if slots.stopped:
                     batch.halted = batch.halted or "stop"
                 elif slots.count < wanted:  # this run's share of the quota is spent
-                    _stop(month, "quota")
+                    _stop(month, BUDGET)
                     now = _now()
                     for target in waiting[:len(waiting) - slots.count]:
                         batch.add(Outcome("release", target.delivery_id, now))
@@ -854,7 +870,7 @@ def notify_bills_command(month_text: str, dry_run: bool, whole_only: bool, parti
     line, queued, failed = _summary(month, before, after)
     click.echo(line)
     reason = stop_reason(month)
-    if reason == "quota" and queued:
+    if reason in ("quota", BUDGET) and queued:
         click.echo(f"stopped: the monthly message quota is reached; {queued:,} notices left to send. "
                    "Run again when the quota allows (nothing is sent twice).")
         raise click.exceptions.Exit(1)
