@@ -73,6 +73,9 @@ _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使え�
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
 _OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|"
                          r"給料|年金の額")
+# The price of something no operator sells (「お城の入場料っていくら？」): not a bill of ours.
+_OTHER_PRICE = re.compile(r"入場料|入園料|入館料|拝観料|駐車料|駐車場代|授業料|送料|運賃|交通費|チケット|参加費|"
+                          r"入場券|乗車券|宿泊|ホテル代|診察代|治療費")
 _ADDING = re.compile(r"増え|足し|足す|追加|加え|付け")
 _REISSUE = re.compile(r"なくし|無くし|失くし|紛失|再発行|もう一回|もう一度|もういっかい|郵送|印刷|発行")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
@@ -106,6 +109,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
     if slot is None and _IMPOSSIBLE_MONTH.search(a.text):
         return []  # 「13月の料金」: not this month's bill; not understood, with the menu offered
     topics = c & (FAQ_TOPICS | {"elsewhere", "register", "notice", "link", "person"})
+    if _OTHER_PRICE.search(a.text) and "ours" not in c:
+        topics = topics | {"elsewhere"}
     if asked_for_bill and not topics & PROBLEMS:
         topics = topics - SERVICES  # 「ネット代とテレビ代あわせていくら？」 names the services, asks the bill
     if "cost" in c and c & {"mypage", "register"}:
@@ -130,7 +135,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
         return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
                             why="bill words + stop: the monthly notice")]
     if slot is not None and _AMOUNT.search(a.core) and not topics & {"notice", "invoice"} \
-            and not ("elsewhere" in topics and _OTHER_BILL.search(a.text)):
+            and not ("elsewhere" in topics and _OTHER_BILL.search(a.text)) \
+            and not (slot.offset is not None and slot.offset > 0 and topics):  # 「コース上げたら来月いくら？」
         # 「引越しの準備で…今月の請求いくらになってる？」「年金暮らしで…今月の請求額は？」 ask the amount all
         # the same; 「先月の電気代いくら？」 asks another company's.
         topics = set()
@@ -234,7 +240,7 @@ def _forgot(a: Analysis) -> list[IntentScore]:
     if "cant_login" in c and not c & (FAQ_TOPICS - {"trouble"}) \
             and not ({"mail", "not_arrive"} <= c and "credential" not in c):  # not 「NHKの分、一緒にできへんの？」
         return [IntentScore(FORGOT, LIKELY + 0.05, why="cannot log in")]
-    if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register"}:
+    if "credential" in c and "mypage" in c and "question" in c and not c & {"change", "register", "start"}:
         return [IntentScore(FORGOT, LIKELY, why="asks for the My Page ID or password")]
     return []
 

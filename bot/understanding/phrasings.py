@@ -69,8 +69,17 @@ def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
         entry = found[0].entry
         topics = index.topics(entry)
         if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
-            borrowed[entry.id].extend(text for text in texts if text.concepts & topics)
+            borrowed[entry.id].extend(text for text in texts if text.concepts & topics
+                                      and not _elsewhere(index, text, entry))
     return borrowed
+
+
+def _elsewhere(index: FaqIndex, text: Analysis, entry: FaqEntry) -> bool:
+    """Whether the operator's own words clearly send ``text`` to another entry than ``entry``: a
+    phrasing lent for 「機器の故障」 (「リモコンなくした」) stays with this FAQ's own 「リモコン」 entry."""
+    found = index.search(text, limit=2)
+    return bool(found) and found[0].entry.id != entry.id and found[0].score >= MAP_MIN and (
+        len(found) < 2 or found[0].score >= MAP_LEAD * found[1].score)
 
 
 class BorrowingIndex(FaqIndex):

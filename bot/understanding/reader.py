@@ -203,8 +203,8 @@ OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.HELP: frozenset({"mypage", "help"})}
 # 「マイページの登録方法は？」 asks how registering works: the operator's own entry explains it, and the
 # registration starts beside it. 「マイページに登録したい」 only starts it.
-_ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうすれば|どうしたら|どうすん|手順|しかた|仕方|"
-                       r"どこから|どっから|どこで|流れ|どがんす|どないし")
+_ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうやる|どうやん|どうすれば|どうしたら|"
+                       r"どうすん|手順|しかた|仕方|どこから|どっから|どこで|流れ|どがんす|どないし")
 
 
 def _operators_own(a: Analysis, intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None,
@@ -219,8 +219,7 @@ def _operators_own(a: Analysis, intent: IntentScore, best: FaqMatch | None, inde
         # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
         # 入るの」), not on what it needs or costs, and a text that asks how.
         return bool(index.concepts(best.entry) & {"register", "start"}) and bool(_ASKS_HOW.search(a.core)) \
-            and not index.topics(best.entry)
-    return True
+            and (not index.topics(best.entry) or bool(_ASKS_HOW.search(best.entry.question)))
     return True
 
 
