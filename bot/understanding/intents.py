@@ -78,6 +78,7 @@ _OTHER_PRICE = re.compile(r"入場料|入園料|入館料|拝観料|駐車料|�
                           r"入場券|乗車券|宿泊|ホテル代|診察代|治療費")
 _ADDING = re.compile(r"増え|足し|足す|追加|加え|付け")
 _REISSUE = re.compile(r"なくし|無くし|失くし|紛失|再発行|もう一回|もう一度|もういっかい|郵送|印刷|発行")
+_INTO_THIS_CHAT = re.compile(r"(この|こちらの)(line|ライン|トーク|アカウント)(に|で|から|と)")
 _WANTS_IT_IN_LINE = re.compile(r"使えるように|見たい|見れるように|見られるように|連携して|つなげて|繋げて|一緒に")
 _UNDO = re.compile(r"元に戻|もとに戻|取り消|間違えて連携|間違って連携")
 _IMPOSSIBLE_MONTH = re.compile(r"\d+\s?月|\d{4}\s?[/\-.]\s?\d+")
@@ -130,7 +131,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
             return []
         return [_bill_for_slot(slot, LIKELY, "a month alone")]
     if "stop" in c and slot is None and not topics - {"notice"} and not c & {"cancel", "link"} \
-            and not _RESUME_STRONG.search(a.core):
+            and not _RESUME_STRONG.search(a.core) and not _ON_OR_OFF.search(a.core) \
+            and not {"settings", "question"} <= c:  # 「請求のお知らせ、オフにしてたっけ？確認したい」 asks
         # 「毎月くる請求のやつ、オフにしといて」: stopping something about the bill is the notice
         return [IntentScore(NOTICES_STOP, SURE if c & {"notice", "line"} else LIKELY,
                             why="bill words + stop: the monthly notice")]
@@ -193,6 +195,9 @@ def _links(a: Analysis) -> list[IntentScore]:
         return []
     if not explicit and both and "stop" in c:  # 「このラインとマイページ切り離して」
         explicit = True
+    if not explicit and both and "credential" in c and not c & {"forget", "cant_login", "stop"} \
+            and _INTO_THIS_CHAT.search(a.text):  # 「マイページのIDでこのLINEにログインしたい」
+        explicit = True
     if not explicit and "already" in c and "line" in c and "stop" not in c:
         # 「IDはあるからLINEでも見たい」 asks for the link; 「LINEでは何をすれば？」 is the FAQ's question.
         wants = bool(_WANTS_IT_IN_LINE.search(a.text))
@@ -200,7 +205,9 @@ def _links(a: Analysis) -> list[IntentScore]:
     if not explicit:
         return []
     # 「ネットのマイページ」 is the web My Page; a phone's 機種変更 is only why they unlink.
-    aside = bool(c & (FAQ_TOPICS | {"cost"}) - {"cancel"} - (SERVICES if "mypage" in c or "line" in c else set()))
+    # 「LINEとお客様番号を紐付けたい」: the customer number or holder is what is linked, not a topic.
+    aside = bool(c & (FAQ_TOPICS | {"cost"}) - {"cancel"} - (SERVICES if "mypage" in c or "line" in c else set())
+                 - ({"customer_number", "name"} if "line" in c and "link" in c else set()))
     if "stop" in c or "cancel" in c or _UNDO.search(a.text):
         return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
     return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]

@@ -368,3 +368,18 @@ def test_next_months_price_after_a_course_change_is_a_question_not_a_bill(faq_in
     assert reading.intent not in (intents.BILL_MONTH, intents.BILL_THIS_MONTH), explain(reading)
     assert reading.faq is not None and reading.faq.entry.id == "course_change", explain(reading)
     assert "late" in analyse("口座にお金入れ忘れてた").concepts
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("請求のお知らせ、オフにしてたっけ？確認したい", intents.NOTICES_SETTINGS),  # asks the setting, stops nothing
+    ("料金のお知らせ、オンかオフか確認したい", intents.NOTICES_SETTINGS),
+    ("毎月金額送ってくるやつ、止めたい", intents.NOTICES_STOP),
+    ("以前作ったマイページのIDでこのラインからログインしたい", intents.LINK),
+    ("LINEとお客様番号を紐付けたい", intents.LINK),  # the number is what is linked, not a topic
+    ("マイページのログインがうまくいかないです", intents.FORGOT),
+    ("機械じゃ話にならん、人出して", intents.HANDOFF),
+    ("おっはー☀", intents.GREETING), ("らじゃー！", intents.THANKS),
+])
+def test_intents_people_word_their_own_way(faq_index, text, intent):
+    reading = read(text, faq_index)
+    assert reading.intent == intent, explain(reading)
