@@ -76,7 +76,9 @@ def _env_config(instance_path: str) -> dict:
         # The official account's basic ID (@...): the add-friend link and QR code on the web pages.
         "LINE_BASIC_ID": env.get("LINE_BASIC_ID") or ("@aicomkoka" if demo else None),
         "SMTP_URL": env.get("SMTP_URL") or None,
-        "MAIL_FROM": env.get("MAIL_FROM") or "AICOM Koka MyPage <noreply@aicom-koka.jp>",
+        # The sender's name in Japanese (the glossary's brand, bot.messages.MAIL_SENDER_NAME); the mail
+        # code encodes it for the header (RFC 2047), so it reads the same in every mail program.
+        "MAIL_FROM": env.get("MAIL_FROM") or "あいコムこうかマイページ <noreply@aicom-koka.jp>",
         "REGISTRATION_LINK_TTL_SECONDS": _int_setting(env, "REGISTRATION_LINK_TTL_SECONDS", 86400),
         "SLACK_BOT_TOKEN": env.get("SLACK_BOT_TOKEN") or None,
         "SLACK_SIGNING_SECRET": env.get("SLACK_SIGNING_SECRET") or None,

@@ -3,8 +3,9 @@
 The printed guide's お客様メニューリスト becomes the panel under the chat. Newcomers (not yet
 linked to a My Page account) get registration first; linked customers get their bills.
 A tap does what typing does: each area sends the same words a customer could type (every
-word is one the flows understand, see ``tests/bot/test_menus.py``), except マイページ,
-which opens the web My Page.
+word is one the flows understand, see ``tests/bot/test_voice.py``), except マイページ,
+which opens the web My Page. Labels and captions follow the glossary in ``bot.messages``: the
+way to a person is labelled and sends 「オペレーターと話す」, the words every message names.
 
 Areas are in pixels of LINE's canvas (2500 wide; 1686 or 843 high). The LINE edge turns
 this into a rich menu object and draws the image from the same values, so the picture and
@@ -14,6 +15,8 @@ the tappable areas cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bot import messages
 
 NEWCOMER = "newcomer"
 LINKED = "linked"
@@ -91,7 +94,7 @@ NEWCOMER_MENU = Menu(
              primary=True),
         Area(*_bottom[0], "ログインして連携", "マイページをお使いの方", "link", SendText("ログインして連携")),
         Area(*_bottom[1], "よくある質問", "登録の前に", "question", SendText("よくある質問")),
-        Area(*_bottom[2], "お問い合わせ", "担当者と話す", "chat", SendText("問い合わせ")),
+        Area(*_bottom[2], messages.QR_OPERATOR, messages.STAFFED_HOURS, "chat", SendText(messages.QR_OPERATOR)),
     ),
 )
 
@@ -102,11 +105,11 @@ LINKED_MENU = Menu(
     height=FULL_HEIGHT,
     chat_bar_text="メニュー",
     areas=(
-        Area(*_cells[0], "今月の料金", "ご請求額と明細", "yen", SendText("今月の料金"), primary=True),
-        Area(*_cells[1], "料金一覧", "最大12か月分", "list", SendText("料金一覧")),
-        Area(*_cells[2], "通知設定", "請求のお知らせ", "bell", SendText("通知設定")),
+        Area(*_cells[0], "今月の料金", "ご請求金額と明細", "yen", SendText("今月の料金"), primary=True),
+        Area(*_cells[1], "料金一覧", "最大1年間", "list", SendText("料金一覧")),
+        Area(*_cells[2], "通知設定", "ご請求のお知らせ", "bell", SendText("通知設定")),
         Area(*_cells[3], "マイページ", "ブラウザで開く", "home", OpenPage(MY_PAGE_PATH)),
-        Area(*_cells[4], "お問い合わせ", "担当者と話す", "chat", SendText("問い合わせ")),
+        Area(*_cells[4], messages.QR_OPERATOR, messages.STAFFED_HOURS, "chat", SendText(messages.QR_OPERATOR)),
         Area(*_cells[5], "ヘルプ", "使い方", "help", SendText("ヘルプ")),
     ),
 )

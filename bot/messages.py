@@ -3,6 +3,50 @@
 Voice: polite です・ます, warm but brief, one purpose per message, what to type or tap
 comes last. Money as ``5,280円``, months as ``2026年11月``, the free-call number always
 as ``0120-00-6560``. Templates use ``str.format`` fields named for what they carry.
+
+Glossary (issue 23, "One voice")
+--------------------------------
+One name for each thing and each action. The chat (this module), the rich menus
+(``bot.menus``), the mails (``templates/mail``, ``REGISTRATION_MAIL_BODY``) and the web pages
+(``templates``) all use these names; ``tests/bot/test_voice.py`` checks that no retired word
+(``RETIRED_TERMS``) comes back, and that every 「X」を押して / 「X」と送って names a button the
+customer has at that point or a word the conversation understands.
+
+- a person: 担当者. Reached with 「オペレーターと話す」: the quick reply, the rich menu's label and
+  the words its tap sends are all this one. Retired: 「オペレーター」「問い合わせ」「お問い合わせ」 as
+  buttons, 担当者と話す, 担当者とのやりとり, 担当者との対応.
+- the phone: フリーコール 0120-00-6560（平日9:00〜17:00） (``PHONE_DESK``), always with its hours.
+- staffed hours: 平日9:00〜17:00. 平日 is Monday to Friday without public holidays and 年末年始
+  (``bot.hours``, the handoff's own calendar). Retired: the hours without 平日, 「平日 9:00」.
+- a bill's total: ご請求金額. Retired: ご請求額, 請求額.
+- a bill's month: 2026年11月, as 請求年月 (「2026年11月のご請求金額」). Retired: 2026年11月分.
+- a bill's status: 確定 (ご請求金額が確定しました). Retired: 発行.
+- a bill's breakdown: 明細, opened with 「明細を見る」 on the bill card, the monthly notice and the
+  web bill list; one line of it is a 項目. Retired: 内訳, ご利用明細, ご利用料金明細, 請求内容を見る, 詳細.
+- the period shown: 最大1年間 (2020年7月以降), as the printed guide says; the window is the 12
+  months up to the newest bill (``storage.bills``). Retired: 最大12か月分.
+- the monthly notice: 毎月のご請求のお知らせ. Retired: 請求のお知らせ without ご.
+- the registration mail: 仮登録受付完了メール, as the guide calls it and as its subject ends
+  (【あいコムこうかマイページ】仮登録受付完了). Retired: 本登録のご案内, 仮登録のご案内メール.
+- the service: あいコムこうかマイページ (one word), マイページ for short; the mails' sender too.
+  Retired: 「あいコムこうか マイページ」 with a space.
+- characters: 半角英数記号. Retired: 半角英数字・記号, 半角の英数字と記号.
+- how often: 1回だけ, 1時間に3回まで (digits). Retired: 一度だけ.
+- a label's colon: full width (■受付日時：). Retired: a half-width colon after Japanese text.
+- contacting us: お問い合わせ, お問い合わせ窓口. Retired: お問合せ.
+- an apology: 申し訳ございません. Retired: 申し訳ありません.
+
+Three kinds of "no", each with its own shape:
+
+- a wrong answer (a validator's message, ``VERIFY_MISMATCH``): says what is wrong and how to fix
+  it, without an apology and without blame (STYLE.md). ``VERIFY_MISMATCH`` is the printed guide's
+  own sentence and the contract's, kept word for word; ``VERIFY_RETRY`` after it adds the guide's
+  advice to call when it keeps failing.
+- a refusal or an error (``REFUSALS``): opens with 申し訳ございません and ends with what the
+  customer can do next. Where they cannot go on by themselves (``NEEDS_A_PERSON``) the way out
+  is a person: 「オペレーターと話す」 and/or ``PHONE_DESK``. Inside the registration (where the
+  operator words re-ask the question instead of leaving) that is the phone.
+- an ending (``CANCELLED``, ``HANDOFF_CLOSED``): says what happened and what the chat does now.
 """
 
 from __future__ import annotations
@@ -11,6 +55,9 @@ from datetime import date, datetime
 
 FREE_CALL = "0120-00-6560"
 SUPPORT_HOURS_TEXT = "9:00〜17:00"
+STAFFED_DAYS = "平日"  # 月〜金, not on public holidays nor 年末年始 (bot.hours.staffed_day)
+STAFFED_HOURS = f"{STAFFED_DAYS}{SUPPORT_HOURS_TEXT}"  # 平日9:00〜17:00
+PHONE_DESK = f"フリーコール {FREE_CALL}（{STAFFED_HOURS}）"
 
 
 def yen(amount: int) -> str:
@@ -51,7 +98,10 @@ QR_THIS_MONTH = "今月の料金"
 QR_BILL_LIST = "料金一覧"
 QR_HELP = "ヘルプ"
 QR_CANCEL = "キャンセル"
-QR_OPERATOR = "オペレーターと話す"
+QR_OPERATOR = "オペレーターと話す"  # the one name of the way to a person: quick reply, rich menu, typed word
+
+# The way to a person, said the same everywhere: the button first, then the phone.
+TO_A_PERSON = f"「{QR_OPERATOR}」を押して担当者にご相談いただくか、{PHONE_DESK}へお電話ください。"
 
 # -- general ---------------------------------------------------------------------------------
 GREETING = (
@@ -60,37 +110,39 @@ GREETING = (
 )
 MENU_UNLINKED = (
     "ご用件をお選びください。\n"
-    "・マイページの登録：「登録」\n"
-    "・ご利用料金の確認（登録後）：「今月の料金」\n"
-    "・担当者とのやりとり：「オペレーター」\n"
-    "・このご案内：「ヘルプ」\n"
-    "下のボタンを押すか、「登録」のように、かぎかっこの中の言葉をそのまま送ってください。"
+    "・マイページに登録する：「登録」\n"
+    "・ホームページのマイページをお使いの方：「ログインして連携」\n"
+    "・登録の前に知りたいこと：「よくある質問」\n"
+    "・担当者に相談する：「オペレーターと話す」\n"
+    "下のボタンを押すか、「登録」のように文字で送ってください。"
 )
 MENU_LINKED = (
     "ご用件をお選びください。\n"
     "・今月のご利用料金：「今月の料金」\n"
-    "・最大12か月分の一覧：「料金一覧」\n"
-    "・先月や指定の月：「先月の料金」「2026年9月の料金」\n"
-    "・担当者とのやりとり：「オペレーター」\n"
-    "・このご案内：「ヘルプ」\n"
-    "下のボタンを押すか、「今月の料金」のように、かぎかっこの中の言葉をそのまま送ってください。"
+    "・先月やほかの月：「先月の料金」「2026年9月の料金」\n"
+    "・最大1年間のご利用料金：「料金一覧」\n"
+    "・毎月のご請求のお知らせ：「通知設定」\n"
+    "・担当者に相談する：「オペレーターと話す」\n"
+    "下のボタンを押すか、「今月の料金」のように文字で送ってください。"
 )
 NOT_TEXT = "申し訳ございません。スタンプや画像にはお答えできません。ご用件を文字でお送りください。"
-NOT_TEXT_IN_FLOW = "申し訳ございません。スタンプや画像は受け付けておりません。文字で入力してください。"
+NOT_TEXT_IN_FLOW = "申し訳ございません。スタンプや画像にはお答えできません。お手数ですが、文字で入力してください。"
 CANCELLED = "お手続きを中止しました。"
 NOTHING_TO_CANCEL = "中止するお手続きはありません。"
 SESSION_EXPIRED = (
-    "30分間操作がなかったため、お手続きを終了しました。お手数ですが、最初からやり直してください。"
+    "申し訳ございません。30分間操作がなかったため、お手続きを終了しました。\n"
+    "お手数ですが、もう一度はじめからお手続きください。"
 )
 BUSY_RETRY = (
-    "申し訳ございません。ただいまシステムが混み合っています。\n"
+    "申し訳ございません。ただいま大変混み合っております。\n"
     "少し時間をおいて、もう一度お送りください。"
+    f"お急ぎの場合は、{PHONE_DESK}へお電話ください。"
 )
 # A flood: many messages from one person waited so long that each answer would have been a push
 # (issue 22); they are answered once, with this, instead.
 MANY_MESSAGES = (
     "申し訳ございません。短い時間にたくさんのメッセージをいただいたため、一部にお答えできませんでした。\n"
-    "少し時間をおいて、もう一度お送りください。"
+    "お手数ですが、少し時間をおいて、もう一度お送りください。"
 )
 
 # -- registration (issue 3) -----------------------------------------------------------------
@@ -104,37 +156,38 @@ QR_RESTART = "最初からやり直す"
 REMINDER_BUTTON = "ID・パスワードをお忘れの方"
 LOGIN_LINK_BUTTON = "ログインして連携"
 
+REGISTRATION_MAIL = "仮登録受付完了メール"  # the glossary's one name for the mail with the 本登録 URL
+
 REGISTER_START = (
     "マイページの登録を始めます。途中でやめるときは「キャンセル」と送ってください。\n"
-    "まず、お客様番号を入力してください。\n"
-    "（「ご契約内容のお知らせ」、または「環境設定通知書」のユーザーID欄に記載の番号です。先頭の0は省いて入力できます）"
+    "まず、お客様番号を入力してください。（先頭の0は省いて入力できます）\n"
+    "※お客様番号は「ご契約内容のお知らせ」に記載されています。インターネットをご契約の方は、"
+    "「環境設定通知書」のユーザーID欄にも記載されています。"
+    f"わからない場合は、{PHONE_DESK}までお問い合わせください。"
 )
 ASK_CUSTOMER_NUMBER = (
     "お客様番号を入力してください。\n"
     "（「ご契約内容のお知らせ」に記載の番号です。先頭の0は省いて入力できます）"
 )
 THANKS = "ありがとうございます。"
-ASK_PHONE = "ご登録の電話番号を入力してください。（ハイフンなしでも可）"
+ASK_PHONE = "ご登録の電話番号を入力してください。（ハイフンは省いて入力できます）"
 ASK_NAME_KANA = "契約者のお名前をカナで入力してください。（例：アイコム　タロウ）"
 VERIFY_MISMATCH = "入力された内容が契約者情報と一致しません。もう一度お手元の登録書をご確認ください。"
 VERIFY_RETRY = (
-    "お手数ですが、お客様番号からもう一度入力してください。\n"
-    "（先頭の0は省いて入力できます）"
+    "お手数ですが、お客様番号からもう一度入力してください。（先頭の0は省いて入力できます）\n"
+    f"※入力し直しても一致しない場合は、{PHONE_DESK}までご連絡ください。"
 )
 VERIFY_LIMITED_USER = (
-    "ご本人確認が続けてできませんでした。安全のため、30分ほどご本人確認をお受けできません。\n"
-    f"お急ぎの場合は、フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）へお電話いただくか、"
-    "「オペレーターと話す」を押してご相談ください。"
+    "申し訳ございません。入力内容が続けて一致しなかったため、安全上、30分ほどご本人確認をお受けできません。\n"
+    f"お急ぎの場合は、{TO_A_PERSON}"
 )
 VERIFY_LIMITED_NUMBER = (
-    "このお客様番号では、ご本人確認が続けてできませんでした。安全のため、24時間ご本人確認をお受けできません。\n"
-    f"お急ぎの場合は、フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）へお電話いただくか、"
-    "「オペレーターと話す」を押してご相談ください。"
+    "申し訳ございません。このお客様番号では入力内容が続けて一致しなかったため、安全上、24時間ご本人確認をお受けできません。\n"
+    f"お急ぎの場合は、{TO_A_PERSON}"
 )
 VERIFY_UNAVAILABLE = (
     "申し訳ございません。ただいまご本人確認をお受けできません。時間をおいて、もう一度お試しください。\n"
-    f"お急ぎの場合は、フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）へお電話いただくか、"
-    "「オペレーターと話す」を押してご相談ください。"
+    f"お急ぎの場合は、{TO_A_PERSON}"
 )
 VERIFIED = (
     "ご本人様の確認ができました。\n"
@@ -146,34 +199,36 @@ ASK_ACCOUNT_ID = (
     "（半角英数記号5〜30文字。大文字と小文字は区別しません）"
 )
 ASK_EMAIL = (
-    "本登録のご案内をメールでお送りします。携帯電話のメールをお使いの場合は、"
-    "@aicom-koka.jp からのメールを受信できるよう設定してください。\n"
+    f"仮登録が済むと、本登録のURLを記載した{REGISTRATION_MAIL}をお送りします。"
+    "携帯電話のメールをお使いの場合は、@aicom-koka.jp からのメールを受信できるよう設定してください。\n"
     "メールアドレスを入力してください。（例：taro@example.jp）"
 )
 ASK_NICKNAME = "マイページに表示するニックネームを入力してください。（1〜20文字。メールの宛名にも使います）"
 ALREADY_LINKED = (
     "このLINEは、すでにマイページと連携しています。登録のお手続きは必要ありません。\n"
-    "ご利用料金は「今月の料金」と送るとご確認いただけます。"
+    "ご利用料金は、「今月の料金」を押すとご確認いただけます。"
 )
 ALREADY_REGISTERED = (
-    "お客様は、すでにマイページに登録済みです。\n"
-    "アカウントIDやパスワードをお忘れの場合は、下のボタンからご確認ください。"
+    "マイページには、すでにご登録いただいています。新しく登録するお手続きは必要ありません。\n"
+    f"アカウントIDやパスワードをお忘れの場合は、下の「{REMINDER_BUTTON}」からご確認ください。"
 )
 ALREADY_REGISTERED_LOGIN = (
-    "登録済みのアカウントIDとパスワードでログインすると、このLINEとマイページを連携できます。"
+    f"ご登録のアカウントIDとパスワードで、下の「{LOGIN_LINK_BUTTON}」からログインすると、"
+    "このLINEとマイページを連携できます。"
 )
 
 CUSTOMER_NUMBER_INVALID = "お客様番号は数字で入力してください。（先頭の0は省いて入力できます）"
-PHONE_INVALID = "電話番号は0から始まる10桁または11桁の数字で入力してください。（ハイフンなしでも可）"
+PHONE_INVALID = "電話番号は0から始まる10桁または11桁の数字で入力してください。（ハイフンは省いて入力できます）"
 NAME_KANA_INVALID = "お名前（カナ）はカタカナかひらがなで入力してください。（例：アイコム　タロウ）"
 ACCOUNT_ID_RULES = "アカウントIDは半角英数記号5〜30文字で入力してください。（空白は使えません）"
 ACCOUNT_ID_TAKEN = "そのアカウントIDはすでに使われています。別のアカウントIDを入力してください。"
 ACCOUNT_ID_CHECKS_LIMITED = (
     "申し訳ございません。アカウントIDの確認が短い時間に続いたため、しばらくお受けできません。\n"
     "1時間ほどたってから、もう一度アカウントIDを入力してください。"
+    f"お急ぎの場合は、{PHONE_DESK}へお電話ください。"
 )
 ACCOUNT_ID_TAKEN_JUST_NOW = (
-    "申し訳ございません。そのアカウントIDは、わずかな差で先にほかの方が登録されました。\n"
+    "申し訳ございません。そのアカウントIDは、つい先ほどほかの方が使い始めたため、登録できませんでした。\n"
     "別のアカウントIDを入力してください。（半角英数記号5〜30文字）"
 )
 EMAIL_INVALID = (
@@ -209,10 +264,12 @@ EMAIL_LOCAL_DOTS = (
 )
 EMAIL_SPACE = "メールアドレスに空白が入っています。空白を除いて、もう一度入力してください。"
 EMAIL_NOT_ASCII = (
-    "メールアドレスに使えない文字（{char}）が入っています。半角の英数字と記号で入力してください。"
+    "メールアドレスに使えない文字（{char}）が入っています。半角英数記号で入力してください。"
 )
 EMAIL_BAD_CHAR = "メールアドレスに使えない記号（{char}）が入っています。ご確認のうえ、もう一度入力してください。"
-EMAIL_TOO_LONG = "メールアドレスが長すぎます。（「@」の前は64文字まで、全体で254文字まで）"
+EMAIL_TOO_LONG = (
+    "メールアドレスが長すぎます。「@」の前は64文字まで、全体で254文字までで入力してください。"
+)
 NICKNAME_LENGTH = "ニックネームは1〜20文字で入力してください。"
 NICKNAME_CONTROL = "ニックネームに使えない文字（改行など）が含まれています。1行で入力してください。（1〜20文字）"
 
@@ -228,40 +285,51 @@ CHOOSE_FIX_AGAIN = (
     "ここで修正できるのは、アカウントID・メールアドレス・ニックネームです。修正する項目を下のボタンから選んでください。"
 )
 PROVISIONAL_DONE = (
-    "仮登録が完了しました。{email} 宛に本登録のご案内をお送りしました。\n"
-    "{valid_for}以内にメールのURLから本登録（パスワードの設定）をお済ませください。\n"
-    "メールが届かないときは「メールを再送」、メールアドレスを変更するときは「最初からやり直す」を押してください。"
+    f"仮登録が完了しました。{{email}} 宛に{REGISTRATION_MAIL}をお送りしました。\n"
+    "{valid_for}以内に、メールに記載のURLから本登録（パスワードの設定）をお済ませください。\n"
+    "メールが届かないときは「メールを再送」を、メールアドレスを変更するときは「最初からやり直す」を押してください。"
 )
 MAIL_RESENT = (
-    "{email} 宛に本登録のご案内をもう一度お送りしました。（前にお送りしたメールのURLは使えなくなりました）\n"
+    f"{{email}} 宛に{REGISTRATION_MAIL}をもう一度お送りしました。前にお送りしたメールのURLは使えなくなりました。\n"
     "新しいメールのURLから、{valid_for}以内に本登録をお済ませください。"
 )
 RESEND_LIMITED = (
-    "メールの再送は1時間に3回までとなっています。時間をおいて、もう一度お試しください。\n"
-    "メールアドレスを変更するときは「最初からやり直す」を押してください。"
+    "申し訳ございません。メールの再送は1時間に3回までのため、ただいまお送りできません。\n"
+    "1時間ほどたってから、もう一度「メールを再送」を押してください。"
+    "メールアドレスを変更するときは「最初からやり直す」を押してください。\n"
+    f"お困りの場合は、{TO_A_PERSON}"
 )
 NOTHING_TO_RESEND = (
-    "再送できる仮登録はありません。有効期限が切れた場合は、「登録」と送って、もう一度お手続きください。"
+    f"申し訳ございません。再送できる{REGISTRATION_MAIL}がありません。"
+    "（仮登録の有効期限が過ぎた場合や、本登録がお済みの場合は再送できません）\n"
+    "あらためて登録するときは「登録」を押してください。"
 )
 REGISTER_MAIL_LIMITED = (
-    "仮登録のご案内メールは、1日に10回までお送りしています。時間をおいてから、もう一度お試しください。\n"
-    f"お急ぎの場合は、フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
+    f"申し訳ございません。{REGISTRATION_MAIL}をお送りできるのは24時間に10回までのため、ただいまお送りできません。\n"
+    f"時間をおいて、もう一度お試しください。お急ぎの場合は、{PHONE_DESK}へお電話ください。"
 )
 REGISTER_CUSTOMER_GONE = (
     "申し訳ございません。ご契約情報を確認できなかったため、仮登録できませんでした。\n"
-    "お手数ですが、お客様番号からもう一度入力してください。（先頭の0は省いて入力できます）"
+    "お手数ですが、お客様番号からもう一度入力してください。（先頭の0は省いて入力できます）\n"
+    f"※何度入力しても登録できない場合は、{PHONE_DESK}までご連絡ください。"
 )
-REGISTER_IN_PROGRESS = "ただいまマイページの登録手続き中です。やめるときは「キャンセル」と送ってください。"
+# Asked for help or a person mid-registration (those words re-ask the question there; see
+# ``registration.HELP_WORDS``): how to go on, how to stop, and how to reach a person.
+REGISTER_IN_PROGRESS = (
+    "ただいまマイページの登録のお手続き中です。続けるときは、次の質問にお答えください。\n"
+    "担当者に相談するときは、「キャンセル」を押して登録をやめてから「オペレーターと話す」を押すか、"
+    f"{PHONE_DESK}へお電話ください。"
+)
 REGISTERED_PUSH = (
     "マイページの登録が完了しました。ご利用ありがとうございます。\n"
-    "このLINEで、毎月のご利用料金を確認できます。さっそく「今月の料金」を押してみてください。"
+    "このトークで、毎月のご利用料金を確認できます。ご利用料金は、「今月の料金」を押すとご確認いただけます。"
 )
 
 # Password rules (the 本登録 page; never asked in the chat).
 PASSWORD_EMPTY = "パスワードを入力してください。"
 PASSWORD_TOO_SHORT = "パスワードは8文字以上で設定してください。"
 PASSWORD_TOO_LONG = "パスワードは16文字以内で設定してください。"
-PASSWORD_CHARS = "パスワードには半角の英数字と記号だけが使えます。（全角文字や空白は使えません）"
+PASSWORD_CHARS = "パスワードは半角英数記号で設定してください。（全角文字や空白は使えません）"
 PASSWORD_KINDS = "パスワードには、英大文字・英小文字・数字のうち2種類以上を含めてください。"
 PASSWORD_SAME_AS_ACCOUNT_ID = "アカウントIDと同じパスワードは使えません。別のパスワードを設定してください。"
 PASSWORD_SAME_AS_PHONE = "電話番号と同じパスワードは使えません。別のパスワードを設定してください。"
@@ -281,37 +349,41 @@ QR_LAST_MONTH = "先月の料金"
 BILL_MONTH_COMMAND = "{month}の料金"  # what a month button sends, e.g. 2026年9月の料金
 BILL_NOT_LINKED = (
     "ご利用料金の確認には、マイページへの登録とこのLINEとの連携が必要です。\n"
-    "ホームページのマイページをすでにお使いの方は、下のボタンからログインすると連携できます。"
+    f"ホームページのマイページをすでにお使いの方は、下の「{LOGIN_LINK_BUTTON}」からログインしてください。"
 )
-BILL_LINK_BUTTON = "ログインして連携"
-BILL_REGISTER_HINT = "マイページをまだお使いでない方は、このトークで登録できます。「登録」と送ってください。"
+BILL_LINK_BUTTON = LOGIN_LINK_BUTTON
+BILL_REGISTER_HINT = "マイページをまだお使いでない方は、このトークで登録できます。「登録」を押してください。"
 BILL_NONE_THIS_MONTH = (
-    "{month}分のご請求はまだ発行されていません。（ご請求は月に1回発行されます）\n"
-    "最新の{latest}分をお知らせします。"
+    "{month}のご請求金額は、まだ確定していません。（ご請求金額は月に1回確定します）\n"
+    "最新の{latest}のご請求金額をお知らせします。"
 )
 BILL_NONE_YET = (
-    "まだご請求の記録がありません。ご請求は月に1回発行されます。\n"
-    "発行後に、もう一度「今月の料金」と送ってください。"
+    "まだご請求の記録がありません。ご請求金額は月に1回確定します。\n"
+    "確定したあとに、もう一度「今月の料金」と送ってください。"
 )
 BILL_MONTH_NOT_FOUND = (
-    "{month}分のご請求は見つかりませんでした。\n"
+    "申し訳ございません。{month}のご請求は見つかりませんでした。\n"
     "ご覧いただける月：{months}\n"
     "ご覧になりたい月を下のボタンから選んでください。"
 )
 BILL_BEFORE_EARLIEST = (
-    "2020年7月より前のご利用料金は、こちらではご覧いただけません。\n"
+    "申し訳ございません。2020年7月より前のご利用料金は、このトークではご覧いただけません。\n"
     "ご覧いただける月：{months}\n"
     "ご覧になりたい月を下のボタンから選んでください。"
+    f"それより前のご利用料金は、{PHONE_DESK}までお問い合わせください。"
 )
 BILL_CARD_ALT = "{month}のご請求金額は{total}です"
 BILL_CARD_HEADER = "請求年月"
 BILL_TOTAL_LABEL = "ご請求金額"
 BILL_DUE_LABEL = "引落日"
 BILL_METHOD_LABEL = "支払方法"
-BILL_ITEMS_LABEL = "主な内訳"
+BILL_ITEMS_LABEL = "主な項目"  # one line of the 明細 is a 項目 (the web page's column says so too)
 BILL_MORE_ITEMS = "ほか{count}件"
-BILL_DETAIL_BUTTON = "明細を見る"
-BILL_LINK_NOTE = "「明細を見る」は15分間、ログインなしで開けます。それ以降はマイページへのログインが必要です。"
+BILL_DETAIL_BUTTON = "明細を見る"  # the one name of opening a bill's breakdown: card, notice, web list
+BILL_LINK_NOTE = (
+    "「明細を見る」は、このメッセージが届いてから15分間、ログインなしで開けます。"
+    "その後はマイページへのログインが必要です。"
+)
 BILL_LIST_TITLE = "ご利用料金の一覧"
 BILL_LIST_ALT = "ご利用料金の一覧（{newest}〜{oldest}、{count}か月分）"
 
@@ -325,7 +397,7 @@ def signed_yen(amount: int) -> str:
     return f"{MINUS_SIGN}{-amount:,}円" if amount < 0 else f"{amount:,}円"
 
 
-BILL_CHART_NOTE = "新しい月から最大12か月分（2020年7月以降）です。月を押すと、その月の内訳をご覧いただけます。"
+BILL_CHART_NOTE = "新しい月から最大1年間（2020年7月以降）のご請求金額です。月を押すと、その月の明細をお知らせします。"
 
 # -- account link and unlink (issues 3, 4) ------------------------------------------------------
 QR_UNLINK = "連携解除する"
@@ -337,23 +409,23 @@ UNLINK_CONFIRM = (
 UNLINK_CHOOSE = "「連携解除する」または「キャンセル」を押してください。"
 UNLINKED = (
     "連携を解除しました。マイページのアカウントはそのままご利用いただけます。\n"
-    "もう一度連携するときは「今月の料金」と送り、表示されるボタンからログインしてください。"
+    f"もう一度連携するときは「{LOGIN_LINK_BUTTON}」を押してください。"
 )
-NOT_LINKED = "このLINEはマイページと連携していません。登録するときは「登録」と送ってください。"
+NOT_LINKED = "このLINEはマイページと連携していません。登録するときは「登録」を押してください。"
 
 ACCOUNT_LINK_DONE = (
     "LINEとマイページの連携が完了しました。\n"
-    "このトークで「今月の料金」と送ると、ご利用料金をご確認いただけます。"
+    "ご利用料金は、「今月の料金」を押すとご確認いただけます。"
 )
 LINK_MOVED_PUSH = (
     "別のLINEでマイページとの連携が行われたため、このLINEとマイページの連携を解除しました。\n"
-    "お心当たりがない場合は、マイページのパスワードを変更のうえ、"
-    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までご連絡ください。\n"
-    "このLINEでもう一度連携するときは「ログインして連携」を押してください。"
+    f"お心当たりがない場合は、マイページのパスワードを変更のうえ、{PHONE_DESK}までご連絡ください。\n"
+    f"このLINEでもう一度連携するときは「{LOGIN_LINK_BUTTON}」を押してください。"
 )
 ACCOUNT_LINK_FAILED = (
     "申し訳ございません。LINEとの連携を完了できませんでした。\n"
-    "お手数ですが、もう一度「今月の料金」と送り、表示されるボタンからログインしてください。"
+    f"お手数ですが、もう一度「{LOGIN_LINK_BUTTON}」を押してログインしてください。\n"
+    f"それでも連携できない場合は、{TO_A_PERSON}"
 )
 
 # -- 退会 on the web My Page (issue 15) ----------------------------------------------------------
@@ -364,12 +436,13 @@ WITHDRAWN_PUSH = (
 )
 
 # -- mails ------------------------------------------------------------------------------------
+MAIL_SENDER_NAME = "あいコムこうかマイページ"  # the From display name (app.MAIL_FROM's default)
 # Every mail ends with this footer (the web's mails add it in ``handlers.mail.render_mail``), and
 # greets the contract holder by the name in the contract, as the printed guide does (アイコム タロウ 様).
 MAIL_FOOTER = (
     "あいコムこうか\n"
-    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）\n"
-    "※このメールは送信専用のアドレスからお送りしています。\n"
+    f"{PHONE_DESK}\n"
+    "※このメールは送信専用のアドレスからお送りしています。ご返信いただいてもお答えできませんので、ご了承ください。\n"
 )
 REGISTRATION_MAIL_SUBJECT = "【あいコムこうかマイページ】仮登録受付完了"
 REGISTRATION_MAIL_BODY = (
@@ -378,7 +451,7 @@ REGISTRATION_MAIL_BODY = (
     "あいコムこうかマイページの仮登録を受け付けました。\n"
     "あいコムこうかマイページのご利用には、以下のURLより本登録手続きを行ってください。\n"
     "\n"
-    "■受付日時: {received_at}\n"
+    "■受付日時：{received_at}\n"
     "■本登録手続きURL\n"
     "{url}\n"
     "\n"
@@ -393,7 +466,8 @@ REGISTRATION_MAIL_BODY = (
 # -- the お客様メニュー (rich menus, issue 12) -------------------------------------------------
 QR_FAQ = "よくある質問"
 ACCOUNT_LINK_PROMPT = (
-    "ホームページのマイページをすでにお使いの方は、下のボタンからログインすると、このLINEとマイページを連携できます。\n"
+    f"ホームページのマイページをすでにお使いの方は、下の「{LOGIN_LINK_BUTTON}」からログインすると、"
+    "このLINEとマイページを連携できます。\n"
     "連携すると、このトークで毎月のご利用料金を確認できます。"
 )
 ACCOUNT_LINK_NOT_YET_REGISTERED = "マイページをまだお使いでない方は、「登録」を押すと、このトークで登録できます。"
@@ -405,23 +479,23 @@ FAQ = (
     "\n"
     "Q. 登録には何が必要ですか？\n"
     "A. お客様番号・ご登録の電話番号・契約者のお名前（カナ）です。"
-    "お客様番号は「ご契約内容のお知らせ」に記載されています。\n"
+    "お客様番号は「ご契約内容のお知らせ」に記載されています。"
+    "インターネットをご契約の方は、「環境設定通知書」のユーザーID欄にも記載されています。\n"
     "\n"
     "Q. ホームページのマイページをすでに使っています。\n"
-    "A. 「ログインして連携」から、お使いのアカウントIDとパスワードでログインしてください。\n"
+    f"A. 「{LOGIN_LINK_BUTTON}」を押して、お使いのアカウントIDとパスワードでログインしてください。\n"
     "\n"
     "Q. アカウントIDやパスワードを忘れました。\n"
     "A. マイページのログイン画面の「リマインダー」から確認・再設定できます。\n"
     "\n"
-    "そのほかのご質問は、下の「オペレーターと話す」を押して担当者にお尋ねいただくか、"
-    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
+    f"そのほかのご質問は、{TO_A_PERSON}"
 )
 # The same for a customer whose LINE is already linked: nothing about registering.
 FAQ_LINKED = (
     "よくある質問\n"
     "\n"
     "Q. ご利用料金はどこで確認できますか？\n"
-    "A. このトークで「今月の料金」と送るとご確認いただけます。前の月は「料金一覧」から選べます。\n"
+    "A. このトークで「今月の料金」を押すとご確認いただけます。前の月は「料金一覧」から選べます。\n"
     "\n"
     "Q. 毎月のご請求のお知らせを止めたいです。\n"
     "A. 「通知停止」と送ると停止します。また受け取るときは「通知再開」と送ってください。\n"
@@ -432,8 +506,7 @@ FAQ_LINKED = (
     "Q. このLINEとマイページの連携をやめたいです。\n"
     "A. 「連携解除」と送ってください。マイページのアカウントはそのままご利用いただけます。\n"
     "\n"
-    "そのほかのご質問は、下の「オペレーターと話す」を押して担当者にお尋ねいただくか、"
-    f"フリーコール {FREE_CALL}（{SUPPORT_HOURS_TEXT}）までお電話ください。"
+    f"そのほかのご質問は、{TO_A_PERSON}"
 )
 
 FAQ_LIST = (
@@ -445,34 +518,34 @@ FAQ_LIST = (
 QR_BACK_TO_BOT = "ボットに戻る"
 HANDOFF_OPENED = (
     "担当者におつなぎします。このトークでそのままご用件をお送りください。\n"
-    "担当者から順番にご返信します（受付時間：平日 {hours}）。\n"
+    f"担当者から順番にご返信します。（受付時間：{STAFFED_DAYS}{{hours}}）\n"
     f"お急ぎの場合は、フリーコール {FREE_CALL} へお電話ください。\n"
-    "自動応答に戻るときは「ボットに戻る」と送ってください。"
+    "自動応答に戻るときは「ボットに戻る」を押してください。"
 )
 HANDOFF_OPENED_AFTER_HOURS = (
     "担当者におつなぎします。このトークでそのままご用件をお送りください。\n"
-    "ただいま受付時間外のため、{opening}以降に担当者からご返信します（受付時間：平日 {hours}）。\n"
+    f"ただいま受付時間外のため、{{opening}}以降に担当者からご返信します。（受付時間：{STAFFED_DAYS}{{hours}}）\n"
     f"お急ぎの場合は、受付時間内にフリーコール {FREE_CALL} へお電話ください。\n"
-    "自動応答に戻るときは「ボットに戻る」と送ってください。"
+    "自動応答に戻るときは「ボットに戻る」を押してください。"
 )
 HANDOFF_NO_REPLY = (
-    "お待たせしており申し訳ございません。ただいま担当者が対応できない状況です。\n"
-    "このままお待ちいただくか、お急ぎの場合はフリーコール {free_call}（平日 {hours}）へお電話ください。\n"
-    "自動応答に戻るときは「ボットに戻る」と送ってください。"
+    "お待たせしており申し訳ございません。ただいま担当者がご返信できない状況です。\n"
+    f"このままお待ちいただくか、お急ぎの場合はフリーコール {{free_call}}（{STAFFED_DAYS}{{hours}}）へお電話ください。\n"
+    "自動応答に戻るときは「ボットに戻る」を押してください。"
 )
 # A message sent to staff outside staffed hours: said once for each stretch of closed hours.
 HANDOFF_AFTER_HOURS_ACK = (
     "お送りいただいた内容は担当者に届いています。\n"
-    "ただいま受付時間外のため、{opening}以降にご返信します（受付時間：平日 {hours}）。\n"
+    f"ただいま受付時間外のため、{{opening}}以降にご返信します。（受付時間：{STAFFED_DAYS}{{hours}}）\n"
     "自動応答に戻るときは「ボットに戻る」を押してください。"
 )
 HANDOFF_CLOSED = (
-    "担当者との対応を終了しました。ご利用ありがとうございました。\n"
-    "これからは自動応答でご案内します。「ヘルプ」と送るとメニューを表示します。"
+    "担当者とのトークを終了しました。ご利用ありがとうございました。\n"
+    "ここからは自動応答でご案内します。メニューを見るときは「ヘルプ」と送ってください。"
 )
 HANDOFF_CLOSED_BY_CUSTOMER = (
-    "担当者への接続を終了しました。これからは自動応答でご案内します。\n"
-    "「ヘルプ」と送るとメニューを表示します。"
+    "担当者とのトークを終了し、自動応答に戻りました。\n"
+    "メニューを見るときは「ヘルプ」と送ってください。"
 )
 HANDOFF_STICKER_NOTE = "（スタンプが送信されました）"
 HANDOFF_MEDIA_NOTE = "（画像などのファイルが送信されました）"
@@ -483,8 +556,8 @@ QR_NOTICES_RESUME = "通知再開"
 QR_NOTICES_SETTINGS = "通知設定"
 NOTICES_STOPPED = (
     "毎月のご請求のお知らせを停止しました。\n"
-    "ご利用料金は「今月の料金」でいつでも確認できます。\n"
-    "また受け取るときは「通知再開」と送ってください。"
+    "ご利用料金は、「今月の料金」を押すといつでもご確認いただけます。\n"
+    "また受け取るときは「通知再開」を押してください。"
 )
 NOTICES_RESUMED = (
     "毎月のご請求のお知らせを再開しました。\n"
@@ -492,43 +565,43 @@ NOTICES_RESUMED = (
 )
 NOTICES_ALREADY_STOPPED = (
     "毎月のご請求のお知らせは、すでに停止しています。\n"
-    "ご利用料金は「今月の料金」でいつでも確認できます。\n"
-    "また受け取るときは「通知再開」と送ってください。"
+    "ご利用料金は、「今月の料金」を押すといつでもご確認いただけます。\n"
+    "また受け取るときは「通知再開」を押してください。"
 )
 NOTICES_ALREADY_ON = (
     "毎月のご請求のお知らせは、すでに受け取る設定になっています。\n"
     "ご請求金額が確定すると、このトークでお知らせします。"
 )
 NOTICES_SETTING_ON = (
-    "毎月のご請求のお知らせ：受け取る\n"
-    "ご請求金額が確定すると、このトークでお知らせします。\n"
+    "毎月のご請求のお知らせを、このトークで受け取る設定になっています。"
+    "ご請求金額が確定すると、お知らせします。\n"
     "停止するときは「通知停止」を押してください。"
 )
 NOTICES_SETTING_OFF = (
-    "毎月のご請求のお知らせ：停止中\n"
+    "毎月のご請求のお知らせは、停止しています。\n"
     "再開するときは「通知再開」を押してください。"
 )
 NOTICES_NOT_LINKED = (
-    "ご請求のお知らせは、マイページと連携したお客様にお送りしています。\n"
-    "登録するときは「登録」と送ってください。"
+    "毎月のご請求のお知らせは、マイページと連携したお客様にお送りしています。\n"
+    "登録するときは「登録」を押してください。"
 )
 BILL_NOTICE_HEADER = "ご請求金額確定のお知らせ"
-BILL_NOTICE_LEAD = "{month}分のご請求金額が確定しました。"
-BILL_NOTICE_BUTTON = "請求内容を見る"
+BILL_NOTICE_LEAD = "{month}のご請求金額が確定しました。"
+BILL_NOTICE_BUTTON = BILL_DETAIL_BUTTON
 BILL_NOTICE_FOOTNOTE = "お知らせが不要なときは「通知停止」と送ってください。"
 BILL_NOTICE_ALT = "{month}のご請求金額は{total}です"
 
 # -- free text (issue 19): what the bot says when it reads what the customer wrote --------------
 QR_MENU = "メニュー"
 NOT_UNDERSTOOD = (
-    "申し訳ありません、うまく理解できませんでした。\n"
+    "申し訳ございません。うまく理解できませんでした。\n"
     "お手数ですが、言葉を変えてもう一度お送りいただくか、下のボタンからお選びください。\n"
-    "担当者と話すときは「オペレーターと話す」、できることの一覧は「メニュー」を押してください。"
+    "担当者に相談するときは「オペレーターと話す」を、できることの一覧を見るときは「メニュー」を押してください。"
 )
 NOT_UNDERSTOOD_SUGGEST = (
-    "申し訳ありません、うまく理解できませんでした。\n"
+    "申し訳ございません。うまく理解できませんでした。\n"
     "もしかして、下のボタンのご質問でしょうか？当てはまるものを押してください。\n"
-    "担当者と話すときは「オペレーターと話す」、できることの一覧は「メニュー」を押してください。"
+    "担当者に相談するときは「オペレーターと話す」を、できることの一覧を見るときは「メニュー」を押してください。"
 )
 FAQ_LINK = "詳しくはこちらをご覧ください。\n{url}"
 ALSO_OFFERED = "ほかのご用件でしたら、下のボタンからお選びください。"
@@ -538,10 +611,75 @@ SMALL_TALK_GREETING = (
 )
 SMALL_TALK_THANKS = "どういたしまして。ほかにもご用件があれば、いつでもお送りください。"
 FORGOT_CREDENTIALS = (
-    "マイページのアカウントIDやパスワードをお忘れの場合は、下のボタンのリマインダーから確認・再設定できます。\n"
+    f"マイページのアカウントIDやパスワードをお忘れの場合は、下の「{REMINDER_BUTTON}」から確認・再設定できます。\n"
     "アカウントIDはご登録のメールアドレスにお送りします。パスワードの再設定URLの有効期限は30分です。"
 )
-FORGOT_REMINDER = "マイページのリマインダーは、下のボタンからお使いいただけます。"
+FORGOT_REMINDER = f"マイページのリマインダーは、下の「{REMINDER_BUTTON}」からお使いいただけます。"
+
+# -- the glossary, as data (tests/bot/test_voice.py reads these) -------------------------------
+# Refusals and errors: each opens with an apology and ends with what the customer can do next.
+REFUSALS = (
+    "NOT_TEXT", "NOT_TEXT_IN_FLOW", "SESSION_EXPIRED", "BUSY_RETRY", "MANY_MESSAGES",
+    "VERIFY_LIMITED_USER", "VERIFY_LIMITED_NUMBER", "VERIFY_UNAVAILABLE", "ACCOUNT_ID_CHECKS_LIMITED",
+    "ACCOUNT_ID_TAKEN_JUST_NOW", "RESEND_LIMITED", "NOTHING_TO_RESEND", "REGISTER_MAIL_LIMITED",
+    "REGISTER_CUSTOMER_GONE", "BILL_MONTH_NOT_FOUND", "BILL_BEFORE_EARLIEST", "ACCOUNT_LINK_FAILED",
+    "NOT_UNDERSTOOD", "NOT_UNDERSTOOD_SUGGEST", "HANDOFF_NO_REPLY",
+)
+# Of those, the ones the customer cannot get past alone: they offer a person (the button or the phone).
+NEEDS_A_PERSON = (
+    "BUSY_RETRY", "VERIFY_LIMITED_USER", "VERIFY_LIMITED_NUMBER", "VERIFY_UNAVAILABLE",
+    "ACCOUNT_ID_CHECKS_LIMITED", "RESEND_LIMITED", "REGISTER_MAIL_LIMITED", "REGISTER_CUSTOMER_GONE",
+    "BILL_BEFORE_EARLIEST", "ACCOUNT_LINK_FAILED", "NOT_UNDERSTOOD", "NOT_UNDERSTOOD_SUGGEST", "HANDOFF_NO_REPLY",
+    "REGISTER_IN_PROGRESS",
+)
+# Words and spellings the glossary retired, each with what to write instead. Plain strings match
+# as they are; a ``re:`` prefix marks a regular expression. Checked across this module, the rich
+# menus, the page and mail templates.
+RETIRED_TERMS = {
+    "「オペレーター」": "「オペレーターと話す」",
+    "「問い合わせ」": "「オペレーターと話す」",
+    "「お問い合わせ」": "「オペレーターと話す」",
+    "担当者と話す": "「オペレーターと話す」（担当者に相談する）",
+    "担当者とのやりとり": "担当者に相談する",
+    "担当者との対応": "担当者とのトーク",
+    "re:オペレーター(?!と話す)": "担当者（ボタンと言葉は「オペレーターと話す」）",
+    "内訳": "明細",
+    "ご利用明細": "明細",
+    "ご利用料金明細": "明細",
+    "請求内容": "明細（「明細を見る」）",
+    "詳細": "明細（「明細を見る」）",
+    "発行": "確定",
+    "12か月": "最大1年間",
+    "re:[0-9０-９]月分": "2026年11月（分をつけない）",
+    "re:\\{(?:month|latest)\\}分": "{month}（分をつけない）",
+    "請求額": "ご請求金額",
+    "re:(?<!ご)請求のお知らせ": "ご請求のお知らせ",
+    "本登録のご案内": REGISTRATION_MAIL,
+    "仮登録のご案内": REGISTRATION_MAIL,
+    "一度だけ": "1回だけ",
+    "半角英数字・記号": "半角英数記号",
+    "半角の英数字": "半角英数記号",
+    "あいコムこうか マイページ": "あいコムこうかマイページ",
+    "re:(?<!平日)(?<!\\d)\\d{1,2}:\\d{2}〜\\d{1,2}:\\d{2}": STAFFED_HOURS,
+    "re:(?<!平日)(?<!\\d)\\d{1,2}時[〜~]\\d{1,2}時": STAFFED_HOURS,
+    "re:(?<!平日)\\{hours\\}": f"{STAFFED_DAYS}{{hours}}",
+    "平日 ": "平日9:00〜17:00（空白なし）",
+    "re:[\\u3040-\\u30ff\\u4e00-\\u9fff]: ": "：（全角のコロン）",
+    "お問合せ": "お問い合わせ",
+    "申し訳ありません": "申し訳ございません",
+    # the phrasings issue 23 found
+    "でも可）": "（…は省いて入力できます）",
+    "内の言葉": "「登録」のように文字で送る",
+    "登録済みです": "すでにご登録いただいています",
+    "：受け取る": "受け取る設定になっています",
+    "さっそく": "「今月の料金」を押すとご確認いただけます",
+    "わずかな差": "つい先ほどほかの方が使い始めた",
+    "続けてできませんでした": "入力内容が続けて一致しなかったため",
+    "となっています": "までのため",
+    "混み合っています": "混み合っております",
+    "読み取れませんでした": "どこが違うかを言う（validators.email）",
+}
+
 # What staff read beside a customer's text: what the bot made of it (Slack, the staff pane).
 UNDERSTOOD_INTENT = "自動応答：{label}"
 UNDERSTOOD_FAQ = "自動応答：FAQ「{question}」を案内"

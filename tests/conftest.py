@@ -214,19 +214,23 @@ class Mailbox:
 
     messages: list[EmailMessage] = field(default_factory=list)
     recipients: list[list[str]] = field(default_factory=list)  # each mail's RCPT TO addresses
+    raw: list[bytes] = field(default_factory=list)  # each mail as the server received it (headers as sent)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        data = envelope.original_content or envelope.content
+        msg = message_from_bytes(data, policy=policy.default)
         with self._lock:
             self.messages.append(msg)
             self.recipients.append(list(envelope.rcpt_tos))
+            self.raw.append(bytes(data))
         return "250 OK"
 
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
             self.recipients.clear()
+            self.raw.clear()
 
     def wait(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
@@ -282,7 +286,7 @@ def app_config(database_url, redis_url, fake_line_server, smtp_server) -> dict:
         "LINE_API_BASE_URL": fake_line_server[1],
         "LINE_DATA_API_BASE_URL": fake_line_server[1] + FAKE_DATA_PREFIX,
         "SMTP_URL": smtp_server[1],
-        "MAIL_FROM": "AICOM Koka MyPage <noreply@aicom-koka.jp>",
+        "MAIL_FROM": "あいコムこうかマイページ <noreply@aicom-koka.jp>",
         "PUBLIC_BASE_URL": "http://localhost",
         "EMULATOR": False,
         "JOBS_INLINE": False,

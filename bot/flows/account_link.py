@@ -26,8 +26,8 @@ def on_account_link(turn: Turn) -> None:
     account = logins.spend_line_link_nonce(turn.db, incoming.link_nonce, turn.now) if incoming.link_ok else None
     if account is None:
         log.info("account link refused (result ok: %s)", incoming.link_ok)
-        turn.say(messages.ACCOUNT_LINK_FAILED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
-                                                QuickReply(messages.QR_HELP, messages.QR_HELP)])
+        turn.say(messages.ACCOUNT_LINK_FAILED, [QuickReply(messages.LOGIN_LINK_BUTTON, messages.LOGIN_LINK_BUTTON),
+                                                QuickReply(messages.QR_OPERATOR, messages.QR_OPERATOR)])
         return
     displaced = richmenus.other_line_user_of_account(turn.db, account.id, turn.user_id)
     repositories.link_line_user(turn.db, account, turn.user_id, turn.now)

@@ -10,12 +10,15 @@ from storage import repositories
 
 def show_menu(turn: Turn) -> None:
     """The menu that fits this person: registration first for newcomers, bills for the linked;
-    a person is always one tap away (someone the bot does not understand is not left stuck)."""
-    operator = QuickReply(messages.QR_OPERATOR, messages.QR_OPERATOR)
+    a person is always one tap away (someone the bot does not understand is not left stuck).
+    Its quick replies are the buttons its lines name, in the same order."""
     if repositories.find_line_link(turn.db, turn.user_id) is not None:
-        turn.say(messages.MENU_LINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
-                                        QuickReply(messages.QR_BILL_LIST, messages.QR_BILL_LIST),
-                                        QuickReply(messages.QR_HELP, messages.QR_HELP), operator])
+        turn.say(messages.MENU_LINKED, _buttons(messages.QR_THIS_MONTH, messages.QR_BILL_LIST,
+                                                messages.QR_NOTICES_SETTINGS, messages.QR_OPERATOR))
     else:
-        turn.say(messages.MENU_UNLINKED, [QuickReply(messages.QR_REGISTER, messages.QR_REGISTER),
-                                          QuickReply(messages.QR_HELP, messages.QR_HELP), operator])
+        turn.say(messages.MENU_UNLINKED, _buttons(messages.QR_REGISTER, messages.LOGIN_LINK_BUTTON,
+                                                  messages.QR_FAQ, messages.QR_OPERATOR))
+
+
+def _buttons(*words: str) -> list[QuickReply]:
+    return [QuickReply(word, word) for word in words]

@@ -136,7 +136,7 @@ def resend(turn: Turn, _match=None) -> None:
     try:
         store = _store(turn)
         if store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT:
-            turn.say(messages.RESEND_LIMITED, [QuickReply(messages.QR_RESTART, messages.QR_RESTART)])
+            turn.say(messages.RESEND_LIMITED, [*AFTER_PROVISIONAL, OPERATOR])
             return None
         if not _mail_allowed(turn, account.customer_id):
             turn.say(messages.REGISTER_MAIL_LIMITED)
@@ -312,7 +312,7 @@ def step_account_id(turn: Turn) -> str | None:
         return State.REGISTER_ACCOUNT_ID
     if checks > ID_CHECK_LIMIT:
         turn.signal("registration_id_checks_limited")
-        turn.say(messages.ACCOUNT_ID_CHECKS_LIMITED, [CANCEL, OPERATOR])
+        turn.say(messages.ACCOUNT_ID_CHECKS_LIMITED, [CANCEL])  # in the flow the operator words re-ask: the phone
         return State.REGISTER_ACCOUNT_ID
     if not accounts.login_id_available(turn.db, login_id, turn.data["customer_id"], turn.now):
         turn.say(messages.ACCOUNT_ID_TAKEN, [CANCEL])

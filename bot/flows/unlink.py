@@ -34,7 +34,7 @@ def step_confirm(turn: Turn) -> str | None:
     accounts.unlink_line_user(turn.db, turn.user_id)
     turn.effect(SwitchMenu(turn.user_id, linked=False))
     log.info("a LINE user unlinked itself")
-    turn.say(messages.UNLINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
+    turn.say(messages.UNLINKED, [QuickReply(messages.LOGIN_LINK_BUTTON, messages.LOGIN_LINK_BUTTON),
                                  QuickReply(messages.QR_HELP, messages.QR_HELP)])
     return None
 

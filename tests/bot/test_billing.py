@@ -144,7 +144,7 @@ def test_no_statement_this_month_says_so_and_shows_the_newest(line_user, app, cl
     seed_statement(app, seeded.customer_id, date(2026, 10, 1), [("基本料金", 5280)], due_date=date(2026, 11, 27))
     clock.now = datetime(2026, 11, 1, 0, 5, tzinfo=TOKYO)  # just after midnight in Tokyo
     replies = line_user.say("今月の料金")
-    assert "2026年11月分のご請求はまだ発行されていません" in replies[0]["text"]
+    assert "2026年11月のご請求金額は、まだ確定していません" in replies[0]["text"]
     assert "月に1回" in replies[0]["text"]
     assert bill_card(replies)["altText"] == "2026年10月のご請求金額は5,280円です"
 
@@ -183,7 +183,7 @@ def test_named_months(line_user, customer, word, month):
 @pytest.mark.parametrize("word", ["2024年3月の料金", "2027年1月の料金", "2025/6"])
 def test_a_month_without_a_statement_lists_the_months_that_exist(line_user, customer, word):
     (reply,) = line_user.say(word)
-    assert "分のご請求は見つかりませんでした" in reply["text"]
+    assert "のご請求は見つかりませんでした" in reply["text"]
     assert "2026年11月" in reply["text"] and "2025年12月" in reply["text"]
     labels = quick_reply_labels(reply)
     assert labels[0] == "2026年11月" and len(labels) == 12

@@ -554,11 +554,11 @@ def test_the_mail(make_app, app, line_api, mailbox):
     body = Mailbox.body(mail)
     assert body.startswith("アイコム\u3000タロウ 様\n")  # the contract name, as the printed guide greets
     assert "仮登録を受け付けました" in body
-    assert "■受付日時: 2026年11月25日 14:05" in body
+    assert "■受付日時：2026年11月25日 14:05" in body
     assert "■本登録手続きURL\nhttp://localhost/register/complete/" in body
     assert "24時間以内" in body
     assert "心当たりのない方" in body
-    assert "0120-00-6560（9:00〜17:00）" in body
+    assert "0120-00-6560（平日9:00〜17:00）" in body
 
 
 def test_smtp_down_keeps_the_mail_for_retry_then_delivers_it(app, make_app, line_api, mailbox, redis_url):

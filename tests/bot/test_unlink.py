@@ -69,9 +69,11 @@ def test_after_unlinking_registering_again_offers_login(app, line_user):
     assert replies[0]["altText"] == messages.ALREADY_REGISTERED
 
 
-def test_after_unlinking_this_months_bill_is_one_tap_away(app, line_user):
+def test_after_unlinking_linking_again_is_one_tap_away(app, line_user):
+    """UNLINKED names 「ログインして連携」, and offers it (issue 23: it sent people round through 今月の料金)."""
     _linked(app, line_user.user_id)
     line_user.say("連携解除")
     replies = line_user.say("連携解除する")
     assert replies[-1]["text"] == messages.UNLINKED
-    assert messages.QR_THIS_MONTH in quick_labels(replies[-1])
+    assert "「ログインして連携」" in replies[-1]["text"]
+    assert messages.LOGIN_LINK_BUTTON in quick_labels(replies[-1])

@@ -42,7 +42,7 @@ def test_sync_on_request_then_the_users_menu_and_image(emu):
         menu = emu.get("/emulator/api/richmenu?user=" + USER).get_json()
     assert menu["richMenuId"] and menu["chatBarText"] == "メニュー"
     labels = [a["action"]["label"] for a in menu["areas"]]
-    assert labels == ["登録する", "ログインして連携", "よくある質問", "お問い合わせ"]
+    assert labels == ["登録する", "ログインして連携", "よくある質問", "オペレーターと話す"]
     image = emu.get(menu["imageUrl"])
     assert image.status_code == 200 and image.mimetype == "image/png"
     assert Image.open(io.BytesIO(image.data)).size == (menu["size"]["width"], menu["size"]["height"])

@@ -29,7 +29,7 @@ def test_the_newcomers_menu_is_shown_and_its_areas_answer(live_emulator, page):
     page.wait_for_function("() => { const i = document.querySelector('[data-testid=richmenu] img');"
                            " return i && i.complete && i.naturalWidth === 2500; }")
     labels = [b.get_attribute("data-label") for b in menu.locator(".richmenu-area").all()]
-    assert labels == ["登録する", "ログインして連携", "よくある質問", "お問い合わせ"]
+    assert labels == ["登録する", "ログインして連携", "よくある質問", "オペレーターと話す"]
     assert menu.locator(".richmenu-bar").inner_text().startswith("メニュー")
 
     tap_menu(page, "よくある質問", "よくあるご質問です")  # seed-demo imported the default FAQ: its questions
@@ -75,7 +75,7 @@ def test_a_linked_customer_gets_the_other_menu_and_its_taps_work(live_emulator, 
     page.click("#follow")  # following again shows the menu that fits: the linked customers' one
     menu.locator(".richmenu-area[data-label='今月の料金']").wait_for(state="visible", timeout=TIMEOUT_MS)
     labels = [b.get_attribute("data-label") for b in menu.locator(".richmenu-area").all()]
-    assert labels == ["今月の料金", "料金一覧", "通知設定", "マイページ", "お問い合わせ", "ヘルプ"]
+    assert labels == ["今月の料金", "料金一覧", "通知設定", "マイページ", "オペレーターと話す", "ヘルプ"]
     tap_menu(page, "今月の料金", "明細を見る")
     tap_menu(page, "料金一覧", "ご利用料金の一覧")
     with page.expect_popup() as popup:

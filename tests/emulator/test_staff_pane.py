@@ -47,7 +47,7 @@ def test_escalation_reply_note_and_close_through_the_staff_pane(emu):  # noqa: F
     wait_for(lambda: [e["what"] for e in staff_entries(emu)][-2:] == ["note", "staff"])
 
     assert emu.post("/emulator/api/staff/close", json={"user": USER}).status_code == 200
-    wait_for(lambda: any("担当者との対応を終了しました" in t for t in delivered(emu)))
+    wait_for(lambda: any("担当者とのトークを終了しました" in t for t in delivered(emu)))
     wait_for(lambda: staff_entries(emu)[-1]["what"] == "closed")
     assert emu.post("/emulator/api/staff/close", json={"user": USER}).status_code == 409
     emu.send(user=USER, type="text", text="ヘルプ")

@@ -159,7 +159,7 @@ def test_staff_pane_and_mailbox_under_gunicorn_with_a_job_worker(multiprocess_em
     # 対応完了 hands the chat back: the customer is told, and the bot answers again.
     before = page.locator(".row.bot").count()
     page.get_by_test_id("staff-close").click()
-    wait_for_bot(page, before, "担当者との対応を終了しました")
+    wait_for_bot(page, before, "担当者とのトークを終了しました")
     staff_log.locator(".staff-closed").wait_for()
     say(page, "ヘルプ", "ご用件をお選びください")
 

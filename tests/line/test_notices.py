@@ -95,7 +95,7 @@ def test_each_linked_customer_gets_one_notice_and_the_rest_are_skipped_with_reas
     message = body["messages"][0]
     assert message["altText"] == "2026年11月のご請求金額は5,280円です"
     button = message["contents"]["footer"]["contents"][0]["action"]
-    assert button == {"type": "message", "label": "請求内容を見る", "text": "2026年11月の料金"}
+    assert button == {"type": "message", "label": "明細を見る", "text": "2026年11月の料金"}
     keys = {c.retry_key for c in pushes(line_api)}
     assert len(keys) == 6 and None not in keys
     assert {r.status for r in rows(app)} == {"sent", "skipped"}
@@ -377,7 +377,7 @@ def test_stop_resume_and_settings_words(app, linked):
     assert "停止しました" in linked.says("通知停止")
     assert link_row(app).notices_enabled is False
     settings = linked.say("通知設定")
-    assert "停止中" in settings[0]["text"]
+    assert "停止しています" in settings[0]["text"]
     assert "通知再開" in quick_reply_labels(settings[0])
 
     assert "再開しました" in linked.says("通知再開")

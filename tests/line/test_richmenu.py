@@ -45,10 +45,10 @@ def test_first_sync_creates_uploads_sets_default_and_links_customers(app, runner
     assert by_kind[NEWCOMER]["size"] == {"width": 2500, "height": 1686}
     assert all(len(body["chatBarText"]) <= 14 for body in by_kind.values())
     texts = [a["action"].get("text") for a in by_kind[NEWCOMER]["areas"]]
-    assert texts == ["登録", "ログインして連携", "よくある質問", "問い合わせ"]
+    assert texts == ["登録", "ログインして連携", "よくある質問", "オペレーターと話す"]
     linked_actions = [a["action"] for a in by_kind[LINKED]["areas"]]
-    assert [a.get("text") for a in linked_actions] == ["今月の料金", "料金一覧", "通知設定", None, "問い合わせ",
-                                                       "ヘルプ"]
+    assert [a.get("text") for a in linked_actions] == ["今月の料金", "料金一覧", "通知設定", None,
+                                                       "オペレーターと話す", "ヘルプ"]
     assert linked_actions[3] == {"type": "uri", "label": "マイページ", "uri": "http://localhost/mypage"}
 
     uploads = kinds(line_api, "richmenu_image_upload")
@@ -245,7 +245,7 @@ def test_every_tap_sends_words_the_bot_understands(app, line_user):
             texts = "\n".join(m.get("text") or m.get("altText", "") for m in replies)
             if area.tap.text != "ヘルプ":
                 assert messages.MENU_UNLINKED not in texts and messages.MENU_LINKED not in texts, area.tap.text
-            if area.tap.text == "問い合わせ":  # a person now has the chat: hand it back to the bot
+            if area.tap.text == messages.QR_OPERATOR:  # a person now has the chat: hand it back to the bot
                 line_user.say(messages.QR_BACK_TO_BOT)
             line_user.say("キャンセル")
 

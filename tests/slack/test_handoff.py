@@ -80,7 +80,7 @@ def test_close_hands_the_chat_back_and_updates_the_message(app, escalate, staff,
     _replies, handoff = escalate()
     assert staff.press_close(handoff.id, handoff.staff_thread_ts, name="suzuki").status_code == 200
     drain_jobs(app)
-    assert "担当者との対応を終了しました" in texts(line_api.messages(line_user.user_id))
+    assert "担当者とのトークを終了しました" in texts(line_api.messages(line_user.user_id))
     (update,) = [c.args for c in slack.of("chat.update")]
     assert update["ts"] == handoff.staff_thread_ts and update["channel"] == CHANNEL
     shown = json.dumps(update["blocks"], ensure_ascii=False)
@@ -167,11 +167,11 @@ def test_no_staff_reply_in_time_tells_the_customer(app, escalate, slack, line_us
         threads.no_reply_job(handoff.id)  # once only
     drain_jobs(app)
     said = texts(line_api.messages(line_user.user_id))
-    assert said.count("ただいま担当者が対応できない状況です") == 1 and "0120-00-6560" in said
+    assert said.count("ただいま担当者がご返信できない状況です") == 1 and "0120-00-6560" in said
     notices = [p for p in slack.posts(handoff.staff_thread_ts) if "（自動）" in p["text"]]
     assert len(notices) == 1
     # 「ボットに戻る」 ends the handoff from the customer's side.
-    assert "接続を終了しました" in line_user.says("ボットに戻る")
+    assert "自動応答に戻りました" in line_user.says("ボットに戻る")
     assert open_handoff(app).closed_by == "customer"
 
 
@@ -182,7 +182,7 @@ def test_no_reply_notice_not_sent_after_a_staff_reply(app, escalate, staff, line
     with app.app_context():
         threads.no_reply_job(handoff.id)
     drain_jobs(app)
-    assert "対応できない状況" not in texts(line_api.messages(line_user.user_id))
+    assert "ご返信できない状況" not in texts(line_api.messages(line_user.user_id))
 
 
 def test_outside_hours_the_answer_comes_the_next_business_day(app, clock, escalate, slack):
@@ -257,7 +257,7 @@ def test_close_from_another_channel_or_message_changes_nothing(app, escalate, st
     staff.press_close(handoff.id, "1764000000.999999")  # a button on some other message
     drain_jobs(app)
     assert open_handoff(app).status == "waiting"
-    assert "対応を終了しました" not in texts(line_api.messages(line_user.user_id))
+    assert "トークを終了しました" not in texts(line_api.messages(line_user.user_id))
 
 
 def test_slack_is_answered_at_once_even_when_slack_is_down(app, escalate, staff, slack, line_user):
@@ -332,7 +332,7 @@ def test_the_customer_can_go_back_to_the_bot_with_one_tap(app, escalate, staff, 
     drain_jobs(app)
     (pushed,) = [m for m in line_api.messages(line_user.user_id) if "鈴木" in m.get("text", "")]
     assert [item["action"]["label"] for item in pushed["quickReply"]["items"]] == ["ボットに戻る"]
-    assert "接続を終了しました" in line_user.says("ボットに戻る")
+    assert "自動応答に戻りました" in line_user.says("ボットに戻る")
 
 
 def test_within_hours_the_customers_messages_get_no_answer(app, escalate, line_user):

@@ -53,3 +53,12 @@ def test_without_a_basic_id_the_block_is_left_out(make_app):
     html = application.test_client().get("/login").get_data(as_text=True)
     assert "初めてログインされる方" not in html
 
+
+
+def test_customers_without_line_are_given_the_phone(client):
+    """Issue 23: registration happens in LINE; a customer without LINE is told whom to call, and when."""
+    from bot import messages
+
+    html = client.get("/login").get_data(as_text=True)
+    block = re.sub(r"<[^>]+>", "", html[html.index('id="add-friend"'):html.index("</section>")])
+    assert "LINEをお使いでない方は" in block and messages.PHONE_DESK in block

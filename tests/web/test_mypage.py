@@ -251,7 +251,7 @@ def test_bill_list_is_one_year_newest_first_with_details(client, taro):
     months = re.findall(r"<td>(\d{4}年\d{1,2}月)</td>", html)
     assert months[0] == "2026年11月" and months[-1] == "2025年12月" and len(months) == 12
     assert "2020年6月" not in html and "2025年11月" not in html
-    assert html.count(">詳細</a>") == 12
+    assert html.count(">明細を見る</a>") == 12
     assert f'href="/mypage/bills/{taro.statement_ids[date(2026, 11, 1)]}"' in html
     assert "8,300円" in html  # 3300 + 4400 - 500 + 1100
 
@@ -270,7 +270,7 @@ def test_bill_detail_shows_every_item_to_the_yen(client, taro):
     page = client.get(f"/mypage/bills/{taro.statement_ids[date(2026, 9, 1)]}")
     html = text_of(page)
     assert page.status_code == 200
-    assert "2026年9月のご利用料金明細" in html
+    assert "2026年9月の明細" in html
     for name, amount in [("ケーブルテレビ 基本料金", "3,300円"), ("インターネット 光100M", "4,400円"),
                          ("セット割引", "\u2212500円"), ("9月の工事費", "900円")]:  # a true minus (issue 20)
         assert re.search(f"<td>{name}</td><td class=\"amount\">{amount}</td>", html)
@@ -312,7 +312,7 @@ def test_bearer_link_opens_without_login_and_strips_the_token(app, linked_taro, 
     first = browser.get(f"{url.path}?{url.query}")
     assert first.status_code == 303 and first.headers["Location"] == url.path
     page = browser.get(url.path)
-    assert page.status_code == 200 and "2026年11月のご利用料金明細" in text_of(page) and "8,300円" in text_of(page)
+    assert page.status_code == 200 and "2026年11月の明細" in text_of(page) and "8,300円" in text_of(page)
     assert "たろう 様" in text_of(page)
     assert browser.get("/mypage").status_code == 302  # the link is not a login
 
@@ -336,7 +336,7 @@ def test_expired_link_asks_for_login_then_shows_the_bill(app, linked_taro, line_
     assert 'name="next" value="' + url.path + '"' in text_of(login_page)
     after = login(browser, linked_taro.login_id, next_path=url.path)
     assert after.headers["Location"] == url.path
-    assert "2026年11月のご利用料金明細" in text_of(browser.get(url.path))
+    assert "2026年11月の明細" in text_of(browser.get(url.path))
 
 
 def test_grant_ends_with_the_link(app, linked_taro, line_user, clock):

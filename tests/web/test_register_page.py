@@ -118,7 +118,7 @@ def test_used_token_says_so_and_changes_nothing(app, client, line_user, mailbox,
     assert post_password(client, path).status_code == 200
     response = client.get(path)
     assert response.status_code == 410
-    assert "使用済み" in response.get_data(as_text=True)
+    assert "本登録がすでに完了したか" in response.get_data(as_text=True)
     assert "csrf_token" not in response.get_data(as_text=True)  # no form to post again
     account = db_session.scalar(select(Account))
     assert verify_password(account.password_hash, PASSWORD)
@@ -132,7 +132,7 @@ def test_used_token_post_with_a_valid_csrf_token_is_refused(app, client, line_us
     assert post_password(client, path).status_code == 200
     again = second_tab.post(path, data={"csrf_token": csrf, "password": "Another2026",
                                         "password_confirm": "Another2026"})
-    assert again.status_code == 410 and "使用済み" in again.get_data(as_text=True)
+    assert again.status_code == 410 and "本登録がすでに完了したか" in again.get_data(as_text=True)
     assert verify_password(db_session.scalar(select(Account)).password_hash, PASSWORD)
 
 

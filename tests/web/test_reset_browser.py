@@ -42,7 +42,7 @@ def live_mypage(tmp_path, smtp_server, mailbox):
     """The app as ``make run`` serves it (a migrated SQLite file, the in-process Redis stand-in, jobs
     in-process), over HTTP, its mail going to the ``mailbox`` fixture's SMTP server."""
     config = make_run_config(tmp_path, SECRET_KEY="mypage-browser-test-" + "k" * 32, SMTP_URL=smtp_server[1],
-                             MAIL_FROM="AICOM Koka MyPage <noreply@aicom-koka.jp>", EMULATOR=False)
+                             MAIL_FROM="あいコムこうかマイページ <noreply@aicom-koka.jp>", EMULATOR=False)
     with served_app(lambda base: dict(config, PUBLIC_BASE_URL=base)) as (application, base):
         application.extensions["redis"].flushall()  # the in-process stand-in may be shared between apps
         seeded = seed_customer_with_account(application)

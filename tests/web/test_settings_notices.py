@@ -31,7 +31,7 @@ def taro(app):
 
 def test_the_footer_is_one_text(app):
     assert messages.REGISTRATION_MAIL_BODY.endswith("\n" + messages.MAIL_FOOTER)
-    assert "0120-00-6560（9:00〜17:00）" in messages.MAIL_FOOTER
+    assert "0120-00-6560（平日9:00〜17:00）" in messages.MAIL_FOOTER
     assert "送信専用" in messages.MAIL_FOOTER
 
 
