@@ -36,6 +36,8 @@ from storage.state import Conversation, Held, StateStore, StateUnavailable
 log = logging.getLogger(__name__)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
+HANDOFF_INTENT = "handoff"  # bot.understanding.intents.HANDOFF: the entry whose words leave any flow
+HELP_KEYS = frozenset(command_text(w) for w in ("ヘルプ", "へるぷ", "メニュー", "help", messages.QR_HELP))
 CANCEL_WORDS = frozenset({"キャンセル", "きゃんせる", "中止", "やめる", "取消", "取り消し"})
 
 
@@ -163,6 +165,7 @@ class Engine:
         self.flows = flows
         self.free_text = free_text
         self.intents = {entry.intent: entry for flow in flows for entry in flow.entries if entry.intent}
+        self._handoff = self.intents.get(HANDOFF_INTENT)
         self.store = store
         self.sessions = sessions
         self.settings = settings
@@ -174,6 +177,11 @@ class Engine:
                 if name in self.states:
                     raise ValueError(f"state {name} defined twice")
                 self.states[name] = spec
+
+    def _leaves_flow(self, key: str) -> bool:
+        """INTERFACES.md: inside a flow the customer's text is that flow's answer, and only キャンセル,
+        ヘルプ and オペレーター words leave it (ヘルプ shows the menu, オペレーター hands the chat over)."""
+        return key in HELP_KEYS or (self._handoff is not None and bool(self._handoff.match(key)))
 
     def handle(self, incoming: Incoming,
                on_commit: Callable[[Session, Outcome], None] | None = None) -> Outcome:
@@ -263,7 +271,9 @@ class Engine:
                 turn.say(messages.CANCELLED)
                 self.menu(turn)
                 return None
-            return spec.step(turn)
+            if not self._leaves_flow(key):
+                return spec.step(turn)
+            # ヘルプ or an オペレーター word: the flow is left and the words are read as anywhere else.
 
         if incoming.kind in (EventKind.STICKER, EventKind.MEDIA):
             turn.say(messages.NOT_TEXT)

@@ -44,8 +44,8 @@ Three kinds of "no", each with its own shape:
   advice to call when it keeps failing.
 - a refusal or an error (``REFUSALS``): opens with 申し訳ございません and ends with what the
   customer can do next. Where they cannot go on by themselves (``NEEDS_A_PERSON``) the way out
-  is a person: 「オペレーターと話す」 and/or ``PHONE_DESK``. Inside the registration (where the
-  operator words re-ask the question instead of leaving) that is the phone.
+  is a person: 「オペレーターと話す」 and/or ``PHONE_DESK``. Inside a flow the operator words
+  leave it (INTERFACES.md) and hand the chat over.
 - an ending (``CANCELLED``, ``HANDOFF_CLOSED``): says what happened and what the chat does now.
 """
 
@@ -313,11 +313,12 @@ REGISTER_CUSTOMER_GONE = (
     "お手数ですが、お客様番号からもう一度入力してください。（先頭の0は省いて入力できます）\n"
     f"※何度入力しても登録できない場合は、{PHONE_DESK}までご連絡ください。"
 )
-# Asked for help or a person mid-registration (those words re-ask the question there; see
-# ``registration.HELP_WORDS``): how to go on, how to stop, and how to reach a person.
+# A rich-menu tap or a button of another message mid-registration (``registration.HELP_WORDS``):
+# not an answer. How to go on, how to stop, and how to reach a person (ヘルプ and the オペレーター
+# words leave the flow, as INTERFACES.md says).
 REGISTER_IN_PROGRESS = (
     "ただいまマイページの登録のお手続き中です。続けるときは、次の質問にお答えください。\n"
-    "担当者に相談するときは、「キャンセル」を押して登録をやめてから「オペレーターと話す」を押すか、"
+    "登録をやめるときは「キャンセル」を押してください。担当者に相談するときは「オペレーターと話す」と送るか、"
     f"{PHONE_DESK}へお電話ください。"
 )
 REGISTERED_PUSH = (

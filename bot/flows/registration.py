@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 START_WORDS = ("登録", "会員登録", "マイページ登録", messages.QR_RESTART)
 _RESTART_KEYS = frozenset(command_text(w) for w in START_WORDS)
 # Asking for help or a person mid-flow is never an answer: ヘルプ, メニュー and オペレーター are
-# katakana, and at the name step they would be checked (and counted) as a mismatch.
-# A tap on the rich menu (bot.menus) mid-flow is not an answer either.
+# katakana, and at the name step they would be checked (and counted) as a mismatch. The engine
+# takes them out of the flow before it asks this one (INTERFACES.md: they leave the flow); a tap on
+# the rich menu (bot.menus) mid-flow is not an answer either, and is answered here.
 HELP_WORDS = ("ヘルプ", "メニュー", "オペレーター", "問い合わせ", messages.QR_HELP, messages.QR_OPERATOR,
               *(word for word in menus.tap_words() if command_text(word) not in _RESTART_KEYS))
 _HELP_KEYS = frozenset(command_text(w) for w in HELP_WORDS)

@@ -825,31 +825,42 @@ def test_unreadable_mail_counter_refuses_the_mail(app, make_app, line_api, line_
     assert _state(app, line_user) == "register:confirm"
 
 
-@pytest.mark.parametrize("word", ["ヘルプ", "へるぷ", "メニュー", "オペレーター", "オペレーターと話す", "問い合わせ"])
-def test_help_and_operator_words_at_the_name_step_are_not_a_mismatch(app, line_user, word):
-    """They are katakana: taken as a name they were checked, counted as a mismatch and told 一致しません."""
+@pytest.mark.parametrize("word", ["オペレーター", "オペレーターと話す", "問い合わせ"])
+def test_an_operator_word_at_the_name_step_leaves_the_flow_for_a_person(app, line_user, word):
+    """INTERFACES.md: inside a flow only キャンセル, ヘルプ and オペレーター words leave it. They are
+    katakana: taken as a name they were checked, counted as a mismatch and told 一致しません."""
     seed_customer(app)
     line_user.say("登録")
     line_user.say(NUMBER)
     line_user.say(PHONE)
     replies = line_user.say(word)
-    assert messages.VERIFY_MISMATCH not in texts(replies)
-    assert replies[0]["text"] == messages.REGISTER_IN_PROGRESS
-    assert "お名前" in texts(replies) and "キャンセル" in quick_labels(replies[-1])
+    assert messages.VERIFY_MISMATCH not in texts(replies) and messages.REGISTER_IN_PROGRESS not in texts(replies)
     assert app.extensions["redis"].keys("bot:count:register_mismatch*") == []
-    assert _state(app, line_user) == "register:name_kana"
-    assert "ご本人様の確認ができました" in line_user.says("アイコム タロウ")  # the earlier answers were kept
+    assert not (_state(app, line_user) or "").startswith("register:")
+    assert "担当者におつなぎします" in texts(replies)  # handed over
 
 
-@pytest.mark.parametrize("word", ["ヘルプ", "メニュー", "オペレーター"])
-def test_help_words_are_never_taken_as_a_nickname(app, line_user, word):
+@pytest.mark.parametrize("word", ["ヘルプ", "へるぷ", "メニュー"])
+def test_help_mid_registration_leaves_the_flow_for_the_menu(app, line_user, word):
     seed_customer(app)
     verify(line_user)
     line_user.say("aicom_taro")
     line_user.say("taro@example.jp")
     replies = line_user.say(word)
-    assert "ニックネーム" in texts(replies)
-    assert _state(app, line_user) == "register:nickname"
+    assert "ニックネーム" not in texts(replies)
+    assert _state(app, line_user) is None
+    assert messages.MENU_UNLINKED in texts(replies)
+
+
+def test_a_rich_menu_tap_mid_registration_is_not_an_answer(app, line_user):
+    seed_customer(app)
+    line_user.say("登録")
+    line_user.say(NUMBER)
+    line_user.say(PHONE)
+    replies = line_user.say("よくある質問")
+    assert replies[0]["text"] == messages.REGISTER_IN_PROGRESS
+    assert _state(app, line_user) == "register:name_kana"
+    assert "ご本人様の確認ができました" in line_user.says("アイコム タロウ")  # the earlier answers were kept
 
 
 def test_provisional_registration_does_not_wait_for_a_running_customer_import(app, db_session):

@@ -258,7 +258,7 @@ def test_every_button_and_word_a_message_names_is_at_hand(app, voice, talk, mail
     person.say("登録")
     person.say(NUMBER)
     person.say(PHONE)
-    person.say("ヘルプ")  # REGISTER_IN_PROGRESS, then the name is asked again
+    person.say("よくある質問")  # a rich-menu tap mid-flow: REGISTER_IN_PROGRESS, then the name again
     person.say("ソウイ　ナシ")  # a mismatch: VERIFY_MISMATCH, VERIFY_RETRY
     person.say(NUMBER)
     person.say(PHONE)
@@ -461,13 +461,14 @@ def test_register_start_says_what_the_guide_says():
     assert "わからない場合は" in text and messages.PHONE_DESK in text
 
 
-def test_asking_for_a_person_mid_registration_is_told_how(app, line_user):
+def test_a_tap_mid_registration_is_told_how_to_go_on_stop_or_reach_a_person(app, line_user):
     seed_customer(app)
     line_user.say("登録")
-    for word in ("オペレーター", "問い合わせ", "オペレーターと話す", "ヘルプ"):
+    for word in ("よくある質問", "ログインして連携"):  # the newcomers' rich menu, tapped mid-flow
         replies = line_user.say(word)
         assert replies[0]["text"] == messages.REGISTER_IN_PROGRESS
         assert "「キャンセル」" in replies[0]["text"] and messages.PHONE_DESK in replies[0]["text"]
+        assert "「オペレーターと話す」と送る" in replies[0]["text"]
         assert "キャンセル" in quick_replies(replies[-1])
 
 
