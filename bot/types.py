@@ -159,7 +159,12 @@ class PushReplies:
     replies: tuple[TextReply, ...]
 
 
-Effect = SendMail | SwitchMenu | StaffOutbox | HandoffTimer | PushReplies
+@dataclass(frozen=True)
+class SyncRichMenus:
+    """Make LINE's rich menus match ``bot.menus`` (``richmenu sync``): the emulator asks when it has none."""
+
+
+Effect = SendMail | SwitchMenu | StaffOutbox | HandoffTimer | PushReplies | SyncRichMenus
 
 
 @dataclass
@@ -182,7 +187,7 @@ def wire(cls):
 
 
 for _cls in (QuickReply, LinkButton, TextReply, BillLine, BillCard, BillListEntry, BillList, AccountLinkPrompt,
-             SendMail, SwitchMenu, StaffOutbox, HandoffTimer, PushReplies):
+             SendMail, SwitchMenu, StaffOutbox, HandoffTimer, PushReplies, SyncRichMenus):
     wire(_cls)
 
 

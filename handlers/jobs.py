@@ -2,8 +2,10 @@
 
 This layer knows no job bodies. Each edge owns its jobs (module-level functions with
 JSON-safe keyword arguments, run inside the app context) and queues them by reference,
-``jobs.enqueue(func, **kwargs)``, or, from another edge, by dotted path
-(``jobs.enqueue("handlers.line.delivery:push_job", …)``), so no edge imports another.
+``jobs.enqueue(func, **kwargs)``. Edges meet through effects: an edge registers the job that
+performs a ``bot.types`` effect (``register_effect(app, PushReplies, push_effect_job)``) and any
+other edge asks for it with the effect itself (``jobs.perform(PushReplies(user_id, replies))``),
+so no edge imports another or names a job of another by a string.
 With a real Redis they go to the RQ queue ``default`` with retries (``flask --app app
 worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
 pool in the web process runs them with the same retry schedule.
@@ -34,6 +36,7 @@ from rq import Queue, Retry, SimpleWorker
 from rq.job import Job
 from rq.utils import import_attribute
 
+from bot.types import fields_of
 from handlers import logs, metrics
 from storage.redis_url import connect
 
@@ -276,18 +279,20 @@ def _enqueue_rq(path: str, kwargs: dict, once: str | None = None, delay: timedel
         queue.enqueue(*args, **options)
 
 
-def register_effect(app: Flask, effect_type: str, target: JobTarget) -> None:
-    """An edge says which of its jobs runs an effect (``bot.types`` class name): the job gets
-    the effect's fields as keyword arguments. The worker that ran the turn queues it."""
+def register_effect(app: Flask, effect_type: type, target: JobTarget) -> None:
+    """An edge says which of its jobs performs an effect (a ``bot.types`` class): the job gets the
+    effect's fields as keyword arguments. This is how edges meet: another edge (or the worker that
+    ran a turn) calls ``perform`` with the effect, never a job path into this edge."""
     app.extensions.setdefault("effect_jobs", {})[effect_type] = job_path(target)
 
 
-def enqueue_effect(effect_type: str, kwargs: dict, once: str | None = None) -> None:
-    """Queue the job registered for an effect type (``once``: see ``enqueue``)."""
-    target = current_app.extensions.get("effect_jobs", {}).get(effect_type)
+def perform(effect: object, once: str | None = None) -> None:
+    """Queue the job an edge registered for ``effect``'s type, its fields as arguments
+    (``once``: see ``enqueue``)."""
+    target = current_app.extensions.get("effect_jobs", {}).get(type(effect))
     if target is None:
-        raise KeyError(f"no job registered for effect {effect_type}")
-    enqueue(target, _once=once, **kwargs)
+        raise KeyError(f"no job registered for effect {type(effect).__name__}")
+    enqueue(target, _once=once, **fields_of(effect))
 
 
 def register_periodic(app: Flask, target: JobTarget, every_seconds: float) -> None:

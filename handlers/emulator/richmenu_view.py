@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request, url_for
 
+from bot.types import SyncRichMenus
 from handlers import jobs
 from handlers.emulator.page import _is_line_user_id, _loopback_only
 
 bp = Blueprint("emulator_richmenu", __name__)
 bp.before_request(_loopback_only)
-SYNC_JOB = "handlers.line.richmenu:sync_job"
 
 
 def _state():
@@ -52,7 +52,7 @@ def image(rich_menu_id: str):
 @bp.post("/emulator/api/richmenu/sync")
 def sync():
     """Queue ``richmenu sync`` (the page asks when LINE, here, has no rich menu yet)."""
-    jobs.enqueue(SYNC_JOB)
+    jobs.perform(SyncRichMenus())
     return jsonify({"queued": True}), 202
 
 

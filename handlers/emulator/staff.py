@@ -16,14 +16,13 @@ from flask import Flask, current_app, jsonify, request
 
 from bot.flows import handoff as handoff_flow
 from bot.hours import TOKYO
-from bot.types import to_json
+from bot.types import PushReplies, StaffOutbox
 from handlers import jobs
 from handlers.emulator.page import bp, slack_configured
 from storage import handoffs
 from storage.models import Handoff, HandoffMessage
 
 # The routes join the emulator's blueprint: loopback only, CSRF-exempt, off when the emulator is.
-PUSH_REPLIES_JOB = "handlers.line.delivery:push_replies_job"
 STAFF_NAME = "エミュレーターの担当者"
 
 
@@ -72,7 +71,7 @@ def staff_reply():
         handoff_id = handoff.id
     jobs.enqueue(staff_pane_outbox_job, handoff_id=handoff_id)
     if replies:
-        jobs.enqueue(PUSH_REPLIES_JOB, user_id=user_id, replies=to_json(replies))
+        jobs.perform(PushReplies(user_id, tuple(replies)))
     return jsonify({"ok": True})
 
 
@@ -90,11 +89,11 @@ def staff_close():
         handoff_id = handoff.id
     jobs.enqueue(staff_pane_outbox_job, handoff_id=handoff_id)
     if replies:
-        jobs.enqueue(PUSH_REPLIES_JOB, user_id=user_id, replies=to_json(replies))
+        jobs.perform(PushReplies(user_id, tuple(replies)))
     return jsonify({"ok": True})
 
 
 def init_app(app: Flask) -> None:
     """Without Slack, escalations go to the staff pane (call before the emulator's blueprint is registered)."""
     if not slack_configured(app.config):
-        jobs.register_effect(app, "StaffOutbox", staff_pane_outbox_job)
+        jobs.register_effect(app, StaffOutbox, staff_pane_outbox_job)

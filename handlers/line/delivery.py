@@ -3,8 +3,8 @@
 A reply that LINE refuses (expired token, redelivery) or that fails on the wire is queued
 as a push with a retry key, so the customer still gets it exactly once. Pushes wait in the
 person's own list (``storage.pushes``) and one job at a time sends them in order
-(``drain_pushes_job``); other edges queue ``push_replies_job`` by path through
-``handlers.jobs`` and never import this module.
+(``drain_pushes_job``); other edges ask for pushes with the ``PushReplies`` effect
+(``jobs.perform``, performed by ``push_effect_job``) and never import this module.
 
 The reply, the hot path of every turn, bypasses the SDK's models: its body is serialised
 once with orjson and POSTed through the SDK client's own urllib3 pool, with the SDK client's
@@ -205,7 +205,8 @@ def _send(user_id: str, push: pushes.Push) -> None:
 
 
 def push_replies_job(user_id: str, replies: list[dict]) -> None:
-    """The job other edges queue to push reply values (``bot.types.replies_to_json``) to a LINE user.
+    """Push reply values (``bot.types.replies_to_json``) to a LINE user: what other edges queued by path
+    before the ``PushReplies`` effect; kept so jobs already queued that way still run.
 
     It renders them here and queues them behind the user's other pushes, in batches of five.
     """
@@ -213,7 +214,7 @@ def push_replies_job(user_id: str, replies: list[dict]) -> None:
 
 
 def push_effect_job(user_id: str, replies: list[dict]) -> None:
-    """The ``PushReplies`` effect's job: a turn's pushes to another LINE user (its fields as arguments)."""
+    """The ``PushReplies`` effect's job: pushes a turn or another edge asked for (its fields as arguments)."""
     effect = from_json([{"type": PushReplies.__name__, "user_id": user_id, "replies": replies}])[0]
     queue_pushes(effect.user_id, render(list(effect.replies)))
 

@@ -49,7 +49,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import messages
-from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, TextReply, fields_of, from_json, to_json
+from bot.types import AccountLinkPrompt, EventKind, Incoming, Outcome, TextReply, from_json, to_json
 from handlers import jobs, logs, metrics
 from handlers.line.delivery import deliver, link_url, mask_user, start_loading
 from handlers.line.render import render
@@ -256,7 +256,7 @@ def _deliver(app: Flask, event: dict, replies: list, effects: list, recovered: b
             log.warning("could not issue a link token for %s", mask_user(user_id))
             login_url = f"{app.config['PUBLIC_BASE_URL']}/login"
     for i, effect in enumerate(effects):
-        jobs.enqueue_effect(type(effect).__name__, fields_of(effect), once=f"{event_id}:{i}")
+        jobs.perform(effect, once=f"{event_id}:{i}")
     deliver(user_id, _reply_token(app, event), render(replies, login_url), key_base=event_id, recovered=recovered)
     metrics.observe_turn(event["kind"], event.get("ts") or None)
 

@@ -41,6 +41,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.menus import KINDS, LINKED, MENUS, NEWCOMER, Menu, OpenPage
+from bot.types import SwitchMenu, SyncRichMenus
 from handlers import jobs
 from handlers.line.richmenu_image import FontMissing, menu_png
 from storage import richmenus
@@ -314,11 +315,12 @@ def init_app(app: Flask) -> None:
                                           access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
     app.extensions["line_messaging_api_blob"] = MessagingApiBlob(blob_client)
     app.cli.add_command(richmenu_group)
-    jobs.register_effect(app, "SwitchMenu", switch_menu_job)
+    jobs.register_effect(app, SwitchMenu, switch_menu_job)
+    jobs.register_effect(app, SyncRichMenus, sync_job)
     jobs.bulk(app, switch_menu_job)  # a menu can wait behind a password-reset mail; a customer cannot
     jobs.bulk(app, sync_job)
 
 
 def sync_job() -> None:
-    """``richmenu sync`` as a job: the emulator queues it by path when it has no menus yet."""
+    """``richmenu sync`` as a job (the ``SyncRichMenus`` effect: the emulator asks when it has no menus yet)."""
     sync()  # its report is logged line by line

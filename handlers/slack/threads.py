@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from bot.flows import handoff as handoff_flow
 from bot.hours import TOKYO
-from bot.types import to_json
+from bot.types import PushReplies, StaffOutbox
 from handlers import jobs
 from handlers.slack.client import bot_identity, line_display_name, web_client
 from storage import handoffs
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_ACTION_ID = "close_handoff"
 HUMAN_SUBTYPES = ("thread_broadcast", "file_share")
-PUSH_REPLIES_JOB = "handlers.line.delivery:push_replies_job"
 REASONS = {handoff_flow.REASON_ASKED: "お客様がオペレーターを希望",
            handoff_flow.REASON_VERIFICATION_LIMIT: "本人確認の回数制限に達した"}
 _SLACK_LINK = re.compile(r"<([^|>]+)\|([^>]+)>|<([^>]+)>")
@@ -206,7 +205,7 @@ def slack_event_job(event: dict, team_id: str | None = None) -> None:
         replies = handoff_flow.staff_reply(handoff, text, now())
         line_user_id = handoff.line_user_id
     if replies:
-        jobs.enqueue(PUSH_REPLIES_JOB, user_id=line_user_id, replies=to_json(replies))
+        jobs.perform(PushReplies(line_user_id, tuple(replies)))
 
 
 def slack_close_job(handoff_id: str, message_ts: str, channel: str, team_id: str | None, staff_id: str,
@@ -230,8 +229,8 @@ def slack_close_job(handoff_id: str, message_ts: str, channel: str, team_id: str
         line_user_id, closed_id = handoff.line_user_id, handoff.id
     if replies:
         log.info("handoff %s closed in Slack", closed_id)
-        jobs.enqueue(PUSH_REPLIES_JOB, user_id=line_user_id, replies=to_json(replies))
-        jobs.enqueue_effect("StaffOutbox", {"handoff_id": closed_id})
+        jobs.perform(PushReplies(line_user_id, tuple(replies)))
+        jobs.perform(StaffOutbox(closed_id))
 
 
 # -- the no-reply timer ------------------------------------------------------------------------
@@ -252,5 +251,5 @@ def no_reply_job(handoff_id: int) -> None:
         replies = handoff_flow.no_reply_notice(session, handoff, current_app.config["SUPPORT_HOURS"], now())
         line_user_id = handoff.line_user_id
     if replies:
-        jobs.enqueue(PUSH_REPLIES_JOB, user_id=line_user_id, replies=to_json(replies))
-        jobs.enqueue_effect("StaffOutbox", {"handoff_id": handoff_id})
+        jobs.perform(PushReplies(line_user_id, tuple(replies)))
+        jobs.perform(StaffOutbox(handoff_id))

@@ -55,7 +55,7 @@ from bot import charts, messages, validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email
-from bot.types import TextReply, replies_to_json
+from bot.types import PushReplies, TextReply
 from handlers import jobs, metrics
 from handlers.mail import queue_mail
 from handlers.web import sessions
@@ -432,8 +432,6 @@ def bill_detail(statement_id: int):
 
 
 # -- 退会 (delete my My Page account) -----------------------------------------------------------
-# The LINE edge renders and pushes; queued by path so this edge does not import it.
-LINE_PUSH_JOB = "handlers.line.delivery:push_replies_job"
 
 
 @bp.get("/mypage/withdraw")
@@ -476,8 +474,7 @@ def withdraw_post():
         log.warning("could not clear the Redis state of a deleted account (it expires by itself)")
     if line_user_id:
         try:
-            jobs.enqueue(LINE_PUSH_JOB, user_id=line_user_id,
-                         replies=replies_to_json([TextReply(messages.WITHDRAWN_PUSH)]))
+            jobs.perform(PushReplies(line_user_id, (TextReply(messages.WITHDRAWN_PUSH),)))  # the LINE edge's job
         except Exception:  # noqa: BLE001 - the deletion has committed; an error page would only mislead
             log.error("could not queue the withdrawal push for account %s", account_id)
     return render_template("mypage/withdraw_done.html")

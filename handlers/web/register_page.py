@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, current_app, render_template, request, sessi
 
 from bot import messages, validators
 from bot.errors import InvalidInput
-from bot.types import QuickReply, TextReply, replies_to_json
+from bot.types import PushReplies, QuickReply, SwitchMenu, TextReply
 from handlers import jobs, metrics
 from handlers.web import sessions
 from storage import accounts, repositories
@@ -27,9 +27,6 @@ from storage.security import hash_password
 
 log = logging.getLogger(__name__)
 bp = Blueprint("register_page", __name__)
-# The LINE edge renders and pushes; queued by path so this edge does not import it.
-LINE_PUSH_JOB = "handlers.line.delivery:push_replies_job"
-LINE_MENU_JOB = "handlers.line.richmenu:switch_menu_job"  # the linked customers' rich menu, at once
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{20,100}")
@@ -119,11 +116,11 @@ def complete_post(token: str):
         try:
             pushed = [TextReply(messages.REGISTERED_PUSH, (QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH),
                                                            QuickReply(messages.QR_HELP, messages.QR_HELP)))]
-            jobs.enqueue(LINE_PUSH_JOB, user_id=line_user_id, replies=replies_to_json(pushed))
+            jobs.perform(PushReplies(line_user_id, tuple(pushed)))  # the LINE edge renders and pushes
         except Exception:  # noqa: BLE001 - the registration has committed; an error page would only mislead
             log.error("could not queue the registration push for account %s", signed_in[0])
         try:
-            jobs.enqueue(LINE_MENU_JOB, user_id=line_user_id, linked=True)
+            jobs.perform(SwitchMenu(line_user_id, linked=True))  # the linked customers' rich menu, at once
         except Exception:  # noqa: BLE001 - as above; the next follow or sync puts the menu right
             log.error("could not queue the rich menu switch for account %s", signed_in[0])
     _sign_in(*signed_in)

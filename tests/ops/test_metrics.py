@@ -42,8 +42,8 @@ def test_counters_move_after_a_registration_through_the_chat_and_the_page(app, c
     assert value(after, "aicom_mails_total", outcome="sent") >= value(before, "aicom_mails_total", outcome="sent") + 1
     assert value(after, "aicom_jobs_total", job="send_mail_job", outcome="succeeded") >= \
         value(before, "aicom_jobs_total", job="send_mail_job", outcome="succeeded") + 1
-    assert value(after, "aicom_jobs_total", job="push_replies_job", outcome="succeeded") >= \
-        value(before, "aicom_jobs_total", job="push_replies_job", outcome="succeeded") + 1
+    assert value(after, "aicom_jobs_total", job="push_effect_job", outcome="succeeded") >= \
+        value(before, "aicom_jobs_total", job="push_effect_job", outcome="succeeded") + 1
     # The live gauges are there, read from Redis at scrape time.
     assert ("aicom_queue_depth", (("partition", "default"), ("queue", "rq"))) in after
 
