@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from bot import normalize
 from storage import bulk
+from storage.timezone import TOKYO
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 MONTHS = 12
 DUE_DAY = 27
 

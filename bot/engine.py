@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,10 +31,10 @@ from bot.types import (
     TextReply,
 )
 from storage.state import Conversation, Held, StateStore, StateUnavailable
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 HANDOFF_INTENT = "handoff"  # bot.understanding.intents.HANDOFF: the entry whose words leave any flow
 HELP_KEYS = frozenset(command_text(w) for w in ("ヘルプ", "へるぷ", "メニュー", "help", messages.QR_HELP))
 CANCEL_WORDS = frozenset({"キャンセル", "きゃんせる", "中止", "やめる", "取消", "取り消し"})

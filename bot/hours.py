@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import jpholiday
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+from storage.timezone import TOKYO
+
 DEFAULT_CLOSED_DAYS = "12-29..01-03"  # 年末年始
 _DAY_RE = re.compile(r"(\d{1,2})-(\d{1,2})")
 

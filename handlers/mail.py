@@ -18,7 +18,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import idna  # installed with email-validator, which uses it to check these same domains
 import redis
@@ -27,6 +26,7 @@ from flask import current_app, render_template
 from bot.messages import MAIL_FOOTER
 from handlers import jobs, metrics
 from storage.state import dev_mailbox_add
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10
@@ -83,7 +83,7 @@ def build_message(mail_from: str, to: str, subject: str, body: str) -> EmailMess
     msg["From"] = mail_from
     msg["To"] = envelope_address(to)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(ZoneInfo("Asia/Tokyo")))
+    msg["Date"] = format_datetime(datetime.now(TOKYO))
     domain = parseaddr(mail_from)[1].partition("@")[2] or "localhost"
     msg["Message-ID"] = make_msgid(domain=domain)
     msg.set_content(body, charset="utf-8")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -23,13 +22,13 @@ from sqlalchemy.orm import Session, selectinload
 from storage.models import Account, LineLink, LinkToken, Statement, StatementItem
 from storage.security import hash_token, new_token
 from storage.sql import Prepared
+from storage.timezone import TOKYO
 
 EARLIEST_MONTH = date(2020, 7, 1)  # older statements are never shown
 WINDOW_MONTHS = 12
 BILL_LINK_SECONDS = 15 * 60
 BILL_PURPOSE = "bill"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one in a URL is no statement, not a database error
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 def aware(moment: datetime) -> datetime:

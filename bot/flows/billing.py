@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.engine import Entry, Flow, Turn, words
@@ -17,6 +16,7 @@ from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListE
 from bot.understanding import intents, months
 from storage import bills
 from storage.bills import Bill, LinkedAccount
+from storage.timezone import TOKYO
 
 THIS_MONTH_WORDS = words("今月の料金", "今月の請求", "今月の請求額", "今月のご請求", "今月の利用料金",
                          "今月のご利用料金", "料金", "請求額", "請求", "ご請求額", "今月分", "今月の料金は")
@@ -24,7 +24,6 @@ LAST_MONTH_WORDS = words("先月の料金", "先月の請求", "先月の請求�
                          "先月のご利用料金", "先月分", "前月の料金", "先月の料金は")
 LIST_WORDS = words("料金一覧", "請求一覧", "料金の一覧", "ご利用料金の一覧", "料金履歴", "過去の料金", "請求履歴")
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 _SUFFIX = r"(?:分)?(?:の)?(?:ご?利用料金|料金|ご?請求額?|明細)?(?:は)?"
 _YEAR_MONTH = re.compile(r"(\d{4})年(\d{1,2})月" + _SUFFIX)
 _NUMERIC = re.compile(r"(\d{4})[/\-.](\d{1,2})" + _SUFFIX)

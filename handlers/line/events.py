@@ -40,7 +40,6 @@ import traceback
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import orjson
 import redis
@@ -56,9 +55,9 @@ from handlers.line.render import render
 from storage import outbox
 from storage.events import Entry, EventQueue, Leases
 from storage.state import StateUnavailable
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
-TOKYO = ZoneInfo("Asia/Tokyo")
 # Consumers pick free partitions in an order of their own, from a generator of their own: drawing from
 # the global one would change the state that other code (and test frameworks) rely on.
 _LEASE_ORDER = random.Random()

@@ -53,7 +53,6 @@ from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import click
 import urllib3
@@ -70,10 +69,10 @@ from handlers import jobs
 from handlers.line.render import render_bill_notice
 from storage import notices as store
 from storage.bills import month_start
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 MONTHLY_LIMIT = "You have reached your monthly limit."
 KEY_TTL = 40 * 24 * 3600  # per-month keys outlive their month, no longer
 DEFAULTS = {

@@ -24,7 +24,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 import redis
@@ -46,10 +45,10 @@ from handlers import jobs
 from handlers.line.richmenu_image import FontMissing, menu_png
 from storage import richmenus
 from storage.state import StateUnavailable
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 NAME_PREFIX = "aicom:"
 BULK_LINK_MAX = 500  # LINE's limit of user IDs per bulk link call
 HOURLY_LIMIT = 100  # LINE: create and delete rich menu, 100 requests an hour each

@@ -14,7 +14,6 @@ systemd timer, docs/deployment.md).
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -22,8 +21,7 @@ from flask.cli import with_appcontext
 
 from handlers import metrics
 from storage import retention
-
-TOKYO = ZoneInfo("Asia/Tokyo")
+from storage.timezone import TOKYO
 
 
 def _now() -> datetime:

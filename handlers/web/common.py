@@ -8,19 +8,18 @@ import hmac
 import logging
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.normalize import nfkc
 from storage.state import StateStore
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_FIELD = 254  # the longest typed field kept (a mail address)
 RETRY_AFTER_SECONDS = 60
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, render_template, request, session
 
@@ -24,11 +23,11 @@ from handlers.web import sessions
 from storage import accounts, repositories
 from storage.models import LinkToken
 from storage.security import hash_password
+from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 bp = Blueprint("register_page", __name__)
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{20,100}")
 
 
