@@ -30,12 +30,12 @@ from bot.types import (
     Reply,
     TextReply,
 )
+from bot.understanding.intents import HANDOFF
 from storage.state import Conversation, Held, StateStore, StateUnavailable
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
-HANDOFF_INTENT = "handoff"  # bot.understanding.intents.HANDOFF: the entry whose words leave any flow
 HELP_KEYS = frozenset(command_text(w) for w in ("ヘルプ", "へるぷ", "メニュー", "help", messages.QR_HELP))
 CANCEL_WORDS = frozenset({"キャンセル", "きゃんせる", "中止", "やめる", "取消", "取り消し"})
 
@@ -164,7 +164,7 @@ class Engine:
         self.flows = flows
         self.free_text = free_text
         self.intents = {entry.intent: entry for flow in flows for entry in flow.entries if entry.intent}
-        self._handoff = self.intents.get(HANDOFF_INTENT)
+        self._handoff = self.intents.get(HANDOFF)  # the entry whose words leave any flow
         self.store = store
         self.sessions = sessions
         self.settings = settings

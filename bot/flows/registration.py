@@ -313,7 +313,7 @@ def step_account_id(turn: Turn) -> str | None:
         return State.REGISTER_ACCOUNT_ID
     if checks > ID_CHECK_LIMIT:
         turn.signal("registration_id_checks_limited")
-        turn.say(messages.ACCOUNT_ID_CHECKS_LIMITED, [CANCEL])  # in the flow the operator words re-ask: the phone
+        turn.say(messages.ACCOUNT_ID_CHECKS_LIMITED, [CANCEL])  # the message gives the phone
         return State.REGISTER_ACCOUNT_ID
     if not accounts.login_id_available(turn.db, login_id, turn.data["customer_id"], turn.now):
         turn.say(messages.ACCOUNT_ID_TAKEN, [CANCEL])

@@ -63,23 +63,23 @@ def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
     """The phrasings each entry of ``index`` borrows: of the bank questions it clearly answers."""
     borrowed: dict[str, list[Analysis]] = defaultdict(list)
     for question, texts in bank:
-        found = index.search(question, limit=2)
-        if not found or found[0].score < MAP_MIN or (len(found) > 1 and found[0].score < MAP_LEAD * found[1].score):
-            continue
-        entry = found[0].entry
-        topics = index.topics(entry)
+        entry = _clear_answer(index, question)
+        topics = index.topics(entry) if entry is not None else frozenset()
         if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
+            # A phrasing the operator's own words clearly send to another entry stays there: one lent
+            # for 「機器の故障」 (「リモコンなくした」) is this FAQ's own 「リモコン」 entry's.
             borrowed[entry.id].extend(text for text in texts if text.concepts & topics
-                                      and not _elsewhere(index, text, entry))
+                                      and _clear_answer(index, text) in (None, entry))
     return borrowed
 
 
-def _elsewhere(index: FaqIndex, text: Analysis, entry: FaqEntry) -> bool:
-    """Whether the operator's own words clearly send ``text`` to another entry than ``entry``: a
-    phrasing lent for 「機器の故障」 (「リモコンなくした」) stays with this FAQ's own 「リモコン」 entry."""
-    found = index.search(text, limit=2)
-    return bool(found) and found[0].entry.id != entry.id and found[0].score >= MAP_MIN and (
-        len(found) < 2 or found[0].score >= MAP_LEAD * found[1].score)
+def _clear_answer(index: FaqIndex, analysis: Analysis) -> FaqEntry | None:
+    """The entry that clearly answers ``analysis`` by the operator's own words (at least ``MAP_MIN``,
+    leading the next by ``MAP_LEAD``), or None."""
+    found = index.search(analysis, limit=2)
+    if not found or found[0].score < MAP_MIN or (len(found) > 1 and found[0].score < MAP_LEAD * found[1].score):
+        return None
+    return found[0].entry
 
 
 class BorrowingIndex(FaqIndex):
