@@ -51,7 +51,7 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
                          "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
                          "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international",
-                         "unstable", "send_fail", "pdf"})
+                         "unstable", "send_fail", "pdf", "price_change"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
@@ -63,9 +63,10 @@ WEIGHTED = TOPICAL | {"already"}
 # Texts that are only a greeting or thanks are short; longer ones say something else as well.
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
-_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
+_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また(?![、，,])|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
                             r"届くように|来るように|くるように|停止を(?:取り消|取消|解除|やめ|撤回)|改めて|あらためて|"
                             r"もう一回|もういっかい|始めたい|はじめたい|ふっかつ")
+_FAREWELL = re.compile(r"また(?:よろし|宜し|お願い|おねがい)")  # a thanks that signs off, not a greeting
 _NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
@@ -266,8 +267,9 @@ def _small_talk(a: Analysis) -> list[IntentScore]:
     if "greeting" in c:
         # 「初めまして。このLINEは初めて使います」「いつもテレビ楽しく見てます、こんにちは」
         alone = not c - {"greeting", "question", "line", "thanks", "start", "when"} - SERVICES
-        found.append(IntentScore(GREETING, SURE if short or alone else 0.55, why="greeting"))
-    if "thanks" in c and "greeting" not in c:
+        if not ("thanks" in c and _FAREWELL.search(a.core)):
+            found.append(IntentScore(GREETING, SURE if short or alone else 0.55, why="greeting"))
+    if "thanks" in c and ("greeting" not in c or _FAREWELL.search(a.core)):  # 「おおきに、またよろしゅう」
         alone = not c - {"thanks", "question"}  # 「ご丁寧に恐れ入ります。大変助かりました」
         found.append(IntentScore(THANKS, SURE if short else (0.7 if alone else 0.55), why="thanks"))
     return found
