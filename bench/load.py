@@ -440,7 +440,7 @@ def log_size(ctx: dict, pid: int) -> int:
 
 def flood_lines(ctx: dict, since: dict[int, int]) -> tuple[int, int]:
     """Messages the workers answered once as a flood since ``since`` (log offsets), and how
-    many times a person was told so (``handlers.line.events.FLOOD_WAITING``)."""
+    many times a person was told so (``handlers.line.worker.FLOOD_WAITING``)."""
     coalesced = told = 0
     for pid, offset in since.items():
         path = ctx["worker_logs"].get(pid)

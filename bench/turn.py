@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> int:
     from app import create_app
-    from handlers.line.events import EventWorker
+    from handlers.line.worker import EventWorker
     from storage.events import Leases, partition_of
 
     app = create_app()

@@ -352,7 +352,7 @@ def db_session(app):
 
 def drain_events(app) -> int:
     """Handle every queued LINE event now, in this thread (what the event workers do)."""
-    from handlers.line.events import drain_events as drain
+    from handlers.line.worker import drain_events as drain
 
     return drain(app)
 

@@ -11,7 +11,7 @@ from handlers.logs import JsonFormatter, PlainFormatter, escape_controls
 
 
 def _record(message: str, *args) -> logging.LogRecord:
-    return logging.LogRecord("handlers.line.events", logging.INFO, __file__, 1, message, args, None)
+    return logging.LogRecord("handlers.line.worker", logging.INFO, __file__, 1, message, args, None)
 
 
 @pytest.mark.parametrize("formatter", [PlainFormatter(), JsonFormatter()], ids=["plain", "json"])

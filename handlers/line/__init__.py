@@ -22,7 +22,7 @@ from bot.flows.understand import FreeTextReader
 from bot.types import PushReplies, SendMail
 from bot.understanding.library import FaqLibrary
 from handlers import jobs, metrics
-from handlers.line import delivery, events, notices, richmenu, webhook
+from handlers.line import delivery, notices, richmenu, webhook, worker
 from handlers.mail import send_mail_job
 from storage.events import GROUP, EventQueue, stream_key
 
@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
     app.extensions["event_queue"] = EventQueue(
         app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),
         max_queued=app.config.get("EVENT_QUEUE_MAX", 50_000), lease_seconds=app.config.get("EVENT_LEASE_SECONDS", 15.0))
-    jobs.register_worker_service(app, "LINE events", _start_events, events.drain_events)
+    jobs.register_worker_service(app, "LINE events", _start_events, worker.drain_events)
     queue = app.extensions["event_queue"]
     metrics.register_queue_probe(
         app, "line_events",
@@ -68,9 +68,9 @@ def init_app(app: Flask) -> None:
 
 def _start_events(app: Flask, threads: int):
     """Start the event consumers for ``flask --app app worker``; returns what stops them."""
-    worker = events.EventWorker(app, threads=threads or app.config.get("EVENT_WORKER_THREADS", 4))
-    worker.start()
-    return worker.stop
+    consumers = worker.EventWorker(app, threads=threads or app.config.get("EVENT_WORKER_THREADS", 4))
+    consumers.start()
+    return consumers.stop
 
 
 def _start_with_first_request(app: Flask) -> None:
@@ -82,4 +82,4 @@ def _start_with_first_request(app: Flask) -> None:
     def _start_consumers() -> None:
         if "event_worker" in app.extensions or not started.acquire(blocking=False):
             return
-        events.start_in_process(app)
+        worker.start_in_process(app)

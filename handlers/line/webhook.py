@@ -1,7 +1,7 @@
 """POST /callback: verify the signature, translate each event, queue it durably, answer 200.
 
 Nothing else happens in the request, as LINE recommends: the turns run in the event
-workers (``handlers.line.events``), so a slow database or a slow LINE API never holds up
+workers (``handlers.line.worker``), so a slow database or a slow LINE API never holds up
 the webhook. Each event's ``webhookEventId`` is claimed and the event appended to its
 user's partition of the queue in one step (``storage.events``); when that cannot be done
 (Redis down, a partition over its limit) the answer is 503 and LINE redelivers: events
@@ -25,6 +25,7 @@ from flask import Blueprint, abort, current_app, g, request
 
 from bot.types import EventKind
 from handlers import logs, metrics
+from handlers.line.queued import QueuedEvent
 from storage.events import EventQueue, QueueFull
 from storage.state import StateUnavailable
 
@@ -38,7 +39,7 @@ def _str(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def translate(raw) -> dict | None:
+def translate(raw) -> QueuedEvent | None:
     """The queued form of one webhook event, or None for events the bot takes no part in
     (standby mode, groups and rooms, event types it does not handle, malformed shapes)."""
     if not isinstance(raw, dict) or raw.get("mode") == "standby":
@@ -79,12 +80,11 @@ def translate(raw) -> dict | None:
     event_id = _str(raw.get("webhookEventId"))
     if not event_id:  # every event LINE sends has one; without it, the body itself identifies it
         event_id = "h-" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:40]
-    return {
-        "id": event_id[:64], "user": user_id, "kind": str(kind), "text": text, "postback": postback,
-        "nonce": nonce, "ok": ok, "reply": _str(raw.get("replyToken")),
-        "ts": timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else 0,
-        "queued": time.time(), "request_id": logs.current_request_id(),
-    }
+    return QueuedEvent(
+        id=event_id[:64], user=user_id, kind=kind, text=text, postback=postback, nonce=nonce, ok=ok,
+        reply=_str(raw.get("replyToken")),
+        ts=timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else 0,
+        queued=time.time(), request_id=logs.current_request_id())
 
 
 @bp.before_request
@@ -144,8 +144,8 @@ def callback():
         if event is None:
             continue
         try:
-            if not queue.enqueue(event["id"], event["user"], orjson.dumps(event)):
-                log.info("duplicate event %s ignored", event["id"])
+            if not queue.enqueue(event.id, event.user, event.to_json()):
+                log.info("duplicate event %s ignored", event.id)
         except (StateUnavailable, QueueFull) as exc:
             failed += 1
             log.error("event not queued (%s); asking LINE to redeliver", exc.__class__.__name__)

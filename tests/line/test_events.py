@@ -6,7 +6,6 @@ Real Redis, real PostgreSQL, the fake LINE over HTTP; worker processes are real
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from flask import Flask, request
 from sqlalchemy import func, select
 
 from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
-from handlers.line.events import EventWorker
+from handlers.line.worker import EventWorker
 from storage.models import EventOutcome
 from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs
 from tests.helpers_processes import ROOT, kill, start_worker, stop, wait_until, worker_env
@@ -189,12 +188,13 @@ def test_a_worker_that_took_over_delivers_the_committed_turn_instead_of_running_
     event = line_user.text_event("仮登録する")
     queue = app.extensions["event_queue"]
     # Run only the turn (as the dead worker did): commit, outbox row, no delivery, no ack.
-    from handlers.line import events as ev
+    from handlers.line.queued import QueuedEvent
+    from handlers.line.turn import run_turn
 
     assert line_user.post([event], drain=False).status_code == 200
     entry = _read_one(queue)
     with app.app_context():
-        ev._run_turn(app, ev.incoming_of(json.loads(entry.payload)), event["webhookEventId"])
+        run_turn(app, QueuedEvent.from_json(entry.payload))
     assert line_api.accepted("reply", line_user.user_id)[-1].body["replyToken"] != event["replyToken"]
     # The consumer that takes over reads it again (a second delivery) and finishes it.
     assert drain_events(app) == 1

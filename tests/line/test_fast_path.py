@@ -11,7 +11,7 @@ from linebot.v3.messaging import ApiClient, Configuration, ReplyMessageRequest
 
 from bot.types import BillCard, BillLine, QuickReply, TextReply
 from handlers.line import delivery
-from handlers.line.events import LoadingTimers
+from handlers.line.loading import LoadingTimers
 from handlers.line.render import render
 
 

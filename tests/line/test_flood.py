@@ -2,7 +2,7 @@
 
 A partition used to be served first come, first served, so a person who sent one message
 waited behind every message a flooding person of the same partition had queued before it.
-Now the consumer serves the persons in hand in turn (``handlers.line.events.Backlog``).
+Now the consumer serves the persons in hand in turn (``handlers.line.backlog.Backlog``).
 No timings here: the tests count whose answers LINE received before the other person's,
 and check that each person's answers still come in the order they were sent. A flood whose
 messages waited past the reply token's life is answered once (``messages.MANY_MESSAGES``)
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from bot import messages
-from handlers.line.events import FLOOD_WAITING, EventWorker
+from handlers.line.worker import FLOOD_WAITING, EventWorker
 from storage.events import Entry, partition_of, stream_key
 from tests.conftest import drain_events, drain_jobs
 
@@ -79,31 +79,31 @@ def test_a_flood_does_not_hold_back_another_person_with_the_consumer_threads(app
 
 
 def test_the_backlog_serves_persons_in_turn_and_each_person_in_order():
-    from handlers.line.events import Backlog
+    from handlers.line.backlog import Backlog
 
     def entry(n: int, user: str) -> Entry:
-        return Entry(3, f"{n}-0", f'{{"id": "e{n}", "user": "{user}"}}')
+        return Entry(3, f"{n}-0", f'{{"id": "e{n}", "user": "{user}", "kind": "text"}}')
 
     backlog = Backlog()
     backlog.add([entry(1, "A"), entry(2, "A"), entry(3, "A"), entry(4, "B"), entry(5, "C"), entry(6, "C")])
     backlog.add([entry(7, "B"), entry(8, "D")])
     served = []
     while (item := backlog.pop()) is not None:
-        served.append(item[1]["id"])
+        served.append(item[1].id)
     assert served == ["e1", "e4", "e5", "e8", "e2", "e7", "e6", "e3"]
     assert backlog.size == 0
 
 
 def test_a_partition_dropped_from_the_backlog_leaves_the_others_in_turn():
-    from handlers.line.events import Backlog
+    from handlers.line.backlog import Backlog
 
     backlog = Backlog()
-    backlog.add([Entry(1, "1-0", '{"id": "a1", "user": "A"}'), Entry(2, "1-0", '{"id": "b1", "user": "B"}'),
-                 Entry(1, "2-0", '{"id": "a2", "user": "A"}'), Entry(2, "2-0", '{"id": "b2", "user": "B"}')])
-    assert backlog.pop()[1]["id"] == "a1"
+    backlog.add([Entry(1, "1-0", '{"id": "a1", "user": "A", "kind": "text"}'), Entry(2, "1-0", '{"id": "b1", "user": "B", "kind": "text"}'),
+                 Entry(1, "2-0", '{"id": "a2", "user": "A", "kind": "text"}'), Entry(2, "2-0", '{"id": "b2", "user": "B", "kind": "text"}')])
+    assert backlog.pop()[1].id == "a1"
     backlog.drop(1)  # stuck behind an outage: its entries stay pending, to be read again
     assert backlog.size == 2 and backlog.partitions() == {2}
-    assert [backlog.pop()[1]["id"], backlog.pop()[1]["id"]] == ["b1", "b2"]
+    assert [backlog.pop()[1].id, backlog.pop()[1].id] == ["b1", "b2"]
     assert backlog.pop() is None
 
 
@@ -175,7 +175,7 @@ def test_a_worker_says_when_events_wait_beyond_its_partitions(app, caplog):
     queue = app.extensions["event_queue"]
     app.extensions["redis"].xadd(stream_key(queue.partitions + 3), {"e": "{}"})
     worker = EventWorker(app, threads=0)
-    with caplog.at_level("ERROR", logger="handlers.line.events"):
+    with caplog.at_level("ERROR", logger="handlers.line.worker"):
         worker.start()
         worker.stop()
     assert queue.stranded() == {queue.partitions + 3: 1}

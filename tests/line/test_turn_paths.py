@@ -14,7 +14,8 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import exc, select
 
-from handlers.line.events import DeliveredMarks, EventWorker
+from handlers.line.turn import DeliveredMarks
+from handlers.line.worker import EventWorker
 from storage import outbox, wire
 from storage.events import Leases
 from storage.models import EventOutcome, LinkToken
