@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.cli import commands, faq
+from handlers.cli import commands, faq, notices
 
 
 def init_app(app: Flask) -> None:
     """Register the operator commands."""
     commands.init_app(app)
     faq.init_app(app)
+    notices.init_app(app)  # notify-bills

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from handlers.line import notices
+from handlers.line.notices import rate
 from tests.line.test_notices import MONTH, notify, pushes, seed_linked
 
 
@@ -20,28 +20,28 @@ def app_config(app_config):
 
 def test_slots_given_back_after_the_budget_ran_out_are_taken_again(app):
     with app.app_context():
-        app.extensions["redis"].set(notices._key(MONTH, "budget"), 3)
-        assert notices.reserve_slots(MONTH, 4, 100.0).count == 3
-        notices._stop(MONTH, notices.BUDGET)  # what a batch does when it gets fewer than it asked
-        notices._refund(MONTH, 1)  # one slot came too late and was given back
+        app.extensions["redis"].set(rate.month_key(MONTH, "budget"), 3)
+        assert rate.reserve_slots(MONTH, 4, 100.0).count == 3
+        rate.stop(MONTH, rate.BUDGET)  # what a batch does when it gets fewer than it asked
+        rate.refund(MONTH, 1)  # one slot came too late and was given back
 
-        again = notices.reserve_slots(MONTH, 2, 100.0)
+        again = rate.reserve_slots(MONTH, 2, 100.0)
         assert (again.count, again.stopped) == (1, False)  # the slot paid for, and no more
-        assert notices.reserve_slots(MONTH, 1, 100.0).count == 0
-        assert notices.stop_reason(MONTH) == notices.BUDGET
+        assert rate.reserve_slots(MONTH, 1, 100.0).count == 0
+        assert rate.stop_reason(MONTH) == rate.BUDGET
 
 
 def test_lines_own_limit_outranks_a_spent_budget_and_stops_everything(app):
     with app.app_context():
-        app.extensions["redis"].set(notices._key(MONTH, "budget"), 1)
-        notices._stop(MONTH, notices.BUDGET)
-        notices._stop(MONTH, "quota")  # LINE answered 429 "monthly limit"
-        notices._refund(MONTH, 1)  # the refused push used no quota
+        app.extensions["redis"].set(rate.month_key(MONTH, "budget"), 1)
+        rate.stop(MONTH, rate.BUDGET)
+        rate.stop(MONTH, "quota")  # LINE answered 429 "monthly limit"
+        rate.refund(MONTH, 1)  # the refused push used no quota
 
-        assert notices.stop_reason(MONTH) == "quota"
-        assert notices.reserve_slots(MONTH, 1, 100.0).stopped
-        notices._stop(MONTH, "unauthorized")
-        assert notices.stop_reason(MONTH) == "quota"  # the first real reason stays
+        assert rate.stop_reason(MONTH) == "quota"
+        assert rate.reserve_slots(MONTH, 1, 100.0).stopped
+        rate.stop(MONTH, "unauthorized")
+        assert rate.stop_reason(MONTH) == "quota"  # the first real reason stays
 
 
 def test_a_batch_whose_slots_came_late_still_sends_what_the_quota_allows(app, runner, line_api, monkeypatch):
@@ -50,14 +50,14 @@ def test_a_batch_whose_slots_came_late_still_sends_what_the_quota_allows(app, ru
     are sent (before: 0–2 of 3 on a loaded machine)."""
     seed_linked(app, 5)
     line_api.quota, line_api.quota_used = 100, 97
-    reserve, calls = notices.reserve_slots, []
+    reserve, calls = rate.reserve_slots, []
 
-    def stalled_first(month, wanted, rate):
-        slots = reserve(month, wanted, rate)
+    def stalled_first(month, wanted, per_second):
+        slots = reserve(month, wanted, per_second)
         calls.append(slots)
         return dataclasses.replace(slots, delay=slots.delay - 1.0) if len(calls) == 1 else slots
 
-    monkeypatch.setattr(notices, "reserve_slots", stalled_first)
+    monkeypatch.setattr(rate, "reserve_slots", stalled_first)
 
     result = notify(runner)
 

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime
 
-from handlers.line import notices
+from handlers.line.notices import batch, run
 from storage import notices as store
 from tests.line.test_notices import MONTH, TOKYO, pushes, seed_linked
 
@@ -18,14 +18,14 @@ def test_a_batch_slower_than_its_lease_keeps_its_rows(app, make_app, line_api):
     users = seed_linked(bot, 4)
     line_api.latency = 0.6  # four pushes one after another: 2.4 s, more than twice the lease
     with bot.app_context():
-        notices.start_run(MONTH)
+        run.start_run(MONTH)
         with bot.extensions["db"].begin() as session:
             token, claimed, _last = store.claim_batch(session, MONTH, datetime.now(TOKYO), 4, 1)
     assert claimed == 4
 
     def work():
         with bot.app_context():
-            notices.send_batch_job(token)
+            batch.send_batch_job(token)
 
     worker = threading.Thread(target=work)
     worker.start()

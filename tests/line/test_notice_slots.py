@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from handlers.line import notices
+from handlers.line.notices import batch, push, rate, run
 from storage import notices as store
 from tests.line.test_notices import MONTH, TOKYO, delivered_once, pushes, seed_linked
 
@@ -24,17 +24,17 @@ def test_a_batch_asks_the_rate_limiter_once_and_pushes_every_row_once(app, make_
         return original(script, *args)
 
     with bot.app_context():
-        notices.start_run(MONTH)
+        run.start_run(MONTH)
         with bot.extensions["db"].begin() as session:
             token, claimed, _last = store.claim_batch(session, MONTH, datetime.now(TOKYO), 12, 60)
         assert claimed == 12
         monkeypatch.setattr(redis, "eval", counting_eval)
-        notices.send_batch_job(token)
+        batch.send_batch_job(token)
 
     assert delivered_once(line_api, users)
     assert len({c.retry_key for c in pushes(line_api)}) == 12  # one X-Line-Retry-Key per row
-    reservations = [args for script, args in calls if script == notices._RESERVE_SCRIPT]
-    refunds = [args for script, args in calls if script == notices._REFUND_SCRIPT]
+    reservations = [args for script, args in calls if script == rate._RESERVE_SCRIPT]
+    refunds = [args for script, args in calls if script == rate._REFUND_SCRIPT]
     # Twelve rows, twelve threads: their slots and quota in one round trip, not four a push as
     # before. One more (and a refund) only if this machine stalled the batch past its slots.
     assert len(reservations) == 1 + len(refunds) and len(reservations) < 12
@@ -43,8 +43,8 @@ def test_a_batch_asks_the_rate_limiter_once_and_pushes_every_row_once(app, make_
 def test_windows_follow_each_other_at_the_rate(app):
     with app.app_context():
         before = time.monotonic()
-        first = notices.reserve_slots(MONTH, 100, 1000.0)
-        second = notices.reserve_slots(MONTH, 50, 1000.0)
+        first = rate.reserve_slots(MONTH, 100, 1000.0)
+        second = rate.reserve_slots(MONTH, 50, 1000.0)
         elapsed = time.monotonic() - before
     assert (first.count, second.count) == (100, 50) and not first.stopped
     assert abs(first.interval - 0.001) < 1e-9
@@ -57,24 +57,24 @@ def test_the_budget_grants_what_is_left_and_a_refund_comes_back(app):
     budget = f"bot:notices:{MONTH:%Y-%m}:budget"
     redis.set(budget, 30)
     with app.app_context():
-        assert notices.reserve_slots(MONTH, 100, 200.0).count == 30
+        assert rate.reserve_slots(MONTH, 100, 200.0).count == 30
         assert int(redis.get(budget)) == 0
-        assert notices.reserve_slots(MONTH, 5, 200.0).count == 0
-        notices._refund(MONTH, 4)  # refused by LINE, or never pushed
-        assert notices.reserve_slots(MONTH, 5, 200.0).count == 4
+        assert rate.reserve_slots(MONTH, 5, 200.0).count == 0
+        rate.refund(MONTH, 4)  # refused by LINE, or never pushed
+        assert rate.reserve_slots(MONTH, 5, 200.0).count == 4
         redis.delete(budget)
-        notices._refund(MONTH, 4)  # no budget (no monthly limit): nothing to give back to
+        rate.refund(MONTH, 4)  # no budget (no monthly limit): nothing to give back to
         assert redis.get(budget) is None
-        assert notices.reserve_slots(MONTH, 5, 200.0).count == 5
+        assert rate.reserve_slots(MONTH, 5, 200.0).count == 5
 
 
 def test_a_stopped_month_gets_no_slots_and_a_429_halves_the_rate(app):
     redis = app.extensions["redis"]
     with app.app_context():
-        redis.set(notices.SLOW_KEY, "0.5")
-        assert abs(notices.reserve_slots(MONTH, 1, 100.0).interval - 0.02) < 1e-9
+        redis.set(rate.SLOW_KEY, "0.5")
+        assert abs(rate.reserve_slots(MONTH, 1, 100.0).interval - 0.02) < 1e-9
         redis.set(f"bot:notices:{MONTH:%Y-%m}:stop", "quota")
-        stopped = notices.reserve_slots(MONTH, 10, 100.0)
+        stopped = rate.reserve_slots(MONTH, 10, 100.0)
     assert stopped.stopped and stopped.count == 0
 
 
@@ -82,7 +82,7 @@ def test_the_push_pool_keeps_a_connection_for_every_push_in_flight(make_app):
     """The SDK's pool keeps 10 connections: a batch with more pushes in flight would open a new
     connection for each of the others and throw it away after one push."""
     bot = make_app(NOTICE_CONCURRENCY=48)
-    client = notices.push_client(bot)
+    client = push.push_client(bot)
     assert client.pool.pool.maxsize == 48
     assert client.target == "/v2/bot/message/push"
     assert client.headers["Authorization"].startswith("Bearer ")
@@ -96,23 +96,23 @@ def test_a_batch_that_fell_behind_takes_new_slots_without_paying_twice(app, make
     users = seed_linked(bot, 3)
     redis = bot.extensions["redis"]
     budget = f"bot:notices:{MONTH:%Y-%m}:budget"
-    taken: list[notices.Slots] = []
-    reserve = notices.reserve_slots
+    taken: list[rate.Slots] = []
+    reserve = rate.reserve_slots
 
-    def stalled_once(month, wanted, rate):
-        slots = reserve(month, wanted, rate)
+    def stalled_once(month, wanted, per_second):
+        slots = reserve(month, wanted, per_second)
         if not taken:  # the first slots, as a worker that froze for a second after taking them sees them
-            slots = notices.Slots(slots.count, slots.delay - 1.0, slots.interval)
+            slots = rate.Slots(slots.count, slots.delay - 1.0, slots.interval)
         taken.append(slots)
         return slots
 
     with bot.app_context():
-        notices.start_run(MONTH)
+        run.start_run(MONTH)
         redis.set(budget, 50)
         with bot.extensions["db"].begin() as session:
             token, claimed, _last = store.claim_batch(session, MONTH, datetime.now(TOKYO), 3, 60)
-        monkeypatch.setattr(notices, "reserve_slots", stalled_once)
-        notices.send_batch_job(token)
+        monkeypatch.setattr(rate, "reserve_slots", stalled_once)
+        batch.send_batch_job(token)
 
     assert delivered_once(line_api, users)
     assert [s.count for s in taken] == [3, 3]  # late for all three: new slots for all three

@@ -14,7 +14,7 @@ from linebot.v3.messaging import PushMessageRequest
 
 from bot.flows.notices import bill_notice
 from handlers.emulator import line_schema
-from handlers.line import notices
+from handlers.line.notices.template import notice_template
 from handlers.line.render import render_bill_notice
 
 USER = "U" + "0123456789abcdef" * 2
@@ -46,7 +46,7 @@ def texts(node) -> list[str]:
     (date(2027, 1, 1), 7, date(2027, 2, 27)),
 ])
 def test_the_filled_notice_is_the_notice_rendered_directly(month, total, due_date):
-    template = notices.notice_template(month, due_date)
+    template = notice_template(month, due_date)
     assert template.parts is not None  # the template itself, not the render-each fallback
 
     body = template.body(USER, total)
@@ -59,11 +59,11 @@ def test_the_filled_notice_is_the_notice_rendered_directly(month, total, due_dat
 
 
 def test_the_amount_month_and_due_date_read_as_the_customer_expects():
-    message = json.loads(notices.notice_template(NOVEMBER, DUE).body(USER, 5_280))["messages"][0]
+    message = json.loads(notice_template(NOVEMBER, DUE).body(USER, 5_280))["messages"][0]
     assert message["altText"] == "2026年11月のご請求金額は5,280円です"
     assert texts(message["contents"]).count("5,280円") == 1
     assert {"2026年11月", "2026年12月28日", "2026年11月の料金"} <= set(texts(message["contents"]))
-    discount = json.loads(notices.notice_template(NOVEMBER, DUE).body(USER, -550))["messages"][0]
+    discount = json.loads(notice_template(NOVEMBER, DUE).body(USER, -550))["messages"][0]
     assert discount["altText"] == "2026年11月のご請求金額は−550円です"
     assert "−550円" in texts(discount["contents"])
 
@@ -73,7 +73,7 @@ def test_the_amount_month_and_due_date_read_as_the_customer_expects():
        month=st.dates(date(2020, 7, 1), date(2099, 12, 1)).map(lambda day: day.replace(day=1)),
        due_date=st.none() | st.dates(date(2020, 7, 1), date(2100, 1, 31)))
 def test_any_amount_month_and_due_date_fill_in_exactly(total, month, due_date):
-    assert notices.notice_template(month, due_date).body(USER, total) == direct_body(month, total, due_date)
+    assert notice_template(month, due_date).body(USER, total) == direct_body(month, total, due_date)
 
 
 def test_a_notice_whose_layout_depends_on_the_amount_is_rendered_each_time(monkeypatch):
@@ -85,13 +85,13 @@ def test_a_notice_whose_layout_depends_on_the_amount_is_rendered_each_time(monke
             message["contents"]["body"]["contents"][2]["size"] = "xl"
         return message
 
-    monkeypatch.setattr(notices, "render_bill_notice", smaller_for_long_amounts)
-    notices.notice_template.cache_clear()
+    monkeypatch.setattr("handlers.line.notices.template.render_bill_notice", smaller_for_long_amounts)
+    notice_template.cache_clear()
     try:
-        template = notices.notice_template(NOVEMBER, DUE)
+        template = notice_template(NOVEMBER, DUE)
         assert template.parts is None
         for total in (0, 5_280, 2_000_000):
             message = json.loads(template.body(USER, total))["messages"][0]
             assert message == smaller_for_long_amounts(bill_notice(NOVEMBER, total, DUE))
     finally:
-        notices.notice_template.cache_clear()
+        notice_template.cache_clear()

@@ -440,7 +440,7 @@ class RunningClock:
 
 def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_app, line_api):
     from handlers.jobs import run_worker
-    from handlers.line import notices
+    from handlers.line.notices import schedule
 
     clock = RunningClock(datetime(2026, 11, 25, 9, 30, tzinfo=TOKYO))
     app = make_app(CLOCK=clock, NOTICE_HOUR=10, NOTICE_IMPORT_QUIET_SECONDS=600)
@@ -450,21 +450,21 @@ def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_ap
     app.extensions["redis"].flushdb()
     users = seed_linked(app, 3)
     with app.app_context():
-        notices.tick()  # 9:30: too early
+        schedule.tick()  # 9:30: too early
         assert pushes(line_api, None) == [] and rows(app) == []
         clock.offset += timedelta(minutes=35)  # 10:05, but the import finished only just now (reload)
         with app.extensions["db"].begin() as db:
             db.execute(update(Statement).values(imported_at=clock() - timedelta(minutes=2)))
-        notices.tick()
+        schedule.tick()
         assert rows(app) == []
         clock.offset += timedelta(minutes=15)  # 10:20: the statements have been quiet for 17 minutes
-        notices.tick()
+        schedule.tick()
         run_worker(app, burst=True)
-        notices.tick()
+        schedule.tick()
         run_worker(app, burst=True)
         assert delivered_once(line_api, users)
         app.extensions["redis"].delete("bot:notices:2026-11:scheduled")  # even with Redis forgetting it …
-        notices.tick()  # … the delivery rows say the month has started
+        schedule.tick()  # … the delivery rows say the month has started
         run_worker(app, burst=True)
         assert len(pushes(line_api, None)) == 3
 
@@ -483,7 +483,7 @@ def test_a_running_worker_calls_its_periodic_hooks(app):
     from handlers import jobs
 
     TICKS.clear()
-    assert ("handlers.line.notices:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
+    assert ("handlers.line.notices.schedule:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
     app.extensions["periodic_jobs"] = [("tests.line.test_notices:record_tick", 0.5)]
     stop = threading.Event()
     thread = threading.Thread(target=jobs._run_periodic, args=(app, stop), daemon=True)

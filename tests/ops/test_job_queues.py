@@ -24,7 +24,7 @@ def test_edges_file_their_jobs_under_the_right_queue(app):
     with app.app_context():
         assert jobs.queue_of(jobs.job_path(send_mail_job)) == jobs.INTERACTIVE
         assert jobs.queue_of("handlers.line.richmenu:switch_menu_job") == jobs.BULK
-        assert jobs.queue_of("handlers.line.notices:send_batch_job") == jobs.BULK
+        assert jobs.queue_of("handlers.line.notices.batch:send_batch_job") == jobs.BULK
         assert jobs.queue_of("handlers.line.delivery:drain_pushes_job") == jobs.INTERACTIVE
 
 
