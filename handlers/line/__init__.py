@@ -63,7 +63,7 @@ def init_app(app: Flask) -> None:
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
     app.register_blueprint(webhook.bp)
-    notices.init_app(app)  # notify-bills and the monthly schedule
+    notices.init_app(app)  # the notices' monthly schedule and batch job (notify-bills: handlers.cli.notices)
 
 
 def _start_events(app: Flask, threads: int):
