@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("storage.state").setLevel(logging.ERROR)  # the in-process Redis stand-in is fine here
     from app import create_app
-    from handlers.cli import imports
+    from handlers.cli import csv_rows
 
     with tempfile.TemporaryDirectory(prefix="aicom-bench-") as tmp, throwaway_database() as url:
         customers_csv, statements_csv, customer_count = write_files(Path(tmp), args.rows, args.months)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, out = timed(lambda: command("import-statements", str(statements_csv)))
         results.append(("import-statements (re-import)", args.rows, seconds, out))
         reimport = seconds
-        parse_seconds, checked = timed(lambda: imports.read_statements(statements_csv))
+        parse_seconds, checked = timed(lambda: csv_rows.read_statements(statements_csv))
         assert not checked.errors
         results.append(("baseline: parse+check only", args.rows, parse_seconds, "no database"))
         raw_seconds = raw_executemany(url, args.rows)

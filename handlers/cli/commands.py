@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from bot import demo as demo_data
 from handlers.cli import imports
+from handlers.cli.csv_table import ENCODINGS, ImportFailed, ProgressBars
 from storage import faq as faq_store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FAQ_PATH = PROJECT_ROOT / "data" / "faq.csv"
 
 encoding_option = click.option(
-    "--encoding", type=click.Choice(imports.ENCODINGS, case_sensitive=False), default="utf-8", show_default=True,
+    "--encoding", type=click.Choice(ENCODINGS, case_sensitive=False), default="utf-8", show_default=True,
     help="Text encoding of FILE (UTF-8 may carry a BOM).",
 )
 _progress_option = click.option(
@@ -52,7 +53,7 @@ class ProgressDisplay:
         self.bar = tqdm(total=total, desc=label, unit="row", unit_scale=True, file=sys.stderr, leave=False)
         return self.bar.update
 
-    def factory(self) -> imports.ProgressBars | None:
+    def factory(self) -> ProgressBars | None:
         """What the importers take: this object when enabled, else None (no line counting)."""
         return self if self.enabled else None
 
@@ -73,7 +74,7 @@ def clock_now() -> datetime:
     return clock() if clock else datetime.now(demo_data.TOKYO)
 
 
-def refuse(command: str, path: Path, failure: imports.ImportFailed) -> None:
+def refuse(command: str, path: Path, failure: ImportFailed) -> None:
     """Print every bad line and exit 1."""
     for error in failure.errors:
         click.echo(str(error), err=True)
@@ -92,7 +93,7 @@ def import_customers_command(file: Path, encoding: str, progress: bool | None) -
     bars = ProgressDisplay(progress)
     try:
         counts = imports.import_customers(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
-    except imports.ImportFailed as failure:
+    except ImportFailed as failure:
         bars.close()
         refuse("import-customers", file, failure)
     finally:
@@ -111,7 +112,7 @@ def import_statements_command(file: Path, encoding: str, progress: bool | None) 
     bars = ProgressDisplay(progress)
     try:
         counts = imports.import_statements(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
-    except imports.ImportFailed as failure:
+    except ImportFailed as failure:
         bars.close()
         refuse("import-statements", file, failure)
     finally:
@@ -149,7 +150,7 @@ def seed_faq() -> None:
         return
     try:
         entries, version = imports.import_faq(db, path, "utf-8", clock_now())
-    except imports.ImportFailed as failure:
+    except ImportFailed as failure:
         refuse("seed-demo", path, failure)
     click.echo(f"FAQ: imported {entries:,} {'entry' if entries == 1 else 'entries'} from {shown} (version {version})")
 

@@ -1,6 +1,6 @@
 """The FAQ's operator commands: ``import-faq FILE`` and the ``faq`` group (``faq ask``, ``faq misses``).
 
-``import-faq`` checks the whole file (``handlers.cli.imports.read_faq``) and then replaces the
+``import-faq`` checks the whole file (``handlers.cli.csv_rows.read_faq``) and then replaces the
 FAQ set in one transaction: on any bad line it exits 1 listing every one, and the FAQ in use
 stays as it was. ``faq misses`` shows what customers wrote that nothing answered (or answered
 with low confidence), already masked when it was stored, grouped and counted, most frequent

@@ -25,7 +25,7 @@ guess on; and each account may make ``CHANGES_PER_HOUR`` changes or address chan
 hour (each sends a mail), after which the form says to try later (HTTP 429).
 
 When Redis or the database does not answer, these pages answer 503 like the rest of the My
-Page (``mypage._refuse_without_sessions`` covers this blueprint too).
+Page (``mypage.failures.refuse_without_sessions`` covers this blueprint too).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ from handlers.web.common import (
     state_store,
     unavailable_page,
 )
-from handlers.web.mypage import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS, current_account, login_required
+from handlers.web.mypage.access import current_account, login_required
+from handlers.web.mypage.auth import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS
 from storage import accounts, logins
 from storage.models import Account
 from storage.security import verify_password

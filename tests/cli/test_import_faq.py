@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.cli import commands, imports
+from handlers.cli import commands, csv_rows
 from storage import faq
 from storage.bills import TOKYO
 from tests.cli.test_imports import errors_of, run, write
@@ -84,17 +84,17 @@ def test_examples_split_on_bars_and_trimmed(tmp_path):
     path = write(tmp_path, "id,question,answer,examples\n"
                            "a,質問,回答,\" 一つ目 |二つ目｜ 三つ目 | | \"\n"
                            "b,質問2,回答2,|\n")
-    rows = imports.read_faq(path)
+    rows = csv_rows.read_faq(path)
     assert [row.examples for row in rows] == [("一つ目", "二つ目", "三つ目"), ()]
 
 
 def test_optional_columns_may_be_absent_and_ids_are_made_ascii(tmp_path):
-    rows = imports.read_faq(write(tmp_path, "id,question,answer\nｗｉｆｉ＿１,質問,\"  回答\n\n2段落目  \"\n"))
+    rows = csv_rows.read_faq(write(tmp_path, "id,question,answer\nｗｉｆｉ＿１,質問,\"  回答\n\n2段落目  \"\n"))
     assert rows == [faq.FaqRow("wifi_1", "質問", "回答\n\n2段落目")]
 
 
 def test_limits_are_inclusive(tmp_path):
-    rows = imports.read_faq(write(tmp_path, f"id,question,answer\n{'a' * 64},{'問' * 40},{'答' * 1000}\n"))
+    rows = csv_rows.read_faq(write(tmp_path, f"id,question,answer\n{'a' * 64},{'問' * 40},{'答' * 1000}\n"))
     assert (len(rows[0].id), len(rows[0].question), len(rows[0].answer)) == (64, 40, 1000)
 
 
@@ -277,4 +277,4 @@ def test_the_default_path_is_the_projects_data_faq():
 
 
 def test_the_shipped_faq_passes_the_checks():
-    assert imports.read_faq(commands.DEFAULT_FAQ_PATH)
+    assert csv_rows.read_faq(commands.DEFAULT_FAQ_PATH)

@@ -560,7 +560,7 @@ def test_a_large_file_is_streamed_not_held_twice(tmp_path):
     """Only the checked values stay in memory while a file is read, not every raw row as well."""
     import tracemalloc
 
-    from handlers.cli import imports
+    from handlers.cli import csv_rows
 
     path = tmp_path / "large.csv"
     with open(path, "w", encoding="utf-8") as out:
@@ -569,7 +569,7 @@ def test_a_large_file_is_streamed_not_held_twice(tmp_path):
             out.write(f"{10000000 + i // 4},2026-11,項目{i % 4},3300,2026-12-27,口座振替\n")
     tracemalloc.start()
     try:
-        checked = imports.read_statements(path)
+        checked = csv_rows.read_statements(path)
         retained, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot import demo as demo_data
 from bot.demo import DEMO_CUSTOMER_WITHOUT_CURRENT_STATEMENT, DEMO_CUSTOMERS, TOKYO
-from handlers.cli import imports
+from handlers.cli import csv_fields
 from storage.models import Customer, Statement, StatementItem
 
 
@@ -96,10 +96,10 @@ def test_statements_look_real(app):
 
 @pytest.mark.parametrize("customer", DEMO_CUSTOMERS, ids=lambda c: c.customer_number)
 def test_demo_customers_pass_the_import_checks(customer):
-    assert imports.check_customer_number(customer.customer_number) == customer.customer_number
-    assert imports.check_phone(customer.phone)
-    assert imports.check_name_kana(customer.name_kana) == customer.name_kana
-    assert imports.check_email(customer.email) == customer.email
+    assert csv_fields.check_customer_number(customer.customer_number) == customer.customer_number
+    assert csv_fields.check_phone(customer.phone)
+    assert csv_fields.check_name_kana(customer.name_kana) == customer.name_kana
+    assert csv_fields.check_email(customer.email) == customer.email
     assert customer.payment_method in ("口座振替", "クレジットカード")
 
 

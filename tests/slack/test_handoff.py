@@ -284,7 +284,7 @@ def test_close_button_found_by_its_message_when_it_carries_no_value(app, escalat
 
 
 def test_staff_see_what_the_bot_understood_of_the_last_texts(app, escalate, slack, line_user):
-    from handlers.cli.imports import read_faq
+    from handlers.cli.csv_rows import read_faq
     from storage import faq as faq_store
     from tests.understanding.test_chat import FAQ_FILE
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import messages
-from handlers.cli.imports import read_faq
+from handlers.cli.csv_rows import read_faq
 from storage import faq as faq_store
 from storage.models import FaqMiss
 from tests.bot.test_billing import bill_card, customer, flex_texts, months_back  # noqa: F401  (fixtures)

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from handlers.web.mypage import add_friend
+from handlers.web.mypage.friend import add_friend
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from handlers import metrics
-from handlers.web.mypage import LOGIN_FAILURES_PER_ACCOUNT
+from handlers.web.mypage.auth import LOGIN_FAILURES_PER_ACCOUNT
 from tests.helpers_billing import csrf_from, seed_customer_with_account
 
 
