@@ -63,7 +63,8 @@ WEIGHTED = TOPICAL | {"already"}
 # Texts that are only a greeting or thanks are short; longer ones say something else as well.
 _SHORT = 14
 # 「また届くように」「再開」 outweigh the 止めた that explains them; 「オンかオフか」 asks the setting.
-_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また(?![、，,])|再び|ふたたび|再度|もう一度|もういちど|もういっぺん|戻|復活|"
+_RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また(?![、，,])|再び|ふたたび|再度|もう一度|もういちど|"
+                            r"もういっぺん|戻|復活|"
                             r"届くように|来るように|くるように|停止を(?:取り消|取消|解除|やめ|撤回)|改めて|あらためて|"
                             r"もう一回|もういっかい|始めたい|はじめたい|ふっかつ")
 _FAREWELL = re.compile(r"また(?:よろし|宜し|お願い|おねがい)")  # a thanks that signs off, not a greeting

@@ -98,8 +98,10 @@ def test_a_partition_dropped_from_the_backlog_leaves_the_others_in_turn():
     from handlers.line.backlog import Backlog
 
     backlog = Backlog()
-    backlog.add([Entry(1, "1-0", '{"id": "a1", "user": "A", "kind": "text"}'), Entry(2, "1-0", '{"id": "b1", "user": "B", "kind": "text"}'),
-                 Entry(1, "2-0", '{"id": "a2", "user": "A", "kind": "text"}'), Entry(2, "2-0", '{"id": "b2", "user": "B", "kind": "text"}')])
+    def entry(partition: int, entry_id: str, event_id: str) -> Entry:
+        return Entry(partition, entry_id, f'{{"id": "{event_id}", "user": "{event_id[0].upper()}", "kind": "text"}}')
+
+    backlog.add([entry(1, "1-0", "a1"), entry(2, "1-0", "b1"), entry(1, "2-0", "a2"), entry(2, "2-0", "b2")])
     assert backlog.pop()[1].id == "a1"
     backlog.drop(1)  # stuck behind an outage: its entries stay pending, to be read again
     assert backlog.size == 2 and backlog.partitions() == {2}
