@@ -24,7 +24,8 @@ from bot.understanding.library import FaqLibrary
 from handlers import jobs, metrics
 from handlers.line import delivery, events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
-from storage.events import GROUP, EventQueue, stream_key
+from storage.events import GROUP, EventQueue
+from storage.keys import stream_key
 
 
 def init_app(app: Flask) -> None:

@@ -26,7 +26,7 @@ from flask import Blueprint, abort, current_app, g, request
 from bot.types import EventKind
 from handlers import logs, metrics
 from storage.events import EventQueue, QueueFull
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
