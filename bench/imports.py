@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("storage.state").setLevel(logging.ERROR)  # the in-process Redis stand-in is fine here
+    logging.getLogger("storage.redis_client").setLevel(logging.ERROR)  # the in-process Redis stand-in is fine here
     from app import create_app
     from handlers.cli import csv_rows
 

@@ -31,7 +31,9 @@ from bot.types import (
     TextReply,
 )
 from bot.understanding.intents import HANDOFF
-from storage.state import Conversation, Held, StateStore, StateUnavailable
+from storage.limits import Limits
+from storage.redis_client import StateUnavailable
+from storage.state import Conversation, Held, StateStore
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,8 @@ class Turn:
     state: str | None = None  # the conversation's state when the event came (None: outside any flow)
     recent: list[dict[str, str]] = field(default_factory=list)  # masked texts to keep for a later handoff
     understood: str = ""  # what the bot made of free text (shown to staff beside the text)
-    # Counters and refusals (rate and mismatch limits) live in the same store as the conversation.
-    store: StateStore | None = None
+    store: StateStore | None = None  # the conversation's store: the recent texts a handoff shows
+    limits: Limits | None = None  # counters and refusals (rate and mismatch limits), on the same Redis
 
     @property
     def user_id(self) -> str:
@@ -160,12 +162,14 @@ class Engine:
 
     def __init__(self, flows: list[Flow], store: StateStore, sessions: sessionmaker[Session],
                  settings: BotSettings, menu: Callable[[Turn], None],
-                 clock: Callable[[], datetime] | None = None, free_text: FreeText | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, free_text: FreeText | None = None,
+                 limits: Limits | None = None) -> None:
         self.flows = flows
         self.free_text = free_text
         self.intents = {entry.intent: entry for flow in flows for entry in flow.entries if entry.intent}
         self._handoff = self.intents.get(HANDOFF)  # the entry whose words leave any flow
         self.store = store
+        self.limits = limits if limits is not None else Limits(store.redis)  # the same Redis by default
         self.sessions = sessions
         self.settings = settings
         self.menu = menu
@@ -194,7 +198,7 @@ class Engine:
             had_conversation = conversation is not None
             now = self.clock()
             with self.sessions.begin() as db:
-                turn = Turn(incoming, db, now, self.settings, store=self.store)
+                turn = Turn(incoming, db, now, self.settings, store=self.store, limits=self.limits)
                 if conversation and time.time() - conversation.updated_at > self.settings.idle_seconds:
                     if incoming.kind in (EventKind.TEXT, EventKind.POSTBACK, EventKind.STICKER, EventKind.MEDIA):
                         turn.say(messages.SESSION_EXPIRED)

@@ -1,7 +1,9 @@
 """Outgoing mail over SMTP (``SMTP_URL``), or, in the emulator only, into its development mailbox.
 
 Outside the emulator ``SMTP_URL`` is required at start-up (``app``); ``aicom_mails_total``
-counts ``sent`` only for what an SMTP server accepted (``dev_mailbox`` for the emulator's).
+counts ``sent`` only for what an SMTP server accepted (``dev_mailbox`` for the emulator's). The
+development mailbox belongs to the emulator edge, which offers its writer as
+``app.extensions["dev_mailbox"]`` (``handlers.emulator.mailbox``); ``send`` is handed it.
 
 The web's mails are templates (``templates/mail/*.txt``, first line ``Subject: ...``) queued by
 ``queue_mail``; every one ends with the footer the 仮登録 mail has (``messages.MAIL_FOOTER``)
@@ -14,18 +16,17 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import idna  # installed with email-validator, which uses it to check these same domains
-import redis
 from flask import current_app, render_template
 
 from bot.messages import MAIL_FOOTER
 from handlers import jobs, metrics
-from storage.state import dev_mailbox_add
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,17 @@ def _send_message(client: smtplib.SMTP, msg: EmailMessage, rcpt: str) -> None:
         raise smtplib.SMTPDataError(code, answer)
 
 
-def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: str) -> None:
-    """Send one mail; raise ``MailError`` when the server cannot take it."""
+def send(config: Mapping, to: str, subject: str, body: str,
+         dev_mailbox: Callable[[dict], None] | None = None) -> None:
+    """Send one mail; raise ``MailError`` when the server cannot take it. Without ``SMTP_URL``, the
+    emulator's ``dev_mailbox`` (``app.extensions["dev_mailbox"]``) keeps it."""
     msg = build_message(config["MAIL_FROM"], to, subject, body)
     url = config.get("SMTP_URL")
     if not url:
-        if not config.get("EMULATOR"):  # refused at start-up; never drop a mail in silence all the same
+        if not config.get("EMULATOR") or dev_mailbox is None:  # refused at start-up; never drop a mail in silence
             metrics.MAILS.labels("failed").inc()
             raise MailError("SMTP_URL is not set")
-        dev_mailbox_add(redis_client, {"to": to, "subject": subject, "body": body, "date": msg["Date"]})
+        dev_mailbox({"to": to, "subject": subject, "body": body, "date": msg["Date"]})
         metrics.MAILS.labels("dev_mailbox").inc()  # only what an SMTP server accepted counts as sent
         log.info("mail kept in the emulator's development mailbox (SMTP_URL unset)")
         return
@@ -156,7 +159,7 @@ def send(config: dict, redis_client: redis.Redis, to: str, subject: str, body: s
 
 def send_mail_job(to: str, subject: str, body: str) -> None:
     """The job that sends one mail (raises to be retried); queued with ``jobs.enqueue(send_mail_job, …)``."""
-    send(current_app.config, current_app.extensions["redis"], to, subject, body)
+    send(current_app.config, to, subject, body, dev_mailbox=current_app.extensions.get("dev_mailbox"))
 
 
 def render_mail(template: str, **context) -> tuple[str, str]:

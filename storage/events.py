@@ -1,6 +1,6 @@
 """The durable queue of incoming LINE events: Redis Streams, partitioned by user, one consumer a partition.
 
-Keys (beside those in ``storage.state``)::
+Keys (built in ``storage.keys``)::
 
     bot:events:<p>            a stream of events; <p> = crc32(user id) mod ``partitions``
     bot:events:<p>:lease      the consumer that owns partition <p> now (expires unless renewed)
@@ -32,28 +32,18 @@ from dataclasses import dataclass, field
 import redis
 
 from storage import wire
-from storage.state import EVENT_DONE_SECONDS, StateUnavailable, event_key
+from storage.keys import CONSUMERS_KEY, event_key, flood_key, lease_key, stream_key
+from storage.locks import RELEASE_LUA
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
 GROUP = "workers"
-CONSUMERS_KEY = "bot:events:consumers"
 DEFAULT_PARTITIONS = 16
 DEFAULT_MAX_QUEUED = 50_000  # a partition longer than this refuses (503): LINE redelivers later
 DEFAULT_LEASE_SECONDS = 15.0
-CLAIM_SECONDS = 24 * 3600  # "queued" outlives any sane backlog; "done" is kept a week
-
-
-def stream_key(partition: int) -> str:
-    return f"bot:events:{partition}"
-
-
-def lease_key(partition: int) -> str:
-    return f"bot:events:{partition}:lease"
-
-
-def flood_key(user_id: str) -> str:
-    return f"bot:events:flood:{user_id}"
+CLAIM_SECONDS = 24 * 3600  # "queued" outlives any sane backlog
+EVENT_DONE_SECONDS = 7 * 24 * 3600  # LINE redelivers for a while; remember "done" long enough
 
 
 def partition_of(user_id: str, partitions: int) -> int:
@@ -86,10 +76,6 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[
 return 0
 """
 
-_RELEASE_LUA = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
-"""
-
 
 class QueueFull(Exception):
     """The event's partition holds more than the configured maximum."""
@@ -117,7 +103,7 @@ class EventQueue:
         self._enqueue = client.register_script(_ENQUEUE_LUA)
         self._lease = client.register_script(_LEASE_LUA)
         self._renew = client.register_script(_RENEW_LUA)
-        self._release = client.register_script(_RELEASE_LUA)
+        self._release = client.register_script(RELEASE_LUA)  # a lease is dropped like a lock
         self._groups_ready = False
         # Wakes consumers in this process at once (the in-process worker of `make run`, where
         # the Redis stand-in cannot block); other processes wake from their blocking read.

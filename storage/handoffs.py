@@ -28,9 +28,10 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import retention
+from storage.keys import handoff_drain_key
+from storage.locks import drain_lock
 from storage.models import Handoff, HandoffMessage
 from storage.sql import Prepared
-from storage.state import drain_lock, handoff_drain_key
 
 WAITING, WITH_STAFF, CLOSED = "waiting", "with_staff", "closed"
 # Outbox row kinds (``HandoffMessage.kind``) that this module reads back.

@@ -3,7 +3,7 @@
 LINE's link token alone would let anyone who got hold of the login URL finish a link for the
 LINE user who asked for it. So the chat's button carries only a random id of ours
 (``/link/start?t=<id>``, 256 bits); the link token, the LINE user and the name to show stay
-here, in Redis, and never appear in a URL of ours::
+here, in Redis (keys built in ``storage.keys``), and never appear in a URL of ours::
 
     bot:link:<sha256(id)>          the attempt (JSON): link token, LINE user id, name, until
     bot:link:<sha256(id)>:browser  sha256 of the secret of the one browser that opened it
@@ -26,6 +26,8 @@ import secrets
 from dataclasses import dataclass
 
 import redis
+
+from storage.keys import link_key
 
 ATTEMPT_SECONDS = 10 * 60  # LINE's link token is "valid for 10 minutes and can only be used once"
 _KEY_GRACE_SECONDS = 60  # the keys outlive ``until`` a little; ``until`` is what counts
@@ -54,10 +56,6 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("ascii")).hexdigest()
 
 
-def _key(ref: str, part: str = "") -> str:
-    return f"bot:link:{ref}" + (f":{part}" if part else "")
-
-
 def _text(raw: bytes | str | None) -> str | None:
     return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
@@ -72,7 +70,7 @@ def create(client: redis.Redis, link_token: str, user_id: str, name: str | None,
     attempt_id = _new_id()
     record = {"link_token": link_token, "user_id": user_id, "name": (name or "")[:NAME_MAX],
               "until": now + ATTEMPT_SECONDS}
-    client.set(_key(_digest(attempt_id)), json.dumps(record, ensure_ascii=False),
+    client.set(link_key(_digest(attempt_id)), json.dumps(record, ensure_ascii=False),
                ex=ATTEMPT_SECONDS + _KEY_GRACE_SECONDS)
     return attempt_id
 
@@ -93,17 +91,17 @@ def find(client: redis.Redis, attempt_id: str, now: float) -> Attempt | None:
     if not well_formed(attempt_id):
         return None
     ref = _digest(attempt_id)
-    return _attempt(ref, client.get(_key(ref)), None, now)
+    return _attempt(ref, client.get(link_key(ref)), None, now)
 
 
 def bind(client: redis.Redis, attempt: Attempt) -> str | None:
     """Bind the attempt to the browser opening it: a new browser secret, or None when another
     browser opened it first (that one keeps it)."""
     secret = _new_id()
-    ttl = client.pttl(_key(attempt.ref))
+    ttl = client.pttl(link_key(attempt.ref))
     if ttl is None or ttl <= 0:
         return None
-    if not client.set(_key(attempt.ref, "browser"), _digest(secret), nx=True, px=ttl):
+    if not client.set(link_key(attempt.ref, "browser"), _digest(secret), nx=True, px=ttl):
         return None
     return secret
 
@@ -113,7 +111,7 @@ def bound(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Atte
     if not (well_formed(attempt_id) and well_formed(secret)):
         return None
     ref = _digest(attempt_id)
-    raw, browser, confirm = client.mget([_key(ref), _key(ref, "browser"), _key(ref, "confirm")])
+    raw, browser, confirm = client.mget([link_key(ref), link_key(ref, "browser"), link_key(ref, "confirm")])
     if not browser or not secrets.compare_digest(_text(browser), _digest(secret)):
         return None
     return _attempt(ref, raw, confirm, now)
@@ -121,10 +119,10 @@ def bound(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Atte
 
 def ask_to_move(client: redis.Redis, attempt: Attempt, account_id: int, version: int) -> bool:
     """Remember, for the confirm step, the account whose link would move (False: the attempt is gone)."""
-    ttl = client.pttl(_key(attempt.ref))
+    ttl = client.pttl(link_key(attempt.ref))
     if ttl is None or ttl <= 0:
         return False
-    client.set(_key(attempt.ref, "confirm"), json.dumps({"account_id": account_id, "version": version}), px=ttl)
+    client.set(link_key(attempt.ref, "confirm"), json.dumps({"account_id": account_id, "version": version}), px=ttl)
     return True
 
 
@@ -134,7 +132,7 @@ def spend(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Atte
     held = bound(client, attempt_id, secret, now)
     if held is None:
         return None
-    keys = [_key(held.ref), _key(held.ref, "browser"), _key(held.ref, "confirm")]
+    keys = [link_key(held.ref), link_key(held.ref, "browser"), link_key(held.ref, "confirm")]
     pipe = client.pipeline(transaction=True)
     pipe.get(keys[0])
     pipe.get(keys[2])

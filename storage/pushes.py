@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import redis
 
-from storage.state import drain_lock, pushes_drain_key, pushes_key
+from storage.keys import pushes_drain_key, pushes_key
+from storage.locks import drain_lock
 
 log = logging.getLogger(__name__)
 

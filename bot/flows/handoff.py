@@ -34,7 +34,7 @@ from bot.types import EventKind, HandoffTimer, QuickReply, Reply, StaffOutbox, T
 from bot.understanding import intents
 from storage import handoffs, repositories
 from storage.models import Handoff
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +137,9 @@ def start(turn: Turn, _match: object = None) -> None:
     hours = SupportHours.parse(turn.settings.support_hours, turn.settings.support_closed_days)
     reason = REASON_ASKED
     kept: list[dict] = []
-    if turn.store is not None:
+    if turn.store is not None and turn.limits is not None:
         try:
-            if turn.store.blocked_for(USER_MISMATCH, turn.user_id):
+            if turn.limits.blocked_for(USER_MISMATCH, turn.user_id):
                 reason = REASON_VERIFICATION_LIMIT
             kept = turn.store.recent_texts(turn.user_id)
         except StateUnavailable:

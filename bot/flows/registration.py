@@ -14,7 +14,7 @@ Replaces the printed guide's web steps 認証情報 → 初期情報 → 確認 
     every 仮登録 mail (first or resent) is capped per LINE user and per customer (10 a day)
     at any step: 登録 / 最初からやり直す start again; ヘルプ, メニュー, オペレーター re-ask the question
 
-Limits live in Redis (``StateStore`` counters and blocks), so they survive restarts and are
+Limits live in Redis (``storage.limits``: counters and blocks), so they survive restarts and are
 shared by every worker. When they cannot be read the bot refuses rather than allows. A
 success does not wipe the LINE user's mismatch count: otherwise one customer's own details
 would buy unlimited guesses at other numbers.
@@ -39,8 +39,9 @@ from bot.states import State
 from bot.types import AccountLinkPrompt, EventKind, LinkButton, QuickReply, SendMail
 from bot.understanding import intents
 from storage import accounts, repositories
+from storage.limits import Limits
 from storage.models import Account, Customer
-from storage.state import StateStore, StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +92,21 @@ def number_ident(customer_number: str, secret: str) -> str:
 
 def _mail_allowed(turn: Turn, customer_id: int) -> bool:
     """True when one more 仮登録 mail is within the caps; raises ``StateUnavailable`` (callers refuse)."""
-    store = _store(turn)
-    return (store.count(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS) < MAIL_LIMIT
-            and store.count(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS) < MAIL_LIMIT)
+    limits = _limits(turn)
+    return (limits.count(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS) < MAIL_LIMIT
+            and limits.count(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS) < MAIL_LIMIT)
 
 
 def _count_mail(turn: Turn, customer_id: int) -> None:
-    store = _store(turn)
-    store.count_hit(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS)
-    store.count_hit(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS)
+    limits = _limits(turn)
+    limits.count_hit(MAIL_USER, turn.user_id, MAIL_WINDOW_SECONDS)
+    limits.count_hit(MAIL_CUSTOMER, str(customer_id), MAIL_WINDOW_SECONDS)
 
 
-def _store(turn: Turn) -> StateStore:
-    if turn.store is None:  # an engine without a store cannot count; refuse like Redis being down
-        raise StateUnavailable("no state store")
-    return turn.store
+def _limits(turn: Turn) -> Limits:
+    if turn.limits is None:  # an engine without limits cannot count; refuse like Redis being down
+        raise StateUnavailable("no limits")
+    return turn.limits
 
 
 # -- entry points ------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def start(turn: Turn, _match=None) -> str | None:
         turn.say(messages.ALREADY_LINKED, [QuickReply(messages.QR_THIS_MONTH, messages.QR_THIS_MONTH)])
         return None
     try:
-        blocked = _store(turn).blocked_for(USER_MISMATCH, turn.user_id)
+        blocked = _limits(turn).blocked_for(USER_MISMATCH, turn.user_id)
     except StateUnavailable:
         turn.say(messages.VERIFY_UNAVAILABLE, [OPERATOR])
         return None
@@ -135,14 +136,14 @@ def resend(turn: Turn, _match=None) -> None:
         turn.say(messages.NOTHING_TO_RESEND, [QuickReply(messages.QR_REGISTER, messages.QR_REGISTER)])
         return None
     try:
-        store = _store(turn)
-        if store.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT:
+        limits = _limits(turn)
+        if limits.count(RESEND, turn.user_id, RESEND_WINDOW_SECONDS) >= RESEND_LIMIT:
             turn.say(messages.RESEND_LIMITED, [*AFTER_PROVISIONAL, OPERATOR])
             return None
         if not _mail_allowed(turn, account.customer_id):
             turn.say(messages.REGISTER_MAIL_LIMITED)
             return None
-        store.count_hit(RESEND, turn.user_id, RESEND_WINDOW_SECONDS)
+        limits.count_hit(RESEND, turn.user_id, RESEND_WINDOW_SECONDS)
         _count_mail(turn, account.customer_id)
     except StateUnavailable:
         turn.say(messages.BUSY_RETRY)
@@ -232,11 +233,11 @@ def _verify(turn: Turn, name_kana: str) -> str | None:
     phone_ok = bool(turn.data.get("phone_ok"))
     turn.data.clear()
     try:
-        store = _store(turn)
-        if store.blocked_for(USER_MISMATCH, turn.user_id):
+        limits = _limits(turn)
+        if limits.blocked_for(USER_MISMATCH, turn.user_id):
             turn.say(messages.VERIFY_LIMITED_USER, [OPERATOR])
             return None
-        if store.blocked_for(NUMBER_MISMATCH, ident):
+        if limits.blocked_for(NUMBER_MISMATCH, ident):
             turn.say(messages.VERIFY_LIMITED_NUMBER, [OPERATOR])
             return None
     except StateUnavailable:
@@ -245,7 +246,7 @@ def _verify(turn: Turn, name_kana: str) -> str | None:
         return None
 
     if customer is None or not phone_ok or not _same_name(name_kana, customer.name_kana):
-        return _mismatch(turn, store, ident)
+        return _mismatch(turn, limits, ident)
 
     # The LINE user's mismatch count is deliberately NOT reset here (see the module docstring).
     account = accounts.account_for_customer(turn.db, customer.id)
@@ -258,18 +259,18 @@ def _verify(turn: Turn, name_kana: str) -> str | None:
     return State.REGISTER_ACCOUNT_ID
 
 
-def _mismatch(turn: Turn, store: StateStore, ident: str) -> str | None:
+def _mismatch(turn: Turn, limits: Limits, ident: str) -> str | None:
     """Count the failure for the user and the number; block either when its limit is reached."""
     log.info("verification mismatch for customer number #%s", ident[:8])
     turn.signal("verification_failed")
     try:
-        user_hits = store.count_hit(USER_MISMATCH, turn.user_id, USER_WINDOW_SECONDS)
-        number_hits = store.count_hit(NUMBER_MISMATCH, ident, NUMBER_WINDOW_SECONDS)
+        user_hits = limits.count_hit(USER_MISMATCH, turn.user_id, USER_WINDOW_SECONDS)
+        number_hits = limits.count_hit(NUMBER_MISMATCH, ident, NUMBER_WINDOW_SECONDS)
         if number_hits >= NUMBER_LIMIT:
-            store.block(NUMBER_MISMATCH, ident, NUMBER_BLOCK_SECONDS)
+            limits.block(NUMBER_MISMATCH, ident, NUMBER_BLOCK_SECONDS)
             turn.signal("lockout_number")
         if user_hits >= USER_LIMIT:
-            store.block(USER_MISMATCH, turn.user_id, USER_BLOCK_SECONDS)
+            limits.block(USER_MISMATCH, turn.user_id, USER_BLOCK_SECONDS)
             turn.signal("lockout_user")
     except StateUnavailable:
         log.warning("mismatch counters unwritable; verification refused")
@@ -307,7 +308,7 @@ def step_account_id(turn: Turn) -> str | None:
     if login_id is None:
         return State.REGISTER_ACCOUNT_ID
     try:  # counted first, atomically: parallel checks cannot slip past the limit
-        checks = _store(turn).count_hit(ID_CHECK, turn.user_id, ID_CHECK_WINDOW_SECONDS)
+        checks = _limits(turn).count_hit(ID_CHECK, turn.user_id, ID_CHECK_WINDOW_SECONDS)
     except StateUnavailable:
         turn.say(messages.VERIFY_UNAVAILABLE, [OPERATOR])
         return State.REGISTER_ACCOUNT_ID

@@ -43,6 +43,7 @@ import redis
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 
 from bot import demo as demo_data
+from handlers.emulator import mailbox as dev_mailbox
 from handlers.emulator.line_api_fake import (
     ApiCall,
     LineApiRecorder,
@@ -50,7 +51,7 @@ from handlers.emulator.line_api_fake import (
     make_blueprint,
     make_data_blueprint,
 )
-from storage.state import dev_mailbox
+from storage import keys
 
 log = logging.getLogger(__name__)
 bp = Blueprint("emulator", __name__)
@@ -68,9 +69,7 @@ _NONCE_RE = re.compile(r"[\x21-\x7e]{10,255}")  # LINE asks for a nonce of 10-25
 # -- the page's timeline ----------------------------------------------------------------------
 # Every process (gunicorn workers, `flask worker`) writes into and reads from the same Redis
 # (the in-process stand-in under `make run`), so the page shows all of it whichever process
-# served the webhook, the API call or the job. Keys expire after a day without activity.
-TIMELINE_SEQ_KEY = "bot:emu:seq"
-TIMELINE_KEY = "bot:emu:log"
+# served the webhook, the API call or the job. Keys (``storage.keys``) expire after a day without activity.
 EMULATOR_TTL_SECONDS = 24 * 3600
 
 # One step: the next sequence number, the entry under it, the oldest dropped, both keys kept alive.
@@ -99,14 +98,15 @@ class EmulatorLog:
     def add(self, kind: str, **fields: Any) -> dict:
         entry = {"at": time.time(), "kind": kind, **fields}
         raw = json.dumps(entry, ensure_ascii=False, default=str)
-        seq = int(self._add(keys=[TIMELINE_SEQ_KEY, TIMELINE_KEY], args=[raw, self.size, EMULATOR_TTL_SECONDS]))
+        seq = int(self._add(keys=[keys.EMULATOR_SEQ_KEY, keys.EMULATOR_LOG_KEY],
+                            args=[raw, self.size, EMULATOR_TTL_SECONDS]))
         return {"seq": seq, **entry}
 
     def after(self, seq: int) -> tuple[list[dict], int]:
         """Entries newer than ``seq`` and the newest sequence number."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrangebyscore(TIMELINE_KEY, f"({seq}", "+inf")
-        pipe.get(TIMELINE_SEQ_KEY)
+        pipe.zrangebyscore(keys.EMULATOR_LOG_KEY, f"({seq}", "+inf")
+        pipe.get(keys.EMULATOR_SEQ_KEY)
         members, last = pipe.execute()
         entries = []
         for member in members:
@@ -114,10 +114,6 @@ class EmulatorLog:
             number, _, raw = text.partition(":")
             entries.append({"seq": int(number), **json.loads(raw)})
         return entries, int(last or 0)
-
-
-def _emu_key(part: str, ident: str) -> str:
-    return f"bot:emu:{part}:{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
 
 class _RedisHash(MutableMapping):
@@ -164,25 +160,26 @@ class RedisRichMenus(RichMenuState):
 
     def __init__(self, redis) -> None:  # noqa: D107 - not the dataclass's fields: Redis holds them
         self.redis = redis
-        self.menus = _RedisHash(redis, "bot:emu:richmenus", lambda v: json.dumps(v, ensure_ascii=False), json.loads)
-        self.images = _RedisHash(redis, "bot:emu:richmenu-images", _image_dump, _image_load)
-        self.users = _RedisHash(redis, "bot:emu:richmenu-users", str, lambda raw: raw.decode())
+        self.menus = _RedisHash(redis, keys.EMULATOR_RICHMENUS_KEY, lambda v: json.dumps(v, ensure_ascii=False),
+                                json.loads)
+        self.images = _RedisHash(redis, keys.EMULATOR_RICHMENU_IMAGES_KEY, _image_dump, _image_load)
+        self.users = _RedisHash(redis, keys.EMULATOR_RICHMENU_USERS_KEY, str, lambda raw: raw.decode())
 
     @property
     def default(self) -> str | None:
-        raw = self.redis.get("bot:emu:richmenu-default")
+        raw = self.redis.get(keys.EMULATOR_RICHMENU_DEFAULT_KEY)
         return raw.decode() if isinstance(raw, bytes) else raw
 
     @default.setter
     def default(self, value: str | None) -> None:
         if value is None:
-            self.redis.delete("bot:emu:richmenu-default")
+            self.redis.delete(keys.EMULATOR_RICHMENU_DEFAULT_KEY)
         else:
-            self.redis.set("bot:emu:richmenu-default", value)
+            self.redis.set(keys.EMULATOR_RICHMENU_DEFAULT_KEY, value)
 
     def clear(self) -> None:
-        self.redis.delete("bot:emu:richmenus", "bot:emu:richmenu-images", "bot:emu:richmenu-users",
-                          "bot:emu:richmenu-default")
+        self.redis.delete(keys.EMULATOR_RICHMENUS_KEY, keys.EMULATOR_RICHMENU_IMAGES_KEY,
+                          keys.EMULATOR_RICHMENU_USERS_KEY, keys.EMULATOR_RICHMENU_DEFAULT_KEY)
 
 
 class EmulatorRecorder(LineApiRecorder):
@@ -199,35 +196,35 @@ class EmulatorRecorder(LineApiRecorder):
         self.rich_menus = RedisRichMenus(self.redis)
 
     def remember_reply_token(self, token: str, user_id: str) -> None:
-        self.redis.set(_emu_key("reply", token), user_id, ex=3600)
+        self.redis.set(keys.emulator_key("reply", token), user_id, ex=3600)
 
     def reply_user(self, token: str) -> str | None:
-        value = self.redis.get(_emu_key("reply", token))
+        value = self.redis.get(keys.emulator_key("reply", token))
         return value.decode() if isinstance(value, bytes) else value
 
     def spend_reply_token(self, token: str) -> bool:
-        return bool(self.redis.set(_emu_key("reply-used", token), "1", nx=True, ex=3600))
+        return bool(self.redis.set(keys.emulator_key("reply-used", token), "1", nx=True, ex=3600))
 
     def seen_retry_key(self, key: str) -> bool:
-        return not self.redis.set(_emu_key("retry", key), "1", nx=True, ex=EMULATOR_TTL_SECONDS)
+        return not self.redis.set(keys.emulator_key("retry", key), "1", nx=True, ex=EMULATOR_TTL_SECONDS)
 
     def set_profile(self, user_id: str, display_name: str) -> None:
-        self.redis.set(_emu_key("profile", user_id), json.dumps(
+        self.redis.set(keys.emulator_key("profile", user_id), json.dumps(
             {"userId": user_id, "displayName": display_name, "language": "ja"}, ensure_ascii=False),
             ex=EMULATOR_TTL_SECONDS)
 
     def profile(self, user_id: str) -> dict:
-        raw = self.redis.get(_emu_key("profile", user_id))
+        raw = self.redis.get(keys.emulator_key("profile", user_id))
         return json.loads(raw) if raw else super().profile(user_id)
 
     def spend_link_token(self, link_token: str, now: float | None = None) -> tuple[str, str | None]:
         """Use a link token once: ("ok" | "used" | "expired" | "unknown", the user it was issued to)."""
         now = time.time() if now is None else now
-        raw = self.redis.get(_emu_key("link", link_token))
+        raw = self.redis.get(keys.emulator_key("link", link_token))
         if not raw:
             return "unknown", None
         issued = json.loads(raw)
-        used_key = _emu_key("link-used", link_token)
+        used_key = keys.emulator_key("link-used", link_token)
         if self.redis.exists(used_key):
             return "used", issued["user"]
         if now - issued["at"] > LINK_TOKEN_SECONDS:
@@ -239,7 +236,7 @@ class EmulatorRecorder(LineApiRecorder):
     def record(self, call: ApiCall) -> None:
         super().record(call)
         if call.kind == "link_token" and call.status == 200 and isinstance(call.body, dict) and call.user_id:
-            self.redis.set(_emu_key("link", str(call.body.get("linkToken"))),
+            self.redis.set(keys.emulator_key("link", str(call.body.get("linkToken"))),
                            json.dumps({"user": call.user_id, "at": call.at}), ex=EMULATOR_TTL_SECONDS)
         self.timeline.add("api", api=call.kind, path=call.path, status=call.status, errors=list(call.errors),
                           body=call.body, users=self.call_users(call))
@@ -487,7 +484,7 @@ def delivered_messages():
 @bp.get("/emulator/api/mailbox")
 def mailbox():
     """The development mailbox (mail sent while ``SMTP_URL`` is unset), newest first."""
-    return jsonify({"mails": dev_mailbox(current_app.extensions["redis"]),
+    return jsonify({"mails": dev_mailbox.mails(current_app.extensions["redis"]),
                     "smtp": bool(current_app.config.get("SMTP_URL"))})
 
 
@@ -531,6 +528,7 @@ def init_app(app: Flask) -> None:
     app.extensions["emulator_recorder"] = recorder
     app.extensions["emulator_log"] = timeline
     app.extensions["emulator_destination"] = "U" + secrets.token_hex(16)  # the bot's own user ID
+    dev_mailbox.init_app(app)  # where mail goes while SMTP_URL is unset
     line_api = make_blueprint(recorder, name="emulator_line_api")
     csrf = app.extensions["csrf"]  # Flask-WTF's, set up by the web edge first
     csrf.exempt(line_api)

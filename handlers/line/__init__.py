@@ -24,7 +24,8 @@ from bot.understanding.library import FaqLibrary
 from handlers import jobs, metrics
 from handlers.line import delivery, notices, richmenu, webhook, worker
 from handlers.mail import send_mail_job
-from storage.events import GROUP, EventQueue, stream_key
+from storage.events import GROUP, EventQueue
+from storage.keys import stream_key
 
 
 def init_app(app: Flask) -> None:
@@ -44,7 +45,7 @@ def init_app(app: Flask) -> None:
     app.extensions["free_text"] = FreeTextReader(FaqLibrary(check_seconds=app.config["FAQ_REFRESH_SECONDS"]))
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
                                       settings, show_menu, clock=app.config.get("CLOCK"),
-                                      free_text=app.extensions["free_text"])
+                                      free_text=app.extensions["free_text"], limits=app.extensions["limits"])
     jobs.register_effect(app, SendMail, send_mail_job)
     jobs.register_effect(app, PushReplies, delivery.push_effect_job)
     app.extensions["event_queue"] = EventQueue(

@@ -44,7 +44,7 @@ from bot.types import SwitchMenu, SyncRichMenus
 from handlers import jobs
 from handlers.line.richmenu_image import FontMissing, menu_png
 from storage import richmenus
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ from handlers.line.queued import QueuedEvent
 from handlers.line.render import render
 from storage import outbox
 from storage.events import Entry
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)

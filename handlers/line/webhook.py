@@ -27,7 +27,7 @@ from bot.types import EventKind
 from handlers import logs, metrics
 from handlers.line.queued import QueuedEvent
 from storage.events import EventQueue, QueueFull
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)

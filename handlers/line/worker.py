@@ -35,7 +35,7 @@ from handlers.line.queued import QueuedEvent
 from handlers.line.render import render
 from handlers.line.turn import DeliveredMarks, Transient, process, reply_token
 from storage.events import Entry, EventQueue, Leases
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 # Consumers pick free partitions in an order of their own, from a generator of their own: drawing from

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from handlers import jobs
 from handlers.slack import threads
 from handlers.slack.client import verifier
-from storage.state import slack_event_key
+from storage.keys import slack_event_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("slack", __name__)

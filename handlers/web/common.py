@@ -1,5 +1,5 @@
 """Web plumbing shared by every page: CSRF, security headers, /healthz, error pages, and the small
-helpers the My Page and its settings pages share (the clock, the database, counters, typed fields)."""
+helpers the My Page and its settings pages share (the clock, the database, limits, typed fields)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.normalize import nfkc
+from storage.limits import Limits
 from storage.state import StateStore
 from storage.timezone import TOKYO
 
@@ -43,8 +44,13 @@ def database():
 
 
 def state_store() -> StateStore:
-    """The Redis state: counters, blocks."""
+    """The LINE conversation state (``storage.state``): the My Page ends a conversation with the link."""
     return current_app.extensions["state"]
+
+
+def limits() -> Limits:
+    """The Redis counters and blocks (``storage.limits``): login, settings and reminder throttles."""
+    return current_app.extensions["limits"]
 
 
 def redis_client():

@@ -1,7 +1,7 @@
 """Server-side web sessions in Redis: a random session id in an HttpOnly cookie, the data in Redis.
 
 The cookie holds only a 256-bit random id; Redis holds the data under the id's SHA-256
-(``storage.state.web_session_key``), so a leaked key list opens nothing. Sessions expire
+(``storage.keys.web_session_key``), so a leaked key list opens nothing. Sessions expire
 after ``idle_seconds`` without a request (the TTL is renewed on each request). ``renew``
 gives the session a new id at login (the old key is deleted: no session fixation); an
 emptied session (``session.clear()``, logout) deletes its key and its cookie.
@@ -26,7 +26,7 @@ from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from storage.state import web_session_key
+from storage.keys import web_session_key
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 30 * 60

@@ -45,15 +45,16 @@ from handlers.web.common import (
     current_time,
     database,
     form_text,
-    state_store,
+    limits,
     unavailable_page,
 )
 from handlers.web.mypage.access import current_account, login_required
 from handlers.web.mypage.auth import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS
 from storage import accounts, logins
+from storage.limits import Limits
 from storage.models import Account
+from storage.redis_client import StateUnavailable
 from storage.security import verify_password
-from storage.state import StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/mypage/settings")
@@ -81,25 +82,25 @@ def _changes_ident(account_id: int) -> str:
     return counter_ident(f"account:{account_id}")
 
 
-def _check_allowed(state: StateStore, account: Account, *, password: str | None) -> None:
+def _check_allowed(counters: Limits, account: Account, *, password: str | None) -> None:
     """Raise ``Refused`` when the account made too many changes this hour, or (when a current password
     is asked for) after too many wrong ones or for a wrong one, which is counted like a failed login."""
     login_ident = counter_ident(account.login_id_key)
-    if state.count("web_settings_change", _changes_ident(account.id), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
+    if counters.count("web_settings_change", _changes_ident(account.id), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
         raise Refused("too_many", 429)
     if password is None:
         return
     # Counted first, atomically, like a login: parallel guesses cannot get past the limit (issue 21).
-    if state.try_within("web_login_id", login_ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT) is None:
+    if counters.try_within("web_login_id", login_ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT) is None:
         raise Refused("throttled", 429)
     if not verify_password(account.password_hash, validators.normalize_password(password)[:MAX_FIELD]):
         raise Refused("password")  # the try stays counted, as a failed login
-    state.reset_count("web_login_id", login_ident)
+    counters.reset_count("web_login_id", login_ident)
 
 
-def _count_change(state: StateStore, account_id: int) -> None:
+def _count_change(counters: Limits, account_id: int) -> None:
     try:
-        state.count_hit("web_settings_change", _changes_ident(account_id), CHANGES_WINDOW_SECONDS)
+        counters.count_hit("web_settings_change", _changes_ident(account_id), CHANGES_WINDOW_SECONDS)
     except StateUnavailable:
         log.warning("could not count a settings change")
 
@@ -135,7 +136,7 @@ def password(db, account: Account):
 @bp.post("/password")
 def password_post():
     """Check the current password, then the new one twice; change it and end the other sessions."""
-    state = state_store()
+    counters = limits()
     now = current_time()
     with database().begin() as db:
         account = current_account(db)
@@ -143,7 +144,7 @@ def password_post():
             return _login_redirect("settings.password")
         page = {"account": account, "error": None, "message": None}
         try:
-            _check_allowed(state, account, password=request.form.get("current_password", ""))
+            _check_allowed(counters, account, password=request.form.get("current_password", ""))
             try:
                 value = validators.password(request.form.get("password", ""), account_id=account.login_id,
                                             phone=account.customer.phone,
@@ -164,7 +165,7 @@ def password_post():
     sessions.renew(session)  # a new id for this session; every other one ends (the version moved on)
     session["session_version"] = version
     session.pop("bill_grants", None)
-    _count_change(state, account_id)
+    _count_change(counters, account_id)
     log.info("password changed by the owner of account %s", account_id)
     _notice("mail/password_changed.txt", to, name, account_id, changed_at=messages.datetime_label(now),
             reminder_url=_base_url() + url_for("mypage.reminder_password"))
@@ -182,7 +183,7 @@ def email(db, account: Account):
 @bp.post("/email")
 def email_post():
     """Check the password and the new address; mail the confirmation link to the new address."""
-    state = state_store()
+    counters = limits()
     now = current_time()
     typed = form_text("email")
     with database().begin() as db:
@@ -191,7 +192,7 @@ def email_post():
             return _login_redirect("settings.email")
         page = {"account": account, "error": None, "message": None, "typed": typed or ""}
         try:
-            _check_allowed(state, account, password=request.form.get("current_password", ""))
+            _check_allowed(counters, account, password=request.form.get("current_password", ""))
             try:
                 new_email = validators.email(typed or "")
             except InvalidInput as exc:
@@ -205,7 +206,7 @@ def email_post():
             return unavailable_page()
         token = accounts.request_email_change(db, account, new_email, now)
         account_id, name = account.id, accounts.contract_name(account)
-    _count_change(state, account_id)
+    _count_change(counters, account_id)
     log.info("mail address change requested for account %s", account_id)
     _notice("mail/email_change_confirm.txt", new_email, name, account_id,
             confirm_url=_base_url() + url_for("settings.email_confirm", t=token),
@@ -261,7 +262,7 @@ def nickname(db, account: Account):
 @bp.post("/nickname")
 def nickname_post():
     """Check the new nickname and save it."""
-    state = state_store()
+    counters = limits()
     now = current_time()
     typed = request.form.get("nickname", "")[:MAX_FIELD]
     with database().begin() as db:
@@ -270,7 +271,7 @@ def nickname_post():
             return _login_redirect("settings.nickname")
         page = {"account": account, "error": None, "message": None, "typed": typed}
         try:
-            _check_allowed(state, account, password=None)
+            _check_allowed(counters, account, password=None)
             try:
                 value = validators.nickname(typed)
             except InvalidInput as exc:
@@ -284,7 +285,7 @@ def nickname_post():
             return unavailable_page()
         account.nickname = value
         account_id, to, name = account.id, account.email, accounts.contract_name(account)
-    _count_change(state, account_id)
+    _count_change(counters, account_id)
     log.info("nickname changed for account %s", account_id)
     _notice("mail/nickname_changed.txt", to, name, account_id, changed_at=messages.datetime_label(now),
             nickname=value)

@@ -1,4 +1,4 @@
-"""The engine's guarantees: per-user lock before state, idle expiry, commit-then-save, dedup."""
+"""The engine's guarantees: per-user lock before state, idle expiry, commit-then-save."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from sqlalchemy import select
 from bot import messages
 from bot.engine import BotSettings, Engine, Entry, Flow, StateSpec, Turn, words
 from bot.types import EventKind, Incoming
+from storage.keys import conversation_key, flow_marker_key, lock_key
 from storage.models import Customer
-from storage.state import Conversation, StateStore, StateUnavailable
+from storage.redis_client import StateUnavailable
+from storage.state import Conversation, StateStore
 
 COUNT = "test:count"
 
@@ -142,35 +144,13 @@ def test_sticker_mid_flow_re_asks_and_changes_nothing(app):
 
 def test_lock_busy_too_long_is_state_unavailable(app):
     store = StateStore(app.extensions["redis"])
-    with store.user_lock("U7"):
+    with store.locked_conversation("U7"):
         with pytest.raises(StateUnavailable):
-            with store.user_lock("U7", wait=0.2):
+            with store.locked_conversation("U7", wait=0.2):
                 pass
 
 
-def test_event_dedup_claim_finish_release(app):
-    store = StateStore(app.extensions["redis"])
-    assert store.claim_event("E1")
-    assert not store.claim_event("E1")
-    store.release_event("E1")
-    assert store.claim_event("E1")
-    store.finish_event("E1")
-    assert not store.claim_event("E1")
-
-
-def test_sliding_window_counter_and_block(app):
-    store = StateStore(app.extensions["redis"])
-    now = time.time()
-    assert [store.count_hit("t", "x", 60, now + i) for i in range(3)] == [1, 2, 3]
-    assert store.count("t", "x", 60, now + 61.5) == 1  # the first two fell out of the window
-    store.block("t", "x", 30)
-    assert 0 < store.blocked_for("t", "x") <= 30
-    assert store.blocked_for("t", "other") == 0
-
-
 def test_what_the_customer_typed_expires_with_the_conversation_but_they_are_still_told(app):
-    from storage.state import conversation_key, flow_marker_key
-
     engine = _engine(app, _counting_flow([]))
     engine.handle(_text("U8", "数える"))
     redis = app.extensions["redis"]
@@ -217,8 +197,6 @@ def test_state_save_failing_after_the_commit_keeps_the_turn(app, redis_url):
 def test_a_step_that_outlived_its_lock_does_not_overwrite_the_newer_state(app):
     """A step blocked past the lock's 30 s (here: the lock taken over meanwhile) must not
     overwrite what the newer holder saved."""
-    from storage.state import lock_key
-
     redis = app.extensions["redis"]
 
     def start(turn: Turn, _match) -> str:

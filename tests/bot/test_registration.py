@@ -20,9 +20,9 @@ from sqlalchemy import delete, select, update
 from bot import messages
 from bot.flows import registration
 from handlers.jobs import QUEUE_NAME
+from storage.keys import block_key, conversation_key, counter_key
 from storage.models import Account, Customer, LineLink, LinkToken
 from storage.security import hash_password, hash_token
-from storage.state import block_key, conversation_key, counter_key
 from tests.conftest import SECRET_KEY, LineUser, Mailbox, drain_jobs
 from tests.helpers_registration import (
     KANA,

@@ -281,8 +281,8 @@ def test_every_button_and_word_a_message_names_is_at_hand(app, voice, talk, mail
         verify(limited.user, kana="ソウイ　ナシ")
     limited.say("登録")
     seed_customer(app, number="23456789", phone="0748625555", kana="コウカ\u3000ハナコ")
-    app.extensions["state"].block(registration.NUMBER_MISMATCH, registration.number_ident("23456789", SECRET_KEY),
-                                  3600)
+    app.extensions["limits"].block(registration.NUMBER_MISMATCH, registration.number_ident("23456789", SECRET_KEY),
+                                   3600)
     refused = talk()
     refused.say("登録")
     refused.say("23456789")
@@ -563,8 +563,7 @@ def test_the_mail_sender_is_named_in_japanese_over_real_smtp(make_app, smtp_serv
     default = _env_config(str(tmp_path))["MAIL_FROM"]
     assert default == f"{messages.MAIL_SENDER_NAME} <noreply@aicom-koka.jp>"
     application = make_app(MAIL_FROM=default)
-    send(application.config, application.extensions["redis"], "taro@example.jp",
-         messages.REGISTRATION_MAIL_SUBJECT, "本文")
+    send(application.config, "taro@example.jp", messages.REGISTRATION_MAIL_SUBJECT, "本文")
     [raw] = mailbox.raw
     head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ")
     [from_line] = [line for line in head.split(b"\r\n") if line.lower().startswith(b"from:")]

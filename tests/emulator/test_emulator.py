@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
+from handlers.emulator.mailbox import add as dev_mailbox_add
 from handlers.emulator.page import build_event, sign, ulid
 from storage.models import Customer
-from storage.state import dev_mailbox_add
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events, served_app
 
 USER = "U" + "0123456789abcdef" * 2
@@ -493,7 +493,7 @@ def test_expired_link_token_fails(emu, web_customer):
     (issued,) = emu.app.extensions["emulator_recorder"].accepted("link_token", USER)
     path = _account_link_path(emu, _web_login(emu, login_url))
     # The emulator keeps issued link tokens in Redis (any process may be asked): age this one.
-    from handlers.emulator.page import _emu_key
+    from storage.keys import emulator_key as _emu_key
 
     client, key = emu.app.extensions["redis"], _emu_key("link", issued.body["linkToken"])
     record = json.loads(client.get(key))

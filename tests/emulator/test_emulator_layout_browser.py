@@ -185,7 +185,7 @@ def _tokyo(at: float, pattern: str) -> str:
 
 def test_times_are_japan_times_whatever_the_browsers_zone(live_emulator, browser):
     """Chat, raw log, mailbox and staff pane show Asia/Tokyo times in a browser set to New York."""
-    from storage.state import dev_mailbox_add
+    from handlers.emulator.mailbox import add as dev_mailbox_add
 
     application, base = live_emulator
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ja-JP",

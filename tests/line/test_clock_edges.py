@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from storage.state import lock_key
+from storage.keys import lock_key
 from tests.conftest import LineUser, drain_events, drain_jobs
 from tests.helpers_billing import TOKYO, seed_customer_with_account, seed_link, seed_statement
 

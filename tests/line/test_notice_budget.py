@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 
 from handlers.line.notices import rate
+from storage import keys
 from tests.line.test_notices import MONTH, notify, pushes, seed_linked
 
 
@@ -20,7 +21,7 @@ def app_config(app_config):
 
 def test_slots_given_back_after_the_budget_ran_out_are_taken_again(app):
     with app.app_context():
-        app.extensions["redis"].set(rate.month_key(MONTH, "budget"), 3)
+        app.extensions["redis"].set(keys.notices_month_key(MONTH, "budget"), 3)
         assert rate.reserve_slots(MONTH, 4, 100.0).count == 3
         rate.stop(MONTH, rate.BUDGET)  # what a batch does when it gets fewer than it asked
         rate.refund(MONTH, 1)  # one slot came too late and was given back
@@ -33,7 +34,7 @@ def test_slots_given_back_after_the_budget_ran_out_are_taken_again(app):
 
 def test_lines_own_limit_outranks_a_spent_budget_and_stops_everything(app):
     with app.app_context():
-        app.extensions["redis"].set(rate.month_key(MONTH, "budget"), 1)
+        app.extensions["redis"].set(keys.notices_month_key(MONTH, "budget"), 1)
         rate.stop(MONTH, rate.BUDGET)
         rate.stop(MONTH, "quota")  # LINE answered 429 "monthly limit"
         rate.refund(MONTH, 1)  # the refused push used no quota

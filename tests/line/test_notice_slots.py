@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 from handlers.line.notices import batch, push, rate, run
+from storage import keys
 from storage import notices as store
 from tests.line.test_notices import MONTH, TOKYO, delivered_once, pushes, seed_linked
 
@@ -71,7 +72,7 @@ def test_the_budget_grants_what_is_left_and_a_refund_comes_back(app):
 def test_a_stopped_month_gets_no_slots_and_a_429_halves_the_rate(app):
     redis = app.extensions["redis"]
     with app.app_context():
-        redis.set(rate.SLOW_KEY, "0.5")
+        redis.set(keys.NOTICES_SLOW_KEY, "0.5")
         assert abs(rate.reserve_slots(MONTH, 1, 100.0).interval - 0.02) < 1e-9
         redis.set(f"bot:notices:{MONTH:%Y-%m}:stop", "quota")
         stopped = rate.reserve_slots(MONTH, 10, 100.0)

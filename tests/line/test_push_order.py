@@ -16,7 +16,8 @@ from bot.types import TextReply, to_json
 from handlers import jobs
 from handlers.emulator.line_api_fake import Failure
 from storage import pushes
-from storage.state import drain_lock, pushes_drain_key
+from storage.keys import pushes_drain_key
+from storage.locks import drain_lock
 from tests.conftest import drain_jobs
 from tests.line.test_faults import _run_scheduled_now
 

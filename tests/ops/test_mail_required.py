@@ -7,7 +7,7 @@ import pytest
 
 from app import ConfigError, create_app
 from handlers import mail, metrics
-from storage.state import dev_mailbox
+from handlers.emulator import mailbox as dev_mailbox
 
 
 def test_without_smtp_url_outside_the_emulator_the_app_does_not_start(app_config):
@@ -19,8 +19,8 @@ def test_the_emulator_keeps_mail_in_its_mailbox_and_does_not_call_it_sent(make_a
     emulator = make_app(SMTP_URL=None, EMULATOR=True)
     sent = metrics.MAILS.labels("sent")._value.get()
     kept = metrics.MAILS.labels("dev_mailbox")._value.get()
-    mail.send(emulator.config, emulator.extensions["redis"], "taro@example.jp", "件名", "本文")
-    assert dev_mailbox(emulator.extensions["redis"])[0]["to"] == "taro@example.jp"
+    mail.send(emulator.config, "taro@example.jp", "件名", "本文", dev_mailbox=emulator.extensions["dev_mailbox"])
+    assert dev_mailbox.mails(emulator.extensions["redis"])[0]["to"] == "taro@example.jp"
     assert metrics.MAILS.labels("sent")._value.get() == sent
     assert metrics.MAILS.labels("dev_mailbox")._value.get() == kept + 1
 
@@ -28,12 +28,12 @@ def test_the_emulator_keeps_mail_in_its_mailbox_and_does_not_call_it_sent(make_a
 def test_a_mail_with_nowhere_to_go_is_an_error_not_a_silent_drop(app):
     config = dict(app.config, SMTP_URL=None, EMULATOR=False)
     with pytest.raises(mail.MailError):
-        mail.send(config, app.extensions["redis"], "taro@example.jp", "件名", "本文")
-    assert dev_mailbox(app.extensions["redis"]) == []
+        mail.send(config, "taro@example.jp", "件名", "本文")
+    assert dev_mailbox.mails(app.extensions["redis"]) == []
 
 
 def test_smtp_accepting_the_mail_is_what_counts_as_sent(app, mailbox):
     sent = metrics.MAILS.labels("sent")._value.get()
-    mail.send(app.config, app.extensions["redis"], "taro@example.jp", "件名", "本文")
+    mail.send(app.config, "taro@example.jp", "件名", "本文")
     assert len(mailbox.wait(1)) == 1
     assert metrics.MAILS.labels("sent")._value.get() == sent + 1

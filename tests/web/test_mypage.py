@@ -10,9 +10,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from storage.keys import web_session_key
 from storage.models import Account
 from storage.security import needs_rehash, verify_password
-from storage.state import web_session_key
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     TOKYO,

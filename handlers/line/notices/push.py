@@ -69,7 +69,7 @@ def push_notice(client: PushClient, body: bytes, retry_key: str, timeout: float)
 
     The bytes go out as they are, through the SDK client's pool: the SDK would validate the
     message into pydantic models and serialise it back, which cost more than everything else
-    a notice does (issue 22); the template was checked against those models once. 409 (the key
+    a notice does; the template was checked against those models once. 409 (the key
     was accepted before), 429 (slow down, or the monthly limit) and 4xx mean different things.
     """
     try:

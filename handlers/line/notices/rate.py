@@ -19,21 +19,15 @@ from dataclasses import dataclass
 from datetime import date
 
 from handlers.line.notices.config import redis_client
+from storage import keys
 
 log = logging.getLogger(__name__)
 
 KEY_TTL = 40 * 24 * 3600  # per-month keys outlive their month, no longer
-RATE_KEY = "bot:notices:rate"
-SLOW_KEY = "bot:notices:slow"
-
-
-def month_key(month: date, part: str) -> str:
-    """A per-month key: ``stop``, ``budget``, ``scheduled`` or ``dispatch``."""
-    return f"bot:notices:{month:%Y-%m}:{part}"
 
 
 # GCRA on Redis's own clock, so every worker on every host shares one schedule. A batch takes its
-# slots for as many rows as it has idle threads in one round trip (issue 22: it was four round
+# slots for as many rows as it has idle threads in one round trip (it was four round
 # trips a push); the script also says whether the month was stopped, takes the slots out of
 # this run's quota budget (no budget key: no limit), and applies the slow-down after a 429.
 # It returns the slots granted (fewer than asked when the budget runs out; 0 and a stop when
@@ -82,22 +76,22 @@ def reserve_slots(month: date, wanted: int, rate: float) -> Slots:
     """One round trip for a run of pushes: the stop flag, the quota budget, the slow-down and the
     global rate's slots (``wanted`` of them, or fewer when the budget runs out)."""
     live, count, delay, interval = redis_client().eval(
-        _RESERVE_SCRIPT, 4, RATE_KEY, SLOW_KEY, month_key(month, "budget"), month_key(month, "stop"),
-        repr(rate), wanted)
+        _RESERVE_SCRIPT, 4, keys.NOTICES_RATE_KEY, keys.NOTICES_SLOW_KEY, keys.notices_month_key(month, "budget"),
+        keys.notices_month_key(month, "stop"), repr(rate), wanted)
     return Slots(int(count), float(delay), float(interval), stopped=not int(live))
 
 
 def refund(month: date, count: int) -> None:
     """Give ``count`` slots' worth of quota budget back (LINE refused them, or they were never pushed)."""
     if count > 0:
-        redis_client().eval(_REFUND_SCRIPT, 1, month_key(month, "budget"), count)
+        redis_client().eval(_REFUND_SCRIPT, 1, keys.notices_month_key(month, "budget"), count)
 
 
 def slow_down() -> None:
     """LINE said 429 (too many requests): halve the whole run's rate for the next 30 seconds."""
     redis = redis_client()
-    slow = max(float(redis.get(SLOW_KEY) or 1.0) / 2, 0.05)
-    redis.set(SLOW_KEY, repr(slow), ex=30)
+    slow = max(float(redis.get(keys.NOTICES_SLOW_KEY) or 1.0) / 2, 0.05)
+    redis.set(keys.NOTICES_SLOW_KEY, repr(slow), ex=30)
 
 
 BUDGET = "budget"  # the stop reason when this run's share of the quota is spent (LINE's: ``quota``)
@@ -105,7 +99,7 @@ BUDGET = "budget"  # the stop reason when this run's share of the quota is spent
 
 def stop_reason(month: date) -> str | None:
     """Why the month's run was stopped (``budget``, ``quota``, ``unauthorized``), or None."""
-    value = redis_client().get(month_key(month, "stop"))
+    value = redis_client().get(keys.notices_month_key(month, "stop"))
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -120,5 +114,5 @@ return 1
 
 def stop(month: date, reason: str) -> None:
     """Stop the month's run (every batch reads it with its next slots); the first reason stays."""
-    if redis_client().eval(_STOP_SCRIPT, 1, month_key(month, "stop"), reason, KEY_TTL):
+    if redis_client().eval(_STOP_SCRIPT, 1, keys.notices_month_key(month, "stop"), reason, KEY_TTL):
         log.error("bill notices for %s stopped: %s", f"{month:%Y-%m}", reason)

@@ -28,12 +28,12 @@ from flask import current_app
 from handlers import jobs
 from handlers.line.notices.batch import send_batch_job
 from handlers.line.notices.config import _now, database, redis_client, settings
-from handlers.line.notices.rate import KEY_TTL, month_key, stop_reason
+from handlers.line.notices.rate import KEY_TTL, stop_reason
+from storage import keys
 from storage import notices as store
 
 log = logging.getLogger(__name__)
 
-ACTIVE_KEY = "bot:notices:active"
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -104,12 +104,12 @@ def start_run(month: date, partial: bool = False, dry_run: bool = False, retry_f
             store.requeue_failed(session, month)
         store.plan_month(session, month, _now())
     redis = redis_client()
-    redis.delete(month_key(month, "stop"))
+    redis.delete(keys.notices_month_key(month, "stop"))
     if quota.left is None:
-        redis.delete(month_key(month, "budget"))
+        redis.delete(keys.notices_month_key(month, "budget"))
     else:
-        redis.set(month_key(month, "budget"), quota.left, ex=KEY_TTL)
-    redis.sadd(ACTIVE_KEY, f"{month:%Y-%m}")
+        redis.set(keys.notices_month_key(month, "budget"), quota.left, ex=KEY_TTL)
+    redis.sadd(keys.NOTICES_ACTIVE_KEY, f"{month:%Y-%m}")
     log.info("bill notices for %s: %d to send", f"{month:%Y-%m}", sending)
     return start
 
@@ -120,7 +120,7 @@ def dispatch(month: date) -> store.Pending:
     config = settings()
     db = database()
     redis = redis_client()
-    lock = month_key(month, "dispatch")
+    lock = keys.notices_month_key(month, "dispatch")
     if redis.set(lock, "1", nx=True, ex=60):
         try:
             with db.begin() as session:
@@ -168,7 +168,7 @@ def drive(month: date, on_progress: Callable[[], None] = lambda: None) -> store.
             state = store.pending(session, month, _now())
         if not state.queued or stop_reason(month):
             if not state.queued:
-                redis_client().srem(ACTIVE_KEY, f"{month:%Y-%m}")
+                redis_client().srem(keys.NOTICES_ACTIVE_KEY, f"{month:%Y-%m}")
             return state
         if queued_before is None or state.queued < queued_before:  # progress: wait afresh
             deadline = time.monotonic() + config.wait_seconds

@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 
 from handlers.line.notices.config import _now, database, redis_client, settings
-from handlers.line.notices.rate import KEY_TTL, month_key, stop_reason
-from handlers.line.notices.run import ACTIVE_KEY, RunRefused, dispatch, parse_month, start_run
+from handlers.line.notices.rate import KEY_TTL, stop_reason
+from handlers.line.notices.run import RunRefused, dispatch, parse_month, start_run
+from storage import keys
 from storage import notices as store
 from storage.bills import month_start
 from storage.timezone import TOKYO
@@ -30,7 +31,7 @@ def tick() -> None:
     now = _now().astimezone(TOKYO)
     month = month_start(now.date())
     redis = redis_client()
-    scheduled = month_key(month, "scheduled")
+    scheduled = keys.notices_month_key(month, "scheduled")
     if now.hour >= config.hour and not redis.exists(scheduled):
         with database().begin() as session:
             started = store.has_deliveries(session, month)
@@ -44,11 +45,11 @@ def tick() -> None:
             except RunRefused as refusal:
                 redis.set(scheduled, "refused", ex=KEY_TTL)
                 log.error("scheduled bill notices for %s not started: %s", f"{month:%Y-%m}", refusal)
-    for raw in redis.smembers(ACTIVE_KEY):
+    for raw in redis.smembers(keys.NOTICES_ACTIVE_KEY):
         name = raw.decode() if isinstance(raw, bytes) else raw
         active = parse_month(name)
         if stop_reason(active):
             continue
         if not dispatch(active).queued:
-            redis.srem(ACTIVE_KEY, name)
+            redis.srem(keys.NOTICES_ACTIVE_KEY, name)
             log.info("bill notices for %s: nothing left to send", name)

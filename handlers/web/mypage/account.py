@@ -10,13 +10,13 @@ from flask import redirect, render_template, request, session, url_for
 from bot import messages, validators
 from bot.types import PushReplies, TextReply
 from handlers import jobs, metrics
-from handlers.web.common import MAX_FIELD, counter_ident, database, state_store, unavailable_page
+from handlers.web.common import MAX_FIELD, counter_ident, database, limits, state_store, unavailable_page
 from handlers.web.mypage.access import bp, current_account, login_required, login_url
 from handlers.web.mypage.auth import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS
 from storage import accounts as account_store
 from storage.models import Account
+from storage.redis_client import StateUnavailable
 from storage.security import verify_password
-from storage.state import StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,14 @@ def withdraw(db, account: Account):
 def withdraw_post():
     """Check the password, then delete the account, its links and LINE link; tell the LINE user by push."""
     password = validators.normalize_password(request.form.get("password", ""))[:MAX_FIELD]
-    state = state_store()
+    counts = limits()
     with database().begin() as db:
         account = current_account(db)
         if account is None:
             return redirect(login_url(url_for("mypage.withdraw")))
         ident = counter_ident(account.login_id_key)
         try:  # counted first, like a login (a borrowed session cannot guess on, even in parallel)
-            mark = state.try_within("web_login_id", ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT)
+            mark = counts.try_within("web_login_id", ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT)
         except StateUnavailable:
             return unavailable_page()
         throttled = mark is None
@@ -60,7 +60,7 @@ def withdraw_post():
     session.clear()  # this session's key goes; any other session of the account ends on its next request
     metrics.WITHDRAWALS.inc()
     log.info("account %s deleted by its owner (LINE linked: %s)", account_id, bool(line_user_id))
-    _forget(state, ident, line_user_id)
+    _forget(ident, line_user_id)
     if line_user_id:
         try:
             jobs.perform(PushReplies(line_user_id, (TextReply(messages.WITHDRAWN_PUSH),)))  # the LINE edge's job
@@ -69,11 +69,11 @@ def withdraw_post():
     return render_template("mypage/withdraw_done.html")
 
 
-def _forget(state: StateStore, login_ident: str, line_user_id: str | None) -> None:
+def _forget(login_ident: str, line_user_id: str | None) -> None:
     """What Redis held of a deleted account: its failed logins, and a conversation in progress on LINE."""
     try:
-        state.reset_count("web_login_id", login_ident)
+        limits().reset_count("web_login_id", login_ident)
         if line_user_id:
-            state.save(line_user_id, None)  # a conversation in progress goes with the link
+            state_store().save(line_user_id, None)  # a conversation in progress goes with the link
     except StateUnavailable:
         log.warning("could not clear the Redis state of a deleted account (it expires by itself)")

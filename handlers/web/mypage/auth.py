@@ -36,15 +36,16 @@ from handlers.web.common import (
     current_time,
     database,
     form_text,
+    limits,
     redis_client,
-    state_store,
 )
 from handlers.web.mypage.access import bp, current_account, safe_next
 from handlers.web.mypage.link import held_attempt, link_cookie, link_page, start_again, to_line
 from storage import link_attempts, logins, repositories, richmenus
+from storage.limits import Limits
 from storage.models import Account
+from storage.redis_client import StateUnavailable
 from storage.security import hash_password, needs_rehash, verify_password
-from storage.state import StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,10 @@ def login_post():
     next_path = None if attempt else safe_next(request.form.get("next"))
     typed = CONTROL_RE.sub("", request.form.get("account_id", ""))[:60]
     page = {"next": next_path, "account_id": typed, **link_page(attempt)}
-    state = state_store()
+    counts = limits()
     account_ident, address = counter_ident(login_key), counter_ident(client_address())
     try:
-        address_mark = _count_try(state, account_ident, address)
+        address_mark = _count_try(counts, account_ident, address)
     except StateUnavailable:
         return render_template("mypage/login.html", error="unavailable", **page), 503
     if address_mark is None:
@@ -111,7 +112,7 @@ def login_post():
     if signing_in is None:  # the tries stay counted
         metrics.WEB_LOGINS.labels("failed").inc()
         return render_template("mypage/login.html", error="failed", **page), 200
-    _forget_tries(state, account_ident, address, address_mark)
+    _forget_tries(counts, account_ident, address, address_mark)
     if attempt is not None and not signing_in.moving and signing_in.spent is None:
         log.info("account link login refused: the attempt was spent meanwhile")
         return start_again("expired")
@@ -144,20 +145,20 @@ def _form_attempt():
     return attempt, None
 
 
-def _count_try(state: StateStore, account_ident: str, address: str) -> str | None:
+def _count_try(counts: Limits, account_ident: str, address: str) -> str | None:
     """Count this try against the typed account ID and the client address, before any password is verified;
     the address's mark (for ``_forget_tries``), or None when either limit is reached (that try counts nowhere)."""
     tries: list[tuple[str, str, str]] = []
     for name, ident, limit in (("web_login_id", account_ident, LOGIN_FAILURES_PER_ACCOUNT),
                                ("web_login_addr", address, LOGIN_FAILURES_PER_ADDRESS)):
-        mark = state.try_within(name, ident, LOGIN_WINDOW_SECONDS, limit)
+        mark = counts.try_within(name, ident, LOGIN_WINDOW_SECONDS, limit)
         if mark is None:
             break
         tries.append((name, ident, mark))
     if len(tries) == 2:
         return tries[1][2]
     for name, ident, mark in tries:
-        state.untry(name, ident, mark)
+        counts.untry(name, ident, mark)
     return None
 
 
@@ -189,11 +190,11 @@ def _link_on(db, account: Account, attempt: link_attempts.Attempt, now: datetime
                      nonce=logins.issue_line_link_nonce(db, account, now))
 
 
-def _forget_tries(state: StateStore, account_ident: str, address: str, address_mark: str) -> None:
+def _forget_tries(counts: Limits, account_ident: str, address: str, address_mark: str) -> None:
     """A success forgets its tries: the account ID's count, and this try against the address."""
     try:
-        state.reset_count("web_login_id", account_ident)
-        state.untry("web_login_addr", address, address_mark)
+        counts.reset_count("web_login_id", account_ident)
+        counts.untry("web_login_addr", address, address_mark)
     except StateUnavailable:
         log.warning("could not reset the login failure counter")
 

@@ -11,7 +11,7 @@ from werkzeug.exceptions import InternalServerError
 
 from handlers.web import sessions
 from handlers.web.common import unavailable_page
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 SESSION_BLUEPRINTS = ("mypage", "settings")  # the pages that need their session (login, CSRF)
 

@@ -17,11 +17,11 @@ from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email
 from handlers.mail import queue_mail
-from handlers.web.common import client_address, counter_ident, current_time, database, form_text, state_store
+from handlers.web.common import client_address, counter_ident, current_time, database, form_text, limits
 from handlers.web.mypage.access import bp
 from storage import accounts as account_store
 from storage import logins, repositories
-from storage.state import StateUnavailable
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ REMINDERS_PER_ADDRESS = 10  # requests per client address per hour
 def _reminder_allowed(kind: str, target: str) -> bool:
     """Quietly limit reminder mails per target and per client address (the page never tells)."""
     try:
-        by_address = state_store().count_hit(f"web_reminder_addr_{kind}", counter_ident(client_address()),
+        by_address = limits().count_hit(f"web_reminder_addr_{kind}", counter_ident(client_address()),
                                         REMINDER_WINDOW_SECONDS)
-        by_target = state_store().count_hit(f"web_reminder_{kind}", counter_ident(target), REMINDER_WINDOW_SECONDS)
+        by_target = limits().count_hit(f"web_reminder_{kind}", counter_ident(target), REMINDER_WINDOW_SECONDS)
     except StateUnavailable:
         return False
     return by_address <= REMINDERS_PER_ADDRESS and by_target <= REMINDERS_PER_TARGET
@@ -129,7 +129,7 @@ def password_reset_post():
             return render_template("mypage/reset_invalid.html", status="used"), 410
         login_key = account.login_id_key
     try:
-        state_store().reset_count("web_login_id", counter_ident(login_key))
+        limits().reset_count("web_login_id", counter_ident(login_key))
     except StateUnavailable:
         log.warning("could not clear the login failure counter after a reset")
     session.clear()
