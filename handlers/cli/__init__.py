@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.cli import commands, faq
+from handlers.cli import commands, db, faq, ops, richmenu, worker
 
 
 def init_app(app: Flask) -> None:
     """Register the operator commands."""
     commands.init_app(app)
     faq.init_app(app)
+    db.init_app(app)
+    worker.init_app(app)
+    ops.init_app(app)
+    richmenu.init_app(app)

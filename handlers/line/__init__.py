@@ -11,6 +11,7 @@ the web process under ``make run``).
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from flask import Flask
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
@@ -21,7 +22,7 @@ from bot.flows.menu import show_menu
 from bot.flows.understand import FreeTextReader
 from bot.types import PushReplies, SendMail
 from bot.understanding.library import FaqLibrary
-from handlers import jobs, metrics
+from handlers import clock, jobs, metrics
 from handlers.line import delivery, events, notices, richmenu, webhook
 from handlers.mail import send_mail_job
 from storage.events import GROUP, EventQueue, stream_key
@@ -32,7 +33,7 @@ def init_app(app: Flask) -> None:
     signature itself, over the raw bytes: ``webhook.signature_matches``)."""
     client = ApiClient(Configuration(host=app.config["LINE_API_BASE_URL"],
                                      access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
-    app.extensions["line_messaging_api"] = MessagingApi(client)
+    app.extensions["line_messaging_api"] = MessagingApi(client)  # the one client: `check` and Slack use it too
     settings = BotSettings(
         public_base_url=app.config["PUBLIC_BASE_URL"],
         registration_ttl_seconds=app.config["REGISTRATION_LINK_TTL_SECONDS"],
@@ -43,7 +44,7 @@ def init_app(app: Flask) -> None:
     # Free text: one reader per process, its FAQ index refitted when an import changes the version.
     app.extensions["free_text"] = FreeTextReader(FaqLibrary(check_seconds=app.config["FAQ_REFRESH_SECONDS"]))
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
-                                      settings, show_menu, clock=app.config.get("CLOCK"),
+                                      settings, show_menu, clock=partial(clock.now, app),
                                       free_text=app.extensions["free_text"])
     jobs.register_effect(app, SendMail, send_mail_job)
     jobs.register_effect(app, PushReplies, delivery.push_effect_job)
@@ -58,7 +59,7 @@ def init_app(app: Flask) -> None:
                         for p in range(queue.partitions)])
     if app.config.get("EVENTS_INLINE") or not app.config.get("REDIS_URL"):
         _start_with_first_request(app)
-    richmenu.init_app(app)  # the rich menus: data-host client, `flask richmenu`, the SwitchMenu job
+    richmenu.init_app(app)  # the rich menus: data-host client, the SwitchMenu and SyncRichMenus jobs
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form
