@@ -196,8 +196,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     state.init_app(app)
 
-    from handlers import cli, jobs, line, ops, slack, web
+    from handlers import cli, clock, jobs, line, ops, slack, web
 
+    clock.init_app(app)  # the one clock (handlers.clock.now; CLOCK in tests) every edge reads
     jobs.init_app(app)
     web.init_app(app)  # first: CSRF, which the webhooks exempt themselves from
     line.init_app(app)

@@ -1,4 +1,5 @@
-"""Database engine and sessions, one per app in ``app.extensions["db"]``; the ``db`` CLI group.
+"""Database engine and sessions, one per app in ``app.extensions["db"]``; the schema migrations
+(``upgrade``, ``downgrade``, ``revision``: the ``db`` commands of ``handlers.cli.db`` call them).
 
 Sessions are opened at the edges (``with db.begin() as session:``); repository
 functions take the session and never commit.
@@ -10,11 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,32 +103,21 @@ def get_db(app: Flask | None = None) -> Database:
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine for ``DATABASE_URL`` and register the ``db`` commands."""
+    """Create the engine for ``DATABASE_URL``."""
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db"] = Database(engine, sessionmaker(engine, expire_on_commit=False))
-    app.cli.add_command(db_cli)
 
 
-db_cli = AppGroup("db", help="Database schema commands.")
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the schema to the newest migration(s) (or ``revision``)."""
+    command.upgrade(alembic_config(url), revision)
 
 
-@db_cli.command("upgrade")
-@click.argument("revision", default="heads")
-def upgrade_command(revision: str) -> None:
-    """Bring the schema to the newest migration(s) (or REVISION)."""
-    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
-    click.echo(f"database upgraded to {revision}")
-
-
-@db_cli.command("downgrade")
-@click.argument("revision", default="-1")
-def downgrade_command(revision: str) -> None:
+def downgrade(url: str, revision: str = "-1") -> None:
     """Step the schema back (one migration by default)."""
-    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    command.downgrade(alembic_config(url), revision)
 
 
-@db_cli.command("revision")
-@click.option("-m", "--message", required=True)
-def revision_command(message: str) -> None:
+def revision(url: str, message: str) -> None:
     """Autogenerate a new migration from the models (developers)."""
-    command.revision(alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True)
+    command.revision(alembic_config(url), message=message, autogenerate=True)

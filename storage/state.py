@@ -96,7 +96,6 @@ class StateStore:
         self.platform = platform
         self.lock_seconds = lock_seconds  # how long a crashed holder keeps others waiting
         self._save = client.register_script(_SAVE_LUA)
-        self._limits = Limits(client)  # for the counters below, while they last
 
     # -- the turn: lock, read, save, release ------------------------------------------------
     @contextmanager
@@ -207,21 +206,6 @@ class StateStore:
             raise StateUnavailable("redis unavailable") from exc
         return [json.loads(item) for item in raw]
 
-    # -- counters: their home is storage.limits ---------------------------------------------
-    # Kept only while handlers/web/mypage.py and handlers/line/richmenu.py (being reworked by other
-    # sessions of issue 24) still count through the state store; once they use
-    # app.extensions["limits"], these four go.
-    def count_hit(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
-        return self._limits.count_hit(name, ident, window_seconds, now)
-
-    def try_within(self, name: str, ident: str, window_seconds: int, limit: int) -> str | None:
-        return self._limits.try_within(name, ident, window_seconds, limit)
-
-    def untry(self, name: str, ident: str, mark: str) -> None:
-        self._limits.untry(name, ident, mark)
-
-    def reset_count(self, name: str, ident: str) -> None:
-        self._limits.reset_count(name, ident)
 
 
 def init_app(app) -> None:

@@ -359,7 +359,7 @@ def drain_events(app) -> int:
 
 def drain_jobs(app) -> None:
     """Run every queued background job now (what `flask worker` does), in this process."""
-    from handlers.jobs import run_worker
+    from handlers.jobs.worker import run_worker
 
     run_worker(app, burst=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.cli import commands, faq, notices
+from handlers.cli import commands, db, faq, notices, ops, richmenu, worker
 
 
 def init_app(app: Flask) -> None:
@@ -12,3 +12,7 @@ def init_app(app: Flask) -> None:
     commands.init_app(app)
     faq.init_app(app)
     notices.init_app(app)  # notify-bills
+    db.init_app(app)
+    worker.init_app(app)
+    ops.init_app(app)
+    richmenu.init_app(app)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -19,6 +18,7 @@ from flask.cli import with_appcontext
 from tqdm import tqdm
 
 from bot import demo as demo_data
+from handlers import clock
 from handlers.cli import imports
 from handlers.cli.csv_table import ENCODINGS, ImportFailed, ProgressBars
 from storage import faq as faq_store
@@ -68,10 +68,6 @@ def counted(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
-def clock_now() -> datetime:
-    """Now in Asia/Tokyo, or the app's ``CLOCK`` (tests)."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(demo_data.TOKYO)
 
 
 def refuse(command: str, path: Path, failure: ImportFailed) -> None:
@@ -92,7 +88,7 @@ def import_customers_command(file: Path, encoding: str, progress: bool | None) -
     """Import customers from a CSV FILE (customer_number,phone,name_kana[,name,email]); upsert by number."""
     bars = ProgressDisplay(progress)
     try:
-        counts = imports.import_customers(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
+        counts = imports.import_customers(current_app.extensions["db"], file, encoding, clock.now(), bars.factory())
     except ImportFailed as failure:
         bars.close()
         refuse("import-customers", file, failure)
@@ -111,7 +107,7 @@ def import_statements_command(file: Path, encoding: str, progress: bool | None) 
     """Import statements from a CSV FILE (one line item per row); each (customer, month) is replaced whole."""
     bars = ProgressDisplay(progress)
     try:
-        counts = imports.import_statements(current_app.extensions["db"], file, encoding, clock_now(), bars.factory())
+        counts = imports.import_statements(current_app.extensions["db"], file, encoding, clock.now(), bars.factory())
     except ImportFailed as failure:
         bars.close()
         refuse("import-statements", file, failure)
@@ -126,7 +122,7 @@ def import_statements_command(file: Path, encoding: str, progress: bool | None) 
 def seed_demo_command() -> None:
     """Load the demo customers, a year of their statements, and the demo FAQ unless one was imported
     (safe to run again)."""
-    customers, statements = demo_data.seed_demo(current_app.extensions["db"], clock_now())
+    customers, statements = demo_data.seed_demo(current_app.extensions["db"], clock.now())
     click.echo(f"demo data: {customers.total} customers ({customers.new} new, {customers.updated} updated, "
                f"{customers.unchanged} unchanged), {statements.statements} statements "
                f"({statements.new} new, {statements.replaced} replaced)")
@@ -149,7 +145,7 @@ def seed_faq() -> None:
         click.echo(f"FAQ: {shown} not found; no FAQ loaded")
         return
     try:
-        entries, version = imports.import_faq(db, path, "utf-8", clock_now())
+        entries, version = imports.import_faq(db, path, "utf-8", clock.now())
     except ImportFailed as failure:
         refuse("seed-demo", path, failure)
     click.echo(f"FAQ: imported {entries:,} {'entry' if entries == 1 else 'entries'} from {shown} (version {version})")

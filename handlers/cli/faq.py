@@ -21,8 +21,9 @@ from flask.cli import AppGroup, with_appcontext
 from bot import messages
 from bot.normalize import command_text
 from bot.understanding.reader import explain
+from handlers import clock
 from handlers.cli import imports
-from handlers.cli.commands import clock_now, encoding_option, file_argument, refuse
+from handlers.cli.commands import encoding_option, file_argument, refuse
 from storage import faq as faq_store
 from storage.bills import TOKYO
 
@@ -39,7 +40,7 @@ def import_faq_command(file: Path, encoding: str) -> None:
     A link is an http(s) URL, or a path starting with / that the bot shows after PUBLIC_BASE_URL.
     """
     try:
-        entries, version = imports.import_faq(current_app.extensions["db"], file, encoding, clock_now())
+        entries, version = imports.import_faq(current_app.extensions["db"], file, encoding, clock.now())
     except imports.ImportFailed as failure:
         refuse("import-faq", file, failure)
     click.echo(f"imported {entries:,} FAQ {'entry' if entries == 1 else 'entries'} (version {version})")
@@ -55,7 +56,7 @@ faq_group = AppGroup("faq", help="The FAQ: what the bot would answer (ask), what
               help="Only misses of the last D days (default: all that are kept).")
 def misses_command(limit: int, days: int | None) -> None:
     """What customers wrote that nothing answered well: count, outcome, last seen, nearest entry, text."""
-    since = clock_now() - timedelta(days=days) if days else None
+    since = clock.now() - timedelta(days=days) if days else None
     with current_app.extensions["db"].begin() as session:
         summaries = faq_store.misses(session, limit=limit, since=since)
     if not summaries:

@@ -9,26 +9,19 @@ customer gets the answer through the LINE edge's push job, queued by path.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, jsonify, request
 
 from bot.flows import handoff as handoff_flow
-from bot.hours import TOKYO
 from bot.types import PushReplies, StaffOutbox
-from handlers import jobs
+from handlers import clock, jobs
 from handlers.emulator.page import bp, slack_configured
 from storage import handoffs
 from storage.models import Handoff, HandoffMessage
 
 # The routes join the emulator's blueprint: loopback only, CSRF-exempt, off when the emulator is.
 STAFF_NAME = "エミュレーターの担当者"
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def show_in_pane(handoff: Handoff, message: HandoffMessage, payload: dict[str, Any]) -> None:
@@ -43,7 +36,7 @@ def show_in_pane(handoff: Handoff, message: HandoffMessage, payload: dict[str, A
 def staff_pane_outbox_job(handoff_id: int) -> None:
     """Show everything pending for this handoff in the staff pane, in order."""
     handoffs.drain(current_app.extensions["db"].sessions, current_app.extensions["redis"], handoff_id,
-                   show_in_pane, _now)
+                   show_in_pane, clock.now)
 
 
 def _user_from_request() -> str | None:
@@ -60,7 +53,7 @@ def staff_reply():
     text = str((request.get_json(silent=True) or {}).get("text") or "").strip()
     if not user_id or not text:
         return jsonify({"error": "user and text are required"}), 400
-    now = _now()
+    now = clock.now()
     with current_app.extensions["db"].begin() as session:
         handoff = handoffs.find_open(session, user_id, lock=True)
         if handoff is None:
@@ -85,7 +78,7 @@ def staff_close():
         handoff = handoffs.find_open(session, user_id, lock=True)
         if handoff is None:
             return jsonify({"error": "this user has no open handoff"}), 409
-        replies = handoff_flow.close_by_staff(session, handoff, STAFF_NAME, _now())
+        replies = handoff_flow.close_by_staff(session, handoff, STAFF_NAME, clock.now())
         handoff_id = handoff.id
     jobs.enqueue(staff_pane_outbox_job, handoff_id=handoff_id)
     if replies:

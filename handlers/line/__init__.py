@@ -1,16 +1,17 @@
 """The LINE edge: the webhook (``/callback``), LINE messages rendered from reply values, the
 Messaging API client, and the functions and jobs that reply and push.
 
-``webhook`` translates LINE events into ``bot.types.Incoming`` and runs the engine;
+``webhook`` verifies LINE's signature and queues each event (``queued.QueuedEvent``);
 ``render`` turns ``bot.types`` replies into LINE message JSON (text, quick replies, Flex);
 ``delivery`` talks to the Messaging API (reply, push jobs, loading animation, link tokens);
-``events`` runs the turns off the event queue (in ``flask --app app worker``, or inside
-the web process under ``make run``).
+``worker`` runs the turns (``turn``) off the event queue (in ``flask --app app worker``, or
+inside the web process under ``make run``); ``notices`` sends the monthly bill notices.
 """
 
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from flask import Flask
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
@@ -21,7 +22,7 @@ from bot.flows.menu import show_menu
 from bot.flows.understand import FreeTextReader
 from bot.types import PushReplies, SendMail
 from bot.understanding.library import FaqLibrary
-from handlers import jobs, metrics
+from handlers import clock, jobs, metrics
 from handlers.line import delivery, notices, richmenu, webhook, worker
 from handlers.mail import send_mail_job
 from storage.events import GROUP, EventQueue
@@ -33,7 +34,7 @@ def init_app(app: Flask) -> None:
     signature itself, over the raw bytes: ``webhook.signature_matches``)."""
     client = ApiClient(Configuration(host=app.config["LINE_API_BASE_URL"],
                                      access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
-    app.extensions["line_messaging_api"] = MessagingApi(client)
+    app.extensions["line_messaging_api"] = MessagingApi(client)  # the one client: `check` and Slack use it too
     settings = BotSettings(
         public_base_url=app.config["PUBLIC_BASE_URL"],
         registration_ttl_seconds=app.config["REGISTRATION_LINK_TTL_SECONDS"],
@@ -44,7 +45,7 @@ def init_app(app: Flask) -> None:
     # Free text: one reader per process, its FAQ index refitted when an import changes the version.
     app.extensions["free_text"] = FreeTextReader(FaqLibrary(check_seconds=app.config["FAQ_REFRESH_SECONDS"]))
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
-                                      settings, show_menu, clock=app.config.get("CLOCK"),
+                                      settings, show_menu, clock=partial(clock.now, app),
                                       free_text=app.extensions["free_text"], limits=app.extensions["limits"])
     jobs.register_effect(app, SendMail, send_mail_job)
     jobs.register_effect(app, PushReplies, delivery.push_effect_job)
@@ -59,7 +60,7 @@ def init_app(app: Flask) -> None:
                         for p in range(queue.partitions)])
     if app.config.get("EVENTS_INLINE") or not app.config.get("REDIS_URL"):
         _start_with_first_request(app)
-    richmenu.init_app(app)  # the rich menus: data-host client, `flask richmenu`, the SwitchMenu job
+    richmenu.init_app(app)  # the rich menus: data-host client, the SwitchMenu and SyncRichMenus jobs
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(webhook.bp)  # signed by LINE; no browser form

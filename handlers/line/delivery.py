@@ -33,7 +33,7 @@ from linebot.v3.messaging import (
 )
 
 from bot.types import PushReplies, from_json, replies_from_json
-from handlers import jobs, metrics
+from handlers import clock, jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
 from storage import link_attempts, pushes
 
@@ -117,8 +117,7 @@ def link_url(user_id: str) -> str | None:
     """Issue a LINE link token, keep it in a link attempt of ours (``storage.link_attempts``) and
     return the start URL, which carries only the attempt's random id, never the link token."""
     token = messaging_api().issue_link_token(user_id, _request_timeout=REQUEST_TIMEOUT).link_token
-    clock = current_app.config.get("CLOCK")
-    now = clock().timestamp() if clock else time.time()
+    now = clock.now().timestamp()
     attempt_id = link_attempts.create(current_app.extensions["redis"], token, user_id, _display_name(user_id), now)
     return f"{current_app.config['PUBLIC_BASE_URL']}/link/start?t={attempt_id}"
 

@@ -1,5 +1,6 @@
-"""The お客様メニュー on LINE: rich menu objects built from ``bot.menus``, ``flask richmenu sync``,
-and the job that shows one customer the menu that fits them.
+"""The お客様メニュー on LINE: rich menu objects built from ``bot.menus``, the sync behind
+``flask richmenu sync`` (the command is ``handlers.cli.richmenu``), and the job that shows one
+customer the menu that fits them.
 
 ``richmenu sync`` is idempotent. Each menu's name carries a hash of its object and image
 (``aicom:<kind>:<hash>``); a menu already on LINE under that name is kept, so an unchanged
@@ -7,7 +8,7 @@ definition creates and uploads nothing. On a change: create the new menu, upload
 (on the data host, ``LINE_DATA_API_BASE_URL``), switch (the newcomers' menu becomes the
 default; every linked customer is linked to the linked customers' one, 500 users a call),
 record the menus in ``rich_menus``, and only then delete the old ones. LINE allows 100
-creations and 100 deletions an hour: the command counts its own and stops before that,
+creations and 100 deletions an hour: the sync counts its own and stops before that,
 and a 429 from LINE stops it too, saying to run it again later.
 
 ``switch_menu_job`` (the ``SwitchMenu`` effect's job; the 本登録 page queues it by path)
@@ -22,13 +23,9 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 
-import click
 import redis
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 from linebot.v3.messaging import (
     ApiClient,
     ApiException,
@@ -41,11 +38,10 @@ from linebot.v3.messaging import (
 
 from bot.menus import KINDS, LINKED, MENUS, NEWCOMER, Menu, OpenPage
 from bot.types import SwitchMenu, SyncRichMenus
-from handlers import jobs
-from handlers.line.richmenu_image import FontMissing, menu_png
-from storage import richmenus
+from handlers import clock, jobs
+from handlers.line.richmenu_image import menu_png
+from storage import keys, richmenus
 from storage.redis_client import StateUnavailable
-from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +113,7 @@ class SyncReport:
 def _spend(kind: str) -> None:
     """Count one create or delete against LINE's hourly limit (our own count: LINE sends no Retry-After)."""
     try:
-        used = current_app.extensions["state"].count_hit(f"richmenu_{kind}", "channel", 3600)
+        used = current_app.extensions["limits"].count_hit(f"richmenu_{kind}", "channel", 3600)
     except StateUnavailable:
         return  # LINE still answers 429 if we overstep; that stops the sync too
     if used > HOURLY_LIMIT:
@@ -204,7 +200,7 @@ def sync(relink: bool = False) -> SyncReport:
         report.say(f"linked customers: {report.linked_users} linked to {current[LINKED]} "
                    f"in {len(batches)} call(s)")
 
-    now = datetime.now(TOKYO)
+    now = clock.now()
     with sessions.begin() as db:
         for kind in KINDS:
             if recorded.get(kind) != current[kind]:
@@ -236,7 +232,7 @@ def switch_menu_job(user_id: str, linked: bool) -> None:
     One switch at a time per person (a Redis lock around reading the link and telling LINE):
     with link and unlink a second apart on two workers, whichever runs second reads the later
     state and is the last LINE hears, so the menu always ends as the link says (issue 22)."""
-    lock = current_app.extensions["redis"].lock(f"bot:lock:menu:{user_id}", timeout=MENU_LOCK_SECONDS,
+    lock = current_app.extensions["redis"].lock(keys.menu_lock_key(user_id), timeout=MENU_LOCK_SECONDS,
                                                 blocking_timeout=MENU_LOCK_SECONDS)
     if not lock.acquire():
         raise RuntimeError("another menu switch for this person holds the lock; retrying later")
@@ -270,50 +266,11 @@ def _switch_menu(user_id: str, linked: bool) -> None:
         raise
 
 
-# -- commands ---------------------------------------------------------------------------------
-@click.group("richmenu")
-def richmenu_group() -> None:
-    """The お客様メニュー (LINE rich menus)."""
-
-
-@richmenu_group.command("sync")
-@click.option("--relink", is_flag=True, help="Link every linked customer again even if their menu did not change.")
-@with_appcontext
-def sync_command(relink: bool) -> None:
-    """Create or update both rich menus, set the default, link the linked customers, delete old menus."""
-    try:
-        report = sync(relink=relink)
-    except RateLimited as exc:
-        raise click.ClickException(f"{exc}; nothing is lost: run `richmenu sync` again in an hour") from None
-    except ApiException as exc:
-        raise click.ClickException(f"LINE refused a rich menu call (status {exc.status})") from None
-    except FontMissing as exc:
-        raise click.ClickException(str(exc)) from None
-    for line in report.lines:
-        click.echo(line)
-
-
-@richmenu_group.command("draw")
-@click.option("--out", "out_dir", default="docs/richmenu", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path))
-def draw_command(out_dir: Path) -> None:
-    """Write both menus' images as PNG (the README shows docs/richmenu/)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for kind, menu in MENUS.items():
-        path = out_dir / f"{kind}.png"
-        try:
-            path.write_bytes(menu_png(menu))
-        except FontMissing as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"{path} ({menu.width}x{menu.height})")
-
-
 def init_app(app: Flask) -> None:
-    """The data-host client (image upload), the ``richmenu`` commands and the SwitchMenu job."""
+    """The data-host client (image upload) and the SwitchMenu and SyncRichMenus jobs."""
     blob_client = ApiClient(Configuration(host=app.config["LINE_DATA_API_BASE_URL"],
                                           access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
     app.extensions["line_messaging_api_blob"] = MessagingApiBlob(blob_client)
-    app.cli.add_command(richmenu_group)
     jobs.register_effect(app, SwitchMenu, switch_menu_job)
     jobs.register_effect(app, SyncRichMenus, sync_job)
     jobs.bulk(app, switch_menu_job)  # a menu can wait behind a password-reset mail; a customer cannot

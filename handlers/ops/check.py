@@ -1,4 +1,4 @@
-"""``flask --app app check``: what is configured, and whether each dependency answers.
+"""What ``flask --app app check`` reports: what is configured, and whether each dependency answers.
 
 Database (``SELECT 1``), Redis (``PING``), LINE (the channel access token by
 ``GET /v2/bot/info``, and the month's message quota: ``/v2/bot/message/quota`` and
@@ -7,8 +7,8 @@ only when ``SLACK_BOT_TOKEN`` is set), SMTP (connect, EHLO, STARTTLS when asked,
 nothing is ever sent). Exit code 1 when a configured dependency does not answer; one that
 is not configured (Redis under ``make run``, Slack, SMTP) is said so and is no failure.
 
-Secrets are never printed: URLs lose their passwords, tokens are shown as "set".
-``--queues`` adds the operator's view of the queues (``flask --app app queues``).
+Secrets are never shown: URLs lose their passwords, tokens are shown as "set". The command
+itself (printing, the exit code) is ``handlers.cli.ops``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask import Flask
 from sqlalchemy import make_url
-
-from handlers.ops.commands import print_queues
 
 CHECK_TIMEOUT_SECONDS = 5
 
@@ -91,17 +87,14 @@ def check_redis(app: Flask) -> Result:
 
 
 def check_line(app: Flask) -> Result:
-    from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
-
     base = app.config["LINE_API_BASE_URL"]
     target = f"{base} (channel access token set)"
     timeout = (CHECK_TIMEOUT_SECONDS, CHECK_TIMEOUT_SECONDS)
+    api = app.extensions["line_messaging_api"]  # the LINE edge's client, as the factory wired it
     try:
-        with ApiClient(Configuration(host=base, access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"])) as client:
-            api = MessagingApi(client)
-            info = api.get_bot_info(_request_timeout=timeout)
-            quota = api.get_message_quota(_request_timeout=timeout)
-            used = api.get_message_quota_consumption(_request_timeout=timeout).total_usage
+        info = api.get_bot_info(_request_timeout=timeout)
+        quota = api.get_message_quota(_request_timeout=timeout)
+        used = api.get_message_quota_consumption(_request_timeout=timeout).total_usage
     except Exception as exc:  # noqa: BLE001
         if app.config.get("EMULATOR") and base == app.config["PUBLIC_BASE_URL"] + "/emulator/line":
             # make run: "LINE" is the emulator inside the web process, which is not running now.
@@ -196,33 +189,3 @@ def configuration_lines(app: Flask) -> list[tuple[str, str]]:
 def run_checks(app: Flask) -> list[Result]:
     """Every dependency's answer, in order."""
     return [check(app) for check in CHECKS]
-
-
-@click.command("check")
-@click.option("--queues", "show_queues", is_flag=True, help="Also show the queues (as `queues` does).")
-@with_appcontext
-def check_command(show_queues: bool) -> None:
-    """Print what is configured and whether each dependency answers; exit 1 when a configured one does not."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo("configuration:")
-    for name, value in configuration_lines(app):
-        click.echo(f"  {name:<26} {value}")
-    click.echo("dependencies:")
-    results = run_checks(app)
-    for result in results:
-        mark = "ok  " if result.ok else "FAIL"
-        mark = mark if result.configured else "--  "
-        click.echo(f"  {mark} {result.name:<9} {result.target}: {result.detail}")
-    if show_queues:
-        print_queues(app)
-    failing = [r.name for r in results if r.configured and not r.ok]
-    if failing:
-        click.echo(f"check: {len(failing)} configured dependenc{'y does' if len(failing) == 1 else 'ies do'} "
-                   f"not answer: {', '.join(failing)}", err=True)
-        raise click.exceptions.Exit(1)
-    click.echo("check: every configured dependency answers")
-
-
-def init_app(app: Flask) -> None:
-    """Register ``check``."""
-    app.cli.add_command(check_command)

@@ -1,4 +1,8 @@
-"""The Slack Web API client (``SLACK_API_BASE_URL``), our bot's identity, and LINE display names."""
+"""The Slack Web API client (``SLACK_API_BASE_URL``), our bot's identity, and LINE display names.
+
+The display names come through the LINE edge's Messaging API client, which the factory wires as
+``app.extensions["line_messaging_api"]`` (``handlers.line``): this edge builds no LINE client of
+its own and never imports the LINE edge."""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -57,15 +60,15 @@ def bot_identity() -> BotIdentity:
 def line_display_name(line_user_id: str) -> str | None:
     """The customer's LINE display name (Messaging API ``get_profile``), or None when LINE will not say."""
     try:
-        return current_app.extensions["slack_line_api"].get_profile(line_user_id,
-                                                                   _request_timeout=LINE_TIMEOUT).display_name
+        api = current_app.extensions["line_messaging_api"]  # the LINE edge's client (see the module docstring)
+        return api.get_profile(line_user_id, _request_timeout=LINE_TIMEOUT).display_name
     except Exception as exc:  # noqa: BLE001 - a missing name must not hold up the escalation
         log.info("LINE profile not fetched (%s)", exc.__class__.__name__)
         return None
 
 
 def init_app(app: Flask) -> None:
-    """Build the Slack client and verifier, and a Messaging API client for display names."""
+    """Build the Slack client and verifier."""
     base_url = app.config.get("SLACK_API_BASE_URL") or "https://slack.com/api/"
     if not base_url.endswith("/"):
         base_url += "/"
@@ -73,5 +76,3 @@ def init_app(app: Flask) -> None:
                                                timeout=SLACK_TIMEOUT_SECONDS)
     if app.config.get("SLACK_SIGNING_SECRET"):
         app.extensions["slack_verifier"] = SignatureVerifier(app.config["SLACK_SIGNING_SECRET"])
-    app.extensions["slack_line_api"] = MessagingApi(ApiClient(Configuration(
-        host=app.config["LINE_API_BASE_URL"], access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"])))

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from bot.flows import handoff as handoff_flow
 from bot.hours import TOKYO
 from bot.types import PushReplies, StaffOutbox
-from handlers import jobs
+from handlers import clock, jobs
 from handlers.slack.client import bot_identity, line_display_name, web_client
 from storage import handoffs
 from storage.models import Handoff, HandoffMessage
@@ -36,12 +36,6 @@ HUMAN_SUBTYPES = ("thread_broadcast", "file_share")
 REASONS = {handoff_flow.REASON_ASKED: "お客様がオペレーターを希望",
            handoff_flow.REASON_VERIFICATION_LIMIT: "本人確認の回数制限に達した"}
 _SLACK_LINK = re.compile(r"<([^|>]+)\|([^>]+)>|<([^>]+)>")
-
-
-def now() -> datetime:
-    """The current time in Asia/Tokyo (``CLOCK`` in tests, as the engine uses)."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def when(value: datetime | str) -> str:
@@ -162,14 +156,14 @@ def post_to_slack(handoff: Handoff, message: HandoffMessage, payload: dict[str, 
 def slack_outbox_job(handoff_id: int) -> None:
     """Post everything pending for this handoff to Slack, in order (retried by RQ on failure)."""
     handoffs.drain(current_app.extensions["db"].sessions, current_app.extensions["redis"], handoff_id,
-                   post_to_slack, now)
+                   post_to_slack, clock.now)
 
 
 def unseen_outbox_job(handoff_id: int) -> None:
     """No staff channel is configured: mark the rows handled so they do not pile up (said loudly)."""
     log.warning("handoff %s: no staff channel configured (Slack unset, emulator off)", handoff_id)
     handoffs.drain(current_app.extensions["db"].sessions, current_app.extensions["redis"], handoff_id,
-                   lambda *_args: None, now)
+                   lambda *_args: None, clock.now)
 
 
 # -- staff replies and 対応完了 ------------------------------------------------------------------
@@ -202,7 +196,7 @@ def slack_event_job(event: dict, team_id: str | None = None) -> None:
         if handoff is None:
             return
         handoff = handoffs.get(session, handoff.id, lock=True)
-        replies = handoff_flow.staff_reply(handoff, text, now())
+        replies = handoff_flow.staff_reply(handoff, text, clock.now())
         line_user_id = handoff.line_user_id
     if replies:
         jobs.perform(PushReplies(line_user_id, tuple(replies)))
@@ -225,7 +219,7 @@ def slack_close_job(handoff_id: str, message_ts: str, channel: str, team_id: str
         if found is None or (message_ts and found.staff_thread_ts != message_ts):
             return
         handoff = handoffs.get(session, found.id, lock=True)
-        replies = handoff_flow.close_by_staff(session, handoff, staff_name, now())
+        replies = handoff_flow.close_by_staff(session, handoff, staff_name, clock.now())
         line_user_id, closed_id = handoff.line_user_id, handoff.id
     if replies:
         log.info("handoff %s closed in Slack", closed_id)
@@ -237,7 +231,7 @@ def slack_close_job(handoff_id: str, message_ts: str, channel: str, team_id: str
 def handoff_timer_job(handoff_id: int) -> None:
     """Schedule the no-reply check: ``HANDOFF_NO_REPLY_MINUTES`` from now, or from the next opening."""
     config = current_app.config
-    delay = handoff_flow.no_reply_delay_seconds(config["SUPPORT_HOURS"], no_reply_minutes(), now(),
+    delay = handoff_flow.no_reply_delay_seconds(config["SUPPORT_HOURS"], no_reply_minutes(), clock.now(),
                                                 config["SUPPORT_CLOSED_DAYS"])
     jobs.enqueue_in(delay, no_reply_job, handoff_id=handoff_id)
 
@@ -248,7 +242,7 @@ def no_reply_job(handoff_id: int) -> None:
         handoff = handoffs.get(session, handoff_id, lock=True)
         if handoff is None:
             return
-        replies = handoff_flow.no_reply_notice(session, handoff, current_app.config["SUPPORT_HOURS"], now())
+        replies = handoff_flow.no_reply_notice(session, handoff, current_app.config["SUPPORT_HOURS"], clock.now())
         line_user_id = handoff.line_user_id
     if replies:
         jobs.perform(PushReplies(line_user_id, tuple(replies)))

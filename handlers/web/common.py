@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import re
-from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -15,7 +14,6 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from bot.normalize import nfkc
 from storage.limits import Limits
 from storage.state import StateStore
-from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
@@ -32,10 +30,6 @@ CONTENT_SECURITY_POLICY = (
 
 
 # -- helpers shared by the pages ------------------------------------------------------------------
-def current_time() -> datetime:
-    """Now in Tokyo, or what the tests' ``CLOCK`` says."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def database():

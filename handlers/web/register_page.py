@@ -18,22 +18,16 @@ from flask import Blueprint, Flask, current_app, render_template, request, sessi
 from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.types import PushReplies, QuickReply, SwitchMenu, TextReply
-from handlers import jobs, metrics
+from handlers import clock, jobs, metrics
 from handlers.web import sessions
 from storage import accounts, repositories
 from storage.models import LinkToken
 from storage.security import hash_password
-from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 bp = Blueprint("register_page", __name__)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{20,100}")
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def _problem(link_token: LinkToken | None, now: datetime) -> str | None:
@@ -66,7 +60,7 @@ def _invalid(kind: str):
 @bp.get("/register/complete/<token>")
 def complete(token: str):
     """The password form (the token is only looked at, not spent)."""
-    now = _now()
+    now = clock.now()
     with current_app.extensions["db"].begin() as db:
         link_token = _lookup(db, token)
         problem = _problem(link_token, now)
@@ -81,7 +75,7 @@ def complete_post(token: str):
     """Check the password twice over, then spend the token and finish the registration."""
     password = request.form.get("password", "")
     confirm = request.form.get("password_confirm", "")
-    now = _now()
+    now = clock.now()
     try:
         with current_app.extensions["db"].begin() as db:
             link_token = _lookup(db, token, for_update=True)  # two tabs posting at once: one wins

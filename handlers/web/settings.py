@@ -37,12 +37,12 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from bot import messages, validators
 from bot.errors import InvalidInput
 from bot.normalize import mask_email
+from handlers import clock
 from handlers.mail import queue_mail
 from handlers.web import sessions
 from handlers.web.common import (
     MAX_FIELD,
     counter_ident,
-    current_time,
     database,
     form_text,
     limits,
@@ -137,7 +137,7 @@ def password(db, account: Account):
 def password_post():
     """Check the current password, then the new one twice; change it and end the other sessions."""
     counters = limits()
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         account = current_account(db)
         if account is None:
@@ -184,7 +184,7 @@ def email(db, account: Account):
 def email_post():
     """Check the password and the new address; mail the confirmation link to the new address."""
     counters = limits()
-    now = current_time()
+    now = clock.now()
     typed = form_text("email")
     with database().begin() as db:
         account = current_account(db)
@@ -224,7 +224,7 @@ def email_confirm():
     """The link in the mail to the new address: shows the change and a button (a GET changes nothing)."""
     token = request.args.get("t", "")
     with database().begin() as db:
-        status, change = accounts.email_change_status(db, token, current_time())
+        status, change = accounts.email_change_status(db, token, clock.now())
         if status != "ok" or change is None:
             return _invalid_link(status)
         new_email = change.new_email
@@ -235,7 +235,7 @@ def email_confirm():
 def email_confirm_post():
     """Spend the link and change the address; tell the old address."""
     token = request.form.get("t", "")
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         changed = accounts.confirm_email_change(db, token, now)
         if changed is None:
@@ -263,7 +263,7 @@ def nickname(db, account: Account):
 def nickname_post():
     """Check the new nickname and save it."""
     counters = limits()
-    now = current_time()
+    now = clock.now()
     typed = request.form.get("nickname", "")[:MAX_FIELD]
     with database().begin() as db:
         account = current_account(db)

@@ -202,7 +202,7 @@ def test_faq_misses_without_rows(runner, app):
 
 
 def test_faq_misses_table(runner, app):
-    app.config["CLOCK"] = lambda: NOW
+    app.extensions["clock"] = lambda: NOW
     with app.extensions["db"].begin() as session:
         for hours in (30, 20, 1):
             faq.record_miss(session, "ネットが遅い", faq.LOW_CONFIDENCE, "wifi", 0.4, NOW - timedelta(hours=hours))

@@ -439,7 +439,7 @@ class RunningClock:
 
 
 def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_app, line_api):
-    from handlers.jobs import run_worker
+    from handlers.jobs.worker import run_worker
     from handlers.line.notices import schedule
 
     clock = RunningClock(datetime(2026, 11, 25, 9, 30, tzinfo=TOKYO))
@@ -480,13 +480,13 @@ def record_tick() -> None:
 def test_a_running_worker_calls_its_periodic_hooks(app):
     import threading
 
-    from handlers import jobs
+    from handlers.jobs import worker
 
     TICKS.clear()
     assert ("handlers.line.notices.schedule:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
     app.extensions["periodic_jobs"] = [("tests.line.test_notices:record_tick", 0.5)]
     stop = threading.Event()
-    thread = threading.Thread(target=jobs._run_periodic, args=(app, stop), daemon=True)
+    thread = threading.Thread(target=worker._run_periodic, args=(app, stop), daemon=True)
     thread.start()
     time.sleep(2.6)
     stop.set()

@@ -142,9 +142,9 @@ def test_rate_limit_from_line_stops_politely(app, runner, line_api):
 
 
 def test_own_hourly_budget_is_respected(app, runner, line_api):
-    state = app.extensions["state"]
+    limits = app.extensions["limits"]
     for _ in range(richmenu.HOURLY_LIMIT):
-        state.count_hit("richmenu_create", "channel", 3600)
+        limits.count_hit("richmenu_create", "channel", 3600)
     result = runner.invoke(args=["richmenu", "sync"])
     assert result.exit_code == 1 and "100 rich menu creates an hour" in result.output
     assert kinds(line_api, "richmenu_create") == []

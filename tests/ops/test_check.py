@@ -10,6 +10,7 @@ from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
 from handlers import jobs
+from handlers.jobs import worker
 from tests.conftest import ACCESS_TOKEN, SECRET_KEY
 
 
@@ -121,7 +122,7 @@ def test_queues_show_failed_jobs_by_class_and_retry_puts_them_back(app, runner):
     result = runner.invoke(args=["queues"])
     assert result.exit_code == 0, result.output
     assert "rq/interactive: 2 waiting, 0 running, 0 scheduled for retry, 0 failed" in result.output
-    jobs.run_worker(app, burst=True)
+    worker.run_worker(app, burst=True)
     result = runner.invoke(args=["queues"])
     assert "rq/interactive: 0 waiting" in result.output and "1 failed" in result.output
     assert "failing_job: ConnectionRefusedError" in result.output

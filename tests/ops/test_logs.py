@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from handlers import jobs, logs
+from handlers.jobs import worker
 
 SEEN: list[str | None] = []
 
@@ -56,7 +57,7 @@ def test_jobs_run_under_the_request_id_that_queued_them(make_app, inline):
         runner = app.extensions["job_runner"]
         runner.shutdown(wait=True)
     else:
-        jobs.run_worker(app, burst=True)
+        worker.run_worker(app, burst=True)
     assert SEEN == ["req-job-1"]
 
 

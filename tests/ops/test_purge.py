@@ -17,7 +17,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=TOKYO)
 
 @pytest.fixture
 def clocked(app):
-    app.config["CLOCK"] = lambda: NOW
+    app.extensions["clock"] = lambda: NOW  # handlers.clock.now
     return app
 
 

@@ -58,7 +58,7 @@ def test_a_client_through_a_real_sentinel_reaches_the_master(tmp_path, redis_url
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/3", "redis+sentinel://127.0.0.1:26379/aicom/3"])
 def test_rqs_blocking_connection_takes_either_scheme(url, make_app):
     """RQ's worker connection goes through the same factory (it once refused redis+sentinel://)."""
-    from handlers.jobs import _worker_connection
+    from handlers.jobs.worker import _worker_connection
 
     client = _worker_connection(make_app(REDIS_URL=url))
     options = client.connection_pool.connection_kwargs

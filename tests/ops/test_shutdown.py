@@ -14,6 +14,7 @@ from pathlib import Path
 from rq import Queue
 
 from handlers import jobs
+from handlers.jobs.worker import run_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ def test_sigterm_lets_the_job_in_hand_finish_and_leaves_the_rest_queued(app, app
 def test_a_finished_worker_run_leaves_no_redis_socket_of_its_own_open(app):
     """RQ's scheduler opens a connection pool of its own and leaves it to the garbage collector
     (the worker outlives its run: RQ's signal handlers hold it); the run's end closes it."""
-    worker = jobs.run_worker(app, burst=True)
+    worker = run_worker(app, burst=True)
     pool = worker.scheduler._connection.connection_pool
     connections = [*pool._available_connections, *pool._in_use_connections]
     assert connections and all(c._sock is None for c in connections)

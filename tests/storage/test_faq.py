@@ -171,7 +171,7 @@ def test_the_rule_is_registered_with_its_setting():
 
 
 def test_purge_removes_misses_older_than_the_period(app, runner):
-    app.config["CLOCK"] = lambda: NOW
+    app.extensions["clock"] = lambda: NOW
     _seed_misses(app)
     dry = runner.invoke(args=["purge", "--only", "faq_misses", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -184,7 +184,7 @@ def test_purge_removes_misses_older_than_the_period(app, runner):
 
 
 def test_purge_follows_the_setting(app, runner):
-    app.config["CLOCK"] = lambda: NOW
+    app.extensions["clock"] = lambda: NOW
     app.config["RETENTION_FAQ_MISS_DAYS"] = 30
     _seed_misses(app)
     result = runner.invoke(args=["purge", "--only", "faq_misses"])

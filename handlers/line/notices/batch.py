@@ -14,18 +14,19 @@ import logging
 import threading
 import time
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from functools import partial
 
 from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from handlers import clock
 from handlers.line.notices import rate
-from handlers.line.notices.config import NoticeSettings, _now, database, settings
+from handlers.line.notices.config import NoticeSettings, database, settings
 from handlers.line.notices.outcomes import Outcome, after_push, before_push, write_outcomes
 from handlers.line.notices.push import QUOTA, RATE_LIMITED, STOP, push_client, push_notice
 from handlers.line.notices.template import notice_template
 from storage import notices as store
-from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class _Batch:
 
     def __init__(self, app: Flask, token: str, config: NoticeSettings, month: date) -> None:
         self.app, self.token, self.config, self.month = app, token, config, month
-        self.clock = app.config.get("CLOCK") or (lambda: datetime.now(TOKYO))
+        self.clock = partial(clock.now, app)  # batch threads run outside the app context
         self.client = push_client(app)
         self.lock = threading.Lock()
         self.done: list[Outcome] = []
@@ -110,11 +111,11 @@ def send_batch_job(token: str) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     config = settings(app)
     with database().begin() as session:
-        targets = store.take_batch(session, token, _now(), config.lease_seconds)
+        targets = store.take_batch(session, token, clock.now(), config.lease_seconds)
     if not targets:
         return
     batch = _Batch(app, token, config, targets[0].billing_month)  # a claim holds one month's rows
-    now = _now()
+    now = clock.now()
     sendable = []
     for target in targets:
         early = before_push(target, config, now)
@@ -189,7 +190,7 @@ class _Pacer:
             batch.halted = batch.halted or "stop"
         elif slots.count < wanted:  # this run's share of the quota is spent
             rate.stop(batch.month, rate.BUDGET)
-            now = _now()
+            now = clock.now()
             for target in waiting[:len(waiting) - slots.count]:
                 batch.add(Outcome("release", target.delivery_id, now))
             del waiting[:len(waiting) - slots.count]
@@ -220,7 +221,7 @@ class _Pacer:
         waiting ones released."""
         for _slot, target in reversed(self.slotted):
             self.batch.hold(target)  # slots paid for: given back at the end
-        now_tokyo = _now()
+        now_tokyo = clock.now()
         for target in reversed(self.waiting):
             self.batch.add(Outcome("release", target.delivery_id, now_tokyo))
         self.slotted, self.waiting = [], []

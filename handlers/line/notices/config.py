@@ -1,5 +1,5 @@
 """The bill notices' settings (``NOTICE_*``), and what every notice room reaches through the app:
-its clock (``_now``), its database and its Redis.
+its database and its Redis (the clock is the app's: ``handlers.clock``).
 
 The other rooms of ``handlers.line.notices`` (``rate``, ``template``, ``push``, ``batch``,
 ``run``, ``schedule``) and the ``notify-bills`` command (``handlers.cli.notices``) read their
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 
 import click
 from flask import Flask, current_app
-
-from storage.timezone import TOKYO
 
 DEFAULTS = {
     "NOTICE_RATE_PER_SECOND": 200,  # LINE allows 2,000 pushes a second per channel; stay well under
@@ -82,9 +79,6 @@ def settings(app: Flask | None = None) -> NoticeSettings:
     return value
 
 
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def redis_client():

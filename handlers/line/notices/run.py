@@ -25,9 +25,10 @@ from datetime import date
 import click
 from flask import current_app
 
-from handlers import jobs
+from handlers import clock, jobs
+from handlers.jobs import worker
 from handlers.line.notices.batch import send_batch_job
-from handlers.line.notices.config import _now, database, redis_client, settings
+from handlers.line.notices.config import database, redis_client, settings
 from handlers.line.notices.rate import KEY_TTL, stop_reason
 from storage import keys
 from storage import notices as store
@@ -102,7 +103,7 @@ def start_run(month: date, partial: bool = False, dry_run: bool = False, retry_f
     with db.begin() as session:
         if retrying:
             store.requeue_failed(session, month)
-        store.plan_month(session, month, _now())
+        store.plan_month(session, month, clock.now())
     redis = redis_client()
     redis.delete(keys.notices_month_key(month, "stop"))
     if quota.left is None:
@@ -124,14 +125,14 @@ def dispatch(month: date) -> store.Pending:
     if redis.set(lock, "1", nx=True, ex=60):
         try:
             with db.begin() as session:
-                store.expire_retries(session, month, _now(), config.retry_window_seconds)
-                in_flight = store.leased(session, month, _now())
+                store.expire_retries(session, month, clock.now(), config.retry_window_seconds)
+                in_flight = store.leased(session, month, clock.now())
             # Half a lease's worth of sending at the configured rate may be out at once.
             room = max(int(config.rate * config.lease_seconds / 2), config.batch_size) - in_flight
             handed = last_id = 0
             while handed < room and not stop_reason(month):
                 with db.begin() as session:
-                    token, count, last_id = store.claim_batch(session, month, _now(), config.batch_size,
+                    token, count, last_id = store.claim_batch(session, month, clock.now(), config.batch_size,
                                                               config.lease_seconds, after_id=last_id)
                 if not count:
                     break
@@ -140,7 +141,7 @@ def dispatch(month: date) -> store.Pending:
         finally:
             redis.delete(lock)
     with db.begin() as session:
-        return store.pending(session, month, _now())
+        return store.pending(session, month, clock.now())
 
 
 def _work_queue() -> None:
@@ -148,7 +149,7 @@ def _work_queue() -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     runner = app.extensions.get("job_runner")
     if runner is None:
-        jobs.run_worker(app, burst=True)
+        worker.run_worker(app, burst=True)
         return
     while runner.pending:
         time.sleep(0.05)
@@ -165,7 +166,7 @@ def drive(month: date, on_progress: Callable[[], None] = lambda: None) -> store.
         _work_queue()
         on_progress()
         with database().begin() as session:
-            state = store.pending(session, month, _now())
+            state = store.pending(session, month, clock.now())
         if not state.queued or stop_reason(month):
             if not state.queued:
                 redis_client().srem(keys.NOTICES_ACTIVE_KEY, f"{month:%Y-%m}")
@@ -175,7 +176,7 @@ def drive(month: date, on_progress: Callable[[], None] = lambda: None) -> store.
         queued_before = state.queued
         if state.next_due is None:
             continue
-        wait = max((state.next_due - _now()).total_seconds(), 0.05)
+        wait = max((state.next_due - clock.now()).total_seconds(), 0.05)
         if time.monotonic() + wait > deadline:
             return state
         time.sleep(min(wait, 1.0))

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from handlers.line.notices.config import _now, database, redis_client, settings
+from handlers import clock
+from handlers.line.notices.config import database, redis_client, settings
 from handlers.line.notices.rate import KEY_TTL, stop_reason
 from handlers.line.notices.run import RunRefused, dispatch, parse_month, start_run
 from storage import keys
@@ -28,7 +29,7 @@ def tick() -> None:
     """Called every minute by each worker: start this month's run when it is due, and keep
     handing out the rows of every active month (retries, a run whose command was killed)."""
     config = settings()
-    now = _now().astimezone(TOKYO)
+    now = clock.now().astimezone(TOKYO)
     month = month_start(now.date())
     redis = redis_client()
     scheduled = keys.notices_month_key(month, "scheduled")

@@ -26,14 +26,13 @@ from datetime import datetime
 from flask import redirect, render_template, request, session, url_for
 
 from bot import validators
-from handlers import metrics
+from handlers import clock, metrics
 from handlers.web import sessions
 from handlers.web.common import (
     CONTROL_RE,
     MAX_FIELD,
     client_address,
     counter_ident,
-    current_time,
     database,
     form_text,
     limits,
@@ -164,7 +163,7 @@ def _count_try(counts: Limits, account_ident: str, address: str) -> str | None:
 
 def _check_password(login_key: str, password: str, attempt: link_attempts.Attempt | None) -> SigningIn | None:
     """The active account of this ID with this password (its hash renewed when due), or None."""
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         account = repositories.find_account_by_login_id(db, login_key) if login_key else None
         usable = account if account is not None and account.status == "active" else None

@@ -15,7 +15,8 @@ from datetime import datetime
 from flask import abort, redirect, render_template, request, session, url_for
 
 from bot import charts
-from handlers.web.common import current_time, database
+from handlers import clock
+from handlers.web.common import database
 from handlers.web.mypage.access import bp, current_account, login_required, login_url
 from storage import bills, logins
 from storage.bills import aware
@@ -37,7 +38,7 @@ def bill_detail(statement_id: int):
     """One statement: every line item, the total, due date and payment method."""
     clean_path = url_for("mypage.bill_detail", statement_id=statement_id)
     token = request.args.get("t")
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         if token is not None:
             return _exchange_link(db, token, statement_id, clean_path, now)

@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from handlers.web.common import current_time, database, redis_client, secure_cookies
+from handlers import clock
+from handlers.web.common import database, redis_client, secure_cookies
 from handlers.web.mypage.access import bp, current_account
 from storage import link_attempts, logins
 
@@ -39,7 +40,7 @@ def link_start():
     The first browser to open the URL keeps the attempt; any other is asked to start again
     from the chat. The same browser may open it again (a second tap on the button)."""
     attempt_id = request.args.get("t", "")
-    store, now = redis_client(), current_time().timestamp()
+    store, now = redis_client(), clock.now().timestamp()
     attempt = link_attempts.find(store, attempt_id, now)
     if attempt is None:
         log.info("account link start refused: unknown, spent or expired attempt")
@@ -79,7 +80,7 @@ def link_confirm_post():
     attempt, problem = held_attempt()
     if held is None or attempt is None or attempt.account_id is None:
         return start_again(problem or "browser")
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         account = current_account(db)
         if account is None or account.id != attempt.account_id or account.session_version != attempt.version:
@@ -113,7 +114,7 @@ def held_attempt() -> tuple[link_attempts.Attempt | None, str | None]:
     held = link_cookie()
     if held is None:
         return None, "browser"
-    attempt = link_attempts.bound(redis_client(), *held, current_time().timestamp())
+    attempt = link_attempts.bound(redis_client(), *held, clock.now().timestamp())
     return (attempt, None) if attempt is not None else (None, "expired")
 
 

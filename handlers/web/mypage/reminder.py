@@ -16,8 +16,9 @@ from bot import validators
 from bot.errors import InvalidInput
 from bot.messages import PASSWORD_MISMATCH
 from bot.normalize import mask_email
+from handlers import clock
 from handlers.mail import queue_mail
-from handlers.web.common import client_address, counter_ident, current_time, database, form_text, limits
+from handlers.web.common import client_address, counter_ident, database, form_text, limits
 from handlers.web.mypage.access import bp
 from storage import accounts as account_store
 from storage import logins, repositories
@@ -76,7 +77,7 @@ def reminder_password():
         return render_template("mypage/reminder_password.html", error="empty"), 200
     target = (typed or "").lower()
     if target and _reminder_allowed("password", target):
-        now = current_time()
+        now = clock.now()
         with database().begin() as db:
             if "@" in target:
                 accounts = logins.active_accounts_by_email(db, target)[:3]
@@ -99,7 +100,7 @@ def password_reset():
     """The reset link: GET shows the form (nothing is spent)."""
     token = request.args.get("t", "")
     with database().begin() as db:
-        status, _link = logins.reset_link_status(db, token, current_time())
+        status, _link = logins.reset_link_status(db, token, clock.now())
     if status != "ok":
         return render_template("mypage/reset_invalid.html", status=status), 410 if status != "unknown" else 404
     return render_template("mypage/reset.html", token=token, error=None)
@@ -111,7 +112,7 @@ def password_reset_post():
     token = request.form.get("t", "")
     new_password = request.form.get("password", "")
     confirm = request.form.get("password_confirm", "")
-    now = current_time()
+    now = clock.now()
     with database().begin() as db:
         status, link = logins.reset_link_status(db, token, now)
         if status != "ok" or link is None:

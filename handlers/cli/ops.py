@@ -1,32 +1,26 @@
-"""``flask --app app queues`` (and ``queues retry``) and ``flask --app app purge``.
+"""``flask --app app check``, ``queues`` (and ``queues retry``) and ``purge``: the operator's commands
+for running the service. The work is elsewhere: ``handlers.ops.check`` asks each dependency,
+the queue probes the edges registered (``handlers.metrics.register_queue_probe``: the RQ job
+queue, the LINE event streams) read and retry their queues, and ``storage.retention`` holds the
+purge rules.
 
-``queues`` prints every registered queue (``handlers.metrics.register_queue_probe``: the
-RQ job queue, the LINE event streams once their edge registers them): how many wait, run,
-wait for a retry, and failed, with the failures grouped by job and exception class (never
-their texts). ``queues retry`` puts the failed ones back (RQ's failed registry; a stream's
-stale pending entries through the retry function its edge registered).
-
-``purge`` runs the retention rules of ``storage.retention`` (other modules add theirs) and
-prints what each removed; ``--dry-run`` counts without deleting. Run it daily (cron or a
-systemd timer, docs/deployment.md).
+``check`` says what is configured and whether each dependency answers (exit 1 when a configured
+one does not; ``--queues`` adds the ``queues`` view). ``queues`` prints every registered queue:
+how many wait, run, wait for a retry, and failed, with the failures grouped by job and exception
+class (never their texts); ``queues retry`` puts the failed ones back. ``purge`` runs the
+retention rules and prints what each removed (``--dry-run`` counts without deleting); run it
+daily (cron or a systemd timer, docs/deployment.md).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from handlers import metrics
+from handlers import clock, metrics
+from handlers.ops.check import configuration_lines, run_checks
 from storage import retention
-from storage.timezone import TOKYO
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock else datetime.now(TOKYO)
 
 
 def print_queues(app: Flask) -> None:
@@ -42,6 +36,31 @@ def print_queues(app: Flask) -> None:
                    f"{stat.scheduled} scheduled for retry, {stat.failed} failed{age}")
         for reason, count in sorted(stat.failures.items(), key=lambda item: (-item[1], item[0])):
             click.echo(f"      {count:>5}  {reason}")
+
+
+@click.command("check")
+@click.option("--queues", "show_queues", is_flag=True, help="Also show the queues (as `queues` does).")
+@with_appcontext
+def check_command(show_queues: bool) -> None:
+    """Print what is configured and whether each dependency answers; exit 1 when a configured one does not."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo("configuration:")
+    for name, value in configuration_lines(app):
+        click.echo(f"  {name:<26} {value}")
+    click.echo("dependencies:")
+    results = run_checks(app)
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        mark = mark if result.configured else "--  "
+        click.echo(f"  {mark} {result.name:<9} {result.target}: {result.detail}")
+    if show_queues:
+        print_queues(app)
+    failing = [r.name for r in results if r.configured and not r.ok]
+    if failing:
+        click.echo(f"check: {len(failing)} configured dependenc{'y does' if len(failing) == 1 else 'ies do'} "
+                   f"not answer: {', '.join(failing)}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo("check: every configured dependency answers")
 
 
 @click.group("queues", invoke_without_command=True)
@@ -79,7 +98,8 @@ def purge_command(dry_run: bool, only: tuple[str, ...]) -> None:
         raise click.UsageError(f"unknown rule(s): {', '.join(unknown)}; known: {', '.join(retention.RULES)}")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        results = retention.purge_all(app.extensions["db"].sessions, _now(), app.config, dry_run=dry_run, only=only)
+        results = retention.purge_all(app.extensions["db"].sessions, clock.now(app), app.config,
+                                      dry_run=dry_run, only=only)
     except retention.RetentionSettingError as exc:
         raise click.ClickException(str(exc)) from None
     verb = "would remove" if dry_run else "removed"
@@ -90,8 +110,7 @@ def purge_command(dry_run: bool, only: tuple[str, ...]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Register the commands; a retention setting that is not a number of days stops the start-up
-    (``RetentionSettingError`` names it)."""
-    retention.validate(app.config)
+    """Register ``check``, ``queues`` and ``purge``."""
+    app.cli.add_command(check_command)
     app.cli.add_command(queues_group)
     app.cli.add_command(purge_command)

@@ -1,4 +1,4 @@
-"""The job queue (mail, pushes, …): RQ on Redis, or a thread pool in the web process under ``make run``.
+"""The job queue's API (mail, pushes, …): RQ on Redis, or a thread pool in the web process under ``make run``.
 
 This layer knows no job bodies. Each edge owns its jobs (module-level functions with
 JSON-safe keyword arguments, run inside the app context) and queues them by reference,
@@ -6,8 +6,8 @@ JSON-safe keyword arguments, run inside the app context) and queues them by refe
 performs a ``bot.types`` effect (``register_effect(app, PushReplies, push_effect_job)``) and any
 other edge asks for it with the effect itself (``jobs.perform(PushReplies(user_id, replies))``),
 so no edge imports another or names a job of another by a string.
-With a real Redis they go to the RQ queue ``default`` with retries (``flask --app app
-worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
+With a real Redis they go to an RQ queue (``interactive`` or ``bulk``) with retries (``flask
+--app app worker`` runs them); without one (``make run``), or with ``JOBS_INLINE=1``, a small thread
 pool in the web process runs them with the same retry schedule.
 
 The request id of the web request (or webhook) that queued a job goes with it
@@ -15,6 +15,9 @@ The request id of the web request (or webhook) that queued a job goes with it
 is counted in ``aicom_jobs_total{job,outcome}``. The RQ queue's depth, retries and failed
 registry are read live by ``/metrics`` and ``flask --app app queues`` (``rq_queue_stats``);
 ``queues retry`` re-queues the failed jobs (``retry_failed``).
+
+This package is what the edges call; the process that runs the queued jobs (``flask --app app
+worker``) is ``handlers.jobs.worker``.
 """
 
 from __future__ import annotations
@@ -28,17 +31,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, timedelta
 
-import click
 import redis
 from flask import Flask, current_app
-from flask.cli import with_appcontext
-from rq import Queue, Retry, SimpleWorker
+from rq import Queue, Retry
 from rq.job import Job
 from rq.utils import import_attribute
 
 from bot.types import fields_of
 from handlers import logs, metrics
-from storage.redis_url import connect
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class JobFailed(Exception):
     """A job failed; it carries only the class names of the failure chain, never their texts."""
 
 
-def _failure_chain(exc: BaseException) -> str:
+def failure_chain(exc: BaseException) -> str:
     """``MailError <- SMTPRecipientsRefused``: what failed, without the texts (they may quote addresses)."""
     names, seen = [], set()
     current: BaseException | None = exc
@@ -210,7 +210,7 @@ def _rq_entry(path: str, kwargs: dict, request_id: str | None = None, once: str 
             _run_once(path, kwargs, once)
         except Exception as exc:  # noqa: BLE001 - RQ retries whatever is raised
             metrics.JOBS.labels(name, "failed").inc()
-            raise JobFailed(f"job {name} failed ({_failure_chain(exc)})") from None
+            raise JobFailed(f"job {name} failed ({failure_chain(exc)})") from None
         metrics.JOBS.labels(name, "succeeded").inc()
 
 
@@ -302,21 +302,6 @@ def register_periodic(app: Flask, target: JobTarget, every_seconds: float) -> No
     app.extensions.setdefault("periodic_jobs", []).append((job_path(target), every_seconds))
 
 
-def _run_periodic(app: Flask, stop: threading.Event) -> None:
-    """The worker's periodic calls, on a daemon thread beside the RQ worker."""
-    due = {path: 0.0 for path, _every in app.extensions.get("periodic_jobs", [])}
-    while not stop.wait(1.0):
-        for path, every in app.extensions.get("periodic_jobs", []):
-            if time.monotonic() < due[path]:
-                continue
-            due[path] = time.monotonic() + every
-            try:
-                with app.app_context():
-                    resolve(path)()
-            except Exception as exc:  # noqa: BLE001 - logged by class; the next period tries again
-                log.error("periodic %s failed (%s)", job_name(path), _failure_chain(exc))
-
-
 def register_worker_service(app: Flask, name: str, start: Callable[[Flask, int], Callable[[], None]],
                             drain: Callable[[Flask], int] | None = None) -> None:
     """An edge adds work for ``flask --app app worker`` (the LINE edge: its event consumers).
@@ -325,127 +310,6 @@ def register_worker_service(app: Flask, name: str, start: Callable[[Flask, int],
     stops it (finishing the work in hand); ``drain(app)`` does what is waiting now (``--burst``).
     """
     app.extensions.setdefault("worker_services", []).append((name, start, drain))
-
-
-def _worker_connection(app: Flask) -> redis.Redis:
-    """RQ's own connection: no read timeout, since it waits for jobs in a long blocking pop
-    (with the app's 3 s timeout RQ would take the quiet for an outage and quit)."""
-    url = app.config.get("REDIS_URL")
-    if not url:
-        return app.extensions["redis"]
-    return connect(url, blocking=True)  # redis:// or redis+sentinel://, as every client of ours
-
-
-def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
-    """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it.
-    A long-running worker also makes the periodic calls edges registered (``register_periodic``)."""
-    connection = app.extensions["redis"] if burst else _worker_connection(app)
-    # RQ takes from the first queue that has work: interactive before the rest, always.
-    worker = SimpleWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
-    stop = threading.Event()
-    if not burst and app.extensions.get("periodic_jobs"):
-        threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()
-    try:
-        with app.app_context():
-            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
-    finally:
-        stop.set()
-        _close_connections(worker, None if connection is app.extensions["redis"] else connection)
-    return worker
-
-
-def _close_connections(worker: SimpleWorker, own: redis.Redis | None) -> None:
-    """Close the sockets a finished worker leaves open: its scheduler's (RQ opens a pool of its
-    own and leaves it to the garbage collector) and ``own``, the connection made for this run.
-    The worker object outlives ``work`` (RQ's signal handlers hold it), and a long-running
-    worker starts a new run after every Redis outage: without this each run leaks a socket."""
-    scheduler = worker.scheduler
-    if scheduler is not None and scheduler._connection is not None:  # RQ keeps no public handle
-        scheduler._connection.connection_pool.disconnect()
-    if own is not None:
-        own.close()
-
-
-def _wait_for_redis(app: Flask, stopping: threading.Event) -> None:
-    """Block until Redis answers, saying once per outage (in one line) what is unreachable."""
-    delays = [1, 2, 5, 10, 30]
-    for attempt in range(1_000_000):
-        try:
-            app.extensions["redis"].ping()
-            if attempt:
-                click.echo("Redis answers again; carrying on.", err=True)
-            return
-        except redis.RedisError as exc:
-            delay = delays[min(attempt, len(delays) - 1)]
-            if attempt == 0 or delay == delays[-1] and attempt % 10 == 0:
-                url = app.config.get("REDIS_URL") or ""
-                scheme, _, rest = url.partition("://")
-                where = f"{scheme}://{rest.rsplit('@', 1)[-1]}"  # never print a password
-                click.echo(f"cannot reach Redis at {where} ({exc.__class__.__name__}); retrying every "
-                           f"{delay}s", err=True)
-            if stopping.wait(delay):
-                return
-
-
-class _RedisOutageInOneLine(logging.Filter):
-    """RQ logs a Redis outage in its scheduler with a traceback of three chained exceptions (in
-    the message, from ``traceback.format_exc()``); an outage is not a bug, so the record becomes
-    one line naming the exception. RQ restarts its scheduler once Redis answers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, redis.RedisError):
-            record.msg = f"{record.getMessage()} ({exc.__class__.__name__}: Redis unreachable; RQ retries)"
-            record.args, record.exc_info, record.exc_text = (), None, None
-            return True
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "Traceback (most recent call last)" in a
-                                                  for a in record.args):
-            text = record.getMessage()
-            last = text.strip().splitlines()[-1]
-            if last.startswith("redis.exceptions."):
-                first = text.splitlines()[0]
-                record.msg, record.args = f"{first} ({last.split(':', 1)[0]}: Redis unreachable; RQ retries)", ()
-        return True
-
-
-def _quiet_rq_outages() -> None:
-    for name in ("rq.scheduler", "rq.worker"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedisOutageInOneLine) for f in logger.filters):
-            logger.addFilter(_RedisOutageInOneLine())
-
-
-def serve(app: Flask, burst: bool = False, threads: int = 0) -> None:
-    """``flask --app app worker``: the edges' services (LINE events) and the RQ job worker.
-
-    Redis unreachable, at start or later: one line saying so, retries with backoff, and the
-    work carries on once it is back. SIGTERM: a warm shutdown (RQ finishes the job in hand;
-    the event consumers finish the turn in hand and leave the rest queued).
-    """
-    services = app.extensions.get("worker_services", [])
-    if burst:
-        for _name, _start, drain in services:
-            if drain is not None:
-                drain(app)
-        run_worker(app, burst=True)
-        return
-    stopping = threading.Event()
-    _quiet_rq_outages()
-    _wait_for_redis(app, stopping)
-    stops = [start(app, threads) for _name, start, _drain in services]
-    try:
-        while True:
-            try:
-                worker = run_worker(app)
-                if worker._stop_requested or worker._shutdown_requested_date:  # SIGTERM/SIGINT: a warm shutdown
-                    return
-                log.error("job worker stopped (Redis went away); starting again once it answers")
-            except redis.RedisError as exc:
-                log.error("job worker lost Redis (%s)", exc.__class__.__name__)
-            _wait_for_redis(app, stopping)
-    finally:
-        for stop in stops:
-            stop()
 
 
 # -- the operator's view of the RQ queue ----------------------------------------------------------
@@ -515,29 +379,11 @@ def retry_failed(app: Flask) -> int:
     return count
 
 
+
 def init_app(app: Flask) -> None:
-    """Choose inline or RQ, register ``flask worker`` and the RQ queue's probe for /metrics and ``queues``."""
+    """Choose inline or RQ; with RQ, register the queues' probe for /metrics and ``queues``."""
     if app.config.get("JOBS_INLINE") or not app.config.get("REDIS_URL"):
         app.extensions["job_runner"] = InlineRunner(app, app.config.get("JOB_RETRY_INTERVALS"))
     else:
         metrics.register_queue_probe(app, "rq", lambda detail: rq_queue_stats(app, detail),
                                      lambda: retry_failed(app))
-    app.cli.add_command(worker_command)
-
-
-@click.command("worker")
-@with_appcontext
-@click.option("--burst", is_flag=True, help="Handle what is queued now, then stop.")
-@click.option("--threads", type=int, default=0, help="LINE event consumer threads (default EVENT_WORKER_THREADS, 4).")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None, envvar="WORKER_METRICS_PORT",
-              help="Also serve /metrics on 127.0.0.1:PORT (a host without a web process).")
-def worker_command(burst: bool, threads: int, metrics_port: int | None) -> None:
-    """Run the background workers: LINE events, mail, pushes (and whatever the edges add).
-
-    SIGTERM finishes the turn and the job in hand, then stops; the rest stay queued."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if "job_runner" in app.extensions:
-        raise click.ClickException("REDIS_URL is not set: jobs run inside the web process; no worker needed")
-    if metrics_port:
-        metrics.serve_on_loopback(app, metrics_port)
-    serve(app, burst=burst, threads=threads)
