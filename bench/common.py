@@ -1,13 +1,17 @@
-"""What the benchmarks share: a throwaway, migrated PostgreSQL database."""
+"""What the benchmarks share: where the repository and the saved results are, and a throwaway,
+migrated PostgreSQL database."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

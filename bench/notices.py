@@ -258,6 +258,7 @@ def run_command(env: dict) -> tuple[subprocess.CompletedProcess, list[tuple[floa
 
 
 def run_size(customers: int, workers: int, rate: int, latency: float, fake: str = "lean") -> dict:
+    """One size: seed the customers, send their notices, and what it cost."""
     lean, recorder = None, None
     if fake == "lean":
         lean, line_url, server = serve_lean_line(latency)
@@ -273,27 +274,7 @@ def run_size(customers: int, workers: int, rate: int, latency: float, fake: str 
                        LINE_CHANNEL_SECRET="bench-secret", LINE_CHANNEL_ACCESS_TOKEN=ACCESS_TOKEN,
                        LINE_API_BASE_URL=line_url, EMULATOR="0", SMTP_URL="smtp://127.0.0.1:25",
                        NOTICE_RATE_PER_SECOND=str(rate))
-            pool = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-            try:
-                time.sleep(2)  # let the workers connect before the first batch is queued
-                wait_idle([p.pid for p in pool])  # their start-up (imports) is not the notices' cost
-                workers_cpu = sum(cpu_seconds(p.pid) for p in pool)
-                workers_sys = sum(cpu_seconds(p.pid, "system") for p in pool)
-                own = resource.getrusage(resource.RUSAGE_SELF)
-                started = time.perf_counter()
-                command, rss_trace = run_command(env)
-                wall = time.perf_counter() - started
-                worker_peaks = [peak_kb(p.pid) for p in pool]
-                workers_cpu = sum(cpu_seconds(p.pid) for p in pool) - workers_cpu
-                workers_sys = sum(cpu_seconds(p.pid, "system") for p in pool) - workers_sys
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                fake_cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
-            finally:
-                for process in pool:
-                    process.terminate()
-                for process in pool:
-                    process.wait(timeout=30)
+            sent = send_with_workers(env, workers)
     finally:
         server.shutdown()
         redis_lib.Redis.from_url(REDIS_URL).flushdb()
@@ -301,6 +282,39 @@ def run_size(customers: int, workers: int, rate: int, latency: float, fake: str 
         calls = lean.pushes
     else:
         calls = [Push(c.at, c.user_id or "", c.status) for c in recorder.calls if c.kind == "push"]
+    return summarise(customers, seeded, sent, calls, lean)
+
+
+def send_with_workers(env: dict, workers: int) -> dict:
+    """Start the worker processes, run the command beside them, and read their CPU and memory."""
+    pool = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    try:
+        time.sleep(2)  # let the workers connect before the first batch is queued
+        wait_idle([p.pid for p in pool])  # their start-up (imports) is not the notices' cost
+        workers_cpu = sum(cpu_seconds(p.pid) for p in pool)
+        workers_sys = sum(cpu_seconds(p.pid, "system") for p in pool)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
+        command, rss_trace = run_command(env)
+        wall = time.perf_counter() - started
+        worker_peaks = [peak_kb(p.pid) for p in pool]
+        workers_cpu = sum(cpu_seconds(p.pid) for p in pool) - workers_cpu
+        workers_sys = sum(cpu_seconds(p.pid, "system") for p in pool) - workers_sys
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        fake_cpu = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
+    finally:
+        for process in pool:
+            process.terminate()
+        for process in pool:
+            process.wait(timeout=30)
+    return {"command": command, "rss_trace": rss_trace, "wall": wall, "worker_peaks": worker_peaks,
+            "workers_cpu": workers_cpu, "workers_sys": workers_sys, "fake_cpu": fake_cpu}
+
+
+def summarise(customers: int, seeded: float, sent: dict, calls: list[Push], lean: LeanLine | None) -> dict:
+    """What one size achieved: the pushes LINE accepted, their rate and busiest second, CPU, memory."""
+    command, rss_trace, workers_cpu = sent["command"], sent["rss_trace"], sent["workers_cpu"]
     accepted = sorted((c for c in calls if c.status == 200), key=lambda c: c.at)
     span = (accepted[-1].at - accepted[0].at) if len(accepted) > 1 else 0.0
     busiest, first = 0, 0  # the most pushes LINE accepted within any one second
@@ -319,16 +333,16 @@ def run_size(customers: int, workers: int, rate: int, latency: float, fake: str 
     samples = [kb for _t, kb in rss_trace if kb]
     return {"rss_trace": " ".join(f"{t:.0f}s:{kb // 1024}" for t, kb in rss_trace[::max(len(rss_trace) // 12, 1)]),
             "rss_last_mb": (samples[-1] if samples else 0) / 1024,
-            "customers": customers, "seeded": seeded, "wall": wall, "accepted": len(accepted),
+            "customers": customers, "seeded": seeded, "wall": sent["wall"], "accepted": len(accepted),
             "rate": len(accepted) / span if span else 0.0, "duplicates": duplicates, "busiest": busiest,
             "command_peak_mb": int(peak_line.split("=")[1]) / 1024,
-            "worker_peak_mb": max(worker_peaks, default=0) / 1024,
+            "worker_peak_mb": max(sent["worker_peaks"], default=0) / 1024,
             "cpu_ms": 1000 * sending_cpu / max(len(accepted), 1), "startup_cpu": startup_cpu,
-            "workers_cpu": workers_cpu, "workers_sys": workers_sys, "command_cpu": sending_cpu - workers_cpu,
+            "workers_cpu": workers_cpu, "workers_sys": sent["workers_sys"], "command_cpu": sending_cpu - workers_cpu,
             "refused": sum(1 for c in calls if c.status not in (200, 409)), "conflicts": sum(1 for c in calls
                                                                                        if c.status == 409),
             "validated": lean.validated if lean else 0, "invalid": lean.invalid if lean else 0,
-            "fake_cpu_ms": 1000 * fake_cpu / max(len(accepted), 1),
+            "fake_cpu_ms": 1000 * sent["fake_cpu"] / max(len(accepted), 1),
             "exit": command.returncode, "summary": summary, "stderr": command.stderr[-2000:]}
 
 

@@ -26,9 +26,10 @@ import uuid
 
 import redis as redis_lib
 
-from bench.common import throwaway_database
-from bench.load import ACCESS_TOKEN, CHANNEL_SECRET, ROOT, free_port, line_user, listening, seed
-from bench.loadgen import sign
+from bench.common import ROOT, throwaway_database
+from bench.fleet import ACCESS_TOKEN, CHANNEL_SECRET, free_port, listening
+from bench.seeding import line_user, seed
+from bench.wire import sign
 
 REDIS_URL = os.environ.get("BENCH_TURN_REDIS_URL", "redis://127.0.0.1:6379/5")
 
@@ -78,75 +79,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    from app import create_app
-    from handlers.line.worker import EventWorker
-    from storage.events import Leases, partition_of
-
-    app = create_app()
-    client = app.test_client()
-    worker = EventWorker(app, threads=0)
-    leases = Leases()
-    # As one of the deployed worker's 4 consumer threads: 4 of the 16 partitions, and the
-    # customers whose events fall into them.
-    held = set(range(4))
-    users = [line_user(i) for i in range(1, args.linked + 1)
-             if partition_of(line_user(i), worker.queue.partitions) in held]
-
-    def post(i: int) -> None:
-        body = body_for(users[i % len(users)], args.text)
-        response = client.post("/callback", data=body, headers={"X-Line-Signature": sign(body),
-                                                                 "Content-Type": "application/json"})
-        assert response.status_code == 200, response.status_code
-
-    def consume() -> int:
-        entries = worker.queue.read(sorted(leases.held), leases.consumer, pending=False, acks=leases.acks)
-        handled = worker._handle_batch(leases, entries, retry_transient=True)[0]
-        if worker.handled % 50 == 0:  # the worker's outbox thread marks about this many at once under load
-            worker.delivered.flush()
-        return handled
-
-    verify = json.dumps({"destination": "U" + "0" * 32, "events": []}).encode()
-
-    def post_verify() -> None:
-        response = client.post("/callback", data=verify, headers={"X-Line-Signature": sign(verify),
-                                                                   "Content-Type": "application/json"})
-        assert response.status_code == 200, response.status_code
-
-    with app.app_context():
-        worker.queue.ensure_groups(force=True)
-        for partition in held:
-            assert worker.queue.take_lease(partition, leases.consumer)
-            leases.held.add(partition)
-        leases.next_rebalance = float("inf")
+    """Warm up, then time LINE's Verify body (the floor) and ``--count`` turns, each half on its own."""
+    turns = InProcess(args.linked, args.text)
+    with turns.app.app_context():
+        turns.hold_partitions()
         for i in range(min(200, args.count)):  # warm: imports, pools, compiled statements
-            post(i)
-            consume()
+            turns.post(i)
+            turns.consume()
         for _ in range(200):
-            post_verify()
+            turns.post_verify()
         started = time.process_time()
         for _ in range(args.count):
-            post_verify()
+            turns.post_verify()
         floor = (time.process_time() - started) / args.count
-        web = work = 0.0
         profiler = cProfile.Profile(time.process_time) if args.profile else None
-        for i in range(args.count):
-            started = time.process_time()
-            if profiler and args.profile == "webhook":
-                profiler.enable()
-            post(i)
-            if profiler:
-                profiler.disable()
-            middle = time.process_time()
-            if profiler and args.profile == "consumer":
-                profiler.enable()
-            handled = consume()
-            if profiler:
-                profiler.disable()
-            web += middle - started
-            work += time.process_time() - middle
-            assert handled == 1, handled
-        for partition in sorted(leases.held):
-            worker.queue.drop_lease(partition, leases.consumer)
+        web, work = turns.timed(args.count, profiler, args.profile)
+        turns.release_partitions()
     print(f"{args.count} × {args.text}: webhook {web / args.count * 1000:.3f} ms "
           f"(LINE's Verify body: {floor * 1000:.3f} ms), consumer {work / args.count * 1000:.3f} ms "
           "CPU per event (one thread, in process)")
@@ -158,6 +106,78 @@ def run(args) -> int:
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(args.top)
             print(out.getvalue())
     return 0
+
+
+class InProcess:
+    """The app and one event consumer in this process and thread: post a webhook, consume its event."""
+
+    def __init__(self, linked: int, text: str) -> None:
+        from app import create_app
+        from handlers.line.worker import EventWorker
+        from storage.events import Leases, partition_of
+
+        self.app = create_app()
+        self.client = self.app.test_client()
+        self.worker = EventWorker(self.app, threads=0)
+        self.leases = Leases()
+        self.text = text
+        # As one of the deployed worker's 4 consumer threads: 4 of the 16 partitions, and the
+        # customers whose events fall into them.
+        self.held = set(range(4))
+        self.users = [line_user(i) for i in range(1, linked + 1)
+                      if partition_of(line_user(i), self.worker.queue.partitions) in self.held]
+        self.verify = json.dumps({"destination": "U" + "0" * 32, "events": []}).encode()
+
+    def hold_partitions(self) -> None:
+        self.worker.queue.ensure_groups(force=True)
+        for partition in self.held:
+            assert self.worker.queue.take_lease(partition, self.leases.consumer)
+            self.leases.held.add(partition)
+        self.leases.next_rebalance = float("inf")
+
+    def release_partitions(self) -> None:
+        for partition in sorted(self.leases.held):
+            self.worker.queue.drop_lease(partition, self.leases.consumer)
+
+    def post(self, i: int) -> None:
+        body = body_for(self.users[i % len(self.users)], self.text)
+        response = self.client.post("/callback", data=body, headers={"X-Line-Signature": sign(body),
+                                                                      "Content-Type": "application/json"})
+        assert response.status_code == 200, response.status_code
+
+    def post_verify(self) -> None:
+        response = self.client.post("/callback", data=self.verify, headers={
+            "X-Line-Signature": sign(self.verify), "Content-Type": "application/json"})
+        assert response.status_code == 200, response.status_code
+
+    def consume(self) -> int:
+        leases, worker = self.leases, self.worker
+        entries = worker.queue.read(sorted(leases.held), leases.consumer, pending=False, acks=leases.acks)
+        handled = worker._handle_batch(leases, entries, retry_transient=True)[0]
+        if worker.handled % 50 == 0:  # the worker's outbox thread marks about this many at once under load
+            worker.delivered.flush()
+        return handled
+
+    def timed(self, count: int, profiler: cProfile.Profile | None, half: str | None) -> tuple[float, float]:
+        """CPU seconds of ``count`` webhooks and of their turns; ``profiler`` records ``half`` of them."""
+        web = work = 0.0
+        for i in range(count):
+            started = time.process_time()
+            if profiler and half == "webhook":
+                profiler.enable()
+            self.post(i)
+            if profiler:
+                profiler.disable()
+            middle = time.process_time()
+            if profiler and half == "consumer":
+                profiler.enable()
+            handled = self.consume()
+            if profiler:
+                profiler.disable()
+            web += middle - started
+            work += time.process_time() - middle
+            assert handled == 1, handled
+        return web, work
 
 
 if __name__ == "__main__":

@@ -198,8 +198,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(app, fake: FakeLine, args) -> int:
+    """The scenarios interleaved, then the pieces of one 今月の料金, memory and (optionally) a profile."""
     client = app.test_client()
     recorder = fake.recorder
+    scenarios = make_scenarios(client, recorder)
+    play(scenarios, client, fake, args)
+    fake.forget()
+
+    report(scenarios, args)
+    queued = sum(1 for _ in app.extensions["redis"].scan_iter("rq:queue:*"))
+    print(f"  RQ queues holding jobs afterwards: {queued} (a failed reply would have queued a push)")
+
+    bill = lambda: event_body(LINKED_USER, "今月の料金", recorder)  # noqa: E731
+    breakdown(client, fake, bill)
+    if args.memory:
+        memory_rss(client, fake, bill, args.memory)
+    if args.tracemalloc:
+        memory_traced(client, fake, bill, args.tracemalloc)
+    if args.profile:
+        profile(client, fake, bill, min(args.profile, 100_000))
+    return 0
+
+
+def make_scenarios(client, recorder) -> list[Scenario]:
+    """The kinds of webhook timed, the baseline (LINE's Verify body) first."""
     verify_body = json.dumps({"destination": BOT_USER_ID, "events": []}).encode()
 
     def new_user() -> str:
@@ -217,7 +239,7 @@ def run(app, fake: FakeLine, args) -> int:
             recorder.validate = on
         return switch
 
-    scenarios = [
+    return [
         Scenario("baseline: Verify {\"events\": []}", lambda: verify_body),
         Scenario("ヘルプ (menu)", lambda: event_body(LINKED_USER, "ヘルプ", recorder), expect="料金"),
         Scenario("今月の料金 (fake validates)", lambda: event_body(LINKED_USER, "今月の料金", recorder), expect="円"),
@@ -228,8 +250,10 @@ def run(app, fake: FakeLine, args) -> int:
                  expect="電話番号", before=start_registration),
     ]
 
-    rounds = args.warmup + args.requests
-    for round_number in range(rounds):
+
+def play(scenarios: list[Scenario], client, fake: FakeLine, args) -> None:
+    """``--warmup`` + ``--requests`` rounds, one request of each scenario per round, each checked."""
+    for round_number in range(args.warmup + args.requests):
         for scenario in scenarios:
             if scenario.before:
                 scenario.before()
@@ -238,27 +262,12 @@ def run(app, fake: FakeLine, args) -> int:
             elapsed = timed_post(client, body)
             if scenario.after:
                 scenario.after()
-            if scenario.expect and not any(scenario.expect in t for t in recorder.texts()):
+            if scenario.expect and not any(scenario.expect in t for t in fake.recorder.texts()):
                 scenario.wrong += 1
             if round_number == 0:
                 scenario.first_ms = elapsed * 1000
             elif round_number >= args.warmup:
                 scenario.times.append(elapsed * 1000)
-    fake.forget()
-
-    report(scenarios, args)
-    queued = sum(1 for _ in app.extensions["redis"].scan_iter("rq:queue:*"))
-    print(f"  RQ queues holding jobs afterwards: {queued} (a failed reply would have queued a push)")
-
-    bill = lambda: event_body(LINKED_USER, "今月の料金", recorder)  # noqa: E731
-    breakdown(client, fake, bill)
-    if args.memory:
-        memory_rss(client, fake, bill, args.memory)
-    if args.tracemalloc:
-        memory_traced(client, fake, bill, args.tracemalloc)
-    if args.profile:
-        profile(client, fake, bill, min(args.profile, 100_000))
-    return 0
 
 
 def post(client, body: bytes):
