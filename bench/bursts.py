@@ -27,13 +27,14 @@ from bench.fleet import REDIS_URL, Fleet, fake_stats, start_worker
 from bench.measure import combine, measure
 from bench.procstat import by_name, cpu_seconds, family, machine_cpu
 from bench.profiling import start_spies, stop_spies
+from storage import keys
 
 
 def queued_events(ctx: dict) -> int:
     """Events waiting in every partition of the queue (Redis)."""
     client = redis_lib.Redis.from_url(REDIS_URL)
     try:
-        return sum(int(client.xlen(f"bot:events:{p}")) for p in range(ctx["partitions"]))
+        return sum(int(client.xlen(keys.stream_key(p))) for p in range(ctx["partitions"]))
     finally:
         client.close()
 
@@ -121,12 +122,12 @@ class PartitionSampler:
     def _run(self) -> None:
         client = redis_lib.Redis.from_url(REDIS_URL)
         try:
-            owners = [client.get(f"bot:events:{p}:lease") for p in range(self.ctx["partitions"])]
+            owners = [client.get(keys.lease_key(p)) for p in range(self.ctx["partitions"])]
             self.owners = [o.decode() if isinstance(o, bytes) else (o or "") for o in owners]
             while not self._stop.wait(self.every):
                 pipe = client.pipeline(transaction=False)
                 for p in range(self.ctx["partitions"]):
-                    pipe.xlen(f"bot:events:{p}")
+                    pipe.xlen(keys.stream_key(p))
                 self.samples.append((time.monotonic() - self._started, [int(n) for n in pipe.execute()]))
         finally:
             client.close()
