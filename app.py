@@ -139,52 +139,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(_env_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
-    if not app.config["LINE_API_BASE_URL"]:
-        app.config["LINE_API_BASE_URL"] = (
-            app.config["PUBLIC_BASE_URL"] + "/emulator/line" if app.config["EMULATOR"] else "https://api.line.me"
-        )
-    if not app.config.get("LINE_DATA_API_BASE_URL"):  # rich menu images live on LINE's data host
-        app.config["LINE_DATA_API_BASE_URL"] = (
-            app.config["PUBLIC_BASE_URL"] + "/emulator/line-data" if app.config["EMULATOR"]
-            else "https://api-data.line.me"
-        )
-    missing = [name for name in REQUIRED_IN_PRODUCTION if not app.config.get(name)]
-    if missing:
-        raise ConfigError(
-            "missing required settings: " + ", ".join(missing)
-            + " (set them in the environment or .env; `make run` supplies demo values)"
-        )
-    if not app.config["EMULATOR"] and not app.config.get("SMTP_URL"):
-        # Without it, 本登録 and reset mails (live links) would sit in the emulator's development
-        # mailbox, counted as sent: outside the emulator that is mail lost in silence (issue 21).
-        raise ConfigError("missing required setting: SMTP_URL (the mail server, smtp://host:port; only the "
-                          "emulator, under `make run`, keeps mail in its own mailbox)")
-    base = urlsplit(app.config["PUBLIC_BASE_URL"])
-    if base.scheme not in ("http", "https") or not base.hostname:  # every link in chat and mail starts with it
-        raise ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL such as https://bot.example.jp")
-    if app.config.get("SMTP_URL"):
-        from handlers.mail import smtp_url_problem
-
-        problem = smtp_url_problem(app.config["SMTP_URL"])
-        if problem:  # said now, not as a mail job failing for 45 minutes
-            raise ConfigError(problem)
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session bounds the form's life
-    app.config.update(
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=app.config["PUBLIC_BASE_URL"].startswith("https://"),
-        MAX_CONTENT_LENGTH=1024 * 1024,
-    )
-    from handlers import logs
-
+    _complete_config(app.config)
+    _check_config(app.config)
     _check_operations_settings(app.config)
-    logs.init_app(app)  # LOG_FORMAT=json: JSON lines; every request (and the jobs it queues) has an id
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    for name in ("werkzeug", "gunicorn.access"):
-        target = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in target.filters):
-            target.addFilter(RedactTokens())
-
+    _init_logging(app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -204,9 +162,64 @@ def create_app(test_config: dict | None = None) -> Flask:
     line.init_app(app)
     slack.init_app(app)  # before the emulator, whose staff pane stands in when Slack is not configured
     cli.init_app(app)
-    ops.init_app(app)  # /metrics, check, queues, purge; after the edges that register probes and rules
+    ops.init_app(app)  # /metrics and the probes; after the edges that register probes and rules
     if app.config["EMULATOR"]:
         from handlers import emulator
 
         emulator.init_app(app)
     return app
+
+
+def _complete_config(config: dict) -> None:
+    """The settings derived from others: LINE's hosts (the emulator's under EMULATOR=1), cookies."""
+    if not config["LINE_API_BASE_URL"]:
+        config["LINE_API_BASE_URL"] = (
+            config["PUBLIC_BASE_URL"] + "/emulator/line" if config["EMULATOR"] else "https://api.line.me"
+        )
+    if not config.get("LINE_DATA_API_BASE_URL"):  # rich menu images live on LINE's data host
+        config["LINE_DATA_API_BASE_URL"] = (
+            config["PUBLIC_BASE_URL"] + "/emulator/line-data" if config["EMULATOR"] else "https://api-data.line.me"
+        )
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session bounds the form's life
+    config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config["PUBLIC_BASE_URL"].startswith("https://"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+
+
+def _check_config(config: dict) -> None:
+    """Refuse to start without what production needs, or with a malformed base URL or mail server."""
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not config.get(name)]
+    if missing:
+        raise ConfigError(
+            "missing required settings: " + ", ".join(missing)
+            + " (set them in the environment or .env; `make run` supplies demo values)"
+        )
+    if not config["EMULATOR"] and not config.get("SMTP_URL"):
+        # Without it, 本登録 and reset mails (live links) would sit in the emulator's development
+        # mailbox, counted as sent: outside the emulator that is mail lost in silence.
+        raise ConfigError("missing required setting: SMTP_URL (the mail server, smtp://host:port; only the "
+                          "emulator, under `make run`, keeps mail in its own mailbox)")
+    base = urlsplit(config["PUBLIC_BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:  # every link in chat and mail starts with it
+        raise ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL such as https://bot.example.jp")
+    if config.get("SMTP_URL"):
+        from handlers.mail import smtp_url_problem
+
+        problem = smtp_url_problem(config["SMTP_URL"])
+        if problem:  # said now, not as a mail job failing for 45 minutes
+            raise ConfigError(problem)
+
+
+def _init_logging(app: Flask) -> None:
+    """LOG_FORMAT=json: JSON lines; every request (and the jobs it queues) has an id; tokens redacted."""
+    from handlers import logs
+
+    logs.init_app(app)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("werkzeug", "gunicorn.access"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in target.filters):
+            target.addFilter(RedactTokens())

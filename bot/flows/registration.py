@@ -12,17 +12,15 @@ Replaces the printed guide's web steps 認証情報 → 初期情報 → 確認 
     仮登録する -> provisional account + hashed token in one transaction, SendMail effect; flow ends
     メールを再送 -> a new token (the old one dies), the mail again; rate-limited
     every 仮登録 mail (first or resent) is capped per LINE user and per customer (10 a day)
-    at any step: 登録 / 最初からやり直す start again; ヘルプ, メニュー, オペレーター re-ask the question
+    at any step: 登録 / 最初からやり直す start again; ヘルプ, メニュー and the operator words leave
+    the flow (the engine); a rich-menu tap is not an answer (REGISTER_IN_PROGRESS)
 
-Limits live in Redis (``storage.limits``: counters and blocks), so they survive restarts and are
-shared by every worker. When they cannot be read the bot refuses rather than allows. A
-success does not wipe the LINE user's mismatch count: otherwise one customer's own details
-would buy unlimited guesses at other numbers.
-
-The conversation (in Redis, kept for hours if abandoned) never holds the customer number or
-the phone number: each answer is checked as it arrives and only its outcome is kept (the
-number's counter identity, the matching customer's row id, whether the phone matched).
-Whatever the outcome, all three items are asked and the verdict is given once, at the end.
+Limits live in Redis (``storage.limits``), shared by every worker; when they cannot be read the
+bot refuses rather than allows. A success does not wipe the LINE user's mismatch count: otherwise
+one customer's own details would buy unlimited guesses at other numbers. The conversation never
+holds the customer number or the phone number: each answer is checked as it arrives and only its
+outcome is kept (the number's counter identity, the customer's row id, whether the phone matched);
+all three items are asked and the verdict is given once, at the end.
 """
 
 from __future__ import annotations
@@ -47,10 +45,8 @@ log = logging.getLogger(__name__)
 
 START_WORDS = ("登録", "会員登録", "マイページ登録", messages.QR_RESTART)
 _RESTART_KEYS = frozenset(command_text(w) for w in START_WORDS)
-# Asking for help or a person mid-flow is never an answer: ヘルプ, メニュー and オペレーター are
-# katakana, and at the name step they would be checked (and counted) as a mismatch. The engine
-# takes them out of the flow before it asks this one (INTERFACES.md: they leave the flow); a tap on
-# the rich menu (bot.menus) mid-flow is not an answer either, and is answered here.
+# Help, a person or a rich-menu tap (bot.menus) mid-flow is never an answer (at the name step a katakana
+# ヘルプ would be counted as a mismatch): the engine takes the first two out of the flow; taps are answered here.
 HELP_WORDS = ("ヘルプ", "メニュー", "オペレーター", "問い合わせ", messages.QR_HELP, messages.QR_OPERATOR,
               *(word for word in menus.tap_words() if command_text(word) not in _RESTART_KEYS))
 _HELP_KEYS = frozenset(command_text(w) for w in HELP_WORDS)
@@ -63,13 +59,11 @@ NUMBER_WINDOW_SECONDS, NUMBER_LIMIT, NUMBER_BLOCK_SECONDS = 24 * 3600, 10, 24 * 
 # Resending the 仮登録 mail.
 RESEND = "register_resend"
 RESEND_WINDOW_SECONDS, RESEND_LIMIT = 3600, 3
-# Every 仮登録 mail (first sends and resends): per LINE user and per customer, so the bot cannot be
-# used to mail arbitrary addresses (with a nickname of the sender's choosing) without end.
+# Every 仮登録 mail, per LINE user and per customer: the bot must not mail any address without end.
 MAIL_USER = "register_mail_user"
 MAIL_CUSTOMER = "register_mail_customer"
 MAIL_WINDOW_SECONDS, MAIL_LIMIT = 24 * 3600, 10
-# Whether an account ID is free says whether someone uses it: a verified customer may ask a
-# reasonable number of times (a few tries for a free one), not probe IDs without end (issue 21).
+# Whether an account ID is free says whether someone uses it: a verified customer may ask, not probe.
 ID_CHECK = "register_id_check"
 ID_CHECK_WINDOW_SECONDS, ID_CHECK_LIMIT = 3600, 20
 
@@ -156,11 +150,8 @@ def resend(turn: Turn, _match=None) -> None:
 
 # -- verification ------------------------------------------------------------------------------
 def _or_restart(step: Step, state: State) -> Step:
-    """`登録` / `最初からやり直す` at any step starts again; help and operator words re-ask the question.
-
-    Neither is ever taken as an answer, and neither is a postback (every answer here is typed or
-    sent by a quick reply's message action; a postback is machine data from a menu or an old button).
-    """
+    """`登録` / `最初からやり直す` at any step starts again; a menu tap or a postback (machine data from a
+    menu or an old button; every answer here is typed or sent by a quick reply) re-asks the question."""
     def guarded(turn: Turn) -> str | None:
         key = command_text(turn.text)
         if key in _RESTART_KEYS:
@@ -196,8 +187,7 @@ def step_customer_number(turn: Turn) -> str | None:
 
 
 def _candidate(turn: Turn) -> Customer | None:
-    candidate_id = turn.data.get("candidate_id")
-    return turn.db.get(Customer, candidate_id) if candidate_id is not None else None
+    return turn.db.get(Customer, turn.data["candidate_id"]) if turn.data.get("candidate_id") is not None else None
 
 
 def step_phone(turn: Turn) -> str | None:
