@@ -13,6 +13,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from bot.hours import DEFAULT_CLOSED_DAYS, closed_days
+from storage.errors import Misconfigured
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class RedactTokens(logging.Filter):
         return True
 
 
-class ConfigError(RuntimeError):
+class ConfigError(Misconfigured, RuntimeError):
     """A required setting is missing."""
 
 

@@ -1,24 +1,20 @@
-"""Errors the conversation raises.
+"""Errors the conversation raises: its branch of the service's one tree (``storage.errors``).
 
-    BotError
-     ├── InvalidInput      an answer that does not fit the item asked for; carries the message to show
-     └── ServiceUnavailable  a dependency (Redis counters, database) could not be read; refuse, never allow
+    Refused
+     └── InvalidInput      an answer that does not fit the item asked for; carries the message to show
+
+A dependency the conversation cannot read (Redis counters, the database) raises ``StateUnavailable``
+(``storage.redis_client``, an ``Unavailable``): the flows refuse, never allow.
 """
 
 from __future__ import annotations
 
-
-class BotError(Exception):
-    """Base of every error the bot raises on purpose."""
+from storage.errors import Refused
 
 
-class InvalidInput(BotError):
+class InvalidInput(Refused):
     """The customer's answer is not valid; ``message`` says what is wrong and how to fix it."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class ServiceUnavailable(BotError):
-    """A dependency needed to decide safely could not be reached."""

@@ -27,13 +27,14 @@ from flask import current_app, render_template
 
 from bot.messages import MAIL_FOOTER
 from handlers import jobs, metrics
+from storage.errors import Unavailable
 from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10
 
 
-class MailError(Exception):
+class MailError(Unavailable):
     """The mail could not be handed to the mail server (the job is retried)."""
 
 

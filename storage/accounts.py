@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import retention
+from storage.errors import Refused
 from storage.models import Account, Customer, EmailChange, LineLink, LinkToken
 from storage.security import hash_token, new_token
 
@@ -33,19 +34,19 @@ def expired(moment: datetime | None, now: datetime) -> bool:
     return moment <= now
 
 
-class LoginIdTaken(Exception):
+class LoginIdTaken(Refused):
     """Another account holds this account ID (in any letter case)."""
 
 
-class AlreadyRegistered(Exception):
+class AlreadyRegistered(Refused):
     """The customer already has an active account."""
 
 
-class TokenSpent(Exception):
+class TokenSpent(Refused):
     """The 本登録 token was spent (or its account activated) by another transaction meanwhile."""
 
 
-class CustomerGone(Exception):
+class CustomerGone(Refused):
     """The customer record no longer exists (deleted since the customer was verified)."""
 
 

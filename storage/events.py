@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import redis
 
 from storage import wire
+from storage.errors import Unavailable
 from storage.keys import CONSUMERS_KEY, event_key, flood_key, lease_key, stream_key
 from storage.locks import RELEASE_LUA
 from storage.redis_client import StateUnavailable
@@ -77,7 +78,7 @@ return 0
 """
 
 
-class QueueFull(Exception):
+class QueueFull(Unavailable):
     """The event's partition holds more than the configured maximum."""
 
 

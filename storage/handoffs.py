@@ -28,6 +28,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import retention
+from storage.errors import Unavailable
 from storage.keys import handoff_drain_key
 from storage.locks import drain_lock
 from storage.models import Handoff, HandoffMessage
@@ -40,7 +41,7 @@ DRAIN_LOCK_SECONDS = 120
 DRAIN_WAIT_SECONDS = 10
 
 
-class OutboxBusy(Exception):
+class OutboxBusy(Unavailable):
     """Another job is draining this handoff's outbox and did not finish in time (retry later)."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import redis
 
+from storage.errors import Unavailable
 from storage.keys import pushes_drain_key, pushes_key
 from storage.locks import drain_lock
 
@@ -33,7 +34,7 @@ DRAIN_WAIT_SECONDS = 10
 KEEP_SECONDS = 7 * 24 * 3600
 
 
-class PushesBusy(Exception):
+class PushesBusy(Unavailable):
     """Another job is sending this user's pushes and did not finish in time (retry later)."""
 
 

@@ -12,12 +12,13 @@ import logging
 
 import redis
 
+from storage.errors import Unavailable
 from storage.redis_url import connect
 
 log = logging.getLogger(__name__)
 
 
-class StateUnavailable(Exception):
+class StateUnavailable(Unavailable):
     """Redis could not be reached or answered with an error."""
 
 

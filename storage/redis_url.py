@@ -14,11 +14,13 @@ from urllib.parse import unquote, urlsplit
 import redis
 from redis.sentinel import Sentinel
 
+from storage.errors import Misconfigured
+
 SENTINEL_SCHEME = "redis+sentinel"
 CLIENT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3, "health_check_interval": 30}
 
 
-class RedisUrlError(ValueError):
+class RedisUrlError(Misconfigured, ValueError):
     """A ``REDIS_URL`` that cannot be used (said at start-up)."""
 
 

@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.errors import Misconfigured
 from storage.models import Account, LinkToken
 
 PurgeFunction = Callable[[Session, datetime, timedelta], int]
@@ -68,7 +69,7 @@ class RetentionRule:
         return timedelta(days=retention_days(config, self.setting, self.default_days))
 
 
-class RetentionSettingError(ValueError):
+class RetentionSettingError(Misconfigured, ValueError):
     """A retention period setting that is not a whole number of days (0 or more)."""
 
 

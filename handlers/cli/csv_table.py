@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage.errors import Refused
+
 ENCODINGS = ("utf-8", "cp932")
 
 _COLUMN_NAME_RE = re.compile(r"[a-z_][a-z0-9_ ;|\t]{0,79}")  # also shows a wrong separator
@@ -35,7 +37,7 @@ class LineError:
         return f"line {self.line}: {self.message}"
 
 
-class ImportFailed(Exception):
+class ImportFailed(Refused):
     """The file cannot be imported; ``errors`` lists every bad line (nothing was written)."""
 
     def __init__(self, errors: list[LineError]) -> None:

@@ -39,6 +39,7 @@ from rq.utils import import_attribute
 
 from bot.types import fields_of
 from handlers import logs, metrics
+from storage.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class InlineRunner:
         timer.start()
 
 
-class JobFailed(Exception):
+class JobFailed(ServiceError):
     """A job failed; it carries only the class names of the failure chain, never their texts."""
 
 

@@ -41,6 +41,7 @@ from bot.types import SwitchMenu, SyncRichMenus
 from handlers import clock, jobs
 from handlers.line.richmenu_image import menu_png
 from storage import keys, richmenus
+from storage.errors import Unavailable
 from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ HOURLY_LIMIT = 100  # LINE: create and delete rich menu, 100 requests an hour ea
 REQUEST_TIMEOUT = (5, 30)  # an image upload takes longer than a reply
 
 
-class RateLimited(Exception):
+class RateLimited(Unavailable):
     """LINE's hourly rich menu limit is (nearly) reached: run the sync again later."""
 
 

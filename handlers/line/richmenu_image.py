@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.menus import Area, Menu
+from storage.errors import Misconfigured
 
 FONT_DIRS = (Path("/usr/share/fonts/opentype/noto"), Path("/usr/share/fonts/opentype"), Path("/usr/share/fonts"),
              Path("/usr/local/share/fonts"))
@@ -35,7 +36,7 @@ GAP = 14  # between cards, and around the edge
 RADIUS = 36
 
 
-class FontMissing(RuntimeError):
+class FontMissing(Misconfigured, RuntimeError):
     """The Japanese font is not installed."""
 
 

@@ -45,6 +45,7 @@ from handlers.line.loading import loading_while
 from handlers.line.queued import QueuedEvent
 from handlers.line.render import render
 from storage import outbox
+from storage.errors import Unavailable
 from storage.events import Entry
 from storage.redis_client import StateUnavailable
 from storage.timezone import TOKYO
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 REPLY_TOKEN_MAX_AGE_SECONDS = 50  # LINE promises a reply token for about a minute, no more
 
 
-class Transient(Exception):
+class Transient(Unavailable):
     """Redis or the database did not answer: try the same event again later."""
 
 

@@ -51,6 +51,7 @@ from handlers.web.common import (
 from handlers.web.mypage.access import current_account, login_required
 from handlers.web.mypage.auth import LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS
 from storage import accounts, logins
+from storage.errors import Refused
 from storage.limits import Limits
 from storage.models import Account
 from storage.redis_client import StateUnavailable
@@ -63,7 +64,7 @@ CHANGES_WINDOW_SECONDS = 60 * 60
 CHANGES_PER_HOUR = 10  # changes and address change requests per account (each sends a mail)
 
 
-class Refused(Exception):
+class SettingsRefused(Refused):
     """A settings form cannot go on; ``error`` names what the page says (``password``, ``throttled``, …)."""
 
     def __init__(self, error: str, status: int = 200, message: str | None = None) -> None:
@@ -83,18 +84,18 @@ def _changes_ident(account_id: int) -> str:
 
 
 def _check_allowed(counters: Limits, account: Account, *, password: str | None) -> None:
-    """Raise ``Refused`` when the account made too many changes this hour, or (when a current password
+    """Raise ``SettingsRefused`` when the account made too many changes this hour, or (when a current password
     is asked for) after too many wrong ones or for a wrong one, which is counted like a failed login."""
     login_ident = counter_ident(account.login_id_key)
     if counters.count("web_settings_change", _changes_ident(account.id), CHANGES_WINDOW_SECONDS) >= CHANGES_PER_HOUR:
-        raise Refused("too_many", 429)
+        raise SettingsRefused("too_many", 429)
     if password is None:
         return
     # Counted first, atomically, like a login: parallel guesses cannot get past the limit (issue 21).
     if counters.try_within("web_login_id", login_ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT) is None:
-        raise Refused("throttled", 429)
+        raise SettingsRefused("throttled", 429)
     if not verify_password(account.password_hash, validators.normalize_password(password)[:MAX_FIELD]):
-        raise Refused("password")  # the try stays counted, as a failed login
+        raise SettingsRefused("password")  # the try stays counted, as a failed login
     counters.reset_count("web_login_id", login_ident)
 
 
@@ -150,12 +151,12 @@ def password_post():
                                             phone=account.customer.phone,
                                             customer_number=account.customer.customer_number)
             except InvalidInput as exc:
-                raise Refused("rules", message=exc.message) from exc
+                raise SettingsRefused("rules", message=exc.message) from exc
             if validators.normalize_password(request.form.get("password_confirm", "")) != value:
-                raise Refused("mismatch")
+                raise SettingsRefused("mismatch")
             if verify_password(account.password_hash, value):
-                raise Refused("same")
-        except Refused as refused:
+                raise SettingsRefused("same")
+        except SettingsRefused as refused:
             page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_password.html", **page), refused.status
         except StateUnavailable:
@@ -196,10 +197,10 @@ def email_post():
             try:
                 new_email = validators.email(typed or "")
             except InvalidInput as exc:
-                raise Refused("invalid", message=exc.message) from exc
+                raise SettingsRefused("invalid", message=exc.message) from exc
             if new_email.lower() == account.email.lower():
-                raise Refused("same")
-        except Refused as refused:
+                raise SettingsRefused("same")
+        except SettingsRefused as refused:
             page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_email.html", **page), refused.status
         except StateUnavailable:
@@ -275,10 +276,10 @@ def nickname_post():
             try:
                 value = validators.nickname(typed)
             except InvalidInput as exc:
-                raise Refused("invalid", message=exc.message) from exc
+                raise SettingsRefused("invalid", message=exc.message) from exc
             if value == account.nickname:
-                raise Refused("same")
-        except Refused as refused:
+                raise SettingsRefused("same")
+        except SettingsRefused as refused:
             page.update(error=refused.error, message=refused.message)
             return render_template("mypage/settings_nickname.html", **page), refused.status
         except StateUnavailable:

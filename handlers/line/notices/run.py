@@ -32,6 +32,7 @@ from handlers.line.notices.config import database, redis_client, settings
 from handlers.line.notices.rate import KEY_TTL, stop_reason
 from storage import keys
 from storage import notices as store
+from storage.errors import Refused
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def read_quota() -> Quota:
     return Quota(quota.value if quota.type == "limited" else None, int(used or 0))
 
 
-class RunRefused(Exception):
+class RunRefused(Refused):
     """A run that must not start (the quota cannot cover it, or cannot be read); says why."""
 
 
