@@ -78,7 +78,8 @@ class KeepAliveHandler(BaseHTTPRequestHandler):
 
 def build(notify_port: int) -> Flask:
     from handlers.emulator import line_schema
-    from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+    from handlers.emulator.line_api_fake import make_blueprint
+    from handlers.emulator.line_api_recorder import LineApiRecorder
 
     recorder = LineApiRecorder(ACCESS_TOKEN)
     line_schema.validate("ReplyMessageRequest", {"replyToken": "x", "messages": [{"type": "text", "text": "x"}]})

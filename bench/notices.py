@@ -50,7 +50,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bench.common import throwaway_database
 from handlers.emulator import line_schema
-from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import make_blueprint
+from handlers.emulator.line_api_recorder import LineApiRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")

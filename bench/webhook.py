@@ -89,7 +89,8 @@ class FakeLine:
 
     def __init__(self) -> None:
         from handlers.emulator import line_schema
-        from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+        from handlers.emulator.line_api_fake import make_blueprint
+        from handlers.emulator.line_api_recorder import LineApiRecorder
 
         self.recorder = LineApiRecorder(ACCESS_TOKEN)
         # Load and compile LINE's spec now: the first request's time should be ours, not the fake's start-up.

@@ -32,7 +32,9 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app
-from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint, make_data_blueprint
+from handlers.emulator.line_api_fake import make_blueprint
+from handlers.emulator.line_api_fake_richmenu import make_data_blueprint
+from handlers.emulator.line_api_recorder import LineApiRecorder
 from storage.db import alembic_config
 from tests import log_guard
 

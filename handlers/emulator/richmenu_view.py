@@ -14,10 +14,11 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 
 from bot.types import SyncRichMenus
 from handlers import jobs
-from handlers.emulator.page import _is_line_user_id, _loopback_only
+from handlers.emulator.loopback import loopback_only
+from handlers.emulator.webhook_events import is_line_user_id
 
 bp = Blueprint("emulator_richmenu", __name__)
-bp.before_request(_loopback_only)
+bp.before_request(loopback_only)
 
 
 def _state():
@@ -28,7 +29,7 @@ def _state():
 def current_menu():
     """The rich menu the LINE app would show ``user`` now (``richMenuId`` null when none)."""
     user_id = request.args.get("user", "")
-    if not _is_line_user_id(user_id):
+    if not is_line_user_id(user_id):
         return jsonify({"error": "user must be a LINE user ID"}), 400
     state = _state()
     rich_menu_id = state.menu_for(user_id)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from app import create_app
 from handlers.emulator.mailbox import add as dev_mailbox_add
-from handlers.emulator.page import build_event, sign, ulid
+from handlers.emulator.webhook_events import build_event, sign, ulid
 from storage.models import Customer
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events, served_app
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListEntry, LinkButton, QuickReply, TextReply
 from handlers.emulator import line_schema
-from handlers.emulator.line_api_fake import LineApiRecorder
+from handlers.emulator.line_api_recorder import LineApiRecorder
 from handlers.line.render import render, render_text
 from tests.conftest import LineUser
 

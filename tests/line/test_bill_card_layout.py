@@ -11,6 +11,7 @@ import pytest
 
 from bot.types import BillCard, BillLine, BillList, BillListEntry, BillNotice
 from handlers.emulator import line_schema
+from handlers.emulator.line_limits import MAX_BUBBLE_BYTES
 from handlers.line.render import (
     CONTENT_PX,
     render_bill_card,
@@ -157,7 +158,7 @@ def test_twelve_months_stay_well_inside_lines_flex_limits():
     message = chart([123_456] * 12)
     valid(message)
     size = len(json.dumps(message["contents"], ensure_ascii=False, separators=(",", ":")).encode())
-    assert size < line_schema.MAX_BUBBLE_BYTES / 2, size  # LINE's limit is 30 KB a bubble
+    assert size < MAX_BUBBLE_BYTES / 2, size  # LINE's limit is 30 KB a bubble
     assert len(components(message["contents"], "box")) <= 50  # 4 a month, plus the blocks
 
 

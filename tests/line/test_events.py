@@ -16,7 +16,8 @@ import pytest
 from flask import Flask, request
 from sqlalchemy import func, select
 
-from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import make_blueprint
+from handlers.emulator.line_api_recorder import LineApiRecorder
 from handlers.line.worker import EventWorker
 from storage.models import EventOutcome
 from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import delete
 
 from bot.menus import NEWCOMER
-from handlers.emulator.line_api_fake import Failure
+from handlers.emulator.line_api_recorder import Failure
 from storage.models import LineLink
 from tests.helpers_billing import seed_customer_with_account, seed_link
 from tests.line.test_richmenu_switch import shown, synced

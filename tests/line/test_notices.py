@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.flows.notices import bill_notice
 from handlers.emulator import line_schema
-from handlers.emulator.line_api_fake import MONTHLY_LIMIT_MESSAGE, Failure
+from handlers.emulator.line_api_recorder import MONTHLY_LIMIT_MESSAGE, Failure
 from handlers.line.render import render_bill_notice
 from storage import notices as store
 from storage.models import Account, Customer, LineLink, NoticeDelivery, Statement, StatementItem

@@ -14,7 +14,7 @@ import pytest
 
 from bot.types import TextReply, to_json
 from handlers import jobs
-from handlers.emulator.line_api_fake import Failure
+from handlers.emulator.line_api_recorder import Failure
 from storage import pushes
 from storage.keys import pushes_drain_key
 from storage.locks import drain_lock

@@ -458,7 +458,8 @@ def test_the_loading_animation_never_lands_after_the_reply(make_app):
     spin for 5 seconds under the answer."""
     from flask import Flask, request
 
-    from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+    from handlers.emulator.line_api_fake import make_blueprint
+    from handlers.emulator.line_api_recorder import LineApiRecorder
     from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread
 
     recorder = LineApiRecorder(ACCESS_TOKEN)

@@ -14,7 +14,8 @@ import time
 import pytest
 from flask import Flask, request
 
-from handlers.emulator.line_api_fake import LineApiRecorder, make_blueprint
+from handlers.emulator.line_api_fake import make_blueprint
+from handlers.emulator.line_api_recorder import LineApiRecorder
 from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs
 
 

@@ -147,7 +147,7 @@ def test_a_second_tap_in_the_same_browser_shows_the_login_page_again(app, client
 
 
 def test_without_a_display_name_a_masked_user_id_is_shown(app, client, line_user, line_api, taro):
-    from handlers.emulator.line_api_fake import Failure
+    from handlers.emulator.line_api_recorder import Failure
 
     line_api.fail_next.append(Failure(404, "Not found", kind="profile"))
     start, _issued = start_from_chat(line_user, line_api)
