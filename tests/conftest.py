@@ -26,6 +26,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 from aiosmtpd.controller import Controller
+from argon2 import PasswordHasher
 from flask import Flask
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
@@ -45,7 +46,23 @@ if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _redis_test_url(base: str, worker: str | None) -> str:
+    """Our Redis DB: ``TEST_REDIS_URL`` (DB 13 by default) for a plain run; under pytest-xdist
+    worker ``gwN`` takes the DB N after it (13, 14, ...), since every test flushes its DB."""
+    if not worker:
+        return base
+    head, _, db = base.rpartition("/")
+    number = int(db or 0) + int(worker.removeprefix("gw"))
+    if number > 15:  # redis-server's default `databases 16`
+        raise RuntimeError(f"xdist worker {worker} would use Redis DB {number} (TEST_REDIS_URL={base}): "
+                           "lower TEST_REDIS_URL's DB number or run fewer workers")
+    return f"{head}/{number}"
+
+
+REDIS_TEST_URL = _redis_test_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+                                 os.environ.get("PYTEST_XDIST_WORKER"))
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 SECRET_KEY = "test-secret-key-" + "x" * 32
@@ -69,6 +86,47 @@ def _no_personal_data_in_logs(request, caplog):
         return
     found = log_guard.check_records(caplog.records)
     assert not found, "personal data or secrets in the logs:\n" + "\n".join(found[:20])
+
+
+# -- password hashes: argon2id, at cheap parameters where the cost is not what is tested ----------
+# The app's hasher (storage.security: argon2-cffi's default, RFC 9106's low-memory profile: 64 MiB,
+# 3 passes, 4 lanes) costs a tenth of a second of both cores per login, and the web tests log in
+# hundreds of times: it was most of their time. Tests run with the same algorithm at the least
+# cost instead; the tests below keep the real parameters, since the cost itself is what they check
+# (tests/stress too). tests/test_password_hash.py checks the app's own parameters.
+QUICK_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+REAL_HASH_TESTS = {
+    # an unknown account ID must cost a whole hash, as a wrong password does: a gap under half a hash
+    "tests/web/test_security.py::test_a_wrong_password_and_an_unknown_account_id_answer_alike_in_content_and_time",
+    # 30 wrong passwords at once, each verification slow: the count must come first
+    "tests/web/test_throttle_race.py::test_parallel_wrong_passwords_get_no_more_verifications_than_the_limit",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``REAL_HASH_TESTS``; one of them renamed or gone (its module collected) fails the run
+    rather than leaving the check to run on cheap hashes."""
+    modules = {}
+    for item in items:
+        path, _, name = item.nodeid.split("[", 1)[0].partition("::")
+        if f"{path}::{name}" in REAL_HASH_TESTS:
+            item.add_marker(pytest.mark.real_password_hash)
+        if getattr(item, "module", None) is not None:
+            modules[path] = item.module
+    missing = [name for name in REAL_HASH_TESTS if name.split("::")[0] in modules
+               and not hasattr(modules[name.split("::")[0]], name.split("::")[1])]
+    if missing:
+        raise pytest.UsageError(f"REAL_HASH_TESTS in tests/conftest.py names tests that are not there: {missing}")
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(request, monkeypatch):
+    """``QUICK_HASHER`` in this process for the test (worker processes and gunicorn hash for real)."""
+    if request.node.get_closest_marker("real_password_hash") or request.node.get_closest_marker("stress"):
+        return
+    from storage import security
+
+    monkeypatch.setattr(security, "_hasher", QUICK_HASHER)
 
 
 # -- the database: PostgreSQL, and SQLite where the embedded default matters ---------------------
@@ -131,12 +189,35 @@ def redis_url():
     client.close()
 
 
+# -- the browser tests' Chromium ---------------------------------------------------------------
+CHROMIUM = "/usr/bin/chromium"  # Debian's (`make browser`): Playwright's own download cannot work here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of the run (a launch took a second or two per
+    module); each test opens its own context (own cookies and storage), as before."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 # -- fake LINE --------------------------------------------------------------------------------
+# How often a test server's serve_forever looks for shutdown(): its default, 0.5 s, was half a
+# second of every test that stops a server (served_app, the fake LINEs).
+SERVER_POLL_SECONDS = 0.02
+
+
 class _ServerThread:
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(SERVER_POLL_SECONDS,), daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -161,7 +242,7 @@ def served_app(config_for):
     base = f"http://127.0.0.1:{server.server_port}"
     application = create_app(config_for(base))
     late.app = application
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SERVER_POLL_SECONDS,), daemon=True)
     thread.start()
     try:
         yield application, base
@@ -301,12 +382,7 @@ def app(app_config, line_api, mailbox):
     application = create_app(app_config)
     db = application.extensions["db"]
     with db.engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            for table in reversed(_table_names()):
-                conn.execute(text(f'DELETE FROM "{table}"'))
-        else:
-            tables = ", ".join(f'"{t}"' for t in _table_names())
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        empty_tables(conn)
     application.extensions["redis"].flushdb()
     yield application
     db.engine.dispose()
@@ -333,6 +409,20 @@ def _table_names() -> list[str]:
     from storage.models import Base
 
     return [t.name for t in Base.metadata.sorted_tables]
+
+
+def empty_tables(conn) -> None:
+    """Delete every row of our tables and, on PostgreSQL, restart every sequence: what
+    ``TRUNCATE ... RESTART IDENTITY`` did, in one round trip and a tenth of the time (TRUNCATE
+    makes new files for each table and index; a test leaves a few rows, which DELETE is quick with)."""
+    deletes = [f'DELETE FROM "{table}"' for table in reversed(_table_names())]  # children before parents
+    if conn.dialect.name == "sqlite":
+        for statement in deletes:
+            conn.execute(text(statement))
+        return
+    sequences = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"))
+    restarts = [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences.scalars()]
+    conn.execute(text("; ".join(deletes + restarts)))
 
 
 @pytest.fixture

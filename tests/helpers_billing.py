@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -76,13 +77,27 @@ def seed_statement(app, customer_id: int, month: date, items: list[tuple[str, in
         return statement.id
 
 
+def seed_hash(password: str) -> str:
+    """The argon2id hash a seeded account stores, as the app makes it now (the tests' quick
+    parameters or the real ones, tests/conftest.py), made once per password and parameters:
+    tests seed the same few passwords again and again. Logging in verifies it the app's way."""
+    from storage import security
+
+    return _seed_hash(password, security._hasher)
+
+
+@cache
+def _seed_hash(password: str, hasher) -> str:
+    return hash_password(password)
+
+
 def seed_account(app, customer_id: int, login_id: str = "Aicom_Taro", password: str = PASSWORD,
                  email: str = "taro@example.jp", nickname: str = "たろう", status: str = "active",
                  password_hash: str | None = None) -> int:
     now = datetime.now(TOKYO)
     with app.extensions["db"].begin() as db:
         account = Account(customer_id=customer_id, login_id=login_id, login_id_key=login_id.lower(), email=email,
-                          nickname=nickname, password_hash=password_hash or hash_password(password), status=status,
+                          nickname=nickname, password_hash=password_hash or seed_hash(password), status=status,
                           session_version=1, created_at=now, activated_at=now if status == "active" else None)
         db.add(account)
         db.flush()

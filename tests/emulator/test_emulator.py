@@ -7,13 +7,12 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
 
 from app import create_app
 from handlers.emulator.mailbox import add as dev_mailbox_add
 from handlers.emulator.webhook_events import build_event, sign, ulid
 from storage.models import Customer
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, _table_names, drain_events, served_app
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, drain_events, empty_tables, served_app
 
 USER = "U" + "0123456789abcdef" * 2
 OTHER = "U" + "fedcba9876543210" * 2
@@ -28,7 +27,7 @@ def emulator(app_config):
 
     with served_app(config_for) as (application, base):
         with application.extensions["db"].engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names()) + " RESTART IDENTITY CASCADE"))
+            empty_tables(conn)
         application.extensions["redis"].flushdb()
         application.config["TEST_BASE_URL"] = base
         yield application

@@ -13,11 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_run_config, served_app
+from tests.conftest import CHROMIUM, make_run_config, served_app
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 20_000
 
@@ -39,13 +36,9 @@ def live_emulator(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    """Chromium (one for the whole run: ``chromium`` in tests/conftest.py); tests open their own contexts."""
+    return chromium
 
 
 @pytest.fixture

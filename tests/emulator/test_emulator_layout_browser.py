@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.emulator.test_emulator_browser import (  # noqa: F401  (fixtures)
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
     browser,
     live_emulator,

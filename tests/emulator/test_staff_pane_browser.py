@@ -18,10 +18,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from app import create_app
-from tests.conftest import _table_names
+from tests.conftest import empty_tables
 from tests.emulator.test_emulator_browser import CHROMIUM, browser, page  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +76,12 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180) ->
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
+def _stop(*processes: subprocess.Popen) -> None:
+    """SIGTERM them all at once (each shuts down warm, side by side), then wait; SIGKILL a laggard."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.send_signal(signal.SIGTERM)
+    for process in running:
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -103,7 +105,7 @@ def multiprocess_emulator(database_url, redis_url, tmp_path):
                         "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "EMULATOR": False,
                         "SMTP_URL": "smtp://127.0.0.1:25"})
     with setup.extensions["db"].engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in _table_names()) + " RESTART IDENTITY CASCADE"))
+        empty_tables(conn)
     setup.extensions["redis"].flushdb()
     result = setup.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
@@ -122,8 +124,7 @@ def multiprocess_emulator(database_url, redis_url, tmp_path):
             _wait_until_up(base + "/emulator", web)
             yield base
         finally:
-            _stop(worker)
-            _stop(web)
+            _stop(worker, web)
             for name in ("web.log", "worker.log"):  # shown by pytest when the test fails
                 sys.stdout.write(f"--- {name} (tail) ---\n" + (logs / name).read_text()[-3000:] + "\n")
 
