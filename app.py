@@ -168,7 +168,28 @@ def create_app(test_config: dict | None = None) -> Flask:
         from handlers import emulator
 
         emulator.init_app(app)
+    jobs.register_effects(app, _effect_jobs(app.config))
     return app
+
+
+def _effect_jobs(config: dict) -> dict:
+    """How the edges meet: the job that performs each ``bot.types`` effect, in one table. A turn, a
+    page or another edge asks with the effect (``jobs.perform(PushReplies(...))``), never a job path."""
+    from bot.types import HandoffTimer, PushReplies, SendMail, StaffOutbox, SwitchMenu, SyncRichMenus
+    from handlers import mail, slack
+    from handlers.line import delivery, richmenu
+    from handlers.slack import threads
+
+    if slack.configured(config):
+        staff_outbox = threads.slack_outbox_job  # escalations go to the Slack channel
+    elif config["EMULATOR"]:
+        from handlers.emulator.staff import staff_pane_outbox_job
+
+        staff_outbox = staff_pane_outbox_job  # to the emulator's staff pane
+    else:
+        staff_outbox = threads.unseen_outbox_job  # to nobody (said loudly at start)
+    return {SendMail: mail.send_mail_job, PushReplies: delivery.push_effect_job, SwitchMenu: richmenu.switch_menu_job,
+            SyncRichMenus: richmenu.sync_job, HandoffTimer: threads.handoff_timer_job, StaffOutbox: staff_outbox}
 
 
 def _complete_config(config: dict) -> None:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from handlers.emulator import page, richmenu_view, staff
+from handlers.emulator import page, richmenu_view, staff  # noqa: F401 - staff's routes join page.bp
 
 
 def init_app(app: Flask) -> None:
     """Mount the emulator (only called when ``EMULATOR`` is on), with its staff pane."""
-    staff.init_app(app)
     page.init_app(app)
     richmenu_view.init_app(app)  # the current user's rich menu, tappable

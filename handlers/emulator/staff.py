@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import current_app, jsonify, request
 
 from bot.flows import handoff as handoff_flow
-from bot.types import PushReplies, StaffOutbox
+from bot.types import PushReplies
 from handlers import clock, jobs
-from handlers.emulator.page import bp, slack_configured
+from handlers.emulator.page import bp
 from storage import handoffs
 from storage.models import Handoff, HandoffMessage
 
@@ -85,8 +85,3 @@ def staff_close():
         jobs.perform(PushReplies(user_id, tuple(replies)))
     return jsonify({"ok": True})
 
-
-def init_app(app: Flask) -> None:
-    """Without Slack, escalations go to the staff pane (call before the emulator's blueprint is registered)."""
-    if not slack_configured(app.config):
-        jobs.register_effect(app, StaffOutbox, staff_pane_outbox_job)

@@ -3,7 +3,7 @@
 This layer knows no job bodies. Each edge owns its jobs (module-level functions with
 JSON-safe keyword arguments, run inside the app context) and queues them by reference,
 ``jobs.enqueue(func, **kwargs)``. Edges meet through effects: an edge registers the job that
-performs a ``bot.types`` effect (``register_effect(app, PushReplies, push_effect_job)``) and any
+performs a ``bot.types`` effect (the factory's table, ``register_effects``) and any
 other edge asks for it with the effect itself (``jobs.perform(PushReplies(user_id, replies))``),
 so no edge imports another or names a job of another by a string.
 With a real Redis they go to an RQ queue (``interactive`` or ``bulk``) with retries (``flask
@@ -280,11 +280,11 @@ def _enqueue_rq(path: str, kwargs: dict, once: str | None = None, delay: timedel
         queue.enqueue(*args, **options)
 
 
-def register_effect(app: Flask, effect_type: type, target: JobTarget) -> None:
-    """An edge says which of its jobs performs an effect (a ``bot.types`` class): the job gets the
-    effect's fields as keyword arguments. This is how edges meet: another edge (or the worker that
-    ran a turn) calls ``perform`` with the effect, never a job path into this edge."""
-    app.extensions.setdefault("effect_jobs", {})[effect_type] = job_path(target)
+def register_effects(app: Flask, table: dict[type, JobTarget]) -> None:
+    """The factory's one table of which edge's job performs each ``bot.types`` effect: the job gets
+    the effect's fields as keyword arguments. This is how edges meet: another edge (or the worker
+    that ran a turn) calls ``perform`` with the effect, never a job path into that edge."""
+    app.extensions["effect_jobs"] = {effect_type: job_path(target) for effect_type, target in table.items()}
 
 
 def perform(effect: object, once: str | None = None) -> None:

@@ -20,11 +20,9 @@ from bot.engine import BotSettings, Engine
 from bot.flows import all_flows
 from bot.flows.menu import show_menu
 from bot.flows.understand import FreeTextReader
-from bot.types import PushReplies, SendMail
 from bot.understanding.library import FaqLibrary
 from handlers import clock, jobs, metrics
-from handlers.line import delivery, notices, richmenu, webhook, worker
-from handlers.mail import send_mail_job
+from handlers.line import notices, richmenu, webhook, worker
 from storage.events import GROUP, EventQueue
 from storage.keys import stream_key
 
@@ -47,8 +45,6 @@ def init_app(app: Flask) -> None:
     app.extensions["engine"] = Engine(all_flows(), app.extensions["state"], app.extensions["db"].sessions,
                                       settings, show_menu, clock=partial(clock.now, app),
                                       free_text=app.extensions["free_text"], limits=app.extensions["limits"])
-    jobs.register_effect(app, SendMail, send_mail_job)
-    jobs.register_effect(app, PushReplies, delivery.push_effect_job)
     app.extensions["event_queue"] = EventQueue(
         app.extensions["redis"], partitions=app.config.get("EVENT_PARTITIONS", 16),
         max_queued=app.config.get("EVENT_QUEUE_MAX", 50_000), lease_seconds=app.config.get("EVENT_LEASE_SECONDS", 15.0))

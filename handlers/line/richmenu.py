@@ -37,7 +37,6 @@ from linebot.v3.messaging import (
 )
 
 from bot.menus import KINDS, LINKED, MENUS, NEWCOMER, Menu, OpenPage
-from bot.types import SwitchMenu, SyncRichMenus
 from handlers import clock, jobs
 from handlers.line.richmenu_image import menu_png
 from storage import keys, richmenus
@@ -268,12 +267,10 @@ def _switch_menu(user_id: str, linked: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """The data-host client (image upload) and the SwitchMenu and SyncRichMenus jobs."""
+    """The data-host client (image upload); the SwitchMenu and SyncRichMenus jobs go to the bulk queue."""
     blob_client = ApiClient(Configuration(host=app.config["LINE_DATA_API_BASE_URL"],
                                           access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"]))
     app.extensions["line_messaging_api_blob"] = MessagingApiBlob(blob_client)
-    jobs.register_effect(app, SwitchMenu, switch_menu_job)
-    jobs.register_effect(app, SyncRichMenus, sync_job)
     jobs.bulk(app, switch_menu_job)  # a menu can wait behind a password-reset mail; a customer cannot
     jobs.bulk(app, sync_job)
 

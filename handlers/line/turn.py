@@ -27,7 +27,6 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,7 +38,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot import messages
 from bot.types import AccountLinkPrompt, Outcome, TextReply, from_json, to_json
-from handlers import jobs, logs, metrics
+from handlers import clock, jobs, logs, metrics
 from handlers.line.delivery import deliver, link_url, mask_user
 from handlers.line.loading import loading_while
 from handlers.line.queued import QueuedEvent
@@ -48,7 +47,6 @@ from storage import outbox
 from storage.errors import Unavailable
 from storage.events import Entry
 from storage.redis_client import StateUnavailable
-from storage.timezone import TOKYO
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +167,7 @@ def run_turn(app: Flask, event: QueuedEvent) -> tuple[Outcome, str | None]:
 
     def record(db, outcome: Outcome) -> None:
         payload = orjson.dumps({"replies": to_json(outcome.replies), "effects": to_json(outcome.effects)}).decode()
-        outbox.add(db, event.id, payload, datetime.now(TOKYO))
+        outbox.add(db, event.id, payload, clock.now(app))
         written.append(payload)
 
     incoming = event.incoming()
@@ -238,7 +236,7 @@ class DeliveredMarks:
             while marked < len(ids):
                 batch = ids[marked:marked + 1000]
                 with self.app.extensions["db"].begin() as session:
-                    outbox.delivered_many(session, batch, datetime.now(TOKYO))
+                    outbox.delivered_many(session, batch, clock.now(self.app))
                 marked += len(batch)
         except Exception as exc:  # noqa: BLE001 - kept for the next batch
             log.warning("outbox rows not marked delivered yet (%s); trying again shortly", exc.__class__.__name__)

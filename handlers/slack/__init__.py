@@ -13,9 +13,7 @@ import logging
 
 from flask import Flask
 
-from bot.types import HandoffTimer, StaffOutbox
-from handlers import jobs
-from handlers.slack import client, routes, threads
+from handlers.slack import client, routes
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +24,12 @@ def configured(config) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Register the routes and the handoff jobs (Slack's outbox drain only when Slack is configured;
-    otherwise the emulator's staff pane registers its own, or escalations wait unseen, said loudly)."""
+    """Register the routes (the factory's effect table chooses the staff outbox's job: Slack's when
+    configured, else the emulator's staff pane, else escalations wait unseen, said loudly here)."""
     client.init_app(app)
-    jobs.register_effect(app, HandoffTimer, threads.handoff_timer_job)
-    if configured(app.config):
-        jobs.register_effect(app, StaffOutbox, threads.slack_outbox_job)
-    elif not app.config.get("EMULATOR"):
+    if not configured(app.config) and not app.config.get("EMULATOR"):
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_CHANNEL_ID): "
                     "chats handed to staff reach nobody; customers are offered the phone after the no-reply time")
-        jobs.register_effect(app, StaffOutbox, threads.unseen_outbox_job)
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(routes.bp)  # signed by Slack; no browser form
