@@ -7,20 +7,10 @@ an aiosmtpd server in this process.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import logging
 import os
 import secrets
-import threading
-import time
-import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import psycopg
 import pytest
@@ -30,7 +20,6 @@ from argon2 import PasswordHasher
 from flask import Flask
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from app import create_app
 from handlers.emulator.line_api_fake import make_blueprint
@@ -38,6 +27,8 @@ from handlers.emulator.line_api_fake_richmenu import make_data_blueprint
 from handlers.emulator.line_api_recorder import LineApiRecorder
 from storage.db import alembic_config
 from tests import log_guard
+from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, LineUser
+from tests.servers import Mailbox, ServerThread, free_port
 
 # Property tests: on CI (CI=true) the examples are derived from the test, not drawn at random,
 # so a submission passes or fails the same way every time; locally they are drawn afresh.
@@ -63,11 +54,8 @@ def _redis_test_url(base: str, worker: str | None) -> str:
 
 REDIS_TEST_URL = _redis_test_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
                                  os.environ.get("PYTEST_XDIST_WORKER"))
-CHANNEL_SECRET = "test-channel-secret"
-ACCESS_TOKEN = "test-access-token"
 SECRET_KEY = "test-secret-key-" + "x" * 32
 FAKE_DATA_PREFIX = "/data"  # the fake serves LINE's data host (rich menu images) under this prefix
-BOT_USER_ID = "U0123456789abcdef0123456789abcdef"  # webhook "destination": U + 32 hex, as LINE's spec requires
 
 
 # -- the log guard (issue 14): no personal data, secret or typed text in any log line -------------
@@ -208,75 +196,13 @@ def chromium():
 
 
 # -- fake LINE --------------------------------------------------------------------------------
-# How often a test server's serve_forever looks for shutdown(): its default, 0.5 s, was half a
-# second of every test that stops a server (served_app, the fake LINEs).
-SERVER_POLL_SECONDS = 0.02
-
-
-class _ServerThread:
-    def __init__(self, app: Flask) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(SERVER_POLL_SECONDS,), daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-
-
-class _LateApp:
-    """A WSGI app filled in after the server has a port (the app needs its own URL)."""
-
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
-
-
-@contextmanager
-def served_app(config_for):
-    """Our app served over HTTP in a thread, for a browser or the emulator to reach: ``config_for(base)``
-    gives its configuration once the server's URL is known. Yields ``(app, base)``; stops it all after."""
-    late = _LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    application = create_app(config_for(base))
-    late.app = application
-    thread = threading.Thread(target=server.serve_forever, args=(SERVER_POLL_SECONDS,), daemon=True)
-    thread.start()
-    try:
-        yield application, base
-    finally:
-        server.shutdown()
-        server.server_close()
-        worker = application.extensions.get("event_worker")  # started by the first request served
-        if worker is not None:
-            worker.stop(timeout=5)
-        runner = application.extensions.get("job_runner")
-        if runner is not None:
-            runner.pool.shutdown(wait=True)
-        application.extensions["db"].engine.dispose()
-        application.extensions["redis"].close()
-
-
-def make_run_config(directory, **config) -> dict:
-    """``make run``'s setup: a migrated SQLite file in ``directory``, the in-process Redis stand-in,
-    jobs in-process, demo LINE credentials; ``config`` adds or overrides."""
-    from alembic import command
-
-    database_url = f"sqlite:///{directory / 'aicom.db'}"
-    command.upgrade(alembic_config(database_url), "heads")
-    return {"DATABASE_URL": database_url, "REDIS_URL": None, "LINE_CHANNEL_SECRET": "demo-channel-secret",
-            "LINE_CHANNEL_ACCESS_TOKEN": "demo-channel-access-token", "JOBS_INLINE": True, **config}
-
-
 @pytest.fixture(scope="session")
 def fake_line_server():
     recorder = LineApiRecorder(ACCESS_TOKEN)
     fake = Flask("fake_line")
     fake.register_blueprint(make_blueprint(recorder))
     fake.register_blueprint(make_data_blueprint(recorder), url_prefix=FAKE_DATA_PREFIX)  # LINE's data host
-    server = _ServerThread(fake)
+    server = ServerThread(fake)
     yield recorder, f"http://127.0.0.1:{server.port}"
     server.stop()
 
@@ -291,57 +217,10 @@ def line_api(fake_line_server) -> LineApiRecorder:
 
 
 # -- SMTP -------------------------------------------------------------------------------------
-@dataclass
-class Mailbox:
-    """Mails received by the in-process SMTP server."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    recipients: list[list[str]] = field(default_factory=list)  # each mail's RCPT TO addresses
-    raw: list[bytes] = field(default_factory=list)  # each mail as the server received it (headers as sent)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        data = envelope.original_content or envelope.content
-        msg = message_from_bytes(data, policy=policy.default)
-        with self._lock:
-            self.messages.append(msg)
-            self.recipients.append(list(envelope.rcpt_tos))
-            self.raw.append(bytes(data))
-        return "250 OK"
-
-    def clear(self) -> None:
-        with self._lock:
-            self.messages.clear()
-            self.recipients.clear()
-            self.raw.clear()
-
-    def wait(self, count: int = 1, timeout: float = 5.0) -> list[EmailMessage]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.02)
-        with self._lock:
-            return list(self.messages)
-
-    @staticmethod
-    def body(msg: EmailMessage) -> str:
-        return msg.get_body(preferencelist=("plain",)).get_content()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def smtp_server():
     mailbox = Mailbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     yield mailbox, f"smtp://127.0.0.1:{port}"
@@ -442,93 +321,6 @@ def db_session(app):
         yield session
 
 
-def drain_events(app) -> int:
-    """Handle every queued LINE event now, in this thread (what the event workers do)."""
-    from handlers.line.worker import drain_events as drain
-
-    return drain(app)
-
-
-def drain_jobs(app) -> None:
-    """Run every queued background job now (what `flask worker` does), in this process."""
-    from handlers.jobs.worker import run_worker
-
-    run_worker(app, burst=True)
-
-
-# -- LINE webhook driver ----------------------------------------------------------------------
-def sign(body: bytes, secret: str = CHANNEL_SECRET) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-class LineUser:
-    """Sends signed webhooks as one LINE user and reads what the bot answered."""
-
-    def __init__(self, client, api: LineApiRecorder, app, user_id: str | None = None) -> None:
-        self.client = client
-        self.api = api
-        self.app = app
-        self.user_id = user_id or "U" + uuid.uuid4().hex
-
-    def _event(self, event_type: str, **extra) -> dict:
-        event = {
-            "type": event_type,
-            "mode": "active",
-            "timestamp": int(time.time() * 1000),
-            "source": {"type": "user", "userId": self.user_id},
-            "webhookEventId": "01" + uuid.uuid4().hex.upper()[:24],
-            "deliveryContext": {"isRedelivery": False},
-        }
-        if event_type not in ("unfollow",):
-            token = uuid.uuid4().hex
-            event["replyToken"] = token
-            self.api.reply_token_users[token] = self.user_id
-        event.update(extra)
-        return event
-
-    def post(self, events: list[dict], signature: str | None = None, drain: bool = True):
-        """POST a signed webhook; unless ``drain`` is False, then handle the queued events
-        here and now (as the event workers would), so the answers are in when it returns."""
-        body = json.dumps({"destination": BOT_USER_ID, "events": events}, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-Line-Signature": signature if signature is not None else sign(body)}
-        response = self.client.post("/callback", data=body, headers=headers)
-        if drain and self.app is not None and response.status_code == 200:
-            drain_events(self.app)
-        return response
-
-    def send_event(self, event: dict) -> list[dict]:
-        """Post one event; return the messages replied or pushed to this user because of it."""
-        before = len(self.api.messages(self.user_id))
-        response = self.post([event])
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return self.api.messages(self.user_id)[before:]
-
-    def say(self, text: str) -> list[dict]:
-        """Send a text message; return the reply messages."""
-        return self.send_event(self.text_event(text))
-
-    def text_event(self, text: str) -> dict:
-        log_guard.remember_typed(text)
-        return self._event("message", message={"type": "text", "id": str(uuid.uuid4().int)[:18], "text": text,
-                                               "quoteToken": uuid.uuid4().hex})
-
-    def says(self, text: str) -> str:
-        """Send a text; return every text (and Flex altText) replied, joined by newlines."""
-        return "\n".join(m.get("text") or m.get("altText", "") for m in self.say(text))
-
-    def sticker(self) -> list[dict]:
-        return self.send_event(self._event("message", message={
-            "type": "sticker", "id": "1", "packageId": "446", "stickerId": "1988",
-            "stickerResourceType": "STATIC", "quoteToken": uuid.uuid4().hex}))
-
-    def follow(self) -> list[dict]:
-        return self.send_event(self._event("follow", follow={"isUnblocked": False}))
-
-    def postback(self, data: str) -> list[dict]:
-        return self.send_event(self._event("postback", postback={"data": data}))
-
-
 @pytest.fixture
 def line_user(client, line_api, app):
     """A LINE user talking to the bot; call it again (``make_line_user``) for more users."""
@@ -540,5 +332,3 @@ def make_line_user(client, line_api, app):
     return lambda user_id=None: LineUser(client, line_api, app, user_id)
 
 
-def quick_reply_labels(message: dict) -> list[str]:
-    return [item["action"]["label"] for item in (message.get("quickReply") or {}).get("items", [])]

@@ -18,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, SECRET_KEY
+from tests.conftest import SECRET_KEY
+from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 

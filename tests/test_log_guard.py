@@ -8,7 +8,7 @@ import pytest
 
 from bot.normalize import mask_customer_number, mask_email, mask_phone
 from tests import log_guard
-from tests.conftest import LineUser
+from tests.line_driver import LineUser
 
 log = logging.getLogger("handlers.guard_check")
 

@@ -119,8 +119,8 @@ def test_the_chat_never_asks_for_a_password(line_user, web_customer):
 def test_the_line_user_whose_link_moved_is_told_why(app, client, line_api, make_line_user, web_customer):
     """Issue 20: another LINE user links the same account; the first is told (by push), not left to find out."""
     from bot import messages
-    from tests.conftest import drain_jobs
     from tests.helpers_billing import seed_link
+    from tests.line_driver import drain_jobs
 
     old, new = make_line_user(), make_line_user()
     seed_link(app, web_customer.account_id, old.user_id)
@@ -139,8 +139,8 @@ def test_the_line_user_whose_link_moved_is_told_why(app, client, line_api, make_
 
 
 def test_linking_again_from_the_same_line_user_tells_nobody(app, client, line_api, line_user, web_customer):
-    from tests.conftest import drain_jobs
     from tests.helpers_billing import seed_link
+    from tests.line_driver import drain_jobs
 
     seed_link(app, web_customer.account_id, line_user.user_id)
     _token, nonce = nonce_from_redirect(login(client, "aicom_taro", link=start_link(app, line_user.user_id)))

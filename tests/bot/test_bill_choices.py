@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import quick_reply_labels
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
@@ -14,6 +13,7 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_link,
     seed_statement,
 )
+from tests.line_driver import quick_reply_labels
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from bot.types import BillCard, BillLine, BillList, BillListEntry
 from handlers.emulator import line_schema
 from handlers.line.render import render_bill_card, render_bill_list
 from storage.models import LinkToken
-from tests.conftest import quick_reply_labels
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     TOKYO,
     app_config,
@@ -22,6 +21,7 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_link,
     seed_statement,
 )
+from tests.line_driver import quick_reply_labels
 
 NOV_ITEMS = [("ケーブルテレビ 基本料金", 3300), ("インターネット 光100M", 4400), ("セット割引", -500),
              ("STBレンタル", 550), ("録画機能", 330), ("安心サポート", 220), ("メールオプション", 110),

@@ -54,7 +54,7 @@ def test_the_envelope_quotes_only_what_needs_it(address, envelope):
 
 @pytest.mark.parametrize("address", ["taro..x@docomo.ne.jp", "hanako.@ezweb.ne.jp"])
 def test_the_provisional_registration_mail_reaches_a_legacy_carrier_address(app, line_user, mailbox, address):
-    from tests.conftest import drain_jobs
+    from tests.line_driver import drain_jobs
 
     seed_customer(app)
     replies = provisional(line_user, email=address)

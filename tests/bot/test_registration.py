@@ -23,7 +23,7 @@ from handlers.jobs import QUEUE_NAME
 from storage.keys import block_key, conversation_key, counter_key
 from storage.models import Account, Customer, LineLink, LinkToken
 from storage.security import hash_password, hash_token
-from tests.conftest import SECRET_KEY, LineUser, Mailbox, drain_jobs
+from tests.conftest import SECRET_KEY
 from tests.helpers_registration import (
     KANA,
     NUMBER,
@@ -40,6 +40,8 @@ from tests.helpers_registration import (
     until_confirm,
     verify,
 )
+from tests.line_driver import LineUser, drain_jobs
+from tests.servers import Mailbox
 
 OPERATOR_LABEL = messages.QR_OPERATOR
 

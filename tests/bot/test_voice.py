@@ -34,7 +34,7 @@ from bot.types import TextReply
 from bot.understanding.reader import read
 from storage import handoffs, richmenus
 from tests.bot.test_account_link import account_link_event, login_link_from_chat, nonce_from_redirect
-from tests.conftest import SECRET_KEY, Mailbox, drain_jobs
+from tests.conftest import SECRET_KEY
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
@@ -53,6 +53,8 @@ from tests.helpers_registration import (
     until_confirm,
     verify,
 )
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # What the customer reads on the web and in mail (the emulator's own pages are a developer's tool).

@@ -12,7 +12,9 @@ from app import create_app
 from handlers.emulator.mailbox import add as dev_mailbox_add
 from handlers.emulator.webhook_events import build_event, sign, ulid
 from storage.models import Customer
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, drain_events, empty_tables, served_app
+from tests.conftest import empty_tables
+from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, drain_events
+from tests.servers import served_app
 
 USER = "U" + "0123456789abcdef" * 2
 OTHER = "U" + "fedcba9876543210" * 2
@@ -152,7 +154,7 @@ def test_ulid_is_26_crockford_characters_in_time_order():
 
 
 def test_signature_is_base64_hmac_sha256():
-    from tests.conftest import sign as reference_sign
+    from tests.line_driver import sign as reference_sign
 
     body = b'{"events":[]}'
     assert sign(body, CHANNEL_SECRET) == reference_sign(body, CHANNEL_SECRET)

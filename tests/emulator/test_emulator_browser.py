@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM, make_run_config, served_app
+from tests.conftest import CHROMIUM
+from tests.servers import make_run_config, served_app
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 20_000

@@ -14,7 +14,8 @@ from PIL import Image
 
 from handlers.emulator import line_schema
 from handlers.line.richmenu import build
-from tests.conftest import ACCESS_TOKEN, FAKE_DATA_PREFIX
+from tests.conftest import FAKE_DATA_PREFIX
+from tests.line_driver import ACCESS_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
 

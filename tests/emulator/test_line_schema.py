@@ -12,7 +12,7 @@ from bot.types import AccountLinkPrompt, BillCard, BillLine, BillList, BillListE
 from handlers.emulator import line_schema
 from handlers.emulator.line_api_recorder import LineApiRecorder
 from handlers.line.render import render, render_text
-from tests.conftest import LineUser
+from tests.line_driver import LineUser
 
 
 # -- bodies ---------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import re
 from datetime import date, datetime, timedelta
 
 from storage.keys import lock_key
-from tests.conftest import LineUser, drain_events, drain_jobs
 from tests.helpers_billing import TOKYO, seed_customer_with_account, seed_link, seed_statement
+from tests.line_driver import LineUser, drain_events, drain_jobs
 
 
 class TickingClock:

@@ -20,8 +20,9 @@ from handlers.emulator.line_api_fake import make_blueprint
 from handlers.emulator.line_api_recorder import LineApiRecorder
 from handlers.line.worker import EventWorker
 from storage.models import EventOutcome
-from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs
 from tests.helpers_processes import ROOT, kill, start_worker, stop, wait_until, worker_env
+from tests.line_driver import ACCESS_TOKEN, LineUser, drain_events, drain_jobs
+from tests.servers import ServerThread as _ServerThread
 
 
 @pytest.fixture

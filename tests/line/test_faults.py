@@ -17,7 +17,8 @@ from rq import Queue
 from rq.job import Job
 
 from handlers import jobs, mail
-from tests.conftest import _free_port, drain_jobs
+from tests.line_driver import drain_jobs
+from tests.servers import free_port as _free_port
 
 
 def _run_scheduled_now(app) -> int:
@@ -38,7 +39,7 @@ def test_line_failing_the_reply_and_the_first_push_still_answers_once(line_user,
     event = line_user.text_event("ヘルプ")
     assert line_user.post([event], drain=False).status_code == 200
     assert time.perf_counter() - started < 0.5  # the webhook waits for none of it
-    from tests.conftest import drain_events
+    from tests.line_driver import drain_events
 
     drain_events(app)
     drain_jobs(app)  # the push meets the failure: retried later from the queue

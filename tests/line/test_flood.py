@@ -18,7 +18,7 @@ from bot import messages
 from handlers.line.worker import FLOOD_WAITING, EventWorker
 from storage.events import Entry, partition_of
 from storage.keys import stream_key
-from tests.conftest import drain_events, drain_jobs
+from tests.line_driver import drain_events, drain_jobs
 
 FLOOD = 50
 

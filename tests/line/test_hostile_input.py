@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import BOT_USER_ID, LineUser, drain_events, drain_jobs, sign
 from tests.helpers_registration import KANA, NUMBER, PHONE, seed_customer
+from tests.line_driver import BOT_USER_ID, LineUser, drain_events, drain_jobs, sign
 
 MAX_MESSAGES, MAX_TEXT_UTF16, MAX_QUICK_REPLIES, MAX_LABEL = 5, 5000, 13, 20
 # Threads left by earlier tests (in-process workers, the fake servers) draw from the global

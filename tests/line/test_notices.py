@@ -21,7 +21,8 @@ from handlers.emulator.line_api_recorder import MONTHLY_LIMIT_MESSAGE, Failure
 from handlers.line.render import render_bill_notice
 from storage import notices as store
 from storage.models import Account, Customer, LineLink, NoticeDelivery, Statement, StatementItem
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, SECRET_KEY, quick_reply_labels
+from tests.conftest import SECRET_KEY
+from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, quick_reply_labels
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MONTH = date(2026, 11, 1)

@@ -18,8 +18,8 @@ from handlers.emulator.line_api_recorder import Failure
 from storage import pushes
 from storage.keys import pushes_drain_key
 from storage.locks import drain_lock
-from tests.conftest import drain_jobs
 from tests.line.test_faults import _run_scheduled_now
+from tests.line_driver import drain_jobs
 
 USER = "U" + "7" * 32
 

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from bot.menus import LINKED, NEWCOMER
 from storage.models import RichMenu
 from tests.bot.test_account_link import account_link_event, login_link_from_chat, nonce_from_redirect
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
@@ -20,6 +19,8 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_statement,
 )
 from tests.helpers_registration import link_path, post_password, provisional, seed_customer
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 
 def synced(app, runner) -> dict[str, str]:

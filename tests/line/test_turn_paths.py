@@ -49,7 +49,7 @@ def test_the_bill_turn_on_sqlite_runs_the_same_statements_through_core(make_app,
     from alembic import command
 
     from storage.db import alembic_config
-    from tests.conftest import LineUser
+    from tests.line_driver import LineUser
 
     url = f"sqlite:///{tmp_path / 'bill.db'}"
     command.upgrade(alembic_config(url), "heads")

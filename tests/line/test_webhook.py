@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app import create_app
-from tests.conftest import drain_jobs, sign
+from tests.line_driver import drain_jobs, sign
 
 
 def test_verify_button_empty_events_is_200(client):
@@ -169,7 +169,7 @@ def test_request_logs_redact_tokens():
 
 
 def test_fake_line_refuses_a_wrong_access_token(make_app, line_api, client):
-    from tests.conftest import LineUser
+    from tests.line_driver import LineUser
 
     wrong = make_app(LINE_CHANNEL_ACCESS_TOKEN="not-the-token")
     user = LineUser(wrong.test_client(), line_api, wrong)
@@ -222,7 +222,7 @@ def test_proxy_hops_make_the_forwarded_address_the_client(make_app):
 def test_database_down_the_event_waits_in_the_queue_and_is_answered_once_it_is_back(make_app, line_api, app):
     """The webhook needs no database: the event is queued (200); a worker that cannot reach
     the database leaves it pending; once the database answers, it is answered, once."""
-    from tests.conftest import LineUser, drain_events
+    from tests.line_driver import LineUser, drain_events
 
     broken = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none")
     user = LineUser(broken.test_client(), line_api, broken)
@@ -246,7 +246,7 @@ def test_a_slow_reply_shows_the_loading_animation(make_app, line_api):
     from bot.engine import Engine, Entry, Flow, words
     from bot.flows import all_flows
     from bot.flows.menu import show_menu
-    from tests.conftest import LineUser
+    from tests.line_driver import LineUser
 
     def slow(turn, _match):  # a turn that surely outlasts the timer (its wake-up coalesces by 50 ms)
         time.sleep(0.3)
@@ -368,7 +368,7 @@ def test_a_refused_mail_does_not_put_the_address_in_the_worker_log(make_app, cap
     from aiosmtpd.controller import Controller
 
     from handlers import jobs
-    from tests.conftest import _free_port
+    from tests.servers import free_port as _free_port
 
     class Refusing:
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -404,7 +404,8 @@ def test_mail_to_an_internationalised_domain_reaches_a_server_without_smtputf8(m
     from aiosmtpd.controller import Controller
 
     from handlers import jobs
-    from tests.conftest import Mailbox, _free_port
+    from tests.servers import Mailbox
+    from tests.servers import free_port as _free_port
 
     box, port = Mailbox(), _free_port()
     server = Controller(box, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
@@ -427,7 +428,8 @@ def test_a_mail_the_server_accepted_is_not_sent_again_when_quit_goes_wrong(app):
     from aiosmtpd.controller import Controller
 
     from handlers import mail
-    from tests.conftest import Mailbox, _free_port
+    from tests.servers import Mailbox
+    from tests.servers import free_port as _free_port
 
     class GrumpyAtQuit(Mailbox):
         async def handle_QUIT(self, server, session, envelope):
@@ -460,7 +462,8 @@ def test_the_loading_animation_never_lands_after_the_reply(make_app):
 
     from handlers.emulator.line_api_fake import make_blueprint
     from handlers.emulator.line_api_recorder import LineApiRecorder
-    from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread
+    from tests.line_driver import ACCESS_TOKEN, LineUser
+    from tests.servers import ServerThread as _ServerThread
 
     recorder = LineApiRecorder(ACCESS_TOKEN)
     slow_line = Flask("slow_line")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from tests.conftest import sign
+from tests.line_driver import sign
 
 
 def _body(user_id: str, text: str) -> bytes:

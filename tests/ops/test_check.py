@@ -11,7 +11,8 @@ from werkzeug.serving import make_server
 
 from handlers import jobs
 from handlers.jobs import worker
-from tests.conftest import ACCESS_TOKEN, SECRET_KEY
+from tests.conftest import SECRET_KEY
+from tests.line_driver import ACCESS_TOKEN
 
 
 def _dead_port() -> int:

@@ -8,7 +8,7 @@ from rq import Queue
 
 from handlers import jobs
 from handlers.mail import send_mail_job
-from tests.conftest import drain_jobs
+from tests.line_driver import drain_jobs
 
 ORDER_KEY = "bot:test:job-order"
 

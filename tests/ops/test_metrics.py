@@ -6,8 +6,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.types import EventKind, Incoming
 from handlers import metrics
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_registration import link_path, post_password, provisional, seed_customer
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 TOKEN = "metrics-token-" + "y" * 24
 

@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from bot import messages
 from storage import retention
 from storage.models import Account, Customer, LineLink, LinkToken, Statement
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import csrf_from, login, seed_statement
 from tests.helpers_registration import PASSWORD, link_path, post_password, provisional, seed_customer
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 
 def _registered_and_linked(app, client, line_user, mailbox) -> int:

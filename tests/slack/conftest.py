@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.hours import TOKYO
 from storage.models import Handoff
-from tests.conftest import drain_jobs
+from tests.line_driver import drain_jobs
 from tests.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack, FakeSlackServer
 
 SIGNING_SECRET = "test-slack-signing-secret"

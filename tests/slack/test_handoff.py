@@ -14,7 +14,7 @@ from bot.hours import TOKYO
 from handlers import jobs
 from handlers.slack import threads
 from storage.models import HandoffMessage
-from tests.conftest import drain_jobs
+from tests.line_driver import drain_jobs
 from tests.slack.conftest import BOT_USER_ID, CHANNEL, open_handoff, signed_headers
 from tests.slack.fake_slack import BOT_ID
 

@@ -23,8 +23,9 @@ from rq import Queue
 from rq.job import Job
 
 from handlers import jobs
-from tests.conftest import _free_port, drain_jobs
 from tests.helpers_processes import kill, start_worker, wait_until, worker_env
+from tests.line_driver import drain_jobs
+from tests.servers import free_port as _free_port
 
 
 class _HoldingServer:

@@ -16,7 +16,8 @@ from flask import Flask, request
 
 from handlers.emulator.line_api_fake import make_blueprint
 from handlers.emulator.line_api_recorder import LineApiRecorder
-from tests.conftest import ACCESS_TOKEN, LineUser, _ServerThread, drain_events, drain_jobs
+from tests.line_driver import ACCESS_TOKEN, LineUser, drain_events, drain_jobs
+from tests.servers import ServerThread as _ServerThread
 
 
 @pytest.fixture

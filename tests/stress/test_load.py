@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage.models import Account, Customer, LineLink
-from tests.conftest import LineUser
 from tests.helpers_processes import start_worker, stop, worker_env
 from tests.helpers_registration import seed_customer
+from tests.line_driver import LineUser
 
 CUSTOMERS = 200
 

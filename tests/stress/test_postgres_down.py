@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from storage.db import alembic_config
 from storage.models import EventOutcome
 from tests import log_guard
-from tests.conftest import LineUser
 from tests.helpers_processes import start_worker, stop, worker_env
+from tests.line_driver import LineUser
 
 
 def test_events_wait_while_postgresql_is_down_and_are_answered_once_in_order_when_it_is_back(

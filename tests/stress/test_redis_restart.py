@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from storage.models import Account
 from tests import log_guard
-from tests.conftest import LineUser
 from tests.helpers_processes import start_worker, stop, worker_env
 from tests.helpers_registration import NUMBER, PHONE, seed_customer
+from tests.line_driver import LineUser
 
 
 def _say(user: LineUser, text: str, timeout: float = 30) -> list[dict]:

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tests.conftest import LineUser
 from tests.helpers_processes import RedisSentinelGroup, start_worker, stop, worker_env
 from tests.helpers_registration import NUMBER, PHONE, seed_customer
+from tests.line_driver import LineUser
 from tests.stress.test_redis_restart import _say, _texts
 
 

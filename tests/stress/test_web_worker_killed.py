@@ -21,8 +21,8 @@ import urllib.request
 
 import redis
 
-from tests.conftest import BOT_USER_ID, LineUser, drain_events, sign
 from tests.helpers_processes import ROOT, free_port, kill, stop, wait_until, worker_env
+from tests.line_driver import BOT_USER_ID, LineUser, drain_events, sign
 
 
 def _children(pid: int) -> list[int]:

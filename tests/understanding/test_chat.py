@@ -13,8 +13,8 @@ from handlers.cli.csv_rows import read_faq
 from storage import faq as faq_store
 from storage.models import FaqMiss
 from tests.bot.test_billing import bill_card, customer, flex_texts, months_back  # noqa: F401  (fixtures)
-from tests.conftest import quick_reply_labels
 from tests.helpers_billing import TOKYO, clock  # noqa: F401  (fixtures)
+from tests.line_driver import quick_reply_labels
 
 FAQ_FILE = Path(__file__).resolve().parents[2] / "data" / "faq.csv"
 

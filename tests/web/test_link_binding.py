@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from storage import link_attempts
 from storage.models import LineLink, LinkToken
 from tests import log_guard
-from tests.conftest import drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     app_config,
@@ -32,6 +31,7 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_statement,
     start_link,
 )
+from tests.line_driver import drain_jobs
 
 START_AGAIN = "LINEのトーク画面から、もう一度「ログインして連携」を押してください"
 LINE_DIALOG = "https://access.line.me/dialog/bot/accountLink"

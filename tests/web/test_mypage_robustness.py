@@ -7,7 +7,6 @@ from datetime import date, datetime
 
 import pytest
 
-from tests.conftest import drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     TOKYO,
     Clock,
@@ -18,6 +17,7 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_customer_with_account,
     seed_statement,
 )
+from tests.line_driver import drain_jobs
 
 FAILED = "アカウントIDまたはパスワードが正しくありません。"
 UNAVAILABLE = "ただいまマイページをご利用いただけません"

@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 from bot import messages
 from storage.models import Account, LineLink, LinkToken
 from storage.security import verify_password
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_registration import (
     PASSWORD,
     TOKYO,
@@ -24,6 +23,8 @@ from tests.helpers_registration import (
     seed_customer,
     tokens,
 )
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 
 def _registered_link(app, user, mailbox, **kwargs) -> str:

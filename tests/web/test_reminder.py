@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Account, LinkToken
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     TOKYO,
@@ -24,6 +23,8 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_link,
     seed_statement,
 )
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 NEW_PASSWORD = "NewPass2027"
 

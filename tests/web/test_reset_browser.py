@@ -17,9 +17,9 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import Mailbox, make_run_config, served_app
 from tests.emulator.test_emulator_browser import CHROMIUM, TIMEOUT_MS, browser  # noqa: F401 - fixtures
 from tests.helpers_billing import PASSWORD, seed_customer_with_account, seed_statement
+from tests.servers import Mailbox, make_run_config, served_app
 
 PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 in portrait: the pages open in LINE's browser
 NEW_PASSWORD = "Reset2027pw"

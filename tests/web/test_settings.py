@@ -14,7 +14,6 @@ from sqlalchemy import select
 from bot import messages
 from storage.models import Account, EmailChange, LinkToken
 from storage.security import hash_token, verify_password
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     PASSWORD,
     app_config,
@@ -25,6 +24,8 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_customer_with_account,
     seed_link,
 )
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 NEW_PASSWORD = "Settings2027"
 GREETING = "アイコム\u3000タロウ 様"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 
-from tests.conftest import Mailbox
 from tests.emulator.test_emulator_browser import SCREENSHOTS, TIMEOUT_MS, browser  # noqa: F401 - fixtures
 from tests.helpers_billing import PASSWORD
+from tests.servers import Mailbox
 from tests.web.test_reset_browser import PHONE, live_mypage, mailed_link, phone, sign_in  # noqa: F401 - fixtures
 
 NEW_PASSWORD = "Change2027pw"

@@ -12,7 +12,6 @@ import re
 import pytest
 
 from bot import messages
-from tests.conftest import Mailbox, drain_jobs
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
     app_config,
     clock,
@@ -20,6 +19,8 @@ from tests.helpers_billing import (  # noqa: F401  (fixtures)
     seed_customer_with_account,
     start_link,
 )
+from tests.line_driver import drain_jobs
+from tests.servers import Mailbox
 
 GREETING = "アイコム\u3000タロウ 様"
 
