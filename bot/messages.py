@@ -4,7 +4,7 @@ Voice: polite です・ます, warm but brief, one purpose per message, what to 
 comes last. Money as ``5,280円``, months as ``2026年11月``, the free-call number always
 as ``0120-00-6560``. Templates use ``str.format`` fields named for what they carry.
 
-Glossary (issue 23, "One voice")
+Glossary ("One voice")
 --------------------------------
 One name for each thing and each action. The chat (this module), the rich menus
 (``bot.menus``), the mails (``templates/mail``, ``REGISTRATION_MAIL_BODY``) and the web pages
@@ -138,14 +138,14 @@ BUSY_RETRY = (
     "少し時間をおいて、もう一度お送りください。"
     f"お急ぎの場合は、{PHONE_DESK}へお電話ください。"
 )
-# A flood: many messages from one person waited so long that each answer would have been a push
-# (issue 22); they are answered once, with this, instead.
+# A flood: many messages from one person waited so long that each answer would have been a push;
+# they are answered once, with this, instead.
 MANY_MESSAGES = (
     "申し訳ございません。短い時間にたくさんのメッセージをいただいたため、一部にお答えできませんでした。\n"
     "お手数ですが、少し時間をおいて、もう一度お送りください。"
 )
 
-# -- registration (issue 3) -----------------------------------------------------------------
+# -- registration -----------------------------------------------------------------
 QR_PROVISIONAL = "仮登録する"
 QR_FIX = "修正する"
 QR_FIX_ACCOUNT_ID = "アカウントID"
@@ -345,7 +345,7 @@ def valid_for_label(seconds: int) -> str:
     return f"{max(seconds // 60, 1)}分"
 
 
-# -- bills (issue 4) --------------------------------------------------------------------------
+# -- bills --------------------------------------------------------------------------
 QR_LAST_MONTH = "先月の料金"
 BILL_MONTH_COMMAND = "{month}の料金"  # what a month button sends, e.g. 2026年9月の料金
 BILL_NOT_LINKED = (
@@ -388,7 +388,7 @@ BILL_LINK_NOTE = (
 BILL_LIST_TITLE = "ご利用料金の一覧"
 BILL_LIST_ALT = "ご利用料金の一覧（{newest}〜{oldest}、{count}か月分）"
 
-# -- bill cards and the bill chart (issue 20; helper B's section) ------------------------------------
+# -- bill cards and the bill chart ------------------------------------
 MINUS_SIGN = "\u2212"  # −: a discount or credit; a true minus, not the hyphen "-"
 
 
@@ -429,7 +429,7 @@ ACCOUNT_LINK_FAILED = (
     f"それでも連携できない場合は、{TO_A_PERSON}"
 )
 
-# -- 退会 on the web My Page (issue 15) ----------------------------------------------------------
+# -- 退会 on the web My Page ----------------------------------------------------------
 WITHDRAWN_PUSH = (
     "マイページの退会手続きが完了し、このLINEとの連携を解除しました。\n"
     "これまでご利用いただき、ありがとうございました。\n"
@@ -464,7 +464,7 @@ REGISTRATION_MAIL_BODY = (
 ) + MAIL_FOOTER  # holds no braces, so the body's .format() leaves it as it is
 
 
-# -- the お客様メニュー (rich menus, issue 12) -------------------------------------------------
+# -- the お客様メニュー (rich menus) -------------------------------------------------
 QR_FAQ = "よくある質問"
 ACCOUNT_LINK_PROMPT = (
     f"ホームページのマイページをすでにお使いの方は、下の「{LOGIN_LINK_BUTTON}」からログインすると、"
@@ -592,7 +592,7 @@ BILL_NOTICE_BUTTON = BILL_DETAIL_BUTTON
 BILL_NOTICE_FOOTNOTE = "お知らせが不要なときは「通知停止」と送ってください。"
 BILL_NOTICE_ALT = "{month}のご請求金額は{total}です"
 
-# -- free text (issue 19): what the bot says when it reads what the customer wrote --------------
+# -- free text: what the bot says when it reads what the customer wrote --------------
 QR_MENU = "メニュー"
 NOT_UNDERSTOOD = (
     "申し訳ございません。うまく理解できませんでした。\n"
@@ -668,7 +668,7 @@ RETIRED_TERMS = {
     "re:[\\u3040-\\u30ff\\u4e00-\\u9fff]: ": "：（全角のコロン）",
     "お問合せ": "お問い合わせ",
     "申し訳ありません": "申し訳ございません",
-    # the phrasings issue 23 found
+    # the phrasings the one-voice review found
     "でも可）": "（…は省いて入力できます）",
     "内の言葉": "「登録」のように文字で送る",
     "登録済みです": "すでにご登録いただいています",

@@ -36,7 +36,7 @@ PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s
 
 
 # Control characters (newlines, NUL, escape sequences, the Unicode line separators) in a logged
-# value would split a line or forge one: every message is written with them escaped (issue 21).
+# value would split a line or forge one: every message is written with them escaped.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 

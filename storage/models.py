@@ -39,7 +39,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     """A moment in time, always timezone-aware in Python, on every database.
 
     PostgreSQL keeps ``timestamptz``; SQLite (``make run``'s embedded database) keeps text and
-    hands back naive values, which then cannot be compared with ``now`` (issue 20: the password
+    hands back naive values, which then cannot be compared with ``now`` (the password
     reset crashed). Values are stored as UTC and come back as aware UTC datetimes on both.
     """
 

@@ -172,8 +172,8 @@ def claim_batch(session: Session, month: date, now: datetime, size: int, lease_s
     the primary key, then claim them), so each batch costs the same however many rows the month has.
     The claim checks its rows again by primary key only: with the month in it, PostgreSQL's plan
     for a month just written (no statistics yet) read every queued row of the month through the
-    (month, status) index and sorted them, 45 ms a batch at 100,000 rows and worse as it went
-    (issue 22); a row's month never changes, so leaving it out changes nothing else."""
+    (month, status) index and sorted them, 45 ms a batch at 100,000 rows and worse as it went;
+    a row's month never changes, so leaving it out changes nothing else."""
     now = tokyo(now)
     token = secrets.token_hex(16)
     ids = list(session.scalars(select(NoticeDelivery.id)
@@ -226,7 +226,7 @@ def take_batch(session: Session, token: str, now: datetime, lease_seconds: float
 
 def renew_lease(session: Session, token: str, now: datetime, lease_seconds: float) -> int:
     """Extend the lease of claim ``token``'s rows still queued (a batch at work renews it, so a
-    slow batch on a loaded machine keeps its rows: issue 22); returns how many rows it holds."""
+    slow batch on a loaded machine keeps its rows); returns how many rows it holds."""
     return session.execute(update(NoticeDelivery)
                            .where(NoticeDelivery.claim == token, NoticeDelivery.status == QUEUED)
                            .values(lease_until=tokyo(now) + timedelta(seconds=lease_seconds))

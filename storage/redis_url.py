@@ -3,7 +3,7 @@
 Sentinel: ``redis+sentinel://[:password@]host1:26379,host2:26379,host3:26379/<service>[/<db>]``
 (the password, if any, is the data nodes' and the sentinels'). The client asks the
 sentinels for the current master of ``<service>`` and follows a failover by itself. Every
-client the service makes goes through ``connect`` (issue 22: RQ's worker once took the URL to
+client the service makes goes through ``connect`` (RQ's worker once took the URL to
 ``redis.Redis.from_url``, which refuses the scheme, and died at start).
 """
 

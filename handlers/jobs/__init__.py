@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 JobTarget = Callable[..., None] | str
 
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]  # seconds; about 45 minutes in all
-# Two queues (issue 22): ``interactive`` (mail, a turn's pushes, staff relays: someone is waiting)
+# Two queues: ``interactive`` (mail, a turn's pushes, staff relays: someone is waiting)
 # and ``bulk`` (menu switches, bill notices, syncs); a worker always takes interactive work first.
 # ``default`` is the one queue of earlier releases: still served, so nothing queued before is lost.
 INTERACTIVE, BULK, LEGACY = "interactive", "bulk", "default"

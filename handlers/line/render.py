@@ -65,7 +65,7 @@ _INK = "#1A1A1A"
 _BRAND = "#00703C"
 _TRACK = "#E3ECE6"  # the bar chart's empty track, behind the brand-green bar
 
-# -- laying out for LINE's narrowest bubble (issue 20) ----------------------------------------------
+# -- laying out for LINE's narrowest bubble ----------------------------------------------
 # A mega bubble is 300 px wide where the screen allows, and narrower on small phones. Every label and
 # amount is laid out for NARROWEST_BUBBLE_PX, so none wraps in the middle of a word there: a label
 # beside its amount is cut into lines at word boundaries (spaces, brackets, 中黒) that fit beside it,

@@ -231,7 +231,7 @@ def switch_menu_job(user_id: str, linked: bool) -> None:
 
     One switch at a time per person (a Redis lock around reading the link and telling LINE):
     with link and unlink a second apart on two workers, whichever runs second reads the later
-    state and is the last LINE hears, so the menu always ends as the link says (issue 22)."""
+    state and is the last LINE hears, so the menu always ends as the link says."""
     lock = current_app.extensions["redis"].lock(keys.menu_lock_key(user_id), timeout=MENU_LOCK_SECONDS,
                                                 blocking_timeout=MENU_LOCK_SECONDS)
     if not lock.acquire():

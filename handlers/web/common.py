@@ -60,7 +60,7 @@ def secure_cookies() -> bool:
 def counter_ident(value: str) -> str:
     """Counter identity: a keyed hash (HMAC-SHA256 under a key derived from ``SECRET_KEY``), so
     Redis key names hold no login ID, client address or mail address, nor a plain hash that a
-    dictionary or the 2^32 IPv4 addresses would reverse (issue 21). Rotating ``SECRET_KEY``
+    dictionary or the 2^32 IPv4 addresses would reverse. Rotating ``SECRET_KEY``
     starts every counter afresh (docs/deployment.md)."""
     return hmac.new(_counter_key(), value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 

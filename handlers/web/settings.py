@@ -91,7 +91,7 @@ def _check_allowed(counters: Limits, account: Account, *, password: str | None) 
         raise SettingsRefused("too_many", 429)
     if password is None:
         return
-    # Counted first, atomically, like a login: parallel guesses cannot get past the limit (issue 21).
+    # Counted first, atomically, like a login: parallel guesses cannot get past the limit.
     if counters.try_within("web_login_id", login_ident, LOGIN_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT) is None:
         raise SettingsRefused("throttled", 429)
     if not verify_password(account.password_hash, validators.normalize_password(password)[:MAX_FIELD]):

@@ -26,7 +26,7 @@ def refuse_without_sessions():
 def server_error(error: InternalServerError):
     """A database or Redis that does not answer is 503 ("try again later"); anything else a plain 500 page.
 
-    Registered for the whole app (the 本登録 page too, issue 14), not only this blueprint."""
+    Registered for the whole app (the 本登録 page too), not only this blueprint."""
     cause = getattr(error, "original_exception", None)
     if isinstance(cause, OperationalError | redis.RedisError | StateUnavailable) or (
             isinstance(cause, DBAPIError) and cause.connection_invalidated):
