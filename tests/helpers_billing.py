@@ -157,10 +157,10 @@ def login(client, account_id: str, password: str = PASSWORD, next_path: str | No
 def start_link(app, user_id: str, link_token: str = "abcDEF123_-x", name: str | None = "たろう") -> str:
     """A link attempt as the chat's 「ログインして連携」 makes one (``handlers.line.delivery.link_url``);
     returns its start path."""
+    from handlers import clock
     from storage import link_attempts
 
-    clock = app.config.get("CLOCK")
-    now = clock().timestamp() if clock else datetime.now(TOKYO).timestamp()
+    now = clock.now(app).timestamp()
     attempt_id = link_attempts.create(app.extensions["redis"], link_token, user_id, name, now)
     return f"/link/start?t={attempt_id}"
 
