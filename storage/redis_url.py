@@ -12,12 +12,18 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from storage.errors import Misconfigured
 
 SENTINEL_SCHEME = "redis+sentinel"
-CLIENT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3, "health_check_interval": 30}
+# One quick retry (a pooled connection the server dropped while idle), then the caller hears of
+# it: redis-py's own default, ten retries with backoff up to a second each, held a webhook for
+# 3 s against a Redis that refused connections, and for half a minute against one that hung.
+RETRY = Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1)
+CLIENT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3, "health_check_interval": 30, "retry": RETRY}
 
 
 class RedisUrlError(Misconfigured, ValueError):
@@ -49,7 +55,7 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, int, str |
 # RQ's own connection waits for jobs in a long blocking pop: no read timeout (with 3 s, RQ would
 # take the quiet for an outage and quit), but a connect timeout and keepalive all the same.
 BLOCKING_OPTIONS = {"socket_timeout": None, "socket_connect_timeout": 3, "socket_keepalive": True,
-                    "health_check_interval": 30}
+                    "health_check_interval": 30, "retry": RETRY}
 
 
 def connect(url: str, blocking: bool = False) -> redis.Redis:

@@ -27,6 +27,7 @@ from handlers.emulator.line_api_fake_richmenu import make_data_blueprint
 from handlers.emulator.line_api_recorder import LineApiRecorder
 from storage.db import alembic_config
 from tests import log_guard
+from tests.chat_driver import ChatUser
 from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, LineUser
 from tests.servers import Mailbox, ServerThread, free_port
 
@@ -332,3 +333,14 @@ def make_line_user(client, line_api, app):
     return lambda user_id=None: LineUser(client, line_api, app, user_id)
 
 
+
+
+@pytest.fixture
+def chat_user(app):
+    """A customer talking to the engine directly (no webhook, no fake LINE): the conversation tests' driver."""
+    return ChatUser(app)
+
+
+@pytest.fixture
+def make_chat_user(app):
+    return lambda user_id=None: ChatUser(app, user_id)

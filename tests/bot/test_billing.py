@@ -37,10 +37,10 @@ def months_back(start: date, count: int) -> list[date]:
 
 
 @pytest.fixture
-def customer(app, line_user):
+def customer(app, chat_user):
     """A linked customer with statements from 2025-07 to 2026-11 (17 months)."""
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     ids = {}
     for month in months_back(date(2026, 10, 1), 16):
         ids[month] = seed_statement(app, seeded.customer_id, month,
@@ -92,9 +92,8 @@ def no_refusals(line_api) -> None:
 
 
 # -- 今月の料金 ---------------------------------------------------------------------------------
-def test_this_month_card_matches_the_statement_to_the_yen(line_user, customer, line_api, app):
-    card = bill_card(line_user.say("今月の料金"))
-    no_refusals(line_api)
+def test_this_month_card_matches_the_statement_to_the_yen(chat_user, customer, app):
+    card = bill_card(chat_user.say("今月の料金"))
     assert card["altText"] == "2026年11月のご請求金額は10,512円です"
     bubble = card["contents"]
     header = flex_texts(bubble["header"])
@@ -127,47 +126,47 @@ def test_this_month_card_matches_the_statement_to_the_yen(line_user, customer, l
 
 @pytest.mark.parametrize("word", ["今月の請求", "料金", "請求額", "今月の料金。", "今月の料金！", "今月の料金?",
                                   "　今月の 料金　", "今月の請求額", "料金？"])
-def test_this_month_words(line_user, customer, word):
-    card = bill_card(line_user.say(word))
+def test_this_month_words(chat_user, customer, word):
+    card = bill_card(chat_user.say(word))
     assert card["altText"].startswith("2026年11月")
 
 
-def test_each_tap_issues_a_fresh_link(line_user, customer, app):
-    first = flex_actions(bill_card(line_user.say("今月の料金"))["contents"]["footer"])[0]["uri"]
-    second = flex_actions(bill_card(line_user.say("今月の料金"))["contents"]["footer"])[0]["uri"]
+def test_each_tap_issues_a_fresh_link(chat_user, customer, app):
+    first = flex_actions(bill_card(chat_user.say("今月の料金"))["contents"]["footer"])[0]["uri"]
+    second = flex_actions(bill_card(chat_user.say("今月の料金"))["contents"]["footer"])[0]["uri"]
     assert first != second
 
 
-def test_no_statement_this_month_says_so_and_shows_the_newest(line_user, app, clock):
+def test_no_statement_this_month_says_so_and_shows_the_newest(chat_user, app, clock):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     seed_statement(app, seeded.customer_id, date(2026, 10, 1), [("基本料金", 5280)], due_date=date(2026, 11, 27))
     clock.now = datetime(2026, 11, 1, 0, 5, tzinfo=TOKYO)  # just after midnight in Tokyo
-    replies = line_user.say("今月の料金")
+    replies = chat_user.say("今月の料金")
     assert "2026年11月のご請求金額は、まだ確定していません" in replies[0]["text"]
     assert "月に1回" in replies[0]["text"]
     assert bill_card(replies)["altText"] == "2026年10月のご請求金額は5,280円です"
 
 
-def test_this_month_is_tokyo_time(line_user, app, clock):
+def test_this_month_is_tokyo_time(chat_user, app, clock):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     seed_statement(app, seeded.customer_id, date(2026, 12, 1), [("基本料金", 4000)])
     seed_statement(app, seeded.customer_id, date(2026, 11, 1), [("基本料金", 3000)])
     clock.now = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 2026-12-01 00:30 in Tokyo
-    assert bill_card(line_user.say("今月の料金"))["altText"] == "2026年12月のご請求金額は4,000円です"
+    assert bill_card(chat_user.say("今月の料金"))["altText"] == "2026年12月のご請求金額は4,000円です"
 
 
-def test_no_statements_at_all(line_user, app):
+def test_no_statements_at_all(chat_user, app):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
-    text = line_user.says("今月の料金")
+    seed_link(app, seeded.account_id, chat_user.user_id)
+    text = chat_user.says("今月の料金")
     assert "まだご請求の記録がありません" in text
 
 
 # -- other months -------------------------------------------------------------------------------
-def test_last_month(line_user, customer):
-    assert bill_card(line_user.say("先月の料金"))["altText"] == "2026年10月のご請求金額は4,310円です"
+def test_last_month(chat_user, customer):
+    assert bill_card(chat_user.say("先月の料金"))["altText"] == "2026年10月のご請求金額は4,310円です"
 
 
 @pytest.mark.parametrize(("word", "month"), [
@@ -176,13 +175,13 @@ def test_last_month(line_user, customer):
     ("12月の料金", "2025年12月"), ("11月の料金", "2026年11月"), ("2025年7月分", "2025年7月"),
     ("2026年9月の請求額", "2026年9月"),
 ])
-def test_named_months(line_user, customer, word, month):
-    assert bill_card(line_user.say(word))["altText"].startswith(f"{month}のご請求金額は")
+def test_named_months(chat_user, customer, word, month):
+    assert bill_card(chat_user.say(word))["altText"].startswith(f"{month}のご請求金額は")
 
 
 @pytest.mark.parametrize("word", ["2024年3月の料金", "2027年1月の料金", "2025/6"])
-def test_a_month_without_a_statement_lists_the_months_that_exist(line_user, customer, word):
-    (reply,) = line_user.say(word)
+def test_a_month_without_a_statement_lists_the_months_that_exist(chat_user, customer, word):
+    (reply,) = chat_user.say(word)
     assert "のご請求は見つかりませんでした" in reply["text"]
     assert "2026年11月" in reply["text"] and "2025年12月" in reply["text"]
     labels = quick_reply_labels(reply)
@@ -190,28 +189,27 @@ def test_a_month_without_a_statement_lists_the_months_that_exist(line_user, cust
     assert reply["quickReply"]["items"][0]["action"]["text"] == "2026年11月の料金"
 
 
-def test_before_2020_07_is_never_shown(line_user, app):
+def test_before_2020_07_is_never_shown(chat_user, app):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     seed_statement(app, seeded.customer_id, date(2020, 6, 1), [("基本料金", 3000)])
     seed_statement(app, seeded.customer_id, date(2020, 7, 1), [("基本料金", 3100)])
-    (reply,) = line_user.say("2020年6月の料金")
+    (reply,) = chat_user.say("2020年6月の料金")
     assert "2020年7月より前" in reply["text"]
     assert quick_reply_labels(reply) == ["2020年7月"]
-    assert bill_card(line_user.say("2020年7月の料金"))["altText"] == "2020年7月のご請求金額は3,100円です"
+    assert bill_card(chat_user.say("2020年7月の料金"))["altText"] == "2020年7月のご請求金額は3,100円です"
 
 
 @pytest.mark.parametrize("word", ["13月の料金", "2026年0月の料金"])
-def test_impossible_months_are_not_read_as_a_bill(line_user, customer, word):
-    (reply,) = line_user.say(word)
+def test_impossible_months_are_not_read_as_a_bill(chat_user, customer, word):
+    (reply,) = chat_user.say(word)
     assert reply["type"] == "text" and "うまく理解できませんでした" in reply["text"]
     assert {"オペレーターと話す", "メニュー"} <= set(quick_reply_labels(reply))
 
 
 # -- 料金一覧 -----------------------------------------------------------------------------------
-def test_bill_list_is_twelve_months_newest_first_and_tappable(line_user, customer, line_api):
-    (message,) = line_user.say("料金一覧")
-    no_refusals(line_api)
+def test_bill_list_is_twelve_months_newest_first_and_tappable(chat_user, customer):
+    (message,) = chat_user.say("料金一覧")
     assert message["type"] == "flex"
     assert message["altText"] == "ご利用料金の一覧（2026年11月〜2025年12月、12か月分）"
     actions = flex_actions(message["contents"])
@@ -219,34 +217,34 @@ def test_bill_list_is_twelve_months_newest_first_and_tappable(line_user, custome
     texts = flex_texts(message["contents"]["body"])
     assert texts[0] == "2026年11月" and texts[1] == "10,512円"
     assert "2025年11月" not in texts
-    assert bill_card(line_user.say(actions[3]["text"]))["altText"] == "2026年8月のご請求金額は4,308円です"
+    assert bill_card(chat_user.say(actions[3]["text"]))["altText"] == "2026年8月のご請求金額は4,308円です"
 
 
-def test_bill_list_stops_at_2020_07(line_user, app):
+def test_bill_list_stops_at_2020_07(chat_user, app):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     for month in months_back(date(2021, 3, 1), 15):  # 2020-01 .. 2021-03
         seed_statement(app, seeded.customer_id, month, [("基本料金", 3000)])
-    (message,) = line_user.say("料金一覧")
+    (message,) = chat_user.say("料金一覧")
     texts = flex_texts(message["contents"]["body"])
     months = [t for t in texts if t.endswith("月") and "年" in t]
     assert months[0] == "2021年3月" and months[-1] == "2020年7月" and len(months) == 9
 
 
-def test_bill_list_is_at_most_one_year_even_with_gaps(line_user, app):
+def test_bill_list_is_at_most_one_year_even_with_gaps(chat_user, app):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     seed_statement(app, seeded.customer_id, date(2026, 11, 1), [("基本料金", 3000)])
     seed_statement(app, seeded.customer_id, date(2025, 12, 1), [("基本料金", 3000)])
     seed_statement(app, seeded.customer_id, date(2025, 11, 1), [("基本料金", 3000)])
-    (message,) = line_user.say("料金一覧")
+    (message,) = chat_user.say("料金一覧")
     assert message["altText"] == "ご利用料金の一覧（2026年11月〜2025年12月、2か月分）"
 
 
-def test_bill_list_with_nothing(line_user, app):
+def test_bill_list_with_nothing(chat_user, app):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
-    assert "まだご請求の記録がありません" in line_user.says("料金一覧")
+    seed_link(app, seeded.account_id, chat_user.user_id)
+    assert "まだご請求の記録がありません" in chat_user.says("料金一覧")
 
 
 # -- not linked ---------------------------------------------------------------------------------
@@ -264,8 +262,8 @@ def test_not_linked_gets_register_and_the_web_login_link(line_user, line_api, ap
     assert "登録" in quick_reply_labels(replies[1])
 
 
-def test_another_users_link_does_not_show_my_bills(customer, make_line_user):
-    stranger = make_line_user()
+def test_another_users_link_does_not_show_my_bills(customer, make_chat_user):
+    stranger = make_chat_user()
     assert "ご請求金額は" not in stranger.says("今月の料金")
 
 
@@ -302,18 +300,18 @@ def test_bill_list_renders_valid_flex():
     (datetime(2027, 1, 10, 9, 0, tzinfo=TOKYO), "1月の料金", "2027年1月"),
     (datetime(2027, 1, 10, 9, 0, tzinfo=TOKYO), "12月の料金", "2026年12月"),
 ])
-def test_months_across_the_new_year(line_user, app, clock, now, word, month):
+def test_months_across_the_new_year(chat_user, app, clock, now, word, month):
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
+    seed_link(app, seeded.account_id, chat_user.user_id)
     for year, number in ((2026, 9), (2026, 11), (2026, 12), (2027, 1)):
         seed_statement(app, seeded.customer_id, date(year, number, 1), [("基本料金", 1000 * number)])
     clock.now = now
-    assert bill_card(line_user.say(word))["altText"].startswith(f"{month}のご請求金額は")
+    assert bill_card(chat_user.say(word))["altText"].startswith(f"{month}のご請求金額は")
 
 
-def test_a_named_month_for_a_customer_without_any_bill_says_none_yet(line_user, app):
+def test_a_named_month_for_a_customer_without_any_bill_says_none_yet(chat_user, app):
     from bot import messages
 
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
-    assert line_user.say("2026年9月の料金")[0]["text"] == messages.BILL_NONE_YET
+    seed_link(app, seeded.account_id, chat_user.user_id)
+    assert chat_user.say("2026年9月の料金")[0]["text"] == messages.BILL_NONE_YET

@@ -11,8 +11,8 @@ from tests.helpers_billing import seed_customer_with_account, seed_link
 from tests.helpers_registration import quick_labels
 
 
-def test_faq_answers_and_offers_the_next_steps(line_user):
-    [reply] = line_user.say("よくある質問")
+def test_faq_answers_and_offers_the_next_steps(chat_user):
+    [reply] = chat_user.say("よくある質問")
     assert reply["text"] == messages.FAQ
     assert "無料" in reply["text"] and "0120-00-6560" in reply["text"]
     assert quick_labels(reply) == ["登録", "ログインして連携", "オペレーターと話す", "ヘルプ"]
@@ -20,11 +20,11 @@ def test_faq_answers_and_offers_the_next_steps(line_user):
     assert "「問い合わせ」" not in reply["text"] and "「オペレーターと話す」" in reply["text"]
 
 
-def test_faq_for_a_linked_customer_offers_no_registration(app, line_user):
+def test_faq_for_a_linked_customer_offers_no_registration(app, chat_user):
     """Issue 20: a linked customer's よくある質問 offered 登録 and ログインして連携."""
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
-    [reply] = line_user.say("よくある質問")
+    seed_link(app, seeded.account_id, chat_user.user_id)
+    [reply] = chat_user.say("よくある質問")
     assert reply["text"] == messages.FAQ_LINKED
     labels = quick_labels(reply)
     assert "登録" not in labels and "ログインして連携" not in labels
@@ -61,8 +61,8 @@ def test_the_menu_says_how_to_use_it_without_an_empty_bracket_pair(name):
     assert text.splitlines()[-1].startswith("下のボタンを押すか、「")
 
 
-def test_the_menu_shown_uses_the_new_wording(app, line_user):
-    assert "「」" not in line_user.says("ヘルプ")
+def test_the_menu_shown_uses_the_new_wording(app, chat_user):
+    assert "「」" not in chat_user.says("ヘルプ")
     seeded = seed_customer_with_account(app)
-    seed_link(app, seeded.account_id, line_user.user_id)
-    assert "「今月の料金」のように" in line_user.says("ヘルプ")
+    seed_link(app, seeded.account_id, chat_user.user_id)
+    assert "「今月の料金」のように" in chat_user.says("ヘルプ")

@@ -347,8 +347,12 @@ def test_inline_jobs_waiting_to_retry_do_not_hold_up_other_jobs(make_app, line_a
         runner.shutdown(wait=True)
 
 
-def test_healthz_answers_503_when_the_database_takes_the_connection_but_never_answers(make_app):
+def test_healthz_answers_503_when_the_database_takes_the_connection_but_never_answers(make_app, monkeypatch):
     import socket
+
+    from storage import db
+
+    monkeypatch.setattr(db, "CONNECT_TIMEOUT_SECONDS", 1)  # the engine's own bound (5 s), shortened here
 
     with socket.socket() as silent:  # accepts TCP (the backlog does), never speaks
         silent.bind(("127.0.0.1", 0))

@@ -14,6 +14,7 @@ from storage.keys import block_key, counter_key, event_key
 from storage.limits import Limits
 from storage.locks import drain_lock, release_lock, take_lock
 from storage.redis_client import StateUnavailable
+from storage.redis_url import connect
 
 
 class Busy(Exception):
@@ -72,7 +73,7 @@ def test_parallel_tries_cannot_slip_past_the_limit(client, redis_url):
 
 
 def test_a_redis_that_fails_is_state_unavailable():
-    limits = Limits(redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    limits = Limits(connect("redis://127.0.0.1:1/0"))  # the service's own client: nothing listens there
     for call in (lambda: limits.count_hit("t", "x", 60), lambda: limits.blocked_for("t", "x"),
                  lambda: limits.try_within("t", "x", 60, 1)):
         with pytest.raises(StateUnavailable):

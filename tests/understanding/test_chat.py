@@ -1,4 +1,5 @@
-"""Free text in the chat, end to end: signed webhooks in, the real flows, the fake LINE's replies out."""
+"""Free text in the chat: the customer's words to the engine (``ChatUser``), the real flows, the
+messages LINE would be sent; the /metrics counter through the webhook (``LineUser``)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ def texts(replies: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("text", ["今月の料金はいくらですか？", "今月いくら？", "こんげつのりょうきん",
                                   "今回の請求額教えて"])
-def test_this_month_in_a_customers_words(line_user, customer, default_faq, text):
-    card = bill_card(line_user.say(text))
+def test_this_month_in_a_customers_words(chat_user, customer, default_faq, text):
+    card = bill_card(chat_user.say(text))
     assert card["altText"] == "2026年11月のご請求金額は10,512円です"
 
 
@@ -50,26 +51,26 @@ def test_this_month_in_a_customers_words(line_user, customer, default_faq, text)
     ("８月", date(2026, 8, 1)), ("2026年8月の請求", date(2026, 8, 1)), ("去年の12月の料金", date(2025, 12, 1)),
     ("先々月の料金は？", date(2026, 9, 1)),
 ])
-def test_months_as_customers_say_them(line_user, customer, default_faq, text, month):
-    card = bill_card(line_user.say(text))
+def test_months_as_customers_say_them(chat_user, customer, default_faq, text, month):
+    card = bill_card(chat_user.say(text))
     assert card["altText"].startswith(messages.month_label(month) + "のご請求金額は")
 
 
-def test_bill_alone_answers_this_month_and_offers_the_others(line_user, customer, default_faq):
-    card = bill_card(line_user.say("料金"))
+def test_bill_alone_answers_this_month_and_offers_the_others(chat_user, customer, default_faq):
+    card = bill_card(chat_user.say("料金"))
     assert {"先月の料金", "料金一覧"} <= set(quick_reply_labels(card))
 
 
-def test_faq_answer_is_verbatim_with_link_and_nearest_questions(line_user, customer, default_faq):
-    replies = line_user.say("来月引っ越すことになったんですが")
+def test_faq_answer_is_verbatim_with_link_and_nearest_questions(chat_user, customer, default_faq):
+    replies = chat_user.say("来月引っ越すことになったんですが")
     assert default_faq["moving"].answer in texts(replies)
     labels = quick_reply_labels(replies[-1])
     assert messages.QR_OPERATOR in labels
     assert any("https://www.aicom-koka.jp/" in t for t in texts(replies))
 
 
-def test_forgot_password_gets_the_reminder_link(line_user, default_faq, app):
-    replies = line_user.say("パスワード忘れた")
+def test_forgot_password_gets_the_reminder_link(chat_user, default_faq, app):
+    replies = chat_user.say("パスワード忘れた")
     assert any("http://localhost/reminder" in t for t in texts(replies)) or any(
         "http://localhost/reminder" in str(m) for m in replies)
 
@@ -81,33 +82,33 @@ def import_one_entry(runner, tmp_path, row: str) -> None:
     assert runner.invoke(args=["import-faq", str(faq)]).exit_code == 0
 
 
-def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(line_user, runner, tmp_path):
+def test_an_operators_own_password_entry_is_answered_with_the_reminder_button(chat_user, runner, tmp_path):
     import_one_entry(runner, tmp_path, "pw,マイページのパスワードを忘れました,"
                      "ログイン画面の「パスワードをお忘れの方」から再設定できます。,https://other.example/pw")
-    replies = line_user.say("ぱすわーど　わすれました")
+    replies = chat_user.say("ぱすわーど　わすれました")
     assert texts(replies)[0] == "ログイン画面の「パスワードをお忘れの方」から再設定できます。"
     assert any("https://other.example/pw" in t for t in texts(replies))
     assert "http://localhost/reminder" in str(replies[-1])
     assert messages.QR_OPERATOR in quick_reply_labels(replies[-1])
 
 
-def test_an_operators_own_entry_on_how_to_register_is_answered_and_the_registration_starts(line_user, runner,
+def test_an_operators_own_entry_on_how_to_register_is_answered_and_the_registration_starts(chat_user, runner,
                                                                                             tmp_path):
     """「マイページの登録方法は？」 with the operator's own entry on it: its answer, then the registration's
     first question; the next message is the customer number, as when registering from the menu."""
     import_one_entry(runner, tmp_path, "how,マイページの登録方法を教えてください,お客様番号と電話番号をご用意のうえ、"
                      "登録ページからお進みください。,https://other.example/register")
-    replies = line_user.say("マイページの登録のしかた教えて")
+    replies = chat_user.say("マイページの登録のしかた教えて")
     said = texts(replies)
     assert said[0] == "お客様番号と電話番号をご用意のうえ、登録ページからお進みください。"
     assert any("https://other.example/register" in t for t in said)
     assert said[-1] == messages.REGISTER_START and len(replies) <= 5
-    assert "お客様番号" in texts(line_user.say("abc"))[0]  # the registration's own answer to a bad number
+    assert "お客様番号" in texts(chat_user.say("abc"))[0]  # the registration's own answer to a bad number
 
 
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
-def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(line_user, customer, default_faq, app, text):
-    replies = line_user.say(text)
+def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(chat_user, customer, default_faq, app, text):
+    replies = chat_user.say(text)
     assert len(replies) == 1 and replies[0]["type"] == "text"
     assert "うまく理解できませんでした" in replies[0]["text"]
     labels = quick_reply_labels(replies[0])
@@ -116,36 +117,36 @@ def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(line_us
         assert db.scalar(select(func.count()).select_from(FaqMiss)) == 1
 
 
-def test_a_kana_answer_in_registration_stays_the_answer(line_user, default_faq):
-    line_user.say("登録")
-    line_user.say("12345678")
-    replies = line_user.say("0748621234")
+def test_a_kana_answer_in_registration_stays_the_answer(chat_user, default_faq):
+    chat_user.say("登録")
+    chat_user.say("12345678")
+    replies = chat_user.say("0748621234")
     assert "カナ" in texts(replies)[-1]
-    replies = line_user.say("リョウキン")
+    replies = chat_user.say("リョウキン")
     assert not any(m["type"] == "flex" for m in replies)
     assert not any("うまく理解できませんでした" in t for t in texts(replies))
 
 
-def test_greeting_and_thanks(line_user, default_faq):
-    assert texts(line_user.say("こんにちは"))[0] == messages.SMALL_TALK_GREETING
-    assert texts(line_user.say("ありがとうございました"))[0] == messages.SMALL_TALK_THANKS
+def test_greeting_and_thanks(chat_user, default_faq):
+    assert texts(chat_user.say("こんにちは"))[0] == messages.SMALL_TALK_GREETING
+    assert texts(chat_user.say("ありがとうございました"))[0] == messages.SMALL_TALK_THANKS
 
 
-def test_person_and_notices(line_user, customer, default_faq):
-    assert "担当者におつなぎします" in texts(line_user.say("人と話したい"))[0]
-    line_user.say("ボットに戻る")
-    assert texts(line_user.say("通知いらない"))[0] == messages.NOTICES_STOPPED
+def test_person_and_notices(chat_user, customer, default_faq):
+    assert "担当者におつなぎします" in texts(chat_user.say("人と話したい"))[0]
+    chat_user.say("ボットに戻る")
+    assert texts(chat_user.say("通知いらない"))[0] == messages.NOTICES_STOPPED
 
 
-def test_an_import_is_in_effect_in_the_running_service_without_a_restart(line_user, default_faq, runner, tmp_path):
-    assert "うまく理解できませんでした" in texts(line_user.say("NHKの受信料は含まれていますか"))[0]
+def test_an_import_is_in_effect_in_the_running_service_without_a_restart(chat_user, default_faq, runner, tmp_path):
+    assert "うまく理解できませんでした" in texts(chat_user.say("NHKの受信料は含まれていますか"))[0]
     faq = tmp_path / "faq.csv"
     faq.write_text("id,question,answer,examples\n"
                    "nhk,NHKの受信料は含まれますか？,NHKの受信料は、ケーブルテレビの料金には含まれておりません。,受信料は別？\n",
                    encoding="utf-8")
     result = runner.invoke(args=["import-faq", str(faq)])
     assert result.exit_code == 0, result.output
-    assert texts(line_user.say("NHKの受信料は含まれていますか"))[0] == \
+    assert texts(chat_user.say("NHKの受信料は含まれていますか"))[0] == \
         "NHKの受信料は、ケーブルテレビの料金には含まれておりません。"
 
 
@@ -165,10 +166,10 @@ def test_a_process_checks_the_version_at_most_every_few_seconds(app, default_faq
         assert len(library.index(db)) == 3 and library.version == 2
 
 
-def test_misses_are_kept_masked_counted_and_purged(line_user, default_faq, runner, app, clock):
+def test_misses_are_kept_masked_counted_and_purged(chat_user, default_faq, runner, app, clock):
     for _ in range(2):
-        line_user.say("090-1234-5678 taro@example.jp ほげほげ")
-    line_user.say("ふがふがぴよぴよ")
+        chat_user.say("090-1234-5678 taro@example.jp ほげほげ")
+    chat_user.say("ふがふがぴよぴよ")
     result = runner.invoke(args=["faq", "misses"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -181,7 +182,7 @@ def test_misses_are_kept_masked_counted_and_purged(line_user, default_faq, runne
     assert runner.invoke(args=["faq", "misses"]).output.strip() == "no misses"
 
 
-def test_low_confidence_answers_are_misses_too(line_user, default_faq, app):
+def test_low_confidence_answers_are_misses_too(chat_user, default_faq, app):
     from dataclasses import replace
 
     from bot.flows.understand import FreeTextReader
@@ -189,7 +190,7 @@ def test_low_confidence_answers_are_misses_too(line_user, default_faq, app):
 
     engine = app.extensions["engine"]
     engine.free_text = FreeTextReader(engine.free_text.library, replace(DEFAULT_THRESHOLDS, faq_confident=1.01))
-    replies = line_user.say("来月引っ越します")
+    replies = chat_user.say("来月引っ越します")
     assert default_faq["moving"].answer in texts(replies)  # answered all the same
     with app.extensions["db"].begin() as db:
         (miss,) = db.scalars(select(FaqMiss)).all()
@@ -218,24 +219,24 @@ def test_the_understanding_metric_counts_each_outcome(client, line_user, default
             value(before, "aicom_understanding_total", outcome=outcome) + 1
 
 
-def test_without_any_faq_the_bot_still_reads_intents_and_says_what_it_cannot(line_user, customer):
-    assert bill_card(line_user.say("今月いくら？"))
-    (reply,) = line_user.say("来月引っ越します")
+def test_without_any_faq_the_bot_still_reads_intents_and_says_what_it_cannot(chat_user, customer):
+    assert bill_card(chat_user.say("今月いくら？"))
+    (reply,) = chat_user.say("来月引っ越します")
     assert "うまく理解できませんでした" in reply["text"]
 
 
-def test_quick_reply_labels_respect_lines_limits(line_user, customer, default_faq):
+def test_quick_reply_labels_respect_lines_limits(chat_user, customer, default_faq):
     for text in ("ネットが遅い", "ほげほげ", "料金プラン変えたい"):
-        for message in line_user.say(text):
+        for message in chat_user.say(text):
             for label in quick_reply_labels(message):
                 assert len(label) <= 20
 
 
-def test_the_faq_button_lists_the_operators_questions(line_user, default_faq):
-    (reply,) = line_user.say("よくある質問")
+def test_the_faq_button_lists_the_operators_questions(chat_user, default_faq):
+    (reply,) = chat_user.say("よくある質問")
     assert reply["text"] == messages.FAQ_LIST
     labels = quick_reply_labels(reply)
     assert len(labels) == 13 and labels[-1] == messages.QR_OPERATOR
     first = reply["quickReply"]["items"][0]["action"]["text"]
     assert first == default_faq["moving"].question
-    assert texts(line_user.say(first))[0] == default_faq["moving"].answer
+    assert texts(chat_user.say(first))[0] == default_faq["moving"].answer
