@@ -188,7 +188,8 @@ class Engine:
 
     def handle(self, incoming: Incoming,
                on_commit: Callable[[Session, Outcome], None] | None = None) -> Outcome:
-        """Handle one event under the user's lock; raise StateUnavailable/SQLAlchemyError to retry.
+        """Handle one event under the user's lock; raises ``storage.errors.Unavailable`` when Redis or
+        the database did not answer (the edge tries the event again later).
 
         ``on_commit(db, outcome)`` runs inside the turn's transaction, after the step: the
         edge writes its outbox row there, so the turn and what it must say commit together.

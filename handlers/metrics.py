@@ -211,7 +211,7 @@ def stream_stats(client, key: str, group: str, queue: str, partition: str, now: 
     the LINE edge's ``bot:events:<partition>`` streams::
 
         metrics.register_queue_probe(app, "line_events", lambda detail: [
-            metrics.stream_stats(redis, f"bot:events:{p}", "workers", "line_events", str(p))
+            metrics.stream_stats(redis, stream_key(p), "workers", "line_events", str(p))
             for p in range(partitions)])
     """
     now = time.time() if now is None else now

@@ -3,6 +3,12 @@
 
 Sessions are opened at the edges (``with db.begin() as session:``); repository
 functions take the session and never commit.
+
+This is where the service meets the database, so SQLAlchemy's errors that mean "not now" are
+translated here into ``DatabaseUnavailable`` (an ``Unavailable``): a server that cannot be
+reached or went away, an operational failure (a deadlock, a statement cancelled), every pooled
+connection busy past ``pool_timeout``. Its users catch our name, not SQLAlchemy's tree. Errors
+that mean "never" (``IntegrityError``, a programming error) stay SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from storage.errors import Unavailable
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # A database that takes the TCP connection but never answers (overloaded, a stuck pooler)
@@ -25,6 +35,45 @@ CONNECT_TIMEOUT_SECONDS = 5
 # proxy's idle cut leaves dead ones behind); one in steady use is not: under load a
 # ``SELECT 1`` per checkout was a round trip and ~0.1 ms of CPU on every turn.
 PING_AFTER_IDLE_SECONDS = 2.0
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database did not answer, dropped the connection, or could not do it now: try again later.
+    Its text names the cause's class only (never a statement or its parameters)."""
+
+    def __init__(self, cause: BaseException, connection_invalidated: bool = False) -> None:
+        super().__init__(f"database unavailable ({cause.__class__.__name__})")
+        self.connection_invalidated = connection_invalidated
+
+
+def unavailable(error: BaseException, disconnect: bool = False) -> DatabaseUnavailable | None:
+    """``error`` as ``DatabaseUnavailable`` when it means "not now", else None."""
+    if disconnect or isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
+        return DatabaseUnavailable(error, connection_invalidated=disconnect)
+    return None
+
+
+def _translate(context: ExceptionContext) -> BaseException | None:
+    """SQLAlchemy's ``handle_error`` hook: what it returns is raised instead (from the original)."""
+    return unavailable(context.sqlalchemy_exception or context.original_exception, context.is_disconnect)
+
+
+def _translate_sqlite(context: ExceptionContext) -> BaseException | None:
+    """SQLite's ``OperationalError`` also means a missing table or bad SQL: only "locked" (another
+    writer held it past the busy timeout) means "not now"."""
+    if context.is_disconnect or "locked" in str(context.original_exception):
+        return DatabaseUnavailable(context.original_exception, connection_invalidated=context.is_disconnect)
+    return None
+
+
+class _Pool(QueuePool):
+    """The pool, whose "every connection busy past ``pool_timeout``" is ours too."""
+
+    def connect(self):
+        try:
+            return super().connect()
+        except exc.TimeoutError as error:
+            raise DatabaseUnavailable(error) from error
 
 
 @dataclass
@@ -56,14 +105,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
 
+        event.listen(engine, "handle_error", _translate_sqlite)
         return engine
     parsed = make_url(url)
     connect_args = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:  # the URL's own wins
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     # hide_parameters: error messages must not quote customers' data into the logs.
-    engine = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=5, pool_recycle=3600,
+    engine = create_engine(url, poolclass=_Pool, pool_size=5, max_overflow=10, pool_timeout=5, pool_recycle=3600,
                            hide_parameters=True, connect_args=connect_args)
+    event.listen(engine, "handle_error", _translate)
     ping_idle_connections(engine)
     return engine
 

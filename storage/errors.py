@@ -4,6 +4,7 @@
      ├── Unavailable              a dependency did not answer (Redis, the database, LINE, SMTP): keep the work and
      │    │                       try again later, or ask the sender to redeliver; never lose it, never fake success
      │    ├── StateUnavailable    Redis (storage.redis_client)        ├── QueueFull      an event partition is full
+     │    ├── DatabaseUnavailable the database (storage.db)
      │    ├── OutboxBusy          a handoff's outbox is being drained ├── PushesBusy     a user's pushes are
      │    ├── MailError           the mail server (handlers.mail)     ├── RateLimited    LINE's rich-menu limits
      │    └── Transient           an event's turn met an outage (handlers.line.turn)
@@ -18,8 +19,10 @@
      └── JobFailed                a background job failed; carries only the class names of its causes
 
 It lives at the bottom layer so that storage, the conversation and the edges share it. Foreign errors
-(redis, SQLAlchemy, the SDKs' HTTP errors) are translated into this tree where the service can say what
-they mean; ``handlers.line.turn.is_transient`` still sorts the ones that reach an event's turn.
+are translated into this tree where the service meets them: redis-py's in the storage rooms
+(``storage.redis_client``), SQLAlchemy's "not now" at the engine and its pool (``storage.db``), the
+SDKs' HTTP errors at the edge that calls them. An event's turn asks one question of what it meets:
+``Unavailable`` or not.
 """
 
 from __future__ import annotations

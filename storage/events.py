@@ -35,7 +35,7 @@ from storage import wire
 from storage.errors import Unavailable
 from storage.keys import CONSUMERS_KEY, event_key, flood_key, lease_key, stream_key
 from storage.locks import RELEASE_LUA
-from storage.redis_client import StateUnavailable
+from storage.redis_client import StateUnavailable, translated
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +256,7 @@ class EventQueue:
         raw = self.redis.get(event_key(event_id))
         return raw in (b"done", "done")
 
+    @translated
     def release_claim(self, event_id: str) -> None:
         """Forget the claim, so a redelivery of this event is handled (after a fault)."""
         self.redis.delete(event_key(event_id))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import redis
 
 from storage.keys import link_key
+from storage.redis_client import translated
 
 ATTEMPT_SECONDS = 10 * 60  # LINE's link token is "valid for 10 minutes and can only be used once"
 _KEY_GRACE_SECONDS = 60  # the keys outlive ``until`` a little; ``until`` is what counts
@@ -65,6 +66,7 @@ def well_formed(value: str | None) -> bool:
     return bool(value) and _ID_RE.fullmatch(value) is not None
 
 
+@translated
 def create(client: redis.Redis, link_token: str, user_id: str, name: str | None, now: float) -> str:
     """Keep a new attempt for ``user_id`` and return its id (for the start URL)."""
     attempt_id = _new_id()
@@ -86,6 +88,7 @@ def _attempt(ref: str, raw: bytes | str | None, confirm: bytes | str | None, now
                    moving.get("account_id"), moving.get("version"))
 
 
+@translated
 def find(client: redis.Redis, attempt_id: str, now: float) -> Attempt | None:
     """The live attempt with this id (bound or not), or None: unknown, spent or expired."""
     if not well_formed(attempt_id):
@@ -94,6 +97,7 @@ def find(client: redis.Redis, attempt_id: str, now: float) -> Attempt | None:
     return _attempt(ref, client.get(link_key(ref)), None, now)
 
 
+@translated
 def bind(client: redis.Redis, attempt: Attempt) -> str | None:
     """Bind the attempt to the browser opening it: a new browser secret, or None when another
     browser opened it first (that one keeps it)."""
@@ -106,6 +110,7 @@ def bind(client: redis.Redis, attempt: Attempt) -> str | None:
     return secret
 
 
+@translated
 def bound(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Attempt | None:
     """The live attempt when ``secret`` is the secret of the browser it is bound to, else None."""
     if not (well_formed(attempt_id) and well_formed(secret)):
@@ -117,6 +122,7 @@ def bound(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Atte
     return _attempt(ref, raw, confirm, now)
 
 
+@translated
 def ask_to_move(client: redis.Redis, attempt: Attempt, account_id: int, version: int) -> bool:
     """Remember, for the confirm step, the account whose link would move (False: the attempt is gone)."""
     ttl = client.pttl(link_key(attempt.ref))
@@ -126,6 +132,7 @@ def ask_to_move(client: redis.Redis, attempt: Attempt, account_id: int, version:
     return True
 
 
+@translated
 def spend(client: redis.Redis, attempt_id: str, secret: str, now: float) -> Attempt | None:
     """Take the attempt away for good (the link goes ahead, or the customer cancelled it): the
     attempt when this browser holds it and no other request spent it first, else None."""

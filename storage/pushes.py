@@ -26,6 +26,7 @@ import redis
 from storage.errors import Unavailable
 from storage.keys import pushes_drain_key, pushes_key
 from storage.locks import drain_lock
+from storage.redis_client import translated
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Push:
     queued_at: float
 
 
+@translated
 def add(client: redis.Redis, user_id: str, batches: Sequence[tuple[str, list[dict]]], now: float) -> None:
     """Append ``(retry_key, messages)`` batches to the user's pushes, in order (one transaction)."""
     key = pushes_key(user_id)
@@ -57,11 +59,13 @@ def add(client: redis.Redis, user_id: str, batches: Sequence[tuple[str, list[dic
     pipe.execute()
 
 
+@translated
 def pending(client: redis.Redis, user_id: str) -> int:
     """How many batches wait for this user."""
     return client.llen(pushes_key(user_id))
 
 
+@translated
 def drain(client: redis.Redis, user_id: str, send: Callable[[Push], None], wait: float = DRAIN_WAIT_SECONDS) -> int:
     """Send the user's waiting pushes oldest first with ``send``; how many were handed to it.
 

@@ -3,12 +3,16 @@
 ``make_redis`` connects to ``REDIS_URL`` (``storage.redis_url``: plain or Sentinel); with none it
 gives an in-process fakeredis (``make run`` only). ``StateUnavailable`` is what the rooms built on
 the client raise when Redis cannot be reached or answers with an error (``storage.state``,
-``storage.limits``, ``storage.events``), so an edge catches one name, not redis-py's tree.
+``storage.limits``, ``storage.events``; ``translated`` does it for ``storage.link_attempts``
+and ``storage.pushes``), so an edge catches one name, not redis-py's tree.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import redis
 
@@ -18,8 +22,24 @@ from storage.redis_url import connect
 log = logging.getLogger(__name__)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class StateUnavailable(Unavailable):
     """Redis could not be reached or answered with an error."""
+
+
+def translated(function: Callable[P, R]) -> Callable[P, R]:
+    """A storage function whose Redis errors reach its callers as ``StateUnavailable``."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StateUnavailable("redis unavailable") from exc
+    return wrapper
 
 
 def make_redis(url: str | None) -> redis.Redis:

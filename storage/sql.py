@@ -5,10 +5,10 @@ itself costs about 75 µs: the cache key, the compiled-cache lookup, the executi
 the result object, on every call. The handful of statements each 今月の料金 turn runs (in
 ``storage.bills``, ``storage.handoffs``, ``storage.outbox``) are ``Prepared``: on PostgreSQL
 with psycopg they go to the DBAPI connection of the session's own transaction, as the SQL
-SQLAlchemy compiled for that dialect once. Errors still come back as SQLAlchemy's
-(``IntegrityError``, ``OperationalError`` …, with ``connection_invalidated`` set and the
-connection invalidated when the server went away, as SQLAlchemy itself would), without the
-parameters in their text. On any other database (SQLite under ``make run``) they run through
+SQLAlchemy compiled for that dialect once. Errors come back as through SQLAlchemy: the ones that
+mean "not now" as ``storage.db.DatabaseUnavailable`` (the connection invalidated when the
+server went away, as SQLAlchemy itself would), the others as SQLAlchemy's (``IntegrityError`` …),
+without the parameters in their text. On any other database (SQLite under ``make run``) they run through
 Core, unchanged.
 
 Only statements whose columns psycopg reads and writes as SQLAlchemy would (integers, text,
@@ -23,6 +23,8 @@ import psycopg
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
+
+from storage.db import unavailable
 
 
 class Prepared:
@@ -57,8 +59,9 @@ class Prepared:
             invalidated = dialect.is_disconnect(error, raw, None)
             if invalidated:
                 conn.invalidate(error)
-            raise exc.DBAPIError.instance(sql, values, error, psycopg.Error, hide_parameters=True,
-                                          connection_invalidated=invalidated, dialect=dialect) from error
+            wrapped = exc.DBAPIError.instance(sql, values, error, psycopg.Error, hide_parameters=True,
+                                              connection_invalidated=invalidated, dialect=dialect)
+            raise (unavailable(wrapped, invalidated) or wrapped) from error
 
     def first(self, session: Session, params: dict[str, Any]) -> tuple | None:
         found = self.rows(session, params)

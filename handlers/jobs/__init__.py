@@ -40,6 +40,7 @@ from rq.utils import import_attribute
 from bot.types import fields_of
 from handlers import logs, metrics
 from storage.errors import ServiceError
+from storage.keys import job_done_key
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _run_once(path: str, kwargs: dict, once: str | None) -> None:
         resolve(path)(**kwargs)
         return
     client = current_app.extensions["redis"]
-    key = f"bot:job:done:{once}"
+    key = job_done_key(once)
     try:
         if client.exists(key):
             log.info("job %s already done; skipped", job_name(path))

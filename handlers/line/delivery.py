@@ -22,7 +22,6 @@ import uuid
 import weakref
 
 import orjson
-import redis
 import urllib3
 from flask import current_app
 from linebot.v3.messaging import (
@@ -36,6 +35,7 @@ from bot.types import PushReplies, from_json, replies_from_json
 from handlers import clock, jobs, metrics
 from handlers.line.render import MAX_MESSAGES, render
 from storage import link_attempts, pushes
+from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def queue_pushes(user_id: str, messages: list[dict], key_base: str | None = None
         return
     try:
         pushes.add(current_app.extensions["redis"], user_id, batches, time.time())
-    except redis.RedisError as exc:
+    except StateUnavailable as exc:
         log.warning("push list unreachable (%s) for %s; pushing on its own", exc.__class__.__name__,
                     mask_user(user_id))
         for key, batch in batches:

@@ -31,10 +31,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import orjson
-import redis
 from flask import Flask
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import IntegrityError
 
 from bot import messages
 from bot.types import AccountLinkPrompt, Outcome, TextReply, from_json, to_json
@@ -46,7 +44,6 @@ from handlers.line.render import render
 from storage import outbox
 from storage.errors import Unavailable
 from storage.events import Entry
-from storage.redis_client import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +55,8 @@ class Transient(Unavailable):
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, StateUnavailable | redis.RedisError | OperationalError | InterfaceError | PoolTimeout):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    """Redis or the database did not answer (storage says so in its own name: ``Unavailable``)."""
+    return isinstance(exc, Unavailable)
 
 
 def fault(exc: BaseException | None) -> str:
@@ -199,7 +195,7 @@ def _ask_to_send_again(app: Flask, event: QueuedEvent) -> None:
               mask_user(event.user), fault(sys.exc_info()[1]))
     try:
         app.extensions["event_queue"].release_claim(event.id)
-    except redis.RedisError:
+    except Unavailable:
         log.warning("could not release the claim of a failed event")
     deliver(event.user, reply_token(app, event), render([TextReply(messages.BUSY_RETRY)]),
             key_base=event.id + ":fault")

@@ -17,6 +17,7 @@ from sqlalchemy import exc, select
 from handlers.line.turn import DeliveredMarks
 from handlers.line.worker import EventWorker
 from storage import outbox, wire
+from storage.db import DatabaseUnavailable
 from storage.events import Leases
 from storage.models import EventOutcome, LinkToken
 from tests.helpers_billing import (  # noqa: F401  (fixtures)
@@ -76,15 +77,15 @@ def test_a_second_outbox_row_for_one_event_is_sqlalchemy_s_integrity_error(app):
     assert "secret" not in str(raised.value)  # parameters hidden, as the engine's own errors
 
 
-def test_a_connection_the_server_dropped_is_invalidated_and_the_next_turn_gets_a_fresh_one(app, database_url):
+def test_a_connection_the_server_dropped_is_unavailable_invalidated_and_the_next_turn_gets_a_fresh_one(app, database_url):
     db = app.extensions["db"]
     with db.begin() as session:
         pid = session.connection().connection.driver_connection.info.backend_pid
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    with pytest.raises(exc.DBAPIError) as raised, db.begin() as session:
+    with pytest.raises(DatabaseUnavailable) as raised, db.begin() as session:  # storage's name, not SQLAlchemy's
         outbox.add(session, "E-dead", "{}", NOW)
-    assert raised.value.connection_invalidated
+    assert raised.value.connection_invalidated and "E-dead" not in str(raised.value)
     with db.begin() as session:  # the pool made a new connection
         outbox.add(session, "E-alive", "{}", NOW)
         assert session.connection().connection.driver_connection.info.backend_pid != pid

@@ -27,6 +27,7 @@ from handlers.line.notices.outcomes import Outcome, after_push, before_push, wri
 from handlers.line.notices.push import QUOTA, RATE_LIMITED, STOP, push_client, push_notice
 from handlers.line.notices.template import notice_template
 from storage import notices as store
+from storage.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class _Batch:
         try:
             with database().begin() as session:
                 store.renew_lease(session, self.token, self.clock(), self.config.lease_seconds)
-        except SQLAlchemyError as exc:  # the next renewal tries again; at worst the rows are handed out twice
+        except (SQLAlchemyError, Unavailable) as exc:  # the next renewal tries again; at worst handed out twice
             log.warning("bill notice lease not renewed (%s)", exc.__class__.__name__)
 
 

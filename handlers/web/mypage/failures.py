@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import redis
 from flask import render_template, request, session
-from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import InternalServerError
 
 from handlers.web import sessions
 from handlers.web.common import unavailable_page
-from storage.redis_client import StateUnavailable
+from storage.errors import Unavailable
 
 SESSION_BLUEPRINTS = ("mypage", "settings")  # the pages that need their session (login, CSRF)
 
@@ -28,7 +27,6 @@ def server_error(error: InternalServerError):
 
     Registered for the whole app (the 本登録 page too), not only this blueprint."""
     cause = getattr(error, "original_exception", None)
-    if isinstance(cause, OperationalError | redis.RedisError | StateUnavailable) or (
-            isinstance(cause, DBAPIError) and cause.connection_invalidated):
+    if isinstance(cause, Unavailable | redis.RedisError):  # storage's name for "not now"; the sessions' own Redis
         return unavailable_page()
     return render_template("mypage/unavailable.html", kind="error"), 500
