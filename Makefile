@@ -82,14 +82,14 @@ fonts:
 	  || { echo "ERROR: could not install Debian's fonts-noto-cjk (needed to draw the rich menu images)"; exit 1; }; }
 
 ## test: lint, then the suite in TEST_WORKERS pytest-xdist processes, each test sent to the next free
-## one (part of a test's time is spent waiting on PostgreSQL, Redis, a browser or a subprocess, so
-## two processes on this 2-core machine; more only adds load, and a few tests time themselves).
-## Worker gwN uses Redis DB N after TEST_REDIS_URL's (13, 14, 15 by default) and a PostgreSQL
-## database of its own. TEST_WORKERS=0: the whole suite in this one process.
-TEST_WORKERS ?= 2
+## one, the longest first (tests/conftest.py SLOW_FIRST). A test spends part of its time waiting on
+## PostgreSQL, Redis, a browser or a subprocess, so three processes on this 2-core machine (two
+## took 4:00, three 3:00; four were no faster). Worker gwN uses Redis DB N after TEST_REDIS_URL's
+## (13, 14, 15 by default) and a PostgreSQL database of its own. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 3
 test: $(DEV_STAMP) services browser fonts
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist load
 
 ## test-stress: the slow fault and load tests (tests/stress/: Redis and PostgreSQL stopped for real,
 ## 200 registrations at once, 2 worker processes) and the property tests with ten times the examples

@@ -147,7 +147,9 @@
     // wait: false — the server posts the webhook from a thread and answers at once (a sync gunicorn
     // worker held by this request could not also serve the bot's reply); the outcome comes in the log.
     const payload = Object.assign({ user: user.id, displayName: user.name, wait: false }, event);
-    window.setTimeout(poll, 150); // show the user's own bubble before the bot has finished
+    // Show the user's own bubble before the bot has finished, and the bot's answer as soon as it is in
+    // (a turn takes a few hundred milliseconds: a second's wait for the next regular poll felt slow).
+    for (const ms of [150, 350, 600]) window.setTimeout(poll, ms);
     try {
       const response = await fetch(urls.send, {
         method: "POST",

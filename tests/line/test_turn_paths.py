@@ -77,7 +77,7 @@ def test_a_second_outbox_row_for_one_event_is_sqlalchemy_s_integrity_error(app):
     assert "secret" not in str(raised.value)  # parameters hidden, as the engine's own errors
 
 
-def test_a_connection_the_server_dropped_is_unavailable_invalidated_and_the_next_turn_gets_a_fresh_one(app, database_url):
+def test_a_dropped_connection_is_unavailable_invalidated_and_the_next_turn_gets_a_fresh_one(app, database_url):
     db = app.extensions["db"]
     with db.begin() as session:
         pid = session.connection().connection.driver_connection.info.backend_pid
