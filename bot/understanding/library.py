@@ -4,12 +4,15 @@
 process keeps one fitted ``FaqIndex``; on a message it asks the database for the version
 (one primary-key read) at most every ``check_seconds``, and refits when it changed, so an
 import is in effect everywhere within seconds, with no restart. Fitting (with the customer
-phrasings each entry borrows: ``phrasings``) takes tens of milliseconds for a few hundred
-entries; a database error fails the turn like any other read (it is retried).
+phrasings each entry borrows: ``phrasings``) takes a few tenths of a second of CPU, once per
+content in a process (``fitted``: the same entries again, in another app of the process or
+under a new version number, are not fitted twice); a database error fails the turn like any
+other read (it is retried).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -22,10 +25,17 @@ from bot.understanding.faq import FaqIndex
 from bot.understanding.phrasings import fit
 from bot.understanding.reader import intent_examples
 from storage import faq as faq_store
+from storage.faq import FaqRow
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 2.0
+
+
+@functools.lru_cache(maxsize=4)
+def fitted(rows: tuple[FaqRow, ...]) -> FaqIndex:
+    """The index of these entries, fitted once per process (an index is never changed once fitted)."""
+    return fit(rows, analyse)  # with the phrasings its entries borrow
 
 
 class FaqLibrary:
@@ -56,7 +66,7 @@ class FaqLibrary:
             version = faq_store.current_version(db)
             if version != self._version or self._index is None:
                 version, rows = faq_store.load(db)
-                self._index = fit(rows, analyse)  # with the phrasings its entries borrow
+                self._index = fitted(tuple(rows))
                 intent_examples()  # fitted once per process, here rather than in a customer's turn
                 self._version = version
                 log.info("FAQ version %d in use (%d entries)", version, len(rows))
