@@ -69,12 +69,14 @@ _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また(?![、，,
                             r"もう一回|もういっかい|始めたい|はじめたい|ふっかつ")
 _FAREWELL = re.compile(r"また(?:よろし|宜し|お願い|おねがい)")  # a thanks that signs off, not a greeting
 _NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
+_ASKS_NUMBER = re.compile(r"番号|ばんごう|何番|何時|受付時間|営業時間")  # 「電話で相談したい、番号は？」
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
 _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
 _OTHER_BILL = re.compile(r"電気|電力|ガス|水道|携帯|ケータイ|スマホ|家賃|機種|カードの|保険料|税|ローン|会費|"
-                         r"給料|年金の額")
+                         r"給料|年金の額|ドコモ|docomo|ソフトバンク|softbank|楽天モバイル|ahamo|povo|ワイモバ|"
+                         r"uqモバイル|(?<![a-z])au(?![a-z])")  # another company's bill: a phone carrier's
 # The price of something no operator sells (「お城の入場料っていくら？」): not a bill of ours.
 _OTHER_PRICE = re.compile(r"入場料|入園料|入館料|拝観料|駐車料|駐車場代|授業料|送料|運賃|交通費|チケット|参加費|"
                           r"入場券|乗車券|宿泊|ホテル代|診察代|治療費")
@@ -223,8 +225,9 @@ def _handoff(a: Analysis) -> list[IntentScore]:
         asks_number = "contact" in c and _NUMBER_OR_HOURS.search(a.core)  # 「担当者の電話番号は？」
         return [IntentScore(HANDOFF, 0.6 if asks_number else SURE + 0.05, why="a person")]
     if "inquiry" in c:
-        # 「問い合わせの電話、何時まで？」 asks the hours, not for a person now
-        return [IntentScore(HANDOFF, ASIDE if c & (FAQ_TOPICS | {"cost", "when"}) else LIKELY, why="asks to inquire")]
+        # 「問い合わせの電話、何時まで？」「電話で相談したい、番号は？」 ask the hours or the number, not a person
+        aside = c & (FAQ_TOPICS | {"cost", "when"}) or _ASKS_NUMBER.search(a.core)
+        return [IntentScore(HANDOFF, ASIDE if aside else LIKELY, why="asks to inquire")]
     if "person" in c or "talk" in c:
         return [IntentScore(HANDOFF, ASIDE, why="a person or talk, in a sentence about something else")]
     return []

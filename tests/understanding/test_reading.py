@@ -136,7 +136,8 @@ def test_context_from_elsewhere_does_not_hide_our_bill(faq_index, text, expected
     assert reading.intent == expected, explain(reading)
 
 
-@pytest.mark.parametrize("text", ["先月の電気代いくら？", "8月のガス料金いくら"])
+@pytest.mark.parametrize("text", ["先月の電気代いくら？", "8月のガス料金いくら", "ドコモの今月の請求額いくら？",
+                                  "auの先月の料金っていくらだった？"])
 def test_another_companys_bill_is_still_not_ours(faq_index, text):
     reading = read(text, faq_index)
     assert reading.intent is None and reading.faq is None, explain(reading)
@@ -397,3 +398,13 @@ def test_next_months_price_after_a_course_change_is_a_question_not_a_bill(faq_in
 def test_intents_people_word_their_own_way(faq_index, text, intent):
     reading = read(text, faq_index)
     assert reading.intent == intent, explain(reading)
+
+
+def test_asking_for_the_number_to_call_is_the_contact_entry_not_a_handoff(faq_index):
+    """「電話で相談したい、番号は？」 asks where to call: the operator's entry with the number and hours."""
+    reading = read("でんわ で そうだん したい ばんごう は", faq_index)
+    assert reading.intent != intents.HANDOFF and reading.faq is not None, explain(reading)
+
+
+def test_a_customer_number_as_people_write_it():
+    assert "customer_number" in analyse("お客さん番号ってどこに書いてある？").concepts
