@@ -229,7 +229,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator K", {"faq": 0.88, "oos": 0.95}),
     ("operator L", {"faq": 0.87, "oos": 0.90}),
     ("operator M", {"faq": 0.82, "oos": 0.80}),
-    ("operator N (unseen)", {"faq": 0.85, "oos": 0.90}),
+    ("operator N", {"faq": 0.86, "oos": 0.95}),
+    ("operator O (unseen)", {"faq": 0.82, "oos": 0.75}),
 ])
 def test_accuracy_floors_on_our_labelled_sets(name, floors):
     """Each set read as the bot would read it had its FAQ file never been labelled: the phrasings
