@@ -28,7 +28,7 @@ Data (all our own, in the repository):
 - ``-operator-f.csv`` … ``-operator-j.csv`` with ``bench/data/faq-operator-f.csv`` … ``-j.csv``: the same,
   each measured untouched when it arrived (F 80.9%, G 65.0%, H 74.2%, I 80.0%, J 79.1%, K 80.0% of
   FAQ phrasings), then tuned on; I, J and K cover the issue's own list of topics, F–H operators' own.
-- ``-operator-l.csv`` … ``-operator-n.csv``: the same; ``-operator-o.csv``, the newest, is the unseen set
+- ``-operator-l.csv`` … ``-operator-o.csv``: the same; ``-operator-p.csv``, the newest, is the unseen set
   (``UNSEEN``): measured as it came, kept out of the shipped bank and of the bank the others are read with.
 
 Systems, each given the same texts:
@@ -81,6 +81,9 @@ TODAY = date(2026, 12, 4)
 _DATA, _OURS_FAQ = ROOT / "tests/data", ROOT / "data/faq.csv"
 # Insertion order is the report's order: our set, the hold-outs 1–11, then other operators' FAQs.
 UNSEEN = " (unseen)"  # the newest operator's set: measured as it came, and kept out of the shipped bank
+# Sets whose phrasings are kept out of the shipped bank all the same: O's moved the others by −1.8 to
+# +0.8 and the unseen P not at all (many label the bot's own registration and bill as the FAQ's).
+KEPT_OUT = ("operator O",)
 SETS = {
     "ours": (_DATA / "understanding.csv", _OURS_FAQ),
     **{f"hold-out {n}".strip(): (_DATA / f"understanding-holdout{n}.csv", _OURS_FAQ)
@@ -88,7 +91,7 @@ SETS = {
     "other operator": (_DATA / "understanding-other-operator.csv", ROOT / "bench/data/faq-other-operator.csv"),
     **{f"operator {x.upper()}{suffix}": (_DATA / f"understanding-operator-{x}.csv",
                                          ROOT / f"bench/data/faq-operator-{x}.csv")
-       for x, suffix in (*((x, "") for x in "bcdefghijklmn"), ("o", UNSEEN))},
+       for x, suffix in (*((x, "") for x in "bcdefghijklmno"), ("p", UNSEEN))},
 }
 
 
@@ -137,10 +140,11 @@ def reading_label(reading: Reading) -> str:
 def phrasing_pairs(skip_faq: Path | None = None, skip_unseen: bool = False) -> list[tuple[str, str]]:
     """(FAQ question, customer's text) of every FAQ phrasing in the labelled sets, except those of
     the sets on ``skip_faq`` (the FAQ file being measured: its own phrasings are never borrowed)
-    and, with ``skip_unseen``, the unseen set's (so that it stays unseen in the shipped bank)."""
+    and, with ``skip_unseen``, the unseen set's (so that it stays unseen in the shipped bank) and
+    ``KEPT_OUT``'s."""
     pairs = []
     for name, (labelled, faq_file) in SETS.items():
-        if faq_file == skip_faq or (skip_unseen and name.endswith(UNSEEN)):
+        if faq_file == skip_faq or (skip_unseen and (name.endswith(UNSEEN) or name in KEPT_OUT)):
             continue
         questions = {row.id: row.question for row in load_faq(faq_file)}
         pairs += [(questions[e[4:]], t) for t, e in load_labelled(labelled)

@@ -24,7 +24,7 @@ RETRIEVAL_CONCEPTS = frozenset({
     "recording", "high_quality", "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
     "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv", "mobile",
     "data_volume", "electricity", "lost", "power_cut", "call_rate", "international", "period", "unstable",
-    "send_fail", "pdf", "price_change", "help",
+    "send_fail", "pdf", "price_change", "help", "storm", "reschedule",
 })
 
 
@@ -73,7 +73,7 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     # セッテイ|シ|タ, not テイシ); the whole text as katakana, with ー read as ウ (つーち, とーろく),
     # catches hiragana the analyser splits oddly.
     reading = "|".join(t.reading for t in tokens)
-    kana = kana_key(cleaned)
+    kana = kana_key(cleaned).replace(" ", "")  # 「いえ の でんわ」 as one word run: イエノデンワ
     haystack = "\n".join((cleaned, core, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
     core_reading = _reading_of(tokens, len(core)) if core != cleaned else reading.replace("|", "")
     return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
