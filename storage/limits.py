@@ -17,7 +17,7 @@ import uuid
 import redis
 
 from storage.keys import block_key, counter_key
-from storage.redis_client import StateUnavailable
+from storage.redis_client import translated
 
 
 class Limits:
@@ -30,18 +30,16 @@ class Limits:
         """Record one hit in a sliding window and return how many hits the window holds."""
         return self._hit(name, ident, window_seconds, time.time() if now is None else now)[0]
 
+    @translated
     def _hit(self, name: str, ident: str, window_seconds: int, now: float) -> tuple[int, str]:
         """Add a hit (its mark returned) and read the window's count, in one MULTI."""
         key, mark = counter_key(name, ident), uuid.uuid4().hex
-        try:
-            pipe = self.redis.pipeline()
-            pipe.zremrangebyscore(key, 0, now - window_seconds)
-            pipe.zadd(key, {mark: now})
-            pipe.zcard(key)
-            pipe.expire(key, window_seconds)
-            return int(pipe.execute()[2]), mark
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(key, 0, now - window_seconds)
+        pipe.zadd(key, {mark: now})
+        pipe.zcard(key)
+        pipe.expire(key, window_seconds)
+        return int(pipe.execute()[2]), mark
 
     def try_within(self, name: str, ident: str, window_seconds: int, limit: int) -> str | None:
         """Count this try first, atomically, then tell whether it is within ``limit`` tries in the
@@ -54,39 +52,29 @@ class Limits:
             return None
         return mark
 
+    @translated
     def untry(self, name: str, ident: str, mark: str) -> None:
         """Forget one counted try (it succeeded)."""
-        try:
-            self.redis.zrem(counter_key(name, ident), mark)
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        self.redis.zrem(counter_key(name, ident), mark)
 
+    @translated
     def count(self, name: str, ident: str, window_seconds: int, now: float | None = None) -> int:
         """How many hits the window holds now."""
         now = time.time() if now is None else now
-        try:
-            return int(self.redis.zcount(counter_key(name, ident), now - window_seconds, "+inf"))
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        return int(self.redis.zcount(counter_key(name, ident), now - window_seconds, "+inf"))
 
+    @translated
     def reset_count(self, name: str, ident: str) -> None:
         """Forget a counter (after a success)."""
-        try:
-            self.redis.delete(counter_key(name, ident))
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        self.redis.delete(counter_key(name, ident))
 
+    @translated
     def block(self, name: str, ident: str, seconds: int) -> None:
         """Refuse ``name`` for ``ident`` for ``seconds``."""
-        try:
-            self.redis.set(block_key(name, ident), "1", ex=seconds)
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        self.redis.set(block_key(name, ident), "1", ex=seconds)
 
+    @translated
     def blocked_for(self, name: str, ident: str) -> int:
         """Seconds left on a refusal, 0 when none."""
-        try:
-            ttl = self.redis.ttl(block_key(name, ident))
-        except redis.RedisError as exc:
-            raise StateUnavailable("redis unavailable") from exc
+        ttl = self.redis.ttl(block_key(name, ident))
         return max(int(ttl), 0) if ttl and ttl > 0 else 0

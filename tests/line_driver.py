@@ -37,14 +37,18 @@ def sign(body: bytes, secret: str = CHANNEL_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-class LineUser:
-    """Sends signed webhooks as one LINE user and reads what the bot answered."""
+class LineEvents:
+    """LINE's webhook events from one user, and the verbs that send them: ``send_event`` is the
+    driver's own (``LineUser`` posts a signed webhook; ``tests.chat_driver.ChatUser`` hands the
+    event to the engine)."""
 
-    def __init__(self, client, api: LineApiRecorder, app, user_id: str | None = None) -> None:
-        self.client = client
-        self.api = api
-        self.app = app
-        self.user_id = user_id or "U" + uuid.uuid4().hex
+    user_id: str
+
+    def send_event(self, event: dict) -> list[dict]:
+        raise NotImplementedError
+
+    def _issued(self, reply_token: str) -> None:
+        """A reply token was given to an event (``LineUser`` tells the fake LINE whose it is)."""
 
     def _event(self, event_type: str, **extra) -> dict:
         event = {
@@ -58,27 +62,9 @@ class LineUser:
         if event_type not in ("unfollow",):
             token = uuid.uuid4().hex
             event["replyToken"] = token
-            self.api.reply_token_users[token] = self.user_id
+            self._issued(token)
         event.update(extra)
         return event
-
-    def post(self, events: list[dict], signature: str | None = None, drain: bool = True):
-        """POST a signed webhook; unless ``drain`` is False, then handle the queued events
-        here and now (as the event workers would), so the answers are in when it returns."""
-        body = json.dumps({"destination": BOT_USER_ID, "events": events}, ensure_ascii=False).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-Line-Signature": signature if signature is not None else sign(body)}
-        response = self.client.post("/callback", data=body, headers=headers)
-        if drain and self.app is not None and response.status_code == 200:
-            drain_events(self.app)
-        return response
-
-    def send_event(self, event: dict) -> list[dict]:
-        """Post one event; return the messages replied or pushed to this user because of it."""
-        before = len(self.api.messages(self.user_id))
-        response = self.post([event])
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return self.api.messages(self.user_id)[before:]
 
     def say(self, text: str) -> list[dict]:
         """Send a text message; return the reply messages."""
@@ -103,6 +89,37 @@ class LineUser:
 
     def postback(self, data: str) -> list[dict]:
         return self.send_event(self._event("postback", postback={"data": data}))
+
+
+class LineUser(LineEvents):
+    """Sends signed webhooks as one LINE user and reads what the bot answered."""
+
+    def __init__(self, client, api: LineApiRecorder, app, user_id: str | None = None) -> None:
+        self.client = client
+        self.api = api
+        self.app = app
+        self.user_id = user_id or "U" + uuid.uuid4().hex
+
+    def _issued(self, reply_token: str) -> None:
+        self.api.reply_token_users[reply_token] = self.user_id
+
+    def post(self, events: list[dict], signature: str | None = None, drain: bool = True):
+        """POST a signed webhook; unless ``drain`` is False, then handle the queued events
+        here and now (as the event workers would), so the answers are in when it returns."""
+        body = json.dumps({"destination": BOT_USER_ID, "events": events}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "X-Line-Signature": signature if signature is not None else sign(body)}
+        response = self.client.post("/callback", data=body, headers=headers)
+        if drain and self.app is not None and response.status_code == 200:
+            drain_events(self.app)
+        return response
+
+    def send_event(self, event: dict) -> list[dict]:
+        """Post one event; return the messages replied or pushed to this user because of it."""
+        before = len(self.api.messages(self.user_id))
+        response = self.post([event])
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return self.api.messages(self.user_id)[before:]
 
 
 def quick_reply_labels(message: dict) -> list[str]:

@@ -51,7 +51,6 @@ def test_each_branch_means_one_thing(name, branch):
 # -- foreign errors, translated where the service meets them ------------------------------------
 def test_a_database_nobody_answers_at_is_database_unavailable():
     from storage.db import DatabaseUnavailable, make_engine
-    from storage.sql import Prepared  # noqa: F401  (the driver path translates alike: tests/line/test_turn_paths.py)
 
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")  # nothing listens there
     try:
