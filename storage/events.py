@@ -136,12 +136,16 @@ class EventQueue:
         if self._groups_ready and not force:
             return
         for partition in range(self.partitions):
-            try:
-                self.redis.xgroup_create(stream_key(partition), GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            self.ensure_group(partition)
         self._groups_ready = True
+
+    def ensure_group(self, partition: int) -> None:
+        """Create the consumer group on one partition (idempotent)."""
+        try:
+            self.redis.xgroup_create(stream_key(partition), GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     def heartbeat(self, consumer: str) -> None:
         self.redis.zadd(CONSUMERS_KEY, {consumer: time.time()})

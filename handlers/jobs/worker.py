@@ -49,12 +49,25 @@ def _worker_connection(app: Flask) -> redis.Redis:
     return connect(url, blocking=True)  # redis:// or redis+sentinel://, as every client of ours
 
 
+class _Worker(SimpleWorker):
+    """RQ's worker without a fork. A burst run (``worker --burst``, the tests' ``drain_jobs``)
+    does not subscribe to RQ's command channel: it ends by itself, and RQ's teardown waits up to
+    1 s for that channel's listening thread (it often did: a burst of one mail took a second)."""
+
+    listens = True
+
+    def subscribe(self) -> None:
+        if self.listens:
+            super().subscribe()
+
+
 def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
     """Run the RQ worker in this process (no fork, so the app's engine is safe); returns it.
     A long-running worker also makes the periodic calls edges registered (``register_periodic``)."""
     connection = app.extensions["redis"] if burst else _worker_connection(app)
     # RQ takes from the first queue that has work: interactive before the rest, always.
-    worker = SimpleWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
+    worker = _Worker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
+    worker.listens = not burst
     stop = threading.Event()
     if not burst and app.extensions.get("periodic_jobs"):
         threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()

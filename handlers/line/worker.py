@@ -137,13 +137,9 @@ class EventWorker:
         leases = Leases(consumer="drain-" + Leases().consumer)
         done = 0
         with self.app.app_context():
-            self.queue.ensure_groups(force=True)
-            for partition in range(self.queue.partitions):
-                if self.queue.take_lease(partition, leases.consumer):
-                    leases.held.add(partition)
-                    self.queue.claim_pending(partition, leases.consumer)
             try:
                 while True:
+                    self._lease_waiting(leases)
                     backlog = Backlog()  # every pending (older) entry first, then what is new, per partition
                     after = {partition: "0" for partition in leases.held}
                     while after:
@@ -167,6 +163,16 @@ class EventWorker:
             finally:
                 self._let_go(leases)
                 self.delivered.flush()
+
+    def _lease_waiting(self, leases: Leases) -> None:
+        """Take the free leases of the partitions where events wait (one round trip finds them;
+        an idle partition costs nothing), and our pending entries there."""
+        for partition, waiting in self.queue.depth().items():
+            if waiting and partition not in leases.held:
+                self.queue.ensure_group(partition)  # a flushed Redis: the stream came back without it
+                if self.queue.take_lease(partition, leases.consumer):
+                    leases.held.add(partition)
+                    self.queue.claim_pending(partition, leases.consumer)
 
     # -- the loops --------------------------------------------------------------------------
     def _consume(self, leases: Leases) -> None:

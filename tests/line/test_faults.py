@@ -17,6 +17,7 @@ from rq import Queue
 from rq.job import Job
 
 from handlers import jobs, mail
+from handlers.emulator.line_api_recorder import Failure
 from tests.line_driver import drain_jobs
 from tests.servers import free_port as _free_port
 
@@ -34,7 +35,8 @@ def _run_scheduled_now(app) -> int:
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_line_failing_the_reply_and_the_first_push_still_answers_once(line_user, line_api, app, status):
-    line_api.fail_next.extend([status, status])  # the reply, then the first push attempt
+    # The reply, then the first push attempt (named: a slow turn also shows the loading animation).
+    line_api.fail_next.extend([Failure(status, kind="reply"), Failure(status, kind="push")])
     started = time.perf_counter()
     event = line_user.text_event("ヘルプ")
     assert line_user.post([event], drain=False).status_code == 200

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from app import create_app
+from handlers.emulator.line_api_recorder import Failure
 from tests.line_driver import drain_jobs, sign
 
 
@@ -107,7 +108,7 @@ def test_refused_reply_token_falls_back_to_push(line_user, line_api, app):
 
 
 def test_line_api_failure_queues_a_push_that_is_retried(line_user, line_api, app):
-    line_api.fail_next.extend([500])
+    line_api.fail_next.append(Failure(500, kind="reply"))  # not the loading animation of a slow turn
     line_user.post([line_user.text_event("ヘルプ")])
     drain_jobs(app)
     assert len(line_api.accepted("push", line_user.user_id)) == 1
