@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
+from werkzeug.routing import Rule
 
 from app import create_app
 from handlers.emulator.line_api_fake import make_blueprint
@@ -30,6 +31,26 @@ from tests import log_guard
 from tests.chat_driver import ChatUser
 from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, LineUser
 from tests.servers import Mailbox, ServerThread, free_port
+
+# A test builds a fresh app; werkzeug compiles two URL builders for each of its routes (Python
+# source through ``ast`` and ``compile``: about 10 ms an app, a tenth of a small test). A builder
+# depends only on the rule's parts, its defaults and whether unknown arguments are appended, so
+# the tests compile each once per process; the app in production is built once per process anyway.
+_builders: dict = {}
+_compile_builder = Rule._compile_builder
+
+
+def _compiled_once(rule: Rule, append_unknown: bool = True):
+    try:
+        key = (rule.rule, tuple(rule._trace), repr(sorted((rule.defaults or {}).items())), append_unknown)
+    except TypeError:
+        return _compile_builder(rule, append_unknown)
+    if key not in _builders:
+        _builders[key] = _compile_builder(rule, append_unknown)
+    return _builders[key]
+
+
+Rule._compile_builder = _compiled_once
 
 # Property tests: on CI (CI=true) the examples are derived from the test, not drawn at random,
 # so a submission passes or fails the same way every time; locally they are drawn afresh.

@@ -173,8 +173,11 @@ def draw_menu(menu: Menu) -> Image.Image:
     return image
 
 
+@cache
 def menu_png(menu: Menu) -> bytes:
-    """The menu's picture as PNG bytes (deterministic for the same definition and font)."""
+    """The menu's picture as PNG bytes (deterministic for the same definition and font), drawn once
+    per process: an optimised PNG takes about a quarter of a second, and every rich menu sync
+    (the worker's periodic check too) builds both menus to compare their hashes."""
     out = io.BytesIO()
     draw_menu(menu).save(out, format="PNG", optimize=True)
     return out.getvalue()

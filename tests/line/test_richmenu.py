@@ -259,12 +259,12 @@ def test_draw_command_writes_both_images(runner, tmp_path):
 def test_a_missing_font_fails_clearly(runner, monkeypatch):
     from handlers.line import richmenu_image
 
-    richmenu_image.font_path.cache_clear()
-    richmenu_image._font.cache_clear()
+    for drawn_once in (richmenu_image.font_path, richmenu_image._font, richmenu_image.menu_png):
+        drawn_once.cache_clear()
     monkeypatch.setattr(richmenu_image, "FONT_DIRS", ())
     try:
         result = runner.invoke(args=["richmenu", "sync"])
         assert result.exit_code == 1 and "make fonts" in result.output and "fonts-noto-cjk" in result.output
     finally:
-        richmenu_image.font_path.cache_clear()
-        richmenu_image._font.cache_clear()
+        for drawn_once in (richmenu_image.font_path, richmenu_image._font, richmenu_image.menu_png):
+            drawn_once.cache_clear()
