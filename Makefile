@@ -84,7 +84,7 @@ fonts:
 ## test: lint, then the suite in TEST_WORKERS pytest-xdist processes, each test sent to the next free
 ## one, the longest first (tests/conftest.py SLOW_FIRST). A test spends part of its time waiting on
 ## PostgreSQL, Redis, a browser or a subprocess, so three processes on this 2-core machine (two
-## took 4:00, three 3:00; four were no faster). Worker gwN uses Redis DB N after TEST_REDIS_URL's
+## took 3:32, three 3:01, four 3:16). Worker gwN uses Redis DB N after TEST_REDIS_URL's
 ## (13, 14, 15 by default) and a PostgreSQL database of its own. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 3
 test: $(DEV_STAMP) services browser fonts
