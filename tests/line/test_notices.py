@@ -31,9 +31,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def app_config(app_config):
-    """Fast retries and short leases, so failures and resumed runs play out in seconds."""
-    return dict(app_config, NOTICE_RETRY_DELAYS="0.05,0.1,0.1", NOTICE_PUSH_TIMEOUT_SECONDS=0.5,
+    """Fast retries and short leases, so failures and resumed runs play out in seconds. A push's
+    timeout is 1.5 s, and a push meant to time out is held 3 s (``SLOW_PUSH``): with half a second,
+    an ordinary push to the fake LINE sometimes timed out on a loaded machine (a flaky test)."""
+    return dict(app_config, NOTICE_RETRY_DELAYS="0.05,0.1,0.1", NOTICE_PUSH_TIMEOUT_SECONDS=1.5,
                 NOTICE_LEASE_SECONDS=1, NOTICE_WAIT_SECONDS=20, NOTICE_BATCH_SIZE=4, NOTICE_CONCURRENCY=4)
+
+
+SLOW_PUSH = Failure(None, delay=3.0, kind="push")  # LINE takes it, but after the push's timeout
 
 
 def seed_linked(app, count: int, month: date = MONTH, start: int = 0, **link) -> list[str]:
@@ -217,7 +222,7 @@ def test_5xx_and_429_are_retried_and_delivered_once(app, runner, line_api):
 
 def test_a_timeout_after_line_accepted_the_push_is_a_409_not_a_second_message(app, runner, line_api):
     users = seed_linked(app, 3)
-    line_api.fail_next.append(Failure(None, delay=1.0, kind="push"))  # LINE takes it, we stop waiting
+    line_api.fail_next.append(SLOW_PUSH)  # LINE takes it, we stop waiting
 
     result = notify(runner)
 
@@ -225,7 +230,7 @@ def test_a_timeout_after_line_accepted_the_push_is_a_409_not_a_second_message(ap
     assert "sent 3" in result.output
     assert delivered_once(line_api, users)
     # The retry overtook the slow first attempt: whichever LINE saw second was answered 409.
-    assert line_api.wait_for(lambda api: len(pushes(api, 409)) == 1, timeout=3)
+    assert line_api.wait_for(lambda api: len(pushes(api, 409)) == 1, timeout=5)
     assert delivered_once(line_api, users)
 
 
@@ -274,9 +279,9 @@ def test_retry_failed_sends_the_failed_notices_again_once_and_the_dry_run_counts
 
 def test_retry_failed_within_a_day_of_an_accepted_push_is_a_409_not_a_second_message(app, runner, line_api):
     users = seed_linked(app, 1)
-    line_api.fail_next.extend([Failure(None, delay=1.0, kind="push")] + [Failure(500, kind="push")] * 3)
+    line_api.fail_next.extend([SLOW_PUSH] + [Failure(500, kind="push")] * 3)
     notify(runner)  # LINE took the first push but answered too late; then failed the retries
-    assert line_api.wait_for(lambda api: len(pushes(api)) == 1, timeout=3)
+    assert line_api.wait_for(lambda api: len(pushes(api)) == 1, timeout=5)
     assert [r.status for r in rows(app)] == ["failed"]
     result = notify(runner, "--retry-failed")
     assert "sent 1" in result.output
