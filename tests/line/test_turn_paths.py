@@ -77,8 +77,8 @@ def test_a_second_outbox_row_for_one_event_is_sqlalchemy_s_integrity_error(app):
     assert "secret" not in str(raised.value)  # parameters hidden, as the engine's own errors
 
 
-def test_a_dropped_connection_is_unavailable_invalidated_and_the_next_turn_gets_a_fresh_one(app, database_url):
-    db = app.extensions["db"]
+def test_a_dropped_connection_is_unavailable_invalidated_and_the_next_turn_gets_a_fresh_one(make_app, database_url):
+    db = make_app().extensions["db"]  # an engine of its own: its pool holds the one connection killed
     with db.begin() as session:
         pid = session.connection().connection.driver_connection.info.backend_pid
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
