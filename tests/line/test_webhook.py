@@ -175,7 +175,9 @@ def test_fake_line_refuses_a_wrong_access_token(make_app, line_api, client):
     wrong = make_app(LINE_CHANNEL_ACCESS_TOKEN="not-the-token")
     user = LineUser(wrong.test_client(), line_api, wrong)
     assert user.post([user.text_event("ヘルプ")]).status_code == 200
-    assert [c.status for c in line_api.calls] == [401]
+    # The reply, refused; a turn slowed by a busy machine also shows the loading animation, refused alike.
+    assert [c.status for c in line_api.calls if c.kind != "loading"] == [401]
+    assert {c.status for c in line_api.calls} == {401}
 
 
 def test_gunicorn_style_mapping_args_are_redacted_too():
