@@ -49,16 +49,13 @@ def _worker_connection(app: Flask) -> redis.Redis:
     return connect(url, blocking=True)  # redis:// or redis+sentinel://, as every client of ours
 
 
-class _Worker(SimpleWorker):
-    """RQ's worker without a fork. A burst run (``worker --burst``, the tests' ``drain_jobs``)
-    does not subscribe to RQ's command channel: it ends by itself, and RQ's teardown waits up to
-    1 s for that channel's listening thread (it often did: a burst of one mail took a second)."""
-
-    listens = True
+class _BurstWorker(SimpleWorker):
+    """A burst run (``worker --burst``, the tests' ``drain_jobs``) does not subscribe to RQ's
+    command channel: it ends by itself, and RQ's teardown waits up to 1 s for that channel's
+    listening thread (it often did: a burst of one mail took a second)."""
 
     def subscribe(self) -> None:
-        if self.listens:
-            super().subscribe()
+        pass
 
 
 def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
@@ -66,8 +63,8 @@ def run_worker(app: Flask, burst: bool = False) -> SimpleWorker:
     A long-running worker also makes the periodic calls edges registered (``register_periodic``)."""
     connection = app.extensions["redis"] if burst else _worker_connection(app)
     # RQ takes from the first queue that has work: interactive before the rest, always.
-    worker = _Worker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
-    worker.listens = not burst
+    worker_class = _BurstWorker if burst else SimpleWorker  # no fork either way
+    worker = worker_class([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     stop = threading.Event()
     if not burst and app.extensions.get("periodic_jobs"):
         threading.Thread(target=_run_periodic, args=(app, stop), daemon=True, name="periodic").start()

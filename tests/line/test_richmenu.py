@@ -259,12 +259,14 @@ def test_draw_command_writes_both_images(runner, tmp_path):
 def test_a_missing_font_fails_clearly(runner, monkeypatch):
     from handlers.line import richmenu_image
 
-    for drawn_once in (richmenu_image.font_path, richmenu_image._font, richmenu_image.menu_png):
-        drawn_once.cache_clear()
+    def forget_drawings() -> None:  # the font found, and the menus drawn with it, once per process
+        for drawn_once in (richmenu_image.font_path, richmenu_image._font, richmenu_image.menu_png):
+            drawn_once.cache_clear()
+
+    forget_drawings()
     monkeypatch.setattr(richmenu_image, "FONT_DIRS", ())
     try:
         result = runner.invoke(args=["richmenu", "sync"])
         assert result.exit_code == 1 and "make fonts" in result.output and "fonts-noto-cjk" in result.output
     finally:
-        for drawn_once in (richmenu_image.font_path, richmenu_image._font, richmenu_image.menu_png):
-            drawn_once.cache_clear()
+        forget_drawings()
