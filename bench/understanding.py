@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import statistics
 import subprocess
@@ -62,6 +63,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from bench import ranking
 from bot.engine import Entry
 from bot.flows import all_flows
 from bot.flows.billing import resolve_month
@@ -73,6 +75,7 @@ from bot.understanding.analyzer import shared_analyzer
 from bot.understanding.faq import BM25_SHARE, FaqIndex
 from bot.understanding.months import resolve
 from bot.understanding.phrasings import PHRASINGS_FILE, Bank, fit, make_bank, shipped_pairs
+from bot.understanding.ranking import RANKER_FILE, Ranker
 from bot.understanding.reader import DEFAULT_THRESHOLDS, EXAMPLES_FILE, Reading, Thresholds, read
 from storage.faq import FaqRow
 
@@ -164,9 +167,11 @@ def bank_without(faq_file: Path) -> Bank:
 
 
 def ours(faq: list[FaqRow], thresholds: Thresholds = DEFAULT_THRESHOLDS,
-         share: float | None = None, examples: bool = True, bank: Bank = ()) -> Callable[[str], str]:
-    """As the engine does it: a command word first, then free text (``bank``: borrowed phrasings)."""
-    index = fit(faq, analyse, bank, share if share is not None else BM25_SHARE)
+         share: float | None = None, examples: bool = True, bank: Bank = (),
+         ranker: Ranker | None | bool = True) -> Callable[[str], str]:
+    """As the engine does it: a command word first, then free text (``bank``: borrowed phrasings;
+    ``ranker``: the order of the nearest entries, ``True`` the shipped one, None the scores' own)."""
+    index = fit(faq, analyse, bank, share if share is not None else BM25_SHARE, ranker=ranker)
     exact = exact_words(faq, faq_questions=False)
 
     def predict(text: str) -> str:
@@ -282,18 +287,22 @@ def pct(x: float) -> str:
     return f"{100 * x:5.1f}%"
 
 
-def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow], bank: Bank = ()) -> None:
+def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow], bank: Bank = (),
+           ranker: Ranker | None = None) -> None:
     print(f"\n## {name}: {len(data)} utterances, {len(faq)} FAQ entries")
     plain, plain_threshold, plain_top1 = plain_bm25_system(faq, data)
     index = FaqIndex(faq, analyse)
     systems = {
         "exact words (today's bot)": (exact_words(faq), None),
         f"plain BM25 on questions (threshold {plain_threshold})": (plain, plain_top1),
-        "ours: BM25 alone": (ours(faq, share=1.0, bank=bank), faq_top1(fit(faq, analyse, bank, 1.0), data)),
-        "ours: bigrams alone": (ours(faq, share=0.0, bank=bank), faq_top1(fit(faq, analyse, bank, 0.0), data)),
-        "ours: rules alone (no labelled phrasings)": (ours(faq, examples=False), faq_top1(index, data)),
-        "ours: no borrowed phrasings": (ours(faq), faq_top1(index, data)),
-        "ours (in use)": (ours(faq, bank=bank), faq_top1(fit(faq, analyse, bank), data)),
+        "ours: BM25 alone": (ours(faq, share=1.0, bank=bank, ranker=None),
+                             faq_top1(fit(faq, analyse, bank, 1.0, None), data)),
+        "ours: bigrams alone": (ours(faq, share=0.0, bank=bank, ranker=None),
+                                faq_top1(fit(faq, analyse, bank, 0.0, None), data)),
+        "ours: rules alone (no labelled phrasings)": (ours(faq, examples=False, ranker=None), faq_top1(index, data)),
+        "ours: no borrowed phrasings": (ours(faq, ranker=None), faq_top1(index, data)),
+        "ours: not re-ranked": (ours(faq, bank=bank, ranker=None), faq_top1(fit(faq, analyse, bank, ranker=None), data)),
+        "ours (in use)": (ours(faq, bank=bank, ranker=ranker), faq_top1(fit(faq, analyse, bank, ranker=ranker), data)),
     }
     print("| system | intents | FAQ top-1 | FAQ handled | out-of-scope handled | 'not understood' precision |")
     print("|---|---|---|---|---|---|")
@@ -317,7 +326,7 @@ def report(name: str, data: list[tuple[str, str]], faq: list[FaqRow], bank: Bank
             print(f"  {expected:<18} -> {got:<18} {count}")
 
 
-def sweep(sets: dict[str, tuple[list, list, Bank]], field: str = "faq_answer",
+def sweep(sets: dict[str, tuple[list, list, Bank, Ranker | None]], field: str = "faq_answer",
           values: tuple[float, ...] = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45)) -> None:
     """Intents / FAQ handled / out-of-scope on every set for each value of one threshold (``faq_answer``
     moves ``faq_suggest`` to at most half of it; ``faq_clear`` 1.0 turns the clear-lead rule off)."""
@@ -332,14 +341,14 @@ def sweep(sets: dict[str, tuple[list, list, Bank]], field: str = "faq_answer",
             change["faq_suggest"] = min(DEFAULT_THRESHOLDS.faq_suggest, value / 2)
         thresholds = replace(DEFAULT_THRESHOLDS, **change)
         cells = []
-        for data, faq, bank in sets.values():
-            r = evaluate(ours(faq, thresholds, bank=bank), data)
+        for data, faq, bank, ranker in sets.values():
+            r = evaluate(ours(faq, thresholds, bank=bank, ranker=ranker), data)
             cells.append(f"{pct(r['intent'])} / {pct(r['faq'])} / {pct(r['oos'])}")
         marker = " (in use)" if value == getattr(DEFAULT_THRESHOLDS, field) else ""
         print(f"| {value}{marker} | " + " | ".join(cells) + " |")
 
 
-def speed(data: list[tuple[str, str]], faq: list[FaqRow], _bank: Bank, rounds: int) -> None:
+def speed(data: list[tuple[str, str]], faq: list[FaqRow], _bank: Bank, _ranker: Ranker | None, rounds: int) -> None:
     index = fit(faq, analyse)  # with the shipped phrasings, as in use
     texts = [t for t, _e in data]
     for text in texts:  # warm up
@@ -404,6 +413,24 @@ def write_phrasings(path: Path = PHRASINGS_FILE) -> int:
     return len(pairs)
 
 
+def ranking_cases(skip_unseen: bool = True) -> dict[Path, list[ranking.Case]]:
+    """The re-ranker's training cases of every set, by FAQ file (each read with ``bank_without``
+    its file, as the bench reads it), the unseen set's left out."""
+    by_file: dict[Path, list[ranking.Case]] = {}
+    for name, (labelled, faq_file) in SETS.items():
+        if not (skip_unseen and name.endswith(UNSEEN)):
+            found = ranking.cases(load_faq(faq_file), bank_without(faq_file), load_labelled(labelled))
+            by_file.setdefault(faq_file, []).extend(found)
+    return by_file
+
+
+def write_ranker(path: Path = RANKER_FILE) -> Ranker:
+    """Fit the re-ranker on every set but the unseen one and write its weights (``--write-ranker``)."""
+    ranker = ranking.train([case for cases in ranking_cases().values() for case in cases])
+    path.write_text(json.dumps(ranker.to_json(), indent=2) + "\n", encoding="utf-8")
+    return ranker
+
+
 def write_analysed() -> int:
     """Store the analyses of every shipped phrasing (``--write-analysed``; the two writers above do it too)."""
     with EXAMPLES_FILE.open(encoding="utf-8", newline="") as stream:
@@ -420,9 +447,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"rewrite {EXAMPLES_FILE.relative_to(ROOT)} from the labelled sets, then stop")
     parser.add_argument("--write-phrasings", action="store_true",
                         help=f"rewrite {PHRASINGS_FILE.relative_to(ROOT)} from every labelled set, then stop")
+    parser.add_argument("--write-ranker", action="store_true",
+                        help=f"rewrite {RANKER_FILE.relative_to(ROOT)} (the re-ranker's weights), then stop")
     parser.add_argument("--write-analysed", action="store_true",
                         help=f"rewrite {stored.ANALYSED_FILE.relative_to(ROOT)} (after a lexicon change), then stop")
     args = parser.parse_args(argv)
+    if args.write_ranker:
+        print(f"re-ranker fitted: {write_ranker().to_json()}")
+        return 0
     if args.write_examples or args.write_phrasings or args.write_analysed:
         if args.write_examples:
             print(f"{write_examples()} labelled phrasings written to {EXAMPLES_FILE.relative_to(ROOT)}")
@@ -432,10 +464,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"# understanding benchmark (today = {TODAY}; thresholds: {DEFAULT_THRESHOLDS})")
     sets = {}
+    rankers = ranking.leave_one_out(ranking_cases())  # each FAQ file read with weights fitted without it
     for name, (labelled, faq_file) in SETS.items():
         data, faq, bank = load_labelled(labelled), load_faq(faq_file), bank_without(faq_file)
-        sets[name] = (data, faq, bank)
-        report(name, data, faq, bank)
+        sets[name] = (data, faq, bank, rankers(faq_file))
+        report(name, *sets[name])
     sweep(sets)
     sweep(sets, "faq_clear", (0.2, 0.25, 0.3, 1.0))
     speed(*sets["ours"], rounds=args.rounds)

@@ -21,10 +21,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.understanding.analysis import Analysis
 from bot.understanding.intents import WEIGHTED as TOPICS
 from storage.faq import FaqRow
+
+if TYPE_CHECKING:
+    from bot.understanding.ranking import Ranker
 
 K1 = 1.2
 B = 0.75
@@ -61,6 +65,10 @@ class FaqMatch:
     score: float
     bm25: float
     bigrams: float
+    # With borrowed phrasings (``phrasings.BorrowingIndex``): the score by the operator's own words
+    # alone, and with the borrowed ones; None where the index borrows nothing (both are ``score``).
+    own: float | None = None
+    lent: float | None = None
 
 
 def _gram_idf(view_grams: list[list[Counter[str]]], views: int) -> dict[str, float]:
@@ -109,8 +117,10 @@ class FaqIndex:
     """The fitted index of one FAQ set."""
 
     def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis],
-                 bm25_share: float = BM25_SHARE, borrowed: Mapping[str, Sequence[Analysis]] | None = None) -> None:
+                 bm25_share: float = BM25_SHARE, borrowed: Mapping[str, Sequence[Analysis]] | None = None,
+                 ranker: Ranker | None = None) -> None:
         self.entries = tuple(entries)
+        self.ranker = ranker
         self.bm25_share = bm25_share
         self._analyse = analyse
         docs: list[Counter[str]] = []
@@ -122,6 +132,8 @@ class FaqIndex:
         self.borrowed = {key: len(value) for key, value in (borrowed or {}).items()}
         self._topics: dict[str, frozenset[str]] = {}
         self._concepts: dict[str, frozenset[str]] = {}
+        self.question_concepts: dict[str, frozenset[str]] = {}
+        self.answer_terms: dict[str, frozenset[str]] = {}
         for entry in self.entries:
             doc: Counter[str] = Counter()
             grams = []
@@ -144,8 +156,11 @@ class FaqIndex:
             factors.append(factor)
             # The answer's words count once, its concepts not at all: nearly every answer names the
             # free-call number or the bill, which would make those concepts tell no entry apart.
-            for term in analyse(entry.answer).terms:
+            answer = analyse(entry.answer).terms
+            for term in answer:
                 doc[term] += 1
+            self.answer_terms[entry.id] = frozenset(answer)
+            self.question_concepts[entry.id] = analyse(entry.question).concepts
             docs.append(doc)
             self._concepts[entry.id] = frozenset(concepts)
             self._topics[entry.id] = frozenset(concepts) & TOPICS
@@ -226,7 +241,15 @@ class FaqIndex:
         return TOPIC_COVER * len(topics & asked) / len(topics) if topics and asked else 0.0
 
     def search(self, analysis: Analysis, limit: int = 4) -> list[FaqMatch]:
-        """The best ``limit`` entries for the analysed text, best first."""
+        """The best ``limit`` entries for the analysed text, best first (re-ordered by the index's
+        ``ranker``, where it has one)."""
+        matches = self.matches(analysis)
+        if self.ranker is not None:
+            matches = self.ranker.rerank(self, analysis, matches)
+        return matches[:limit]
+
+    def matches(self, analysis: Analysis) -> list[FaqMatch]:
+        """Every entry with its score for the analysed text, best first."""
         if not self.entries:
             return []
         bm25 = self._bm25(analysis.retrieval_terms())
@@ -238,4 +261,4 @@ class FaqIndex:
         matches = [FaqMatch(entry, share * b + (1 - share) * g + self._covered(entry, asked), b, g)
                    for entry, b, g in zip(self.entries, bm25, grams, strict=True)]
         matches.sort(key=lambda m: m.score, reverse=True)
-        return matches[:limit]
+        return matches

@@ -24,11 +24,13 @@ import csv
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.understanding import stored
 from bot.understanding.analysis import Analysis, analyse
 from bot.understanding.faq import BM25_SHARE, FaqEntry, FaqIndex, FaqMatch
+from bot.understanding.ranking import Ranker, shipped_ranker
 
 PHRASINGS_FILE = Path(__file__).with_name("data") / "faq_phrasings.csv"
 MAP_MIN = 0.5  # how well a bank question must match an entry to lend it its phrasings
@@ -88,25 +90,33 @@ class BorrowingIndex(FaqIndex):
     operator's own words alone, so small talk does not meet a borrowed phrasing's chance words."""
 
     def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis], bm25_share: float,
-                 borrowed: dict[str, list[Analysis]]) -> None:
-        super().__init__(entries, analyse, bm25_share)
+                 borrowed: dict[str, list[Analysis]], ranker: Ranker | None = None) -> None:
+        super().__init__(entries, analyse, bm25_share, ranker=ranker)
         self._borrowing = FaqIndex(entries, analyse, bm25_share, borrowed)
         self.borrowed = self._borrowing.borrowed
 
-    def search(self, analysis: Analysis, limit: int = 4) -> list[FaqMatch]:
-        own = super().search(analysis, limit=len(self.entries))
-        if not analysis.concepts:
-            return own[:limit]
-        lent = {m.entry.id: m for m in self._borrowing.search(analysis, limit=len(self.entries))}
-        matches = [lent[m.entry.id] if analysis.concepts & self.topics(m.entry) else m for m in own]
+    def matches(self, analysis: Analysis) -> list[FaqMatch]:
+        own = super().matches(analysis)
+        named = analysis.concepts
+        if not named:  # small talk: the operator's own words alone, and no need to rank the borrowed
+            return own
+        lent = {m.entry.id: m for m in self._borrowing.matches(analysis)}
+        matches = [replace(lent[m.entry.id] if named & self.topics(m.entry) else m,
+                           own=m.score, lent=lent[m.entry.id].score) for m in own]
         matches.sort(key=lambda m: m.score, reverse=True)
-        return matches[:limit]
+        return matches
 
 
 def fit(entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis] = analyse,
-        bank: Bank | None = None, bm25_share: float = BM25_SHARE) -> FaqIndex:
-    """The FAQ's index, its entries ranked with the phrasings they borrow (``bank``: the shipped one)."""
+        bank: Bank | None = None, bm25_share: float = BM25_SHARE, ranker: Ranker | None | bool = True) -> FaqIndex:
+    """The FAQ's index, its entries ranked with the phrasings they borrow (``bank``: the shipped one)
+    and ordered by ``ranker`` (``True``: the shipped one; ``None``: by score alone)."""
     once = functools.cache(analyse)  # the entries' texts are analysed once for the three fits
+    if ranker is True:
+        ranker = shipped_ranker()
+    ranker = ranker or None
     plain = FaqIndex(entries, once, bm25_share)
     borrowed = borrowed_for(plain, shipped_bank() if bank is None else bank)
-    return BorrowingIndex(entries, once, bm25_share, borrowed) if borrowed else plain
+    if not borrowed:
+        return FaqIndex(entries, once, bm25_share, ranker=ranker)
+    return BorrowingIndex(entries, once, bm25_share, borrowed, ranker)
