@@ -24,7 +24,6 @@ import csv
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from bot.understanding import stored
@@ -101,8 +100,11 @@ class BorrowingIndex(FaqIndex):
         if not named:  # small talk: the operator's own words alone, and no need to rank the borrowed
             return own
         lent = {m.entry.id: m for m in self._borrowing.matches(analysis)}
-        matches = [replace(lent[m.entry.id] if named & self.topics(m.entry) else m,
-                           own=m.score, lent=lent[m.entry.id].score) for m in own]
+        matches = []
+        for m in own:
+            other = lent[m.entry.id]
+            chosen = other if named & self.topics(m.entry) else m
+            matches.append(FaqMatch(m.entry, chosen.score, chosen.bm25, chosen.bigrams, m.score, other.score))
         matches.sort(key=lambda m: m.score, reverse=True)
         return matches
 
