@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from datetime import date
 
 import pytest
@@ -290,14 +289,14 @@ def test_unknown_schema_name_is_a_programming_error():
         line_schema.validate("NoSuchRequest", {})
 
 
-def test_validation_is_fast_once_built():
-    line_schema.validate("ReplyMessageRequest", bill_reply())  # built (cached) by now anyway
-    body = bill_reply()
-    start = time.perf_counter()
-    for _ in range(20):
-        assert line_schema.validate("ReplyMessageRequest", body) == []
-    per_call = (time.perf_counter() - start) / 20
-    assert per_call < 0.05, f"{per_call * 1000:.1f} ms per bill bubble"
+def test_validators_are_built_once():
+    """Building a validator (the spec read, discriminators resolved) happens once per schema; every
+    later body reuses it (how fast a bill bubble validates is bench/'s, not a test's)."""
+    line_schema.validate("ReplyMessageRequest", bill_reply())
+    built = line_schema._validator.cache_info().misses, line_schema._registry.cache_info().misses
+    for _ in range(3):
+        assert line_schema.validate("ReplyMessageRequest", bill_reply()) == []
+    assert (line_schema._validator.cache_info().misses, line_schema._registry.cache_info().misses) == built
 
 
 # -- what our own code sends ----------------------------------------------------------------

@@ -11,6 +11,10 @@ from bot.understanding.faq import FaqIndex
 from bot.understanding.phrasings import fit
 from bot.understanding.ranking import FEATURES, RANKER_FILE, Ranker, shipped_ranker
 
+# Operator M: the neighbours' internet is down too, so the customer asks about an outage in the area.
+NEIGHBOURS_DOWN_TOO = ("越谷市に住んでいます。近所でもネットがつながらないと言っているのですが、"
+                       "地域で通信障害が発生していますか。")
+
 
 def _case(right: int, count: int = 4) -> ranking.Case:
     """Candidates whose ``answer_words`` tells the right one, while ``score`` favours the first."""
@@ -37,7 +41,7 @@ def test_fitting_learns_which_property_tells_the_right_candidate():
 def test_a_reranking_changes_the_order_not_the_confidence():
     faq = load_faq(SETS["operator M"][1])
     index = FaqIndex(faq, analyse)
-    a = analyse("越谷市に住んでいます。近所でもネットがつながらないと言っているのですが、地域で通信障害が発生していますか。")
+    a = analyse(NEIGHBOURS_DOWN_TOO)
     matches = index.search(a, limit=len(faq))
     # Weights that put the entry with the most topics named first, whatever its score.
     weights = tuple(1000.0 if name == "question_named" else 0.0 for name in FEATURES)
@@ -51,7 +55,7 @@ def test_the_shipped_ranker_puts_the_outage_before_the_line_that_is_down():
     """Operator M: the neighbours' internet is down too, so the customer asks about an outage (m_14),
     which the scores alone put after the entry on a line that is down (m_06)."""
     faq = load_faq(SETS["operator M"][1])
-    a = analyse("越谷市に住んでいます。近所でもネットがつながらないと言っているのですが、地域で通信障害が発生していますか。")
+    a = analyse(NEIGHBOURS_DOWN_TOO)
     assert fit(faq, analyse, ranker=None).search(a, limit=1)[0].entry.id == "m_06"
     assert fit(faq, analyse).search(a, limit=1)[0].entry.id == "m_14"
 
