@@ -129,13 +129,18 @@ class RedisSessionInterface(SessionInterface):
             if session.sid is not None:
                 self.redis.delete(_key(session.sid))
             session.sid = _new_sid()
-            session.modified = True
-        key = _key(session.sid)
-        # Unchanged sessions only have their idle timer renewed; one that expired meanwhile is written again.
-        if session.modified or not self.redis.expire(key, self.idle_seconds):
-            self.redis.set(key, _serializer.dumps(dict(session)), ex=self.idle_seconds)
-        response.set_cookie(name, session.sid, domain=domain, path=path, secure=secure, samesite=samesite,
-                            httponly=True)
+            self.redis.set(_key(session.sid), _serializer.dumps(dict(session)), ex=self.idle_seconds)
+            response.set_cookie(name, session.sid, domain=domain, path=path, secure=secure, samesite=samesite,
+                                httponly=True)
+            return
+        # A session that already has its cookie: its changes written, or its idle timer renewed, only
+        # while it still exists. One ended meanwhile (a login in another tab gave it a new id, a logout,
+        # the idle timeout) stays ended, and its cookie is not sent again: a response racing the login's
+        # (the emulator's polling, a second tab) would otherwise put the old id back in the browser.
+        if session.modified:
+            self.redis.set(_key(session.sid), _serializer.dumps(dict(session)), ex=self.idle_seconds, xx=True)
+        else:
+            self.redis.expire(_key(session.sid), self.idle_seconds)
 
 
 def init_app(app: Flask) -> None:

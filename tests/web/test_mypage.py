@@ -418,3 +418,26 @@ def test_idle_sessions_expire_and_active_ones_are_renewed(client, app, taro):
     redis.pexpire(key, 50)
     time.sleep(0.1)
     assert client.get("/mypage").status_code == 302
+
+
+def test_a_request_racing_the_login_does_not_bring_the_old_session_back(app, client, taro):
+    """A request that read the pre-login session before the login gave it a new id (the emulator's
+    polling, a second tab) neither writes it back nor sends its id to the browser again: the
+    browser keeps the logged-in session (a flaky browser test found it)."""
+    from flask import request
+
+    interface = app.session_interface
+    client.get("/login")
+    before = session_cookie(client)
+    with app.test_request_context("/emulator", headers={"Cookie": f"session={before}"}):
+        stale = interface.open_session(app, request)
+        assert stale.sid == before
+        login(client, taro.login_id)  # meanwhile, the login: a new id, the old one deleted
+        assert session_cookie(client) != before
+        response = app.response_class("polled")
+        interface.save_session(app, stale, response)
+        stale["seen"] = True  # nor is a change made to the stale session written
+        interface.save_session(app, stale, response)
+        assert "Set-Cookie" not in response.headers
+    assert app.extensions["redis"].get(web_session_key(before)) is None
+    assert client.get("/mypage").status_code == 200
