@@ -13,13 +13,15 @@ them but the unseen set's.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from bench.labelled import SETS, UNSEEN, bank_without, load_faq, load_labelled
 from bot.understanding.analysis import analyse
 from bot.understanding.phrasings import Bank, fit
-from bot.understanding.ranking import DEPTH, FEATURES, Ranker, features
+from bot.understanding.ranking import DEPTH, FEATURES, RANKER_FILE, Ranker, features
 from storage.faq import FaqRow
 
 Case = tuple[list[tuple[float, ...]], int]  # the candidates' features, and which one is right
@@ -113,4 +115,22 @@ def leave_one_out(by_file: dict[Path, list[Case]]) -> Callable[[Path], Ranker]:
             others = [c for f, data in by_file.items() if f != faq_file for c in data]
             fitted[faq_file] = train(others, start=everything)
         return fitted[faq_file]
+    return ranker
+
+
+def labelled_cases(skip_unseen: bool = True) -> dict[Path, list[Case]]:
+    """The training cases of every labelled set, by FAQ file (each read with ``bank_without`` its
+    file, as the bench reads it), the unseen set's left out."""
+    by_file: dict[Path, list[Case]] = {}
+    for name, (labelled, faq_file) in SETS.items():
+        if not (skip_unseen and name.endswith(UNSEEN)):
+            found = cases(load_faq(faq_file), bank_without(faq_file), load_labelled(labelled))
+            by_file.setdefault(faq_file, []).extend(found)
+    return by_file
+
+
+def write(path: Path = RANKER_FILE) -> Ranker:
+    """Fit the re-ranker on every set but the unseen one and write its weights (``--write-ranker``)."""
+    ranker = train([case for found in labelled_cases().values() for case in found])
+    path.write_text(json.dumps(ranker.to_json(), indent=2) + "\n", encoding="utf-8")
     return ranker

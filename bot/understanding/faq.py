@@ -21,14 +21,11 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from bot.understanding.analysis import Analysis
 from bot.understanding.intents import WEIGHTED as TOPICS
 from storage.faq import FaqRow
-
-if TYPE_CHECKING:
-    from bot.understanding.ranking import Ranker
 
 K1 = 1.2
 B = 0.75
@@ -69,6 +66,12 @@ class FaqMatch:
     # alone, and with the borrowed ones; None where the index borrows nothing (both are ``score``).
     own: float | None = None
     lent: float | None = None
+
+
+class Reranker(Protocol):
+    """What puts the nearest entries in order again (``ranking.Ranker``, a learned model)."""
+
+    def rerank(self, index: FaqIndex, a: Analysis, matches: Sequence[FaqMatch]) -> list[FaqMatch]: ...
 
 
 def _gram_idf(view_grams: list[list[Counter[str]]], views: int) -> dict[str, float]:
@@ -118,7 +121,7 @@ class FaqIndex:
 
     def __init__(self, entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis],
                  bm25_share: float = BM25_SHARE, borrowed: Mapping[str, Sequence[Analysis]] | None = None,
-                 ranker: Ranker | None = None) -> None:
+                 ranker: Reranker | None = None) -> None:
         self.entries = tuple(entries)
         self.ranker = ranker
         self.bm25_share = bm25_share

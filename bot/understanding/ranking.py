@@ -20,11 +20,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.understanding.analysis import Analysis
-    from bot.understanding.faq import FaqIndex, FaqMatch
+from bot.understanding.analysis import Analysis
+from bot.understanding.faq import FaqIndex, FaqMatch
 
 RANKER_FILE = Path(__file__).with_name("data") / "ranker.json"
 DEPTH = 6  # candidates re-ordered: the right entry is among the first six for 99% of phrasings

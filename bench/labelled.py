@@ -1,0 +1,108 @@
+"""The labelled sets and the FAQ files they are labelled against: every figure of ``python -m bench
+understanding`` and the re-ranker's training cases come from here.
+
+Data (all our own, in the repository):
+
+- ``tests/data/understanding.csv``: customer utterances labelled with the intent (``bill.month:YYYY-MM``
+  with today = 2026-12-04), the FAQ entry of ``data/faq.csv`` (``faq:<id>``), or ``none``;
+- ``tests/data/understanding-holdout.csv``: written last, by someone who saw neither the code nor its
+  failures, for ``data/faq.csv`` (the lexicon was then widened on its failures);
+- ``tests/data/understanding-holdout2.csv``: written after that, by another such person (measured once
+  untouched, then the lexicon was widened on its failures too);
+- ``tests/data/understanding-holdout3.csv``: written by a third such person, measured untouched once
+  the labelled phrasings were in, then tuned on like the others;
+- ``tests/data/understanding-holdout4.csv``: by a fourth, measured untouched, then tuned on;
+- ``tests/data/understanding-holdout5.csv`` … ``-holdout9.csv``: by a fifth to a ninth, each
+  measured untouched, then tuned on;
+- ``tests/data/understanding-holdout10.csv``, ``-holdout11.csv``: by a tenth and an eleventh, each
+  measured untouched, then tuned on; neither is among the labelled phrasings the reader uses;
+- ``tests/data/understanding-other-operator.csv`` with ``bench/data/faq-other-operator.csv``, and
+  ``understanding-operator-b.csv`` / ``-operator-c.csv`` with ``bench/data/faq-operator-b.csv`` /
+  ``faq-operator-c.csv``: other operators' FAQs, each written by one helper and its paraphrases by
+  another who saw only the topics in English; measured untouched, then tuned on;
+- ``tests/data/understanding-operator-d.csv`` with ``bench/data/faq-operator-d.csv``: the same, measured
+  untouched (64.0% of FAQ phrasings), then tuned on;
+- ``tests/data/understanding-operator-e.csv`` with ``bench/data/faq-operator-e.csv``: the same, written
+  last and measured untouched once (79.2% FAQ, 87.5% out-of-scope; one row relabelled: 「こんにちは」 is
+  a greeting, which the issue makes an intent), then lightly tuned on: the "(unseen)" label marks the
+  newest, the nearest to a fair estimate of what an ``import-faq`` file nobody tuned on gets;
+- ``-operator-f.csv`` … ``-operator-j.csv`` with ``bench/data/faq-operator-f.csv`` … ``-j.csv``: the same,
+  each measured untouched when it arrived (F 80.9%, G 65.0%, H 74.2%, I 80.0%, J 79.1%, K 80.0% of
+  FAQ phrasings), then tuned on; I, J and K cover the issue's own list of topics, F–H operators' own.
+- ``-operator-l.csv`` … ``-operator-o.csv``: the same; ``-operator-p.csv``, the newest, is the unseen set
+  (``UNSEEN``): measured as it came, kept out of the shipped bank and of the bank the others are read with.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from bot.understanding import stored
+from bot.understanding.phrasings import Bank, make_bank
+from storage.faq import FaqRow
+
+ROOT = Path(__file__).resolve().parents[1]
+TODAY = date(2026, 12, 4)
+_DATA, _OURS_FAQ = ROOT / "tests/data", ROOT / "data/faq.csv"
+# Insertion order is the report's order: our set, the hold-outs 1–11, then other operators' FAQs.
+UNSEEN = " (unseen)"  # the newest operator's set: measured as it came, and kept out of the shipped bank
+# Sets whose phrasings are kept out of the shipped bank all the same: O's moved the others by −1.8 to
+# +0.8 and the unseen P not at all (many label the bot's own registration and bill as the FAQ's).
+KEPT_OUT = ("operator O",)
+SETS = {
+    "ours": (_DATA / "understanding.csv", _OURS_FAQ),
+    **{f"hold-out {n}".strip(): (_DATA / f"understanding-holdout{n}.csv", _OURS_FAQ)
+       for n in ("", *map(str, range(2, 12)))},
+    "other operator": (_DATA / "understanding-other-operator.csv", ROOT / "bench/data/faq-other-operator.csv"),
+    **{f"operator {x.upper()}{suffix}": (_DATA / f"understanding-operator-{x}.csv",
+                                         ROOT / f"bench/data/faq-operator-{x}.csv")
+       for x, suffix in (*((x, "") for x in "bcdefghijklmno"), ("p", UNSEEN))},
+}
+
+
+def load_faq(path: Path) -> list[FaqRow]:
+    """An FAQ CSV as rows (the file is trusted here; ``import-faq`` checks real ones)."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return [FaqRow(r["id"], r["question"], r["answer"],
+                       tuple(x.strip() for x in (r.get("examples") or "").split("|") if x.strip()),
+                       r.get("link") or None) for r in csv.DictReader(stream)]
+
+
+def load_labelled(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return [(r["text"], r["expected"]) for r in csv.DictReader(stream)]
+
+
+def category(label: str) -> str:
+    """``bill.month:2026-08`` -> ``bill.month``; ``faq:moving`` -> ``faq``."""
+    if label.startswith("faq:"):
+        return "faq"
+    return label.split(":")[0]
+
+
+def phrasing_pairs(skip_faq: Path | None = None, skip_unseen: bool = False) -> list[tuple[str, str]]:
+    """(FAQ question, customer's text) of every FAQ phrasing in the labelled sets, except those of
+    the sets on ``skip_faq`` (the FAQ file being measured: its own phrasings are never borrowed)
+    and, with ``skip_unseen``, the unseen set's (so that it stays unseen in the shipped bank) and
+    ``KEPT_OUT``'s."""
+    pairs = []
+    for name, (labelled, faq_file) in SETS.items():
+        if faq_file == skip_faq or (skip_unseen and (name.endswith(UNSEEN) or name in KEPT_OUT)):
+            continue
+        questions = {row.id: row.question for row in load_faq(faq_file)}
+        pairs += [(questions[e[4:]], t) for t, e in load_labelled(labelled)
+                  if e.startswith("faq:") and e[4:] in questions]
+    return pairs
+
+
+_BANKS: dict[Path, Bank] = {}
+
+
+def bank_without(faq_file: Path) -> Bank:
+    """The phrasings bank as the bot ships it (the unseen set's kept out) had this FAQ file never been
+    labelled (its phrasings analysed as the shipped bank's are: from the store, which a test keeps fresh)."""
+    if faq_file not in _BANKS:
+        _BANKS[faq_file] = make_bank(phrasing_pairs(skip_faq=faq_file, skip_unseen=True), stored.analysed)
+    return _BANKS[faq_file]
