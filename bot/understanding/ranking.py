@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from bot.understanding.analysis import Analysis
 from bot.understanding.faq import FaqIndex, FaqMatch
+
+log = logging.getLogger(__name__)
 
 RANKER_FILE = Path(__file__).with_name("data") / "ranker.json"
 DEPTH = 6  # candidates re-ordered: the right entry is among the first six for 99% of phrasings
@@ -83,9 +86,13 @@ class Ranker:
 
 
 @functools.cache
-def shipped_ranker() -> Ranker | None:
-    """The fitted weights (``data/ranker.json``); None when the file is missing (no re-ranking)."""
+def shipped_ranker(path: Path = RANKER_FILE) -> Ranker | None:
+    """The fitted weights (``data/ranker.json``); None when the file is missing or unreadable: the
+    entries then keep the retrieval's order, and free text is still read."""
     try:
-        return Ranker.from_json(json.loads(RANKER_FILE.read_text(encoding="utf-8")))
+        return Ranker.from_json(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        log.warning("the re-ranker's weights are unreadable (%s): FAQ entries keep the retrieval's order", path.name)
         return None

@@ -65,3 +65,14 @@ def test_the_shipped_weights_name_every_feature():
     assert set(stored["weights"]) == set(FEATURES)
     assert shipped_ranker() == Ranker.from_json(stored)
     assert Ranker.from_json(shipped_ranker().to_json()) == shipped_ranker()
+
+
+def test_missing_or_broken_weights_leave_the_retrieval_order(tmp_path, caplog):
+    assert shipped_ranker(tmp_path / "none.json") is None
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"depth": 6, "weights": {"score": 1}}', encoding="utf-8")
+    assert shipped_ranker(broken) is None
+    assert "unreadable" in caplog.text
+    faq = load_faq(SETS["operator M"][1])
+    a = analyse(NEIGHBOURS_DOWN_TOO)
+    assert fit(faq, analyse, ranker=shipped_ranker(broken)).search(a, limit=1)[0].entry.id == "m_06"
