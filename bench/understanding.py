@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 
 from bench import ranking
-from bench.labelled import (  # noqa: F401  (the data layer, imported from here by the tests)
+from bench.labelled import (
     ROOT,
     SETS,
     TODAY,

@@ -142,8 +142,9 @@ class FaqIndex:
             grams = []
             readings = []
             concepts: set[str] = set()
-            for view in (entry.question, *entry.examples):
-                analysis = analyse(view)
+            question = analyse(entry.question)
+            self.question_concepts[entry.id] = question.concepts
+            for analysis in (question, *map(analyse, entry.examples)):
                 concepts |= analysis.concepts
                 for term in analysis.retrieval_terms():
                     doc[term] += QUESTION_WEIGHT
@@ -163,7 +164,6 @@ class FaqIndex:
             for term in answer:
                 doc[term] += 1
             self.answer_terms[entry.id] = frozenset(answer)
-            self.question_concepts[entry.id] = analyse(entry.question).concepts
             docs.append(doc)
             self._concepts[entry.id] = frozenset(concepts)
             self._topics[entry.id] = frozenset(concepts) & TOPICS

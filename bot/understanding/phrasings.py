@@ -114,9 +114,7 @@ def fit(entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis] = analys
     """The FAQ's index, its entries ranked with the phrasings they borrow (``bank``: the shipped one)
     and ordered by ``ranker`` (``True``: the shipped one; ``None``: by score alone)."""
     once = functools.cache(analyse)  # the entries' texts are analysed once for the three fits
-    if ranker is True:
-        ranker = shipped_ranker()
-    ranker = ranker or None
+    ranker = shipped_ranker() if ranker is True else ranker or None
     plain = FaqIndex(entries, once, bm25_share)
     borrowed = borrowed_for(plain, shipped_bank() if bank is None else bank)
     if not borrowed:

@@ -71,9 +71,9 @@ class Ranker:
         head = list(matches[:self.depth])
         if len(head) < 2:
             return list(matches)
-        values = {id(m): self.value(index, a, m, rank) for rank, m in enumerate(head)}
+        values = [self.value(index, a, m, rank) for rank, m in enumerate(head)]
         best = head[0].score
-        head.sort(key=lambda m: values[id(m)], reverse=True)
+        head = [m for _value, m in sorted(zip(values, head, strict=True), key=lambda pair: pair[0], reverse=True)]
         head[0] = replace(head[0], score=best)
         return head + list(matches[self.depth:])
 
