@@ -50,9 +50,11 @@ INTENT_WORDS = {
 }
 MAX_REPLIES = 5  # LINE's limit of messages in one reply
 # Intents whose action follows the operator's own FAQ answer about it (``reader.OWN_WORDS``): the
-# registration's first question after the entry on how to register, the bill list after the entry
-# on how far back bills go. A forgotten password's reminder button rides on the answer (``_faq``).
-ACTS_BESIDE_FAQ = frozenset({intents.REGISTER, intents.BILL_LIST})
+# registration's first question after the entry on how to register, the bill card after the entry on
+# where bills are shown, the bill list after the entry on how far back bills go. A forgotten
+# password's reminder button rides on the answer (``_faq``).
+ACTS_BESIDE_FAQ = frozenset({intents.REGISTER, intents.BILL_THIS_MONTH, intents.BILL_LAST_MONTH, intents.BILL_MONTH,
+                             intents.BILL_LIST})
 LABEL_LIMIT = 20  # LINE's limit of a quick reply label
 
 
@@ -80,7 +82,8 @@ class FreeTextReader:
     def __call__(self, turn: Turn, entries: dict[str, Entry], menu: Callable[[Turn], None]) -> str | None:
         reading = self.reading(turn.db, turn.text)
         turn.signal(f"understanding_{reading.outcome}")
-        if reading.faq is not None and not self._reminder_is_the_answer(turn, reading):
+        if reading.faq is not None and not self._reminder_is_the_answer(turn, reading) \
+                and not self._points_at_the_intent(reading):
             self._faq(turn, reading)
             if reading.intent in ACTS_BESIDE_FAQ:  # 「マイページの登録方法は？」: the answer, then the action
                 faq_understood = turn.understood
@@ -100,6 +103,13 @@ class FreeTextReader:
         entry = reading.faq.entry if reading.faq else None
         return reading.intent == intents.FORGOT and entry is not None and \
             entry.link in ("/reminder", turn.url("/reminder"))
+
+    @staticmethod
+    def _points_at_the_intent(reading: Reading) -> bool:
+        """An entry beside an intent whose answer says to send that intent's command word (「準備ができ
+        ましたら、このトークで「登録」と送ってください」): the intent's own reply does it at once."""
+        word = INTENT_WORDS.get(reading.intent) if reading.intent else None
+        return reading.faq is not None and word is not None and f"「{word}」" in reading.faq.entry.answer
 
     # -- an intent ------------------------------------------------------------------------------
     def _intent(self, turn: Turn, reading: Reading, entries: dict[str, Entry],
@@ -146,7 +156,7 @@ class FreeTextReader:
         if reminder:
             turn.say(messages.FORGOT_REMINDER, choices, buttons=[LinkButton(messages.REMINDER_BUTTON, reminder)])
         turn.understood = messages.UNDERSTOOD_FAQ.format(question=entry.question)
-        if match.score < self.thresholds.faq_confident:
+        if match.score < self.thresholds.faq_confident and reading.intent is None:  # beside a sure intent: no miss
             self._miss(turn, faq_store.LOW_CONFIDENCE, reading)
         return None
 

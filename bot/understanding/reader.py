@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.understanding import intents as intent_names
@@ -87,9 +87,10 @@ class Reading:
         return self.matches[0].score if self.matches else 0.0
 
     def label(self) -> str:
-        """A short name for what was understood: ``bill.this_month``, ``faq:moving`` or ``none``."""
+        """A short name for what was understood: ``bill.this_month``, ``faq:moving``, ``none``, or an
+        entry with the intent acted on beside it: ``faq:mypage_howto + register``."""
         if self.faq is not None:
-            return f"faq:{self.faq.entry.id}"
+            return f"faq:{self.faq.entry.id}" + (f" + {self.intent}" if self.intent else "")
         return self.intent or "none"
 
 
@@ -115,13 +116,12 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
 
     def answer_intent(choice: IntentScore) -> Reading:
         others = tuple(s.intent for s in scored[1:] if s.score >= thresholds.intent_min and s.intent != choice.intent)
-        return Reading(ANSWERED, intent=choice.intent, month=choice.month, ambiguous=choice.ambiguous,
-                       alternatives=others, suggestions=_nearby(matches[:thresholds.alternatives], thresholds),
-                       **common)
+        own = _operators_own(a, choice, matches, index, thresholds)
+        nearby = [m for m in matches if m is not own][:thresholds.alternatives]
+        return Reading(ANSWERED, intent=choice.intent, month=choice.month, ambiguous=choice.ambiguous, faq=own,
+                       alternatives=others, suggestions=_nearby(nearby, thresholds), **common)
 
     if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
-        if _operators_own(a, best_intent, best_faq, index, thresholds):
-            return replace(answer_intent(best_intent), faq=best_faq)
         return answer_intent(best_intent)
     # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
     # text names a topic the FAQ is about and an entry explains it well (「NHKの受信料は料金に入ってる？」).
@@ -196,31 +196,48 @@ def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
 
 # Intents an operator's FAQ may answer in its own words, and the concepts its entry must name: the
 # entry's answer is given, and the intent's action beside it (the reminder page's link, the
-# registration's first question, the bill list).
+# registration's first question, the bill card, the bill list).
+_BILL_ON_THE_WEB = frozenset({"bill", "mypage"})
 OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.REGISTER: frozenset({"mypage"}),  # and registering or a first login: see below
+             intent_names.BILL_THIS_MONTH: _BILL_ON_THE_WEB,  # and a text that asks where: see below
+             intent_names.BILL_LAST_MONTH: _BILL_ON_THE_WEB,
+             intent_names.BILL_MONTH: _BILL_ON_THE_WEB,
              intent_names.BILL_LIST: frozenset({"period"}),
              intent_names.HELP: frozenset({"mypage", "help"})}
-# 「マイページの登録方法は？」 asks how registering works: the operator's own entry explains it, and the
-# registration starts beside it. 「マイページに登録したい」 only starts it.
+OWN_DEPTH = 3  # how far down the nearest entries the operator's own entry may stand
+# 「マイページの登録方法は？」 asks how registering works, 「登録に契約書いる？」 what it needs: the operator's
+# entry explains it, and the registration starts beside it; an entry on what it costs is not that.
+_WHAT_REGISTERING_NEEDS = frozenset({"needed", "customer_number"})
 _ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうやる|どうやん|どうすれば|どうしたら|"
                        r"どうすん|手順|しかた|仕方|どこから|どっから|どこで|流れ|どがんす|どないし")
+# 「会員ページで明細って見れますか？」, 「今月の請求額ネットで見れる？」: where the bill is shown, not only what it is.
+_ASKS_WHERE = re.compile(r"どこ|ばしょ|場所|"
+                         r"(?:ネット|ねっと|ウェブ|web|オンライン|おんらいん|パソコン|ぱそこん|スマホ|すまほ)で")
 
 
-def _operators_own(a: Analysis, intent: IntentScore, best: FaqMatch | None, index: FaqIndex | None,
-                   thresholds: Thresholds) -> bool:
-    """The operator's FAQ has its own entry for what the intent does (「パスワードを忘れたときは？」)."""
+def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index: FaqIndex | None,
+                   thresholds: Thresholds) -> FaqMatch | None:
+    """The operator's FAQ entry for what the intent does (「パスワードを忘れたときは？」), if one is near."""
     needed = OWN_WORDS.get(intent.intent)
-    # The intent already says what the text is about: the best entry need only be near and name it.
-    if not (needed and best is not None and index is not None and best.score >= thresholds.faq_suggest
-            and needed <= index.concepts(best.entry)):
-        return False
-    if intent.intent == intent_names.REGISTER:
+    if not needed or index is None:
+        return None
+    if intent.intent.startswith("bill.") and intent.intent != intent_names.BILL_LIST \
+            and "mypage" not in a.concepts and not _ASKS_WHERE.search(a.core):
+        return None  # 「今月いくら？」 asks for the bill alone
+    # The intent already says what the text is about: the entry need only be near and name it.
+    for match in matches[:OWN_DEPTH]:
+        concepts = index.concepts(match.entry)
+        if match.score < thresholds.faq_suggest or not needed <= concepts:
+            continue
+        if intent.intent != intent_names.REGISTER:
+            return match
         # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
-        # 入るの」), not on what it needs or costs, and a text that asks how.
-        return bool(index.concepts(best.entry) & {"register", "start"}) and bool(_ASKS_HOW.search(a.core)) \
-            and (not index.topics(best.entry) or bool(_ASKS_HOW.search(best.entry.question)))
-    return True
+        # 入るの」) or on what it needs, not on what it costs.
+        if concepts & {"register", "start"} and (index.topics(match.entry) - a.concepts <= _WHAT_REGISTERING_NEEDS
+                                                  or _ASKS_HOW.search(match.entry.question)):
+            return match
+    return None
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:

@@ -92,6 +92,8 @@ def ask_command(text: str) -> None:
         click.echo(line)
     if reading.faq is not None:
         click.echo("answer:\n  " + reading.faq.entry.answer.replace("\n", "\n  "))
+        if reading.intent:
+            click.echo(f"then: the {reading.intent} intent's own answer, as a command word would start it")
         if reading.suggestions:
             click.echo("quick replies: " + " / ".join(m.entry.question for m in reading.suggestions))
     elif reading.intent is None:

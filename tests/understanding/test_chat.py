@@ -106,6 +106,25 @@ def test_an_operators_own_entry_on_how_to_register_is_answered_and_the_registrat
     assert "お客様番号" in texts(chat_user.say("abc"))[0]  # the registration's own answer to a bad number
 
 
+def test_an_operators_entry_on_bills_on_the_web_comes_with_the_bill(chat_user, customer, runner, tmp_path):
+    """「会員ページで明細って見れますか？」: the operator's entry on where bills are shown, then the bill
+    itself; 「今月いくら？」 asks for the bill alone."""
+    import_one_entry(runner, tmp_path, "web,毎月の請求金額と内訳をWebで確認できますか？,"
+                     "会員ページの「ご請求」から、過去の請求金額と内訳をご確認いただけます。,")
+    replies = chat_user.say("会員ページで今月の明細って見れますか？")
+    assert texts(replies)[0] == "会員ページの「ご請求」から、過去の請求金額と内訳をご確認いただけます。"
+    assert bill_card(replies)["altText"] == "2026年11月のご請求金額は10,512円です"
+    alone = chat_user.say("今月いくら？")
+    assert "会員ページの「ご請求」" not in " ".join(texts(alone)) and bill_card(alone)
+
+
+def test_wanting_to_register_with_the_shipped_faq_starts_at_once(chat_user, default_faq):
+    """The shipped entry on what registering needs ends 「このトークで「登録」と送ってください」: beside
+    the registration itself it would only repeat it, so the registration starts alone."""
+    replies = chat_user.say("マイページに登録したいです")
+    assert texts(replies) == [messages.REGISTER_START]
+
+
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
 def test_out_of_scope_is_not_understood_and_offers_a_person_and_the_menu(chat_user, customer, default_faq, app, text):
     replies = chat_user.say(text)

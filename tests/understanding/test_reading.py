@@ -15,7 +15,7 @@ from bot.understanding.analyzer import nominal, shared_analyzer
 from bot.understanding.faq import FaqIndex
 from bot.understanding.months import MonthSlot, find_month, resolve
 from bot.understanding.phrasings import fit, shipped_pairs
-from bot.understanding.reader import ANSWERED, ASKED_BACK, NOT_UNDERSTOOD, explain, read
+from bot.understanding.reader import ANSWERED, ASKED_BACK, DEFAULT_THRESHOLDS, NOT_UNDERSTOOD, explain, read
 from bot.understanding.text import clean, strip_polite
 
 TODAY = date(2026, 12, 4)
@@ -315,10 +315,33 @@ def test_an_operators_own_entry_on_how_to_register_comes_with_the_registration()
     index = FaqIndex(load_faq(SETS["operator I"][1]), analyse)
     reading = read("マイページの登録のしかた教えて", index)
     assert reading.intent == intents.REGISTER and reading.faq is not None and reading.faq.entry.id == "i_13"
-    # Wanting to register, without asking how, only starts it; an entry on what it needs is not "how".
-    assert read("マイページに登録したいです", index).faq is None
-    needs = FaqIndex([row for row in load_faq(SETS["operator I"][1]) if row.id != "i_13"], analyse)
-    assert read("マイページの登録のしかた教えて", needs).faq is None
+    # Wanting to register gets the operator's entry on what registering needs, and the registration.
+    wants = read("マイページに登録したいです", index)
+    assert wants.intent == intents.REGISTER and wants.faq is not None and wants.faq.entry.id == "i_15"
+    # An entry on what it costs is not how to register: the registration alone.
+    costs = FaqIndex([row for row in load_faq(SETS["operator I"][1]) if row.id not in ("i_13", "i_15")], analyse)
+    assert "cost" in costs.concepts(next(e for e in costs.entries if e.id == "i_16"))
+    assert read("マイページに登録したいです", costs).faq is None
+
+
+def test_an_operators_entry_on_bills_on_the_web_comes_with_the_bill_only_when_asked_where():
+    index = FaqIndex(load_faq(SETS["operator N"][1]), analyse)
+    for text, intent in (("会員ページで請求の明細って見れますか？", intents.BILL_THIS_MONTH),
+                         ("今月の請求、どこで見られますか", intents.BILL_THIS_MONTH),
+                         ("先月の明細ってパソコンで見れる？", intents.BILL_LAST_MONTH)):
+        reading = read(text, index)
+        assert reading.intent == intent and reading.faq is not None, explain(reading)
+        assert reading.faq.entry.id == "n_15" and "n_15" not in [m.entry.id for m in reading.suggestions]
+    assert read("今月いくら？", index).faq is None
+
+
+def test_an_intent_read_less_surely_still_brings_the_operators_own_entry():
+    """A locked-out login read as a forgotten password from the nearest labelled phrasing, not a rule:
+    the operator's own entry on it comes too."""
+    index = FaqIndex(load_faq(SETS["operator H"][1]), analyse)
+    reading = read("会員ページに入ろうとしたら何回もエラーになってロックされたっぽい。再設定どうやるの", index)
+    assert reading.intent == intents.FORGOT and reading.intents[0].score < DEFAULT_THRESHOLDS.intent_sure
+    assert reading.faq is not None and reading.faq.entry.id == "h_13", explain(reading)
 
 
 def test_how_far_back_bills_go_is_the_operators_entry_beside_the_list():
