@@ -82,8 +82,7 @@ class FreeTextReader:
     def __call__(self, turn: Turn, entries: dict[str, Entry], menu: Callable[[Turn], None]) -> str | None:
         reading = self.reading(turn.db, turn.text)
         turn.signal(f"understanding_{reading.outcome}")
-        if reading.faq is not None and not self._reminder_is_the_answer(turn, reading) \
-                and not self._points_at_the_intent(reading):
+        if reading.faq is not None and not self._reminder_is_the_answer(turn, reading):
             self._faq(turn, reading)
             if reading.intent in ACTS_BESIDE_FAQ:  # 「マイページの登録方法は？」: the answer, then the action
                 faq_understood = turn.understood
@@ -103,13 +102,6 @@ class FreeTextReader:
         entry = reading.faq.entry if reading.faq else None
         return reading.intent == intents.FORGOT and entry is not None and \
             entry.link in ("/reminder", turn.url("/reminder"))
-
-    @staticmethod
-    def _points_at_the_intent(reading: Reading) -> bool:
-        """An entry beside an intent whose answer says to send that intent's command word (「準備ができ
-        ましたら、このトークで「登録」と送ってください」): the intent's own reply does it at once."""
-        word = INTENT_WORDS.get(reading.intent) if reading.intent else None
-        return reading.faq is not None and word is not None and f"「{word}」" in reading.faq.entry.answer
 
     # -- an intent ------------------------------------------------------------------------------
     def _intent(self, turn: Turn, reading: Reading, entries: dict[str, Entry],

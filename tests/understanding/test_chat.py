@@ -118,11 +118,10 @@ def test_an_operators_entry_on_bills_on_the_web_comes_with_the_bill(chat_user, c
     assert "会員ページの「ご請求」" not in " ".join(texts(alone)) and bill_card(alone)
 
 
-def test_wanting_to_register_with_the_shipped_faq_starts_at_once(chat_user, default_faq):
-    """The shipped entry on what registering needs ends 「このトークで「登録」と送ってください」: beside
-    the registration itself it would only repeat it, so the registration starts alone."""
-    replies = chat_user.say("マイページに登録したいです")
-    assert texts(replies) == [messages.REGISTER_START]
+def test_wanting_to_register_gets_what_it_needs_then_the_registration(chat_user, default_faq):
+    """The shipped FAQ's entry on what registering needs, then the registration's first question."""
+    said = texts(chat_user.say("マイページに登録したいです"))
+    assert said[0] == default_faq["mypage_requirements"].answer and said[-1] == messages.REGISTER_START
 
 
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjk", "12345", "好きな食べ物は何ですか"])
