@@ -277,7 +277,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     # Video services watched over our internet: context beside a speed or connection problem
     # (「YouTubeが止まってばっかり」), another company's matter otherwise (「Netflixの解約方法」).
     "streaming": ("youtube", "ユーチューブ", "netflix", "ネットフリックス", "ネトフリ", "hulu", "u-next", "dazn",
-                  "プライムビデオ", "アマプラ", "tver", "abema"),
+                  "プライムビデオ", "アマプラ", "tver", "abema", "動画配信", "配信サービス", "サブスク"),
     "hospital": ("病院"),
     # The line's own equipment and network, as an ISP's customers ask about them.
     "lamp": ("ランプ", "らんぷ", "点滅", "チカチカ", "ちかちか", "赤く光", "赤いのつ", "赤色", "=pon", "=los",

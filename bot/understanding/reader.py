@@ -111,7 +111,9 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
                    FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
         matches.sort(key=lambda m: m.score, reverse=True)
     best_intent = scored[0] if scored else None
-    best_faq = matches[0] if matches else None
+    # 「今何時？」 names nothing but a question: no entry answers it, however its question words match.
+    asks_about_nothing = not a.terms and not a.concepts - _ONLY_ASKING
+    best_faq = matches[0] if matches and not asks_about_nothing else None
     common = {"intents": scored, "matches": tuple(matches), "analysis": a}
 
     def answer_intent(choice: IntentScore) -> Reading:
@@ -145,6 +147,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
 
 
+_ONLY_ASKING = frozenset({"question", "when"})  # concepts that only say a question is asked
 EXAMPLES_FILE = Path(__file__).with_name("data") / "intent_examples.csv"
 
 

@@ -181,7 +181,7 @@ def test_bill_alone_is_this_month_and_ambiguous(faq_index):
 
 
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjkl", "12345", "😀", "Netflixの解約方法",
-                                  "好きな食べ物は？"])
+                                  "好きな食べ物は？", "今何時？", "いつ？", "動画配信サービスのパスワード忘れた"])
 def test_out_of_scope_is_not_answered(faq_index, text):
     reading = read(text, faq_index)
     assert reading.outcome in (ASKED_BACK, NOT_UNDERSTOOD) and reading.faq is None and reading.intent is None
