@@ -108,12 +108,15 @@ def _postings(entry_views: list[list[dict[str, float]]]) -> tuple[dict[str, list
     return postings, owners
 
 
+_NOT_IN_BIGRAMS = str.maketrans("", "", "、。,.!?？！「」()（）・…")
+
+
 def bigrams(text: str) -> Counter[str]:
-    """Character bigrams of ``text`` (a single character stands for itself)."""
-    compact = "".join(ch for ch in text if not ch.isspace() and ch not in "、。,.!?？！「」()（）・…")
+    """Character bigrams of ``text`` without spaces and punctuation (a single character stands for itself)."""
+    compact = "".join(text.translate(_NOT_IN_BIGRAMS).split())  # split(): every kind of space
     if len(compact) < 2:
         return Counter([compact]) if compact else Counter()
-    return Counter(compact[i:i + 2] for i in range(len(compact) - 1))
+    return Counter(map(str.__add__, compact, compact[1:]))
 
 
 class FaqIndex:
