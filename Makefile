@@ -83,13 +83,14 @@ fonts:
 
 ## test: lint, then the suite in TEST_WORKERS pytest-xdist processes, each test sent to the next free
 ## one, the longest first (tests/conftest.py SLOW_FIRST). A test spends part of its time waiting on
-## PostgreSQL, Redis, a browser or a subprocess, so three processes on this 2-core machine (two
-## took 3:32, three 3:01, four 3:16). Worker gwN uses Redis DB N after TEST_REDIS_URL's
-## (13, 14, 15 by default) and a PostgreSQL database of its own. TEST_WORKERS=0: one process.
+## PostgreSQL, Redis, a browser or a subprocess, so four processes on this 2-core machine (on a quiet
+## day, 2026-12-05: three took 3:04 and 3:05, four 2:46 and 2:50; on a busy one earlier, two 3:32,
+## three 3:01, four 3:16). Worker gwN uses Redis DB N after TEST_REDIS_URL's (12, 13, 14, 15 by
+## default: redis-server has 16) and a PostgreSQL database of its own. TEST_WORKERS=0: one process.
 ## Bytecode is cached (__pycache__, ignored by git) even where the environment sets
 ## PYTHONDONTWRITEBYTECODE: else every worker, and every process a test starts, compiles our
 ## modules and pytest rewrites every test module again (19 s before the first test, 12 s with it).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 PYCACHE = PYTHONDONTWRITEBYTECODE=
 test: $(DEV_STAMP) services browser fonts
 	$(BIN)/ruff check .

@@ -54,7 +54,7 @@ from handlers.emulator.line_api_fake import make_blueprint
 from handlers.emulator.line_api_recorder import LineApiRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 ACCESS_TOKEN = "bench-access-token"
 VALIDATE_EVERY = 500  # the lean fake checks the first push body and one in this many against LINE's spec
 

@@ -62,8 +62,8 @@ PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.
 
 
 def _redis_test_url(base: str, worker: str | None) -> str:
-    """Our Redis DB: ``TEST_REDIS_URL`` (DB 13 by default) for a plain run; under pytest-xdist
-    worker ``gwN`` takes the DB N after it (13, 14, ...), since every test flushes its DB."""
+    """Our Redis DB: ``TEST_REDIS_URL`` (DB 12 by default) for a plain run; under pytest-xdist
+    worker ``gwN`` takes the DB N after it (12, 13, ...), since every test flushes its DB."""
     if not worker:
         return base
     head, _, db = base.rpartition("/")
@@ -74,7 +74,7 @@ def _redis_test_url(base: str, worker: str | None) -> str:
     return f"{head}/{number}"
 
 
-REDIS_TEST_URL = _redis_test_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"),
+REDIS_TEST_URL = _redis_test_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12"),
                                  os.environ.get("PYTEST_XDIST_WORKER"))
 SECRET_KEY = "test-secret-key-" + "x" * 32
 FAKE_DATA_PREFIX = "/data"  # the fake serves LINE's data host (rich menu images) under this prefix
