@@ -129,49 +129,21 @@ class FaqIndex:
         self.ranker = ranker
         self.bm25_share = bm25_share
         self._analyse = analyse
-        docs: list[Counter[str]] = []
-        self._views: list[list[dict[str, float]]] = []
-        view_grams: list[list[Counter[str]]] = []
-        self._reading_views: list[list[dict[str, float]]] = []
-        reading_grams: list[list[Counter[str]]] = []
-        factors: list[list[float]] = []
         self.borrowed = {key: len(value) for key, value in (borrowed or {}).items()}
         self._topics: dict[str, frozenset[str]] = {}
         self._concepts: dict[str, frozenset[str]] = {}
         self.question_concepts: dict[str, frozenset[str]] = {}
         self.answer_terms: dict[str, frozenset[str]] = {}
+        docs: list[Counter[str]] = []
+        view_grams: list[list[Counter[str]]] = []
+        reading_grams: list[list[Counter[str]]] = []
+        factors: list[list[float]] = []
         for entry in self.entries:
-            doc: Counter[str] = Counter()
-            grams = []
-            readings = []
-            concepts: set[str] = set()
-            question = analyse(entry.question)
-            self.question_concepts[entry.id] = question.concepts
-            for analysis in (question, *map(analyse, entry.examples)):
-                concepts |= analysis.concepts
-                for term in analysis.retrieval_terms():
-                    doc[term] += QUESTION_WEIGHT
-                grams.append(bigrams(analysis.core))
-                readings.append(bigrams(analysis.reading))
-            factor = [1.0] * len(grams)
-            for analysis in (borrowed or {}).get(entry.id, ()):  # the entry's own topics stay its own
-                for term in analysis.retrieval_terms():
-                    doc[term] += BORROWED_WEIGHT
-                grams.append(bigrams(analysis.core))
-                readings.append(bigrams(analysis.reading))
-                factor.append(BORROWED_FACTOR)
-            factors.append(factor)
-            # The answer's words count once, its concepts not at all: nearly every answer names the
-            # free-call number or the bill, which would make those concepts tell no entry apart.
-            answer = analyse(entry.answer).terms
-            for term in answer:
-                doc[term] += 1
-            self.answer_terms[entry.id] = frozenset(answer)
+            doc, grams, readings, factor = self._read_entry(entry, (borrowed or {}).get(entry.id, ()))
             docs.append(doc)
-            self._concepts[entry.id] = frozenset(concepts)
-            self._topics[entry.id] = frozenset(concepts) & TOPICS
             view_grams.append(grams)
             reading_grams.append(readings)
+            factors.append(factor)
         count = max(len(docs), 1)
         self._docs = docs
         self._lengths = [sum(d.values()) for d in docs]
@@ -189,6 +161,38 @@ class FaqIndex:
         self._reading_views = _weigh(reading_grams, self._reading_idf, factors)
         self._postings = _postings(self._views)
         self._reading_postings = _postings(self._reading_views)
+
+    def _read_entry(self, entry: FaqEntry, borrowed: Sequence[Analysis]) -> tuple[
+            Counter[str], list[Counter[str]], list[Counter[str]], list[float]]:
+        """One entry's BM25 document, its bigram views (written and read) with their weights: its
+        question and examples, then its borrowed phrasings; its concepts and answer words are kept."""
+        doc: Counter[str] = Counter()
+        grams, readings = [], []
+        concepts: set[str] = set()
+        question = self._analyse(entry.question)
+        self.question_concepts[entry.id] = question.concepts
+        for analysis in (question, *map(self._analyse, entry.examples)):
+            concepts |= analysis.concepts
+            for term in analysis.retrieval_terms():
+                doc[term] += QUESTION_WEIGHT
+            grams.append(bigrams(analysis.core))
+            readings.append(bigrams(analysis.reading))
+        factor = [1.0] * len(grams)
+        for analysis in borrowed:  # the entry's own topics stay its own
+            for term in analysis.retrieval_terms():
+                doc[term] += BORROWED_WEIGHT
+            grams.append(bigrams(analysis.core))
+            readings.append(bigrams(analysis.reading))
+            factor.append(BORROWED_FACTOR)
+        # The answer's words count once, its concepts not at all: nearly every answer names the
+        # free-call number or the bill, which would make those concepts tell no entry apart.
+        answer = self._analyse(entry.answer).terms
+        for term in answer:
+            doc[term] += 1
+        self.answer_terms[entry.id] = frozenset(answer)
+        self._concepts[entry.id] = frozenset(concepts)
+        self._topics[entry.id] = frozenset(concepts) & TOPICS
+        return doc, grams, readings, factor
 
     def topics(self, entry: FaqEntry) -> frozenset[str]:
         """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""
