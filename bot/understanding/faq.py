@@ -202,6 +202,10 @@ class FaqIndex:
         """Every concept an entry's question and examples name (``topics`` is the weighted part)."""
         return self._concepts.get(entry.id, frozenset())
 
+    def knows(self, term: str) -> bool:
+        """Whether any entry's question, examples or answer uses ``term`` (a normalised word)."""
+        return term in self._idf
+
     def __len__(self) -> int:
         return len(self.entries)
 

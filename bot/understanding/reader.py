@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.understanding import intents as intent_names
@@ -100,6 +100,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     phrasings of the intents (``data/intent_examples.csv``): the nearest one's intent is a
     reading when nothing else answered (``True``: the shipped examples; ``None``: rules alone)."""
     a = analysis or analyse(text)
+    if index is not None and _another_places_hours(a, index):
+        a = replace(a, concepts=a.concepts | {"elsewhere"})
     if examples is True:
         examples = intent_examples()
     scored = tuple(score_intents(a))
@@ -189,6 +191,26 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
             or not a.concepts & index.topics(best.entry):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
+
+
+# 「美術館って何時まで開いてる？」, 「眼科って土曜もやってる？」 ask another place's hours, not the support
+# desk's: no word before the hours is one the operator's FAQ uses (its own name, its shops and its
+# desk are in it) or one of the desk's usual names (「サポートセンターは土曜も？」 is ours).
+_ASKS_HOURS = re.compile(r"^(.+?)(?:って|は|の|も)(?:何時|なんじ|営業時間|受付時間|開いて|あいて|やって|休み|"
+                         r"土曜|日曜|土日|祝日)")
+_DESK_CONCEPTS = frozenset({"contact", "inquiry", "person", "ours"})
+_OUR_DESK = frozenset({"窓口", "サポート", "問い合わせ", "問合せ", "電話", "センター", "受付", "そちら", "そっち",
+                       "御宅", "御社", "貴社", "会社", "カスタマー", "コール", "オペレーター", "担当", "相談"})
+
+
+def _another_places_hours(a: Analysis, index: FaqIndex) -> bool:
+    found = _ASKS_HOURS.search(a.core)
+    if found is None or "ours" in a.concepts:
+        return False
+    subject = analyse(found.group(1))
+    if subject.concepts & _DESK_CONCEPTS:  # 「サポセンって夜でもやってます？」
+        return False
+    return bool(subject.terms) and not any(index.knows(term) or term in _OUR_DESK for term in subject.terms)
 
 
 def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:

@@ -181,10 +181,20 @@ def test_bill_alone_is_this_month_and_ambiguous(faq_index):
 
 
 @pytest.mark.parametrize("text", ["明日の天気は？", "asdfghjkl", "12345", "😀", "Netflixの解約方法",
-                                  "好きな食べ物は？", "今何時？", "いつ？", "動画配信サービスのパスワード忘れた"])
+                                  "好きな食べ物は？", "今何時？", "いつ？", "動画配信サービスのパスワード忘れた",
+                                  "美術館って何時まで開いてる？", "眼科って土曜もやってる？"])
 def test_out_of_scope_is_not_answered(faq_index, text):
     reading = read(text, faq_index)
     assert reading.outcome in (ASKED_BACK, NOT_UNDERSTOOD) and reading.faq is None and reading.intent is None
+
+
+@pytest.mark.parametrize("text", ["窓口って何時まで？", "土日もやってる？", "サポセンって夜でもやってます？",
+                                  "サポートセンターは土曜もやってますか", "あいコムさんって何時まで？"])
+def test_the_desks_hours_are_the_contact_entry_whoever_is_named(faq_index, text):
+    """Another place's hours are not ours (above); the desk's, by any of its names or the company's, are."""
+    reading = read(text, faq_index)
+    assert reading.analysis is not None and "elsewhere" not in reading.analysis.concepts
+    assert reading.matches[0].entry.id == "support_contact", explain(reading)
 
 
 def test_no_faq_at_all_still_reads_intents_and_admits_the_rest():
@@ -392,6 +402,9 @@ def test_what_the_member_page_offers_is_the_operators_entry_with_our_menu():
     ("契約のとき作ってもらったアドレス、受信できてない", {"mail"}, set()),
     ("銀行のキャッシュカードなくしました", {"elsewhere"}, set()),
     ("郵便局の口座に変えたい", set(), {"elsewhere"}),  # ゆうちょ pays our bill too
+    ("サポートセンターに電話したい", {"contact"}, {"port"}),  # サポート hides a ポート
+    ("ゲームのポート開けたい", {"port"}, set()),
+    ("動画配信サービスのパスワード忘れた", {"streaming", "elsewhere"}, set()),
 ])
 def test_concepts_read_in_context(text, present, absent):
     concepts = analyse(text).concepts
