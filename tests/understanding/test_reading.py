@@ -226,6 +226,7 @@ def test_the_analyser_loads_once_per_process():
     ("hold-out 9", {"intent": 0.95, "faq": 0.90, "oos": 0.95}),
     ("hold-out 10", {"intent": 0.92, "faq": 0.83, "oos": 0.88}),
     ("hold-out 11", {"intent": 0.95, "faq": 0.92, "oos": 0.90}),
+    ("hold-out 12", {"intent": 0.93, "faq": 0.84, "oos": 0.92}),
     ("other operator", {"faq": 0.90, "oos": 0.90}),
     ("operator B", {"faq": 0.90, "oos": 0.95}),
     ("operator C", {"faq": 0.88, "oos": 0.95}),
@@ -403,6 +404,11 @@ def test_what_the_member_page_offers_is_the_operators_entry_with_our_menu():
     ("銀行のキャッシュカードなくしました", {"elsewhere"}, set()),
     ("郵便局の口座に変えたい", set(), {"elsewhere"}),  # ゆうちょ pays our bill too
     ("サポートセンターに電話したい", {"contact"}, {"port"}),  # サポート hides a ポート
+    ("通帳見たらいつもより高かった", set(), {"notice", "when"}),  # ツウチョウ is no ツウチ, いつも no いつ
+    ("いつ引き落とされる？", {"when"}, set()),
+    ("マイページさログインできねぇんだ", {"cant_login"}, set()),  # a small ぇ only draws the sound out
+    ("にんげんの かたと はなしたい", {"person"}, set()),
+    ("まいつき くる おしらせ を とめて", {"notice", "stop"}, set()),
     ("ゲームのポート開けたい", {"port"}, set()),
     ("動画配信サービスのパスワード忘れた", {"streaming", "elsewhere"}, set()),
 ])
