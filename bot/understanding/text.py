@@ -23,6 +23,8 @@ _LAUGH = re.compile(r"[(（]?笑[)）]?$|w{2,}$|ｗ{2,}$")
 _LONG_VOWEL = re.compile(r"(?<=[\u3041-\u30ff])[~〜～\-−‐ｰ]+")
 _REPEATED_MARKS = re.compile(r"([!?！？。、…・.,])\1+")
 _SPACES = re.compile(r"\s+")
+# 「ご請求額をお知らせいただけますか」 asks to be told, as 教えていただけますか does: not the notices.
+_TELL_ME = re.compile(r"お知らせ(?=いただ|頂|くださ|下さ|願)")
 # Polite or softening sentence endings that add no meaning (longest first).
 _POLITE_ENDINGS = re.compile(
     r"(?:して)?(?:いただけ|頂け|もらえ|くれ)(?:ます|ません)?(?:か|でしょうか)?$"
@@ -36,14 +38,15 @@ _POLITE_ENDINGS = re.compile(
 
 def clean(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII, half-width kana to full), lower case, no emoji,
-    no laughter marks, one space, long vowels unified, repeated punctuation folded once."""
+    no laughter marks, one space, long vowels unified, repeated punctuation folded once, and a
+    polite 「お知らせください」 read as the 「教えてください」 it means."""
     value = unicodedata.normalize("NFKC", text)
     value = _EMOJI.sub(" ", value)
     value = _SPACES.sub(" ", value).strip().lower()
     value = _LAUGH.sub("", value).strip()
     value = _LONG_VOWEL.sub("ー", value)
     value = _REPEATED_MARKS.sub(r"\1", value)
-    return value
+    return _TELL_ME.sub("教えて", value)
 
 
 def strip_polite(text: str) -> str:

@@ -409,6 +409,8 @@ def test_what_the_member_page_offers_is_the_operators_entry_with_our_menu():
     ("マイページさログインできねぇんだ", {"cant_login"}, set()),  # a small ぇ only draws the sound out
     ("にんげんの かたと はなしたい", {"person"}, set()),
     ("まいつき くる おしらせ を とめて", {"notice", "stop"}, set()),
+    ("十一月分のご請求額をお知らせいただけますでしょうか", {"bill"}, {"notice"}),  # "tell me", not the notices
+    ("お知らせを止めてください", {"notice", "stop"}, set()),
     ("ゲームのポート開けたい", {"port"}, set()),
     ("動画配信サービスのパスワード忘れた", {"streaming", "elsewhere"}, set()),
 ])
