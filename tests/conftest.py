@@ -121,6 +121,19 @@ SLOW_FIRST = ("_browser.py", "tests/line/test_events.py", "tests/ops/test_shutdo
               "tests/understanding/test_reading.py")
 
 
+def pytest_configure(config):
+    """More xdist workers than Redis has DBs after ``TEST_REDIS_URL``'s: say so once, before any
+    worker starts (a worker that fails at import is restarted by xdist over and over)."""
+    workers = getattr(config.option, "numprocesses", None)
+    if os.environ.get("PYTEST_XDIST_WORKER") or not isinstance(workers, int) or workers < 1:
+        return
+    base = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+    try:
+        _redis_test_url(base, f"gw{workers - 1}")
+    except RuntimeError as exc:  # the last worker's DB is past 15
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark ``REAL_HASH_TESTS``; one of them renamed or gone (its module collected) fails the run
     rather than leaving the check to run on cheap hashes. Put the ``SLOW_FIRST`` tests first."""
