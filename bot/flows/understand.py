@@ -148,7 +148,7 @@ class FreeTextReader:
         if reminder:
             turn.say(messages.FORGOT_REMINDER, choices, buttons=[LinkButton(messages.REMINDER_BUTTON, reminder)])
         turn.understood = messages.UNDERSTOOD_FAQ.format(question=entry.question)
-        if match.score < self.thresholds.faq_confident and reading.intent is None:  # beside a sure intent: no miss
+        if match.score < self.thresholds.faq_confident and reading.intent is None:  # beside an intent: no miss
             self._miss(turn, faq_store.LOW_CONFIDENCE, reading)
         return None
 

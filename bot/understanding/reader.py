@@ -247,8 +247,7 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
     needed = OWN_WORDS.get(intent.intent)
     if not needed or index is None:
         return None
-    if intent.intent.startswith("bill.") and intent.intent != intent_names.BILL_LIST \
-            and "mypage" not in a.concepts and not _ASKS_WHERE.search(a.core):
+    if needed is _BILL_ON_THE_WEB and "mypage" not in a.concepts and not _ASKS_WHERE.search(a.core):
         return None  # 「今月いくら？」 asks for the bill alone
     # The intent already says what the text is about: the entry need only be near and name it.
     for match in matches[:OWN_DEPTH]:
