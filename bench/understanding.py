@@ -51,7 +51,7 @@ from bot.flows import all_flows
 from bot.flows.billing import resolve_month
 from bot.normalize import command_text
 from bot.understanding import intents as intent_names
-from bot.understanding import stored
+from bot.understanding import lexicon, stored
 from bot.understanding.analysis import analyse
 from bot.understanding.analyzer import shared_analyzer
 from bot.understanding.faq import BM25_SHARE, FaqIndex
@@ -59,6 +59,8 @@ from bot.understanding.months import resolve
 from bot.understanding.phrasings import PHRASINGS_FILE, Bank, fit, shipped_pairs
 from bot.understanding.ranking import RANKER_FILE, Ranker
 from bot.understanding.reader import DEFAULT_THRESHOLDS, EXAMPLES_FILE, Reading, Thresholds, read
+from bot.understanding.spelling import SPELLINGS_FILE, spellings
+from bot.understanding.text import clean
 from storage.faq import FaqRow
 
 
@@ -344,12 +346,29 @@ def write_phrasings(path: Path = PHRASINGS_FILE) -> int:
 
 
 def write_analysed() -> int:
-    """Store the analyses of every shipped phrasing (``--write-analysed``; the two writers above do it too)."""
+    """Store the analyses of every shipped phrasing (``--write-analysed``; the two writers above do it too),
+    and the vocabulary kana messages are spelled with."""
     with EXAMPLES_FILE.open(encoding="utf-8", newline="") as stream:
         examples = [row["text"] for row in csv.DictReader(stream)]
     pairs = shipped_pairs()
     texts = [*examples, *(text[:40] for text in examples), *(q for q, _t in pairs), *(t for _q, t in pairs)]
+    write_spellings()
     return stored.write(texts)
+
+
+def write_spellings(path: Path = SPELLINGS_FILE) -> int:
+    """Write the shipped vocabulary of ``spelling`` (reading, word): the kanji words of every FAQ file
+    we hold (questions, examples, answers) and of the lexicon's phrases, compounds cut as well (銀行口座
+    gives 銀行), so a kana message meets the usual words of the trade in any operator's FAQ. Customers'
+    phrasings are left out: the words come from what operators write, as an unseen FAQ's do."""
+    analyzer = shared_analyzer()
+    texts = [text for faq_file in dict.fromkeys(f for _l, f in SETS.values())
+             for row in load_faq(faq_file) for text in (row.question, row.answer, *row.examples)]
+    texts += [p for phrases in lexicon.CONCEPTS.values() for p in phrases if not p.startswith("=")]
+    tokens = [token for text in texts for short in (False, True) for token in analyzer.tokens(clean(text), short)]
+    words = spellings(tokens)
+    path.write_text("".join(f"{reading}\t{word}\n" for reading, word in sorted(words.items())), encoding="utf-8")
+    return len(words)
 
 
 def main(argv: list[str] | None = None) -> int:

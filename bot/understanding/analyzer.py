@@ -49,19 +49,22 @@ class Analyzer:
         self._short = SplitMode.A
         self._local = threading.local()
 
-    def _tokenizer(self):
-        tokenizer = getattr(self._local, "tokenizer", None)
+    def _tokenizer(self, short: bool = False):
+        name = "short" if short else "tokenizer"
+        tokenizer = getattr(self._local, name, None)
         if tokenizer is None:
-            tokenizer = self._local.tokenizer = self._dictionary.tokenizer(mode=self._mode)
+            tokenizer = self._dictionary.tokenizer(mode=self._short if short else self._mode)
+            setattr(self._local, name, tokenizer)
         return tokenizer
 
-    def tokens(self, text: str) -> tuple[Token, ...]:
-        """Every word of ``text`` (already cleaned), in order."""
+    def tokens(self, text: str, short: bool = False) -> tuple[Token, ...]:
+        """Every word of ``text`` (already cleaned), in order (``short``: compounds cut into their
+        shortest words, 口座振替 as 口座 and 振替, without ``parts``)."""
         if not text:
             return ()
         return tuple(Token(m.surface(), m.normalized_form(), m.dictionary_form(), m.reading_form(),
-                           m.part_of_speech()[0], self._parts(m))
-                     for m in self._tokenizer().tokenize(text[:1000]))
+                           m.part_of_speech()[0], () if short else self._parts(m))
+                     for m in self._tokenizer(short).tokenize(text[:1000]))
 
     def _parts(self, morpheme) -> tuple[str, ...]:
         if len(morpheme.surface()) < 3 or morpheme.part_of_speech()[0] != "名詞":  # only nouns compound

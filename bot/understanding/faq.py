@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.understanding.analysis import Analysis
+from bot.understanding.analyzer import Token
 from bot.understanding.intents import WEIGHTED as TOPICS
+from bot.understanding.spelling import Speller
 from storage.faq import FaqRow
 
 K1 = 1.2
@@ -95,17 +97,18 @@ def _weigh(view_grams: list[list[Counter[str]]], idf: dict[str, float],
     return weighted
 
 
-def _postings(entry_views: list[list[dict[str, float]]]) -> tuple[dict[str, list[tuple[int, float]]], list[int]]:
-    """Bigram -> (view number, weight) for every view, and the entry each view belongs to."""
+def _postings(entry_views: list[list[dict[str, float]]]) -> tuple[dict[str, list[tuple[int, float]]], list[range]]:
+    """Bigram -> (view number, weight) for every view, and the views of each entry (numbered in a row)."""
     postings: dict[str, list[tuple[int, float]]] = {}
-    owners: list[int] = []
-    for entry, views in enumerate(entry_views):
+    spans: list[range] = []
+    number = 0
+    for views in entry_views:
+        spans.append(range(number, number + len(views)))
         for view in views:
-            number = len(owners)
-            owners.append(entry)
             for gram, weight in view.items():
                 postings.setdefault(gram, []).append((number, weight))
-    return postings, owners
+            number += 1
+    return postings, spans
 
 
 _NOT_IN_BIGRAMS = str.maketrans("", "", "、。,.!?？！「」()（）・…")
@@ -138,12 +141,14 @@ class FaqIndex:
         view_grams: list[list[Counter[str]]] = []
         reading_grams: list[list[Counter[str]]] = []
         factors: list[list[float]] = []
+        self._words: list[Token] = []  # the entries' own words, for ``speller``
         for entry in self.entries:
             doc, grams, readings, factor = self._read_entry(entry, (borrowed or {}).get(entry.id, ()))
             docs.append(doc)
             view_grams.append(grams)
             reading_grams.append(readings)
             factors.append(factor)
+        self.speller = Speller(self._words)
         count = max(len(docs), 1)
         self._docs = docs
         self._lengths = [sum(d.values()) for d in docs]
@@ -172,6 +177,7 @@ class FaqIndex:
         question = self._analyse(entry.question)
         self.question_concepts[entry.id] = question.concepts
         for analysis in (question, *map(self._analyse, entry.examples)):
+            self._words.extend(analysis.tokens)
             concepts |= analysis.concepts
             for term in analysis.retrieval_terms():
                 doc[term] += QUESTION_WEIGHT
@@ -186,7 +192,9 @@ class FaqIndex:
             factor.append(BORROWED_FACTOR)
         # The answer's words count once, its concepts not at all: nearly every answer names the
         # free-call number or the bill, which would make those concepts tell no entry apart.
-        answer = self._analyse(entry.answer).terms
+        answered = self._analyse(entry.answer)
+        self._words.extend(answered.tokens)
+        answer = answered.terms
         for term in answer:
             doc[term] += 1
         self.answer_terms[entry.id] = frozenset(answer)
@@ -230,24 +238,21 @@ class FaqIndex:
         return scores
 
     def _bigram_scores(self, text: str, idf: dict[str, float], postings: dict[str, list[tuple[int, float]]],
-                       owners: list[int]) -> list[float]:
+                       spans: list[range]) -> list[float]:
         """Best cosine of the text's bigrams with each entry's views, through an inverted index
-        (only the views that share a bigram are touched)."""
+        (only the views that share a bigram are touched; the sums go to a list, not a dict: this
+        loop is most of a message's CPU)."""
         grams = bigrams(text)
-        scores = [0.0] * len(self.entries)
-        if not grams:
-            return scores
+        if not grams or not spans:
+            return [0.0] * len(self.entries)
         vector = {g: n * idf.get(g, self._unknown_gram_idf) for g, n in grams.items()}
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
-        dots: dict[int, float] = {}
+        dots = [0.0] * spans[-1].stop
         for gram, value in vector.items():
+            share = value / norm
             for view, weight in postings.get(gram, ()):
-                dots[view] = dots.get(view, 0.0) + value / norm * weight
-        for view, dot in dots.items():
-            entry = owners[view]
-            if dot > scores[entry]:
-                scores[entry] = dot
-        return scores
+                dots[view] += share * weight
+        return [max(dots[span.start:span.stop], default=0.0) for span in spans]
 
     def _covered(self, entry: FaqEntry, asked: frozenset[str]) -> float:
         """``TOPIC_COVER`` times the share of the entry's topics that the text names."""

@@ -32,6 +32,7 @@ from bot.understanding.faq import FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
 from bot.understanding.lexicon import NAMED_ELSEWHERE, PRODUCTS
 from bot.understanding.months import MonthSlot
+from bot.understanding.spelling import kana_only
 from storage.faq import FaqRow
 
 ANSWERED = "answered"
@@ -100,6 +101,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     phrasings of the intents (``data/intent_examples.csv``): the nearest one's intent is a
     reading when nothing else answered (``True``: the shipped examples; ``None``: rules alone)."""
     a = analysis or analyse(text)
+    if index is not None:
+        a = _spelled_in_kanji(a, index)
     if index is not None and _another_places_hours(a, index):
         a = replace(a, concepts=a.concepts | {"elsewhere"})
     if examples is True:
@@ -147,6 +150,18 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         return answer_intent(nearest[0])
     suggestions = _nearby(matches[:thresholds.alternatives], thresholds)
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
+
+
+def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
+    """A kana-only message read again as spelled in the FAQ's kanji (``spelling``): its words and
+    concepts from the spelled text, its reading (and so its bigrams' reading view) as written."""
+    if not kana_only(a.text):
+        return a
+    spelled = index.speller.respell(a.text)
+    if spelled == a.text:
+        return a
+    b = analyse(spelled)
+    return replace(a, core=b.core, terms=b.terms, concepts=a.concepts | b.concepts, month=a.month or b.month)
 
 
 _ONLY_ASKING = frozenset({"question", "when"})  # concepts that only say a question is asked
@@ -230,7 +245,7 @@ OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.BILL_MONTH: _BILL_ON_THE_WEB,
              intent_names.BILL_LIST: frozenset({"period"}),
              intent_names.HELP: frozenset({"mypage", "help"})}
-OWN_DEPTH = 3  # how far down the nearest entries the operator's own entry may stand
+OWN_DEPTH = 4  # how far down the nearest entries the operator's own entry may stand
 # 「マイページの登録方法は？」 asks how registering works, 「登録に契約書いる？」 what it needs: the operator's
 # entry explains it, and the registration starts beside it; an entry on what it costs is not that.
 _WHAT_REGISTERING_NEEDS = frozenset({"needed", "customer_number"})

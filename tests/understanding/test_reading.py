@@ -227,6 +227,7 @@ def test_the_analyser_loads_once_per_process():
     ("hold-out 10", {"intent": 0.92, "faq": 0.83, "oos": 0.88}),
     ("hold-out 11", {"intent": 0.95, "faq": 0.92, "oos": 0.90}),
     ("hold-out 12", {"intent": 0.93, "faq": 0.84, "oos": 0.92}),
+    ("hold-out 13", {"intent": 0.95, "faq": 0.92, "oos": 0.85}),
     ("other operator", {"faq": 0.90, "oos": 0.90}),
     ("operator B", {"faq": 0.90, "oos": 0.95}),
     ("operator C", {"faq": 0.88, "oos": 0.95}),
@@ -242,6 +243,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator M", {"faq": 0.82, "oos": 0.80}),
     ("operator N", {"faq": 0.86, "oos": 0.95}),
     ("operator O", {"faq": 0.87, "oos": 0.90}),
+    ("operator R", {"faq": 0.85, "oos": 0.80}),
+    ("operator S", {"faq": 0.85, "oos": 0.85}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
 ])
