@@ -18,6 +18,7 @@ Two views, combined (``bench understanding`` measures each alone and together):
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,28 @@ def bigrams(text: str) -> Counter[str]:
     return Counter(map(str.__add__, compact, compact[1:]))
 
 
+MEMBER_PAGE = "mypage"
+_QUOTED = re.compile(r"「([^」]{2,16})」")
+_SENTENCES = re.compile(r"[^。\n]+")
+# What an answer says of the member page when it names it: 「マイいよなだ」は、…会員専用のページです.
+_IS_THE_MEMBER_PAGE = re.compile(r"会員|マイページ|ログイン|ウェブ|web|お客さま専用|お客様専用|専用ページ|専用サイト",
+                                 re.IGNORECASE)
+
+
+def page_names(entries: Sequence[FaqEntry]) -> frozenset[str]:
+    """The operator's own names for its member page (「マイいよなだ」, 「e-らいふ」): a quoted name that
+    an answer describes, in one sentence, as the members' page or its login. Lower case, as texts are
+    cleaned."""
+    quoted = {name for entry in entries for name in _QUOTED.findall(entry.question)}
+    found = set()
+    for entry in entries:
+        for sentence in _SENTENCES.findall(entry.answer):
+            for name in _QUOTED.findall(sentence):
+                if name in quoted and _IS_THE_MEMBER_PAGE.search(sentence.replace(f"「{name}」", "")):
+                    found.add(name.lower())
+    return frozenset(found)
+
+
 class FaqIndex:
     """The fitted index of one FAQ set."""
 
@@ -149,6 +172,9 @@ class FaqIndex:
             reading_grams.append(readings)
             factors.append(factor)
         self.speller = Speller(self._words)
+        self.page_names = page_names(self.entries)
+        for entry, doc in zip(self.entries, docs, strict=True):
+            self._name_the_page(entry, doc)
         count = max(len(docs), 1)
         self._docs = docs
         self._lengths = [sum(d.values()) for d in docs]
@@ -201,6 +227,16 @@ class FaqIndex:
         self._concepts[entry.id] = frozenset(concepts)
         self._topics[entry.id] = frozenset(concepts) & TOPICS
         return doc, grams, readings, factor
+
+    def _name_the_page(self, entry: FaqEntry, doc: Counter[str]) -> None:
+        """An entry whose question names the member page by the operator's own name (「マイいよなだ」の
+        登録方法) is about the member page, as one that says マイページ is."""
+        asked = " ".join((entry.question, *entry.examples)).lower()
+        if any(name in asked for name in self.page_names) and MEMBER_PAGE not in self._concepts[entry.id]:
+            doc["@" + MEMBER_PAGE] += QUESTION_WEIGHT
+            self._concepts[entry.id] |= {MEMBER_PAGE}
+            self._topics[entry.id] |= {MEMBER_PAGE} & TOPICS
+            self.question_concepts[entry.id] |= {MEMBER_PAGE}
 
     def topics(self, entry: FaqEntry) -> frozenset[str]:
         """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""

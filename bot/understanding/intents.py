@@ -51,7 +51,7 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
                          "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
                          "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international",
-                         "unstable", "send_fail", "pdf", "price_change", "storm", "reschedule"})
+                         "unstable", "send_fail", "pdf", "price_change", "storm", "reschedule", "area"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}
@@ -71,6 +71,9 @@ _FAREWELL = re.compile(r"また(?:よろし|宜し|お願い|おねがい)")  # 
 _NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
 _ASKS_NUMBER = re.compile(r"番号|ばんごう|何番|何時|受付時間|営業時間")  # 「電話で相談したい、番号は？」
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
+# A month as the time something happens (「3月末に引っ越します」「4月から転勤で」), not the bill's month.
+_MONTH_AS_A_DATE = re.compile(r"月(?:末|初め|はじめ|上旬|中旬|下旬|頃|ごろ|半ば|いっぱい)"
+                              r"|月に(?:引っ?越|転勤|移|入院|工事)|月から(?:転勤|入院|単身|海外|留守)")
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
 _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")
@@ -142,7 +145,8 @@ def _bill(a: Analysis) -> list[IntentScore]:
                             why="bill words + stop: the monthly notice")]
     if slot is not None and _AMOUNT.search(a.core) and not topics & {"notice", "invoice"} \
             and not ("elsewhere" in topics and _OTHER_BILL.search(a.text)) \
-            and not (slot.offset is not None and slot.offset > 0 and topics):  # 「コース上げたら来月いくら？」
+            and not (slot.offset is not None and slot.offset > 0 and topics) \
+            and not (topics & FAQ_TOPICS and _MONTH_AS_A_DATE.search(a.text)):  # 「コース上げたら来月いくら？」
         # 「引越しの準備で…今月の請求いくらになってる？」「年金暮らしで…今月の請求額は？」 ask the amount all
         # the same; 「先月の電気代いくら？」 asks another company's.
         topics = set()

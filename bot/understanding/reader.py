@@ -28,7 +28,7 @@ from pathlib import Path
 from bot.understanding import intents as intent_names
 from bot.understanding import stored
 from bot.understanding.analysis import Analysis, analyse
-from bot.understanding.faq import FaqIndex, FaqMatch
+from bot.understanding.faq import MEMBER_PAGE, FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
 from bot.understanding.lexicon import NAMED_ELSEWHERE, PRODUCTS
 from bot.understanding.months import MonthSlot
@@ -155,6 +155,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
 def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
     """A kana-only message read again as spelled in the FAQ's kanji (``spelling``): its words and
     concepts from the spelled text, its reading (and so its bigrams' reading view) as written."""
+    if index.page_names and any(name in a.text for name in index.page_names):  # 「マイいよなだのパスワード」
+        a = replace(a, concepts=a.concepts | {MEMBER_PAGE})
     if not kana_only(a.text):
         return a
     spelled = index.speller.respell(a.text)
@@ -164,6 +166,8 @@ def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
     return replace(a, core=b.core, terms=b.terms, concepts=a.concepts | b.concepts, month=a.month or b.month)
 
 
+# Registering names what an entry is about as a topic does, for a clear lead (「会員サイトに登録したい」).
+_ALSO_A_TOPIC = frozenset({"register"})
 _ONLY_ASKING = frozenset({"question", "when"})  # concepts that only say a question is asked
 EXAMPLES_FILE = Path(__file__).with_name("data") / "intent_examples.csv"
 
@@ -203,7 +207,7 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
     best = matches[0]
     if index is None or best.score < thresholds.faq_clear \
             or ("elsewhere" in a.concepts and not _sells_it(a, index, best.entry)) \
-            or not a.concepts & index.topics(best.entry):
+            or not a.concepts & (index.topics(best.entry) | (index.concepts(best.entry) & _ALSO_A_TOPIC)):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
 

@@ -245,6 +245,7 @@ def test_the_analyser_loads_once_per_process():
     ("operator O", {"faq": 0.87, "oos": 0.90}),
     ("operator R", {"faq": 0.85, "oos": 0.80}),
     ("operator S", {"faq": 0.85, "oos": 0.85}),
+    ("operator T", {"faq": 0.87, "oos": 0.80}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
 ])

@@ -1,0 +1,62 @@
+"""What an operator's own FAQ teaches the reader (its name for the member page), and words read in
+context: a month that dates a move, another place's Wi-Fi, a gym inside an office's reading."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.understanding import SETS, load_faq
+from bot.understanding.analysis import analyse
+from bot.understanding.faq import FaqIndex, page_names
+from bot.understanding.intents import score_intents
+from bot.understanding.phrasings import fit
+from bot.understanding.reader import read
+from storage.faq import FaqRow
+
+NAMED = [
+    FaqRow("t_16", "「マイいよなだ」の登録方法と必要なもの",
+           "「マイいよなだ」は、ご契約内容の確認やご請求明細の閲覧ができる会員専用ページです。ご登録は無料です。"
+           "ご登録には、お客様番号と電話番号が必要です。"),
+    FaqRow("t_17", "ログインIDやパスワードを忘れてしまった", "ログイン画面の「パスワードを忘れた方」から再設定してください。"),
+    FaqRow("t_11", "チャンネル一覧と番組表", "「いよなだTVガイド」で番組表をご覧いただけます。"),
+]
+
+
+def test_a_quoted_name_the_answer_calls_the_member_page_is_the_member_page():
+    assert page_names(NAMED) == frozenset({"マイいよなだ"})  # the programme guide's name is no page
+
+
+def test_an_entry_titled_with_the_operators_page_name_answers_the_member_page_question():
+    index = fit(NAMED, analyse, bank=())
+    reading = read("会員サイトに登録したいのですが、無料ですか？", index)
+    assert reading.faq is not None and reading.faq.entry.id == "t_16", reading.label()
+    assert "mypage" in index.concepts(NAMED[0])
+
+
+def test_an_faq_without_such_a_name_names_no_page():
+    assert FaqIndex(load_faq(SETS["ours"][1]), analyse).page_names == frozenset()
+
+
+@pytest.mark.parametrize("text", [
+    "3月末に引っ越します。工事費はいくらかかりますか",
+    "4月に転勤で移るんだけど費用いくら？",
+])
+def test_a_month_that_dates_a_move_is_not_a_bill_request(text):
+    assert all(s.score < 0.6 for s in score_intents(analyse(text)) if s.intent.startswith("bill."))
+
+
+@pytest.mark.parametrize("text", ["3月の料金いくら？", "引越しの準備中だけど今月の請求いくら？"])
+def test_a_bill_month_is_still_the_bill(text):
+    assert score_intents(analyse(text))[0].score >= 0.85
+
+
+@pytest.mark.parametrize(("text", "present", "absent"), [
+    ("カフェのWi-Fiにスマホがつながらない", {"elsewhere"}, set()),
+    ("自宅兼事務所のネット料金の領収書がほしい", set(), {"elsewhere"}),  # ジム is not inside ジムショ
+    ("家族の通院の付き添いがあるので工事日を変えたい", set(), {"elsewhere"}),
+    ("病院の予約を変えたい", {"elsewhere"}, set()),
+    ("うちの住所でもサービスを使えるかエリアを確認したい", {"area"}, set()),
+])
+def test_words_read_in_context(text, present, absent):
+    concepts = analyse(text).concepts
+    assert present <= concepts and not absent & concepts, sorted(concepts)
