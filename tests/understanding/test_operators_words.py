@@ -61,3 +61,19 @@ def test_a_bill_month_is_still_the_bill(text):
 def test_words_read_in_context(text, present, absent):
     concepts = analyse(text).concepts
     assert present <= concepts and not absent & concepts, sorted(concepts)
+
+
+@pytest.mark.parametrize(("text", "present"), [
+    ("ﾋｷｵﾄｼ ﾃﾞｷﾃﾅｲ", "late"),  # a failed debit, in half-width kana
+    ("宿題の答え教えて", None),  # 教えて asks; it names nothing of ours
+    ("ポイント結構たまってるんだけど何に使えるの？", "points"),
+    ("サポートの電話番号", "contact"),
+])
+def test_more_words_read_as_customers_write_them(text, present):
+    a = analyse(text)
+    assert "教える" not in a.terms
+    assert present is None or present in a.concepts, sorted(a.concepts)
+
+
+def test_what_points_are_good_for_is_not_a_question_about_the_bot():
+    assert all(s.intent != "help" or s.score < 0.85 for s in score_intents(analyse("ポイントって何に使えるの？")))

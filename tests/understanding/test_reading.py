@@ -228,6 +228,7 @@ def test_the_analyser_loads_once_per_process():
     ("hold-out 11", {"intent": 0.95, "faq": 0.92, "oos": 0.90}),
     ("hold-out 12", {"intent": 0.93, "faq": 0.84, "oos": 0.92}),
     ("hold-out 13", {"intent": 0.95, "faq": 0.92, "oos": 0.85}),
+    ("hold-out 14", {"intent": 0.95, "faq": 0.92, "oos": 0.90}),
     ("other operator", {"faq": 0.90, "oos": 0.90}),
     ("operator B", {"faq": 0.90, "oos": 0.95}),
     ("operator C", {"faq": 0.88, "oos": 0.95}),
@@ -246,6 +247,7 @@ def test_the_analyser_loads_once_per_process():
     ("operator R", {"faq": 0.85, "oos": 0.80}),
     ("operator S", {"faq": 0.85, "oos": 0.85}),
     ("operator T", {"faq": 0.87, "oos": 0.80}),
+    ("operator U", {"faq": 0.86, "oos": 0.80}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
 ])
