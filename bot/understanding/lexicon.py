@@ -257,20 +257,25 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "elsewhere": ("限度額", "カードの利用枠", "運勢", "占い", "星座", "ネットバンキング", "銀行のアプリ", "ごはん",
                   "ご飯", "料理", "レシピ", "ラーメン", "=バス", "お年玉", "=米", "ポイントカード", "今日って何日",
                   "今日何日", "サブスク", "こたつ", "イオンカード", "iphone", "アイフォン", "それな", "せやな",
-                  "まじか", "うける", "炊飯器", "掃除機", "灯油", "ストーブ", "給湯器", "水漏れ", "ショップ", "充電",
-                  "バッテリー", "コントローラー", "彼氏", "彼女", "どこ行く", "旅行", "クレカの利用",
-                  "カードの利用明細", "スマホのロック", "ロック解除", "画面ロック", "選挙", "プリンタ", "タクシー",
-                  "宅急便", "電車", "新聞", "家賃", "ショッピング", "通販", "通知音", "アカウント引き継",
-                  "アカウントの引き継", "データ引き継", "データの引き継", "=ジム", "冷蔵庫", "翻訳", "訳して", "英訳",
-                  "エアコン", "洗濯機", "電子レンジ", "市役所", "役所", "=auの", "ガスの", "=車", "自動車", "=ガス",
-                  "水道", "ゴミ", "ごみ", "車検", "天気", "=雨", "銀行の暗証", "銀行アプリ", "口座開設", "amazon",
+                  "まじか", "うける",
+                  "コントローラー", "どこ行く", "クレカの利用",
+                  "カードの利用明細", "スマホのロック", "ロック解除", "画面ロック", "選挙",
+                  "ショッピング", "通販", "通知音", "アカウント引き継",
+                  "アカウントの引き継", "データ引き継", "データの引き継", "翻訳", "訳して", "英訳",
+                  "市役所", "役所", "=auの", "ガスの", "=車", "自動車", "=ガス",
+                  "水道", "車検", "天気", "=雨", "銀行の暗証", "銀行アプリ", "口座開設", "amazon",
                   "アマゾン", "instagram", "インスタ", "ドコモ", "docomo", "softbank", "ソフトバンク", "楽天", "ガス代",
-                  "水道代", "ガス料金", "水道料金", "twitter", "ツイッター", "paypay", "ペイペイ", "メルカリ", "宅配",
-                  "荷物", "=au", "ahamo", "povo", "ワイモバ", "uq", "google", "apple", "icloud", "gmail", "yahoo",
+                  "水道代", "ガス料金", "水道料金", "twitter", "ツイッター", "paypay", "ペイペイ", "メルカリ",
+                  "=au", "ahamo", "povo", "ワイモバ", "uq", "google", "apple", "icloud", "gmail", "yahoo",
                   "ヤフー", "保険", "atm", "キャッシュカード", "役場", "美味しい", "おいしい", "グルメ", "ランチ",
                   # Wi-Fi that is not the customer's own line: a café's, a station's, a hotel's.
                   "カフェ", "喫茶店", "フリーwi-fi", "フリーwifi", "公衆無線", "公衆wi-fi", "ホテルのwi-fi",
                   "駅のwi-fi"),
+    # Things of everyday life: another's matter in a short message (「エアコン壊れた」), context in a story
+    # that names a matter of ours (「ショップの人が設定したのでWi-Fiのパスワードを見たことがない」).
+    "everyday": ("ショップ", "プリンタ", "旅行", "電車", "タクシー", "宅急便", "宅配", "荷物", "新聞", "家賃",
+                 "冷蔵庫", "エアコン", "洗濯機", "電子レンジ", "炊飯器", "掃除機", "灯油", "ストーブ", "給湯器",
+                 "水漏れ", "充電", "バッテリー", "=ジム", "彼氏", "彼女", "ゴミ", "ごみ"),
     # Words that tie a message to this operator's own service: with one of them, a word from the
     # "elsewhere" list is context (「エアコンで電気代がかさんだけど、ケーブルの方はいくら？」), not the topic.
     # Where a customer's money comes from: context beside a payment method (「年金の入る口座に変えたい」),
@@ -372,7 +377,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
 CONTEXT = {
     # 「年金暮らしなので修理の費用が心配」: the pension is context beside any matter of ours.
     "money_source": frozenset({"method", "debit", "late", "visit", "equipment", "trouble", "cost", "plan", "discount",
-                               "absence"}),
+                               "absence", "price_change"}),
     "streaming": frozenset({"slow", "trouble"}),
     "hospital": frozenset({"absence", "construction", "reschedule", "visit"}),
     "electricity": frozenset({"power_cut"}),
@@ -382,6 +387,11 @@ CONTEXT = {
 # concepts is exempt from the "elsewhere" discount for a text that names the same (``reader``).
 PRODUCTS = frozenset({"mobile", "data_volume", "electricity"})
 NAMED_ELSEWHERE = "elsewhere_named"
+# A story: a message this long that names one of these matters of ours takes everyday things as context.
+STORY = 40
+STORY_TOPICS = frozenset({"wifi", "internet", "tv", "trouble", "move", "cancel", "debit", "late", "method", "invoice",
+                          "plan", "channel", "outage", "equipment", "mypage", "forget", "credential", "construction",
+                          "reschedule", "storm", "lamp", "mail", "price_change", "remote", "recording"})
 
 
 @dataclass(frozen=True)
@@ -421,6 +431,8 @@ def concepts(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozen
     for concept in _COMPILED:
         if (concept.pattern is not None and concept.pattern.search(haystack)) or not concept.words.isdisjoint(words):
             found.add(concept.name)
+    if "everyday" in found and not (len(core) >= STORY and found & STORY_TOPICS):
+        found.add("elsewhere")  # 「エアコン壊れた」; in a story about a matter of ours, only context
     if "elsewhere" in found:  # a word of the list itself (ドコモ, 銀行アプリ): never this operator's
         found.add(NAMED_ELSEWHERE)
     for context, topics in CONTEXT.items():

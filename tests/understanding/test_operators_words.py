@@ -57,6 +57,9 @@ def test_a_bill_month_is_still_the_bill(text):
     ("家族の通院の付き添いがあるので工事日を変えたい", set(), {"elsewhere"}),
     ("病院の予約を変えたい", {"elsewhere"}, set()),
     ("うちの住所でもサービスを使えるかエリアを確認したい", {"area"}, set()),
+    ("エアコンが壊れた", {"elsewhere"}, set()),  # an everyday thing, in a short message
+    ("前の設定はショップの人がやってくれたので、家のWi-Fiのパスワードを一度も見たことがありません。どこに書いてありますか",
+     set(), {"elsewhere"}),  # … and context in a story about a matter of ours
 ])
 def test_words_read_in_context(text, present, absent):
     concepts = analyse(text).concepts
