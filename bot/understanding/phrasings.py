@@ -8,8 +8,8 @@ topic. ``data/faq_phrasings.csv`` keeps them as (question, customer's text).
 
 When an FAQ is fitted, each of those questions is looked up in it like a customer's text
 would be: when one entry clearly answers it (``MAP_MIN``, ``MAP_LEAD``), the entry borrows up
-to ``PER_QUESTION`` of its phrasings, keeping those that name one of the entry's own topics
-(so 「肉じゃがの作り方教えて」 does not meet 「マイページの作り方教えて」). Borrowed
+to ``PER_QUESTION`` of its phrasings (``PER_ENTRY`` in all), keeping those that name one of the
+entry's own topics (so 「肉じゃがの作り方教えて」 does not meet 「マイページの作り方教えて」). Borrowed
 phrasings weigh less than the entry's own words (``faq.BORROWED_WEIGHT``/``BORROWED_FACTOR``).
 The entry's answer is still the operator's, verbatim: only the ranking learns.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -35,6 +36,10 @@ PHRASINGS_FILE = Path(__file__).with_name("data") / "faq_phrasings.csv"
 MAP_MIN = 0.5  # how well a bank question must match an entry to lend it its phrasings
 MAP_LEAD = 1.3  # … and by how much it must lead the next entry
 PER_QUESTION = 16  # phrasings lent by one bank question
+# Phrasings borrowed by one entry at most, taken in turn from each bank question it answers: the
+# bigram views are most of a message's CPU, and an entry every operator has (moving) borrowed over a
+# hundred. 64 cost 2 FAQ phrasings of 4,045 (48: 14) and 14% of the ranking's CPU (2026-12-05).
+PER_ENTRY = 64
 
 Bank = tuple[tuple[Analysis, tuple[Analysis, ...]], ...]
 
@@ -62,16 +67,24 @@ def shipped_bank() -> Bank:
 
 def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
     """The phrasings each entry of ``index`` borrows: of the bank questions it clearly answers."""
-    borrowed: dict[str, list[Analysis]] = defaultdict(list)
+    borrowed: dict[str, list[list[Analysis]]] = defaultdict(list)
     for question, texts in bank:
         entry = _clear_answer(index, question)
         topics = index.topics(entry) if entry is not None else frozenset()
         if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
             # A phrasing the operator's own words clearly send to another entry stays there: one lent
             # for 「機器の故障」 (「リモコンなくした」) is this FAQ's own 「リモコン」 entry's.
-            borrowed[entry.id].extend(text for text in texts if text.concepts & topics
-                                      and _clear_answer(index, text) in (None, entry))
-    return borrowed
+            borrowed[entry.id].append([text for text in texts if text.concepts & topics
+                                       and _clear_answer(index, text) in (None, entry)])
+    return {entry: _spread(lists, PER_ENTRY) for entry, lists in borrowed.items()}
+
+
+def _spread(lists: list[list[Analysis]], limit: int) -> list[Analysis]:
+    """At most ``limit`` of the phrasings, taken in turn from each bank question's."""
+    out: list[Analysis] = []
+    for row in itertools.zip_longest(*lists):
+        out.extend(text for text in row if text is not None)
+    return out[:limit]
 
 
 def _clear_answer(index: FaqIndex, analysis: Analysis) -> FaqEntry | None:

@@ -80,3 +80,10 @@ def test_more_words_read_as_customers_write_them(text, present):
 
 def test_what_points_are_good_for_is_not_a_question_about_the_bot():
     assert all(s.intent != "help" or s.score < 0.85 for s in score_intents(analyse("ポイントって何に使えるの？")))
+
+
+def test_an_entry_borrows_at_most_its_share_taken_from_every_question_it_answers():
+    from bot.understanding.phrasings import PER_ENTRY, PER_QUESTION
+    index = fit(load_faq(SETS["ours"][1]))
+    assert max(index.borrowed.values()) <= PER_ENTRY
+    assert index.borrowed["moving"] > PER_QUESTION  # more than one bank question's phrasings
