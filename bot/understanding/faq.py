@@ -164,14 +164,14 @@ class FaqIndex:
         view_grams: list[list[Counter[str]]] = []
         reading_grams: list[list[Counter[str]]] = []
         factors: list[list[float]] = []
-        self._words: list[Token] = []  # the entries' own words, for ``speller``
+        words: list[Token] = []  # the entries' own words, for ``speller``
         for entry in self.entries:
-            doc, grams, readings, factor = self._read_entry(entry, (borrowed or {}).get(entry.id, ()))
+            doc, grams, readings, factor = self._read_entry(entry, (borrowed or {}).get(entry.id, ()), words)
             docs.append(doc)
             view_grams.append(grams)
             reading_grams.append(readings)
             factors.append(factor)
-        self.speller = Speller(self._words)
+        self.speller = Speller(words)
         self.page_names = page_names(self.entries)
         for entry, doc in zip(self.entries, docs, strict=True):
             self._name_the_page(entry, doc)
@@ -193,17 +193,18 @@ class FaqIndex:
         self._postings = _postings(self._views)
         self._reading_postings = _postings(self._reading_views)
 
-    def _read_entry(self, entry: FaqEntry, borrowed: Sequence[Analysis]) -> tuple[
+    def _read_entry(self, entry: FaqEntry, borrowed: Sequence[Analysis], words: list[Token]) -> tuple[
             Counter[str], list[Counter[str]], list[Counter[str]], list[float]]:
         """One entry's BM25 document, its bigram views (written and read) with their weights: its
-        question and examples, then its borrowed phrasings; its concepts and answer words are kept."""
+        question and examples, then its borrowed phrasings; its concepts and answer words are kept,
+        and its own words (question, examples, answer) added to ``words``."""
         doc: Counter[str] = Counter()
         grams, readings = [], []
         concepts: set[str] = set()
         question = self._analyse(entry.question)
         self.question_concepts[entry.id] = question.concepts
         for analysis in (question, *map(self._analyse, entry.examples)):
-            self._words.extend(analysis.tokens)
+            words.extend(analysis.tokens)
             concepts |= analysis.concepts
             for term in analysis.retrieval_terms():
                 doc[term] += QUESTION_WEIGHT
@@ -219,7 +220,7 @@ class FaqIndex:
         # The answer's words count once, its concepts not at all: nearly every answer names the
         # free-call number or the bill, which would make those concepts tell no entry apart.
         answered = self._analyse(entry.answer)
-        self._words.extend(answered.tokens)
+        words.extend(answered.tokens)
         answer = answered.terms
         for term in answer:
             doc[term] += 1

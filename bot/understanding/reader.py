@@ -102,7 +102,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     reading when nothing else answered (``True``: the shipped examples; ``None``: rules alone)."""
     a = analysis or analyse(text)
     if index is not None:
-        a = _spelled_in_kanji(a, index)
+        a = _spelled_in_kanji(_names_the_page(a, index), index)
     if index is not None and _another_places_hours(a, index):
         a = replace(a, concepts=a.concepts | {"elsewhere"})
     if examples is True:
@@ -152,11 +152,17 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
 
 
+def _names_the_page(a: Analysis, index: FaqIndex) -> Analysis:
+    """A message that names the member page by the operator's own name (「マイいよなだのパスワード」)
+    is about the member page (``faq.page_names``)."""
+    if any(name in a.text for name in index.page_names):
+        return replace(a, concepts=a.concepts | {MEMBER_PAGE})
+    return a
+
+
 def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
     """A kana-only message read again as spelled in the FAQ's kanji (``spelling``): its words and
     concepts from the spelled text, its reading (and so its bigrams' reading view) as written."""
-    if index.page_names and any(name in a.text for name in index.page_names):  # 「マイいよなだのパスワード」
-        a = replace(a, concepts=a.concepts | {MEMBER_PAGE})
     if not kana_only(a.text):
         return a
     spelled = index.speller.respell(a.text)

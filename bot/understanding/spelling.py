@@ -69,9 +69,6 @@ class Speller:
         self._words = {**(shipped_spellings() if known is None else known), **spellings(tokens)}
         self._longest = max(map(len, self._words), default=0)
 
-    def __len__(self) -> int:
-        return len(self._words)
-
     def respell(self, text: str) -> str:
         """``text`` with every known reading replaced by its word, longest first, left to right
         (「ばんぐみひょう みたい」 -> 「番組表 みたい」); the rest is kept as written."""
