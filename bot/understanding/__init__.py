@@ -12,3 +12,11 @@ Everything here is pure: no Flask, no SDK, no I/O but the analyser's dictionary,
 per process. ``bot.flows.understand`` turns a ``Reading`` into replies; ``library`` keeps the
 FAQ index in step with the database.
 """
+
+import os
+
+# numpy (the FAQ index's bigram sums) starts one OpenBLAS thread per core when it is imported, in
+# every web and worker process: 40 ms of CPU and idle threads for linear algebra nothing here does.
+# Set before ``faq`` imports numpy (this package's modules load after this file); an operator's own
+# setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -399,6 +399,9 @@ class _Compiled:
     name: str
     pattern: re.Pattern[str] | None
     words: frozenset[str]
+    # The first two characters of every phrase (or the phrase, of one character): a text that holds
+    # none of them holds no phrase, and the pattern is not run (most concepts, for most texts).
+    heads: frozenset[str] = frozenset()
 
 
 _KANA_END = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]$")
@@ -416,7 +419,7 @@ def _compile(name: str, phrases: tuple[str, ...]) -> _Compiled:
     # ツウチョウ (通帳).
     pattern = re.compile("|".join(re.escape(p) + (_NO_SMALL_KANA if _KANA_END.search(p) else "")
                                   for p in plain)) if plain else None
-    return _Compiled(name, pattern, words)
+    return _Compiled(name, pattern, words, frozenset(p[:2] for p in plain))
 
 
 _COMPILED = tuple(_compile(name, phrases) for name, phrases in CONCEPTS.items())
@@ -427,9 +430,11 @@ def concepts(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozen
     by newlines) or whose whole word is one of ``tokens`` or the whole ``core`` (「りょ」 alone)."""
     words = {t.normalized.lower() for t in tokens} | {t.surface.lower() for t in tokens} \
         | {t.dictionary.lower() for t in tokens} | {core}
+    heads = {haystack[i:i + 2] for i in range(len(haystack) - 1)} | set(haystack)
     found = set()
     for concept in _COMPILED:
-        if (concept.pattern is not None and concept.pattern.search(haystack)) or not concept.words.isdisjoint(words):
+        if (concept.pattern is not None and not concept.heads.isdisjoint(heads) and concept.pattern.search(haystack)) \
+                or not concept.words.isdisjoint(words):
             found.add(concept.name)
     if "everyday" in found and not (len(core) >= STORY and found & STORY_TOPICS):
         found.add("elsewhere")  # 「エアコン壊れた」; in a story about a matter of ours, only context
