@@ -79,11 +79,12 @@ def same_answer(label: str) -> str:
 
 def reading_label(reading: Reading) -> str:
     """The label a reading is scored as (``evaluate`` treats labels with the same answer as one)."""
+    intent = reading.intent
+    if intent == intent_names.BILL_MONTH and reading.month is not None:
+        intent = f"{intent}:{resolve(reading.month, TODAY):%Y-%m}"
     if reading.faq is not None:  # with the intent too when both are answered (a forgotten password)
-        return f"faq:{reading.faq.entry.id}" + (f"|{reading.intent}" if reading.intent else "")
-    if reading.intent == intent_names.BILL_MONTH and reading.month is not None:
-        return f"{reading.intent}:{resolve(reading.month, TODAY):%Y-%m}"
-    return reading.intent or "none"
+        return f"faq:{reading.faq.entry.id}" + (f"|{intent}" if intent else "")
+    return intent or "none"
 
 
 def ours(faq: list[FaqRow], thresholds: Thresholds = DEFAULT_THRESHOLDS,

@@ -156,15 +156,20 @@ _IS_THE_MEMBER_PAGE = re.compile(r"会員|マイページ|ログイン|ウェブ
 
 
 def page_names(entries: Sequence[FaqEntry]) -> frozenset[str]:
-    """The operator's own names for its member page (「マイいよなだ」, 「e-らいふ」): a quoted name that
-    an answer describes, in one sentence, as the members' page or its login. Lower case, as texts are
-    cleaned."""
+    """The operator's own names for its member page (「マイいよなだ」, 「e-らいふ」): a name that an answer
+    quotes and describes, in one sentence, as the members' page or its login, and that a question
+    names too: quoted there (「マイいよなだ」の登録方法), or as it is (マイえちごとは何ですか？) where the
+    answer's sentence is the name's own definition (「マイえちご」は、…会員ページです). Lower case, as
+    texts are cleaned."""
     quoted = {name for entry in entries for name in _QUOTED.findall(entry.question)}
+    asked = " ".join(text for entry in entries for text in (entry.question, *entry.examples))
     found = set()
     for entry in entries:
         for sentence in _SENTENCES.findall(entry.answer):
             for name in _QUOTED.findall(sentence):
-                if name in quoted and _IS_THE_MEMBER_PAGE.search(sentence.replace(f"「{name}」", "")):
+                defined = sentence.lstrip().startswith(f"「{name}」は") or f"「{name}」とは" in sentence
+                if (name in quoted or (defined and name in asked)) \
+                        and _IS_THE_MEMBER_PAGE.search(sentence.replace(f"「{name}」", "")):
                     found.add(name.lower())
     return frozenset(found)
 
@@ -184,6 +189,7 @@ class FaqIndex:
         self._concepts: dict[str, frozenset[str]] = {}
         self.question_concepts: dict[str, frozenset[str]] = {}
         self.answer_terms: dict[str, frozenset[str]] = {}
+        self.answer_concepts: dict[str, frozenset[str]] = {}
         docs: list[Counter[str]] = []
         view_grams: list[list[Counter[str]]] = []
         reading_grams: list[list[Counter[str]]] = []
@@ -249,6 +255,7 @@ class FaqIndex:
         for term in answer:
             doc[term] += 1
         self.answer_terms[entry.id] = frozenset(answer)
+        self.answer_concepts[entry.id] = answered.concepts
         self._concepts[entry.id] = frozenset(concepts)
         self._topics[entry.id] = frozenset(concepts) & TOPICS
         return doc, grams, readings, factor

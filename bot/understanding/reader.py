@@ -33,6 +33,7 @@ from bot.understanding.intents import IntentScore, score_intents
 from bot.understanding.lexicon import NAMED_ELSEWHERE, PRODUCTS
 from bot.understanding.months import MonthSlot
 from bot.understanding.spelling import kana_only
+from bot.understanding.text import kana_key
 from storage.faq import FaqRow
 
 ANSWERED = "answered"
@@ -155,7 +156,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
 def _names_the_page(a: Analysis, index: FaqIndex) -> Analysis:
     """A message that names the member page by the operator's own name (「マイいよなだのパスワード」)
     is about the member page (``faq.page_names``)."""
-    if any(name in a.text for name in index.page_names):
+    if index.page_names and any(name in kana_key(a.text) for name in map(kana_key, index.page_names)):
         return replace(a, concepts=a.concepts | {MEMBER_PAGE})
     return a
 
@@ -248,6 +249,8 @@ def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
 # entry's answer is given, and the intent's action beside it (the reminder page's link, the
 # registration's first question, the bill card, the bill list).
 _BILL_ON_THE_WEB = frozenset({"bill", "mypage"})
+_BILL_HIGHER = frozenset({"bill", "higher"})
+_WHAT_THE_PAGE_IS = frozenset({"mypage", "what_is"})  # 「マイえちごとは何ですか？」
 OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.REGISTER: frozenset({"mypage"}),  # and registering or a first login: see below
              intent_names.BILL_THIS_MONTH: _BILL_ON_THE_WEB,  # and a text that asks where: see below
@@ -272,12 +275,34 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
     needed = OWN_WORDS.get(intent.intent)
     if not needed or index is None:
         return None
-    if needed is _BILL_ON_THE_WEB and "mypage" not in a.concepts and not _ASKS_WHERE.search(a.core):
-        return None  # 「今月いくら？」 asks for the bill alone
+    if needed is not _BILL_ON_THE_WEB:
+        found = _own_entry(a, intent, matches, index, thresholds, needed)
+        if found is None and intent.intent == intent_names.HELP:  # 「マイえちごでは何ができますか」
+            found = _own_entry(a, intent, matches, index, thresholds, _WHAT_THE_PAGE_IS)
+        return found
+    found = None
+    if "higher" in a.concepts:  # 「今月の請求高くない？なんで？」: the entry on why a bill rises
+        found = _own_entry(a, intent, matches, index, thresholds, _BILL_HIGHER)
+    if found is None and ("mypage" in a.concepts or _ASKS_WHERE.search(a.core)):  # not 「今月いくら？」
+        # An entry whose question names the page, else one whose answer does (「今月の請求金額と内訳
+        # を確認したい」, answered 「…Webステーションでご確認いただけます」).
+        found = _own_entry(a, intent, matches, index, thresholds, needed) \
+            or _own_entry(a, intent, matches, index, thresholds, needed, index.answer_concepts)
+    return found
+
+
+def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,
+               needed: frozenset[str], answered: dict[str, frozenset[str]] | None = None) -> FaqMatch | None:
+    """The first of the nearest entries that names ``needed`` (in its question or examples, or with
+    ``answered``, in its answer as well)."""
     # The intent already says what the text is about: the entry need only be near and name it.
     for match in matches[:OWN_DEPTH]:
         concepts = index.concepts(match.entry)
-        if match.score < thresholds.faq_suggest or not needed <= concepts:
+        if answered is not None:
+            concepts = concepts | answered.get(match.entry.id, frozenset())
+        # Named by the entry, the intent's matter is enough: the entry need only be among the nearest,
+        # however a long story dilutes its score.
+        if match.score < thresholds.faq_suggest / 2 or not needed <= concepts:
             continue
         if intent.intent != intent_names.REGISTER:
             return match

@@ -28,14 +28,16 @@ from bot.understanding.analyzer import Token
 SPELLINGS_FILE = Path(__file__).with_name("data") / "spellings.tsv"
 MIN_READING = 3  # shorter readings (イエ, セン, ガク) would match inside other words and particles
 _KANJI = re.compile(r"[\u3400-\u9fff々〆]")
-_KANA_ONLY = re.compile(r"[\u3041-\u30ffー\s\d!?！？。、.,・]+")  # kana, with spaces, digits and marks
+# Kana, with spaces, digits, marks and Latin letters (「ｻﾎﾟｰﾄ TEL ｼﾞｶﾝ」, 「ID わすれた」)
+_KANA_ONLY = re.compile(r"[\u3041-\u30ffー\s\da-zA-Z!?！？。、.,・]+")
+_KANA = re.compile(r"[\u3041-\u30ff]")
 _SPELLED_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞"})
 
 
 def kana_only(text: str) -> bool:
-    """Whether ``text`` (cleaned: half-width kana already full-width) is kana alone, with at least
-    one word's worth of it."""
-    return bool(_KANA_ONLY.fullmatch(text)) and sum(ch.isalpha() for ch in text) >= MIN_READING
+    """Whether ``text`` (cleaned: half-width kana already full-width) is kana alone (beside Latin
+    letters and digits), with at least one word's worth of it."""
+    return bool(_KANA_ONLY.fullmatch(text)) and len(_KANA.findall(text)) >= MIN_READING
 
 
 def spellings(tokens: Iterable[Token]) -> dict[str, str]:

@@ -36,6 +36,11 @@ _POLITE_ENDINGS = re.compile(
 )
 
 
+# East Japan's 〜てぇ for 〜たい after a verb (作りてぇんだども, 変えてぇ): the analyser knows たい. Not
+# before な, where Kansai's 〜てぇな asks a favour.
+_WANT_EAST = re.compile(r"(?<=[いきしちにひみりぎじびぴえけせてねへめれげぜべぺ])て[ぇえ](?=[んだどよけ、。!?！？\s]|$)")
+
+
 def clean(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII, half-width kana to full), lower case, no emoji,
     no laughter marks, one space, long vowels unified, repeated punctuation folded once, and a
@@ -46,7 +51,7 @@ def clean(text: str) -> str:
     value = _LAUGH.sub("", value).strip()
     value = _LONG_VOWEL.sub("ー", value)
     value = _REPEATED_MARKS.sub(r"\1", value)
-    return _TELL_ME.sub("教えて", value)
+    return _WANT_EAST.sub("たい", _TELL_ME.sub("教えて", value))
 
 
 def strip_polite(text: str) -> str:
