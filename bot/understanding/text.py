@@ -38,7 +38,8 @@ _POLITE_ENDINGS = re.compile(
 
 # East Japan's 〜てぇ for 〜たい after a verb (作りてぇんだども, 変えてぇ): the analyser knows たい. Not
 # before な, where Kansai's 〜てぇな asks a favour.
-_WANT_EAST = re.compile(r"(?<=[いきしちにひみりぎじびぴえけせてねへめれげぜべぺ])て[ぇえ](?=[んだどよけ、。!?！？\s]|$)")
+_WANT_EAST = re.compile(r"(?<=[いきしちにひみりぎじびぴえけせてねへめれげぜべぺ])"
+                        r"て[ぇえ](?=[んだどよけ、。!?！？\s]|$)")
 
 
 def clean(text: str) -> str:

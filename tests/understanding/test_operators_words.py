@@ -87,3 +87,46 @@ def test_an_entry_borrows_at_most_its_share_taken_from_every_question_it_answers
     index = fit(load_faq(SETS["ours"][1]))
     assert max(index.borrowed.values()) <= PER_ENTRY
     assert index.borrowed["moving"] > PER_QUESTION  # more than one bank question's phrasings
+
+
+DEFINED = [
+    FaqRow("w_13", "マイえちごとは何ですか？",
+           "「マイえちご」は、ご契約のお客さま専用の会員ページです。\n■「マイえちご」でできること\n・ご請求額の確認"),
+    FaqRow("w_14", "マイえちごの登録方法", "「マイえちご」の会員登録には、お客さま番号をご用意ください。"),
+    FaqRow("w_07", "今月の請求金額と内訳を確認したい",
+           "ご請求金額と内訳は、\nマイえちごにログインしてご確認いただけます。"),
+    FaqRow("w_08", "請求金額がいつもより高いのはなぜですか？",
+           "工事費の分割分やオプションの追加で高くなることがあります。"),
+    FaqRow("w_11", "チャンネル一覧", "「えちごTVガイド」で番組表をご覧いただけます。"),
+]
+
+
+def test_an_unquoted_page_name_is_learnt_where_an_answer_defines_it():
+    assert page_names(DEFINED) == frozenset({"マイえちご"})  # a guide's name, never defined as a page, is not
+
+
+@pytest.mark.parametrize(("text", "entry", "intent"), [
+    ("ﾏｲｴﾁｺﾞ ﾅﾆ", "w_13", None),  # the page's own name in half-width katakana
+    ("「マイえちご」ではどのようなことができるのでしょうか。", "w_13", "help"),  # the page's entry beside help
+    ("今月いくら払うか、マイページで見れる？", "w_07", "bill.this_month"),  # its answer names the page
+    ("今月の請求高くない？なんで？", "w_08", "bill.this_month"),  # why a bill is higher, beside the card
+])
+def test_the_operators_entry_on_its_own_page_and_bills_is_found(text, entry, intent):
+    reading = read(text, fit(DEFINED, analyse, bank=()))
+    assert reading.faq is not None and reading.faq.entry.id == entry, reading.label()
+    assert reading.intent == intent
+
+
+def test_a_bill_asked_for_alone_gets_the_card_alone():
+    reading = read("今月いくら？", fit(DEFINED, analyse, bank=()))
+    assert (reading.intent, reading.faq) == ("bill.this_month", None)
+
+
+@pytest.mark.parametrize(("text", "present"), [
+    ("ｻﾎﾟｰﾄ TEL ｼﾞｶﾝ", "contact"),  # Latin letters among the kana: the kana are spelled again all the same
+    ("大雪で電柱から家に来ている線が垂れ下がっている", "storm"),
+    ("ヤマトの不在票が入ってたけど再配達どう頼むの", "elsewhere"),
+    ("会員ページ作りてぇんだども、何用意すればいい？", "start"),  # East Japan's 〜てぇ is 〜たい
+])
+def test_operators_customers_words(text, present):
+    assert present in read(text, fit(DEFINED, analyse, bank=())).analysis.concepts
