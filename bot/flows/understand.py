@@ -54,7 +54,7 @@ MAX_REPLIES = 5  # LINE's limit of messages in one reply
 # where bills are shown, the bill list after the entry on how far back bills go. A forgotten
 # password's reminder button rides on the answer (``_faq``).
 ACTS_BESIDE_FAQ = frozenset({intents.REGISTER, intents.BILL_THIS_MONTH, intents.BILL_LAST_MONTH, intents.BILL_MONTH,
-                             intents.BILL_LIST})
+                             intents.BILL_LIST, intents.LINK})
 LABEL_LIMIT = 20  # LINE's limit of a quick reply label
 
 

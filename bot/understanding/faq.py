@@ -149,6 +149,7 @@ def bigrams(text: str) -> Counter[str]:
 
 MEMBER_PAGE = "mypage"
 _QUOTED = re.compile(r"「([^」]{2,16})」")
+_QUOTED_EITHER = re.compile(r"[「『]([^」』]{2,16})[」』]")
 _SENTENCES = re.compile(r"[^。\n]+")
 # What an answer says of the member page when it names it: 「マイいよなだ」は、…会員専用のページです.
 _IS_THE_MEMBER_PAGE = re.compile(r"会員|マイページ|ログイン|ウェブ|web|お客さま専用|お客様専用|専用ページ|専用サイト",
@@ -205,6 +206,7 @@ class FaqIndex:
         self.page_names = page_names(self.entries)
         for entry, doc in zip(self.entries, docs, strict=True):
             self._name_the_page(entry, doc)
+            self._read_a_quoted_name(entry, doc)
         count = max(len(docs), 1)
         self._docs = docs
         self._lengths = [sum(d.values()) for d in docs]
@@ -269,6 +271,21 @@ class FaqIndex:
             self._concepts[entry.id] |= {MEMBER_PAGE}
             self._topics[entry.id] |= {MEMBER_PAGE} & TOPICS
             self.question_concepts[entry.id] |= {MEMBER_PAGE}
+
+    def _read_a_quoted_name(self, entry: FaqEntry, doc: Counter[str]) -> None:
+        """An entry titled with a letter's or a service's own name (『お支払いのお願い』が届いた場合) is about
+        what its answer says that name is (「お支払いのお願い」は、…お支払いが確認できなかった場合に…):
+        the topics of that sentence count as the question's."""
+        for name in _QUOTED_EITHER.findall(entry.question):
+            for sentence in _SENTENCES.findall(entry.answer):
+                if sentence.lstrip().startswith((f"「{name}」は", f"『{name}』は")):
+                    topics = self._analyse(sentence).concepts & TOPICS - self._concepts[entry.id]
+                    for topic in topics:
+                        doc["@" + topic] += QUESTION_WEIGHT
+                    self._concepts[entry.id] |= topics
+                    self._topics[entry.id] |= topics
+                    self.question_concepts[entry.id] |= topics
+                    return
 
     def topics(self, entry: FaqEntry) -> frozenset[str]:
         """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""

@@ -295,6 +295,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     # Snow, wind and fallen trees on the line to the house (the drop cable): an operator's own matter.
     "storm": ("大雪", "落雪", "雪で", "雪の重み", "雪さ", "倒木", "木が倒れ", "台風", "強風", "風で", "引込線",
               "引き込み線", "引込み線", "垂れ下が", "雪害", "大風", "おおかぜ", "雪下ろし", "除雪", "電柱から"),
+    # Paying in instalments (an installation fee, a device): 「工事費を分割にできますか」.
+    "instalment": ("分割", "ぶんかつ", "分けて払", "分けて支払", "何回かに分け", "月々に分け", "分けていただく",
+                   "一括払", "一括で払", "ローン"),
     # What a thing is (「マイえちごとは何ですか？」, 「会員サイトって何のためにあるの？」).
     "what_is": ("とは何", "とはなん", "とは?", "ってなに", "って何", "ってなん", "なんのため", "何のため"),
     # A bill higher than usual (「今月なんでこんなに高いの？」): an operator's entry may explain why.
@@ -390,7 +393,7 @@ CONTEXT = {
                                "absence", "price_change"}),
     "streaming": frozenset({"slow", "trouble"}),
     "hospital": frozenset({"absence", "construction", "reschedule", "visit"}),
-    "electricity": frozenset({"power_cut"}),
+    "electricity": frozenset({"power_cut", "lightning", "lamp", "equipment"}),  # a device's power light
     "mobile_matter": frozenset(),
 }
 # Another company's service unless the operator sells it: an FAQ entry that names one of these

@@ -205,6 +205,8 @@ def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) ->
     intent = found[0].entry.id
     if intent == intent_names.BILL_MONTH and a.month is None:
         return []
+    if intent.startswith("notices.") and a.concepts & intent_names.PROBLEMS:
+        return []  # 「料金未納のお知らせが届きました」: a letter about a matter of the FAQ's, not our notices
     return [IntentScore(intent, thresholds.example_score, a.month if intent.startswith("bill.") else None,
                         why=f"nearest labelled phrasing ({found[0].score:.2f})")]
 
@@ -250,14 +252,16 @@ def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
 # registration's first question, the bill card, the bill list).
 _BILL_ON_THE_WEB = frozenset({"bill", "mypage"})
 _BILL_HIGHER = frozenset({"bill", "higher"})
-_WHAT_THE_PAGE_IS = frozenset({"mypage", "what_is"})  # 「マイえちごとは何ですか？」
+_THE_PAGE = frozenset({MEMBER_PAGE})
+_ASKING = frozenset({"ours", "question", "what_is", "help"})  # how a question asks, not what about
 OWN_WORDS = {intent_names.FORGOT: frozenset({"credential", "forget"}),
              intent_names.REGISTER: frozenset({"mypage"}),  # and registering or a first login: see below
              intent_names.BILL_THIS_MONTH: _BILL_ON_THE_WEB,  # and a text that asks where: see below
              intent_names.BILL_LAST_MONTH: _BILL_ON_THE_WEB,
              intent_names.BILL_MONTH: _BILL_ON_THE_WEB,
              intent_names.BILL_LIST: frozenset({"period"}),
-             intent_names.HELP: frozenset({"mypage", "help"})}
+             intent_names.HELP: frozenset({"mypage", "help"}),
+             intent_names.LINK: frozenset({"line"})}  # 「マイページをLINEと連携したい」
 OWN_DEPTH = 4  # how far down the nearest entries the operator's own entry may stand
 # 「マイページの登録方法は？」 asks how registering works, 「登録に契約書いる？」 what it needs: the operator's
 # entry explains it, and the registration starts beside it; an entry on what it costs is not that.
@@ -277,8 +281,10 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
         return None
     if needed is not _BILL_ON_THE_WEB:
         found = _own_entry(a, intent, matches, index, thresholds, needed)
-        if found is None and intent.intent == intent_names.HELP:  # 「マイえちごでは何ができますか」
-            found = _own_entry(a, intent, matches, index, thresholds, _WHAT_THE_PAGE_IS)
+        if found is None and intent.intent == intent_names.HELP and MEMBER_PAGE in a.concepts:
+            # 「マイページって何ができるの？」: the entry on the member page as such (「マイページとは」,
+            # 「マイえちごとは何ですか？」), not on registering, a password or its cost.
+            found = _own_entry(a, intent, matches, index, thresholds, _THE_PAGE, alone=True)
         return found
     found = None
     if "higher" in a.concepts:  # 「今月の請求高くない？なんで？」: the entry on why a bill rises
@@ -292,9 +298,10 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
 
 
 def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,
-               needed: frozenset[str], answered: dict[str, frozenset[str]] | None = None) -> FaqMatch | None:
+               needed: frozenset[str], answered: dict[str, frozenset[str]] | None = None,
+               alone: bool = False) -> FaqMatch | None:
     """The first of the nearest entries that names ``needed`` (in its question or examples, or with
-    ``answered``, in its answer as well)."""
+    ``answered``, in its answer as well; with ``alone``, and nothing else but how it asks)."""
     # The intent already says what the text is about: the entry need only be near and name it.
     for match in matches[:OWN_DEPTH]:
         concepts = index.concepts(match.entry)
@@ -302,16 +309,29 @@ def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index:
             concepts = concepts | answered.get(match.entry.id, frozenset())
         # Named by the entry, the intent's matter is enough: the entry need only be among the nearest,
         # however a long story dilutes its score.
-        if match.score < thresholds.faq_suggest / 2 or not needed <= concepts:
+        if match.score < thresholds.faq_suggest / 2 or not needed <= concepts \
+                or (alone and concepts - _ASKING != needed):
             continue
         if intent.intent != intent_names.REGISTER:
-            return match
+            return match if alone else _closest_of(a, match, matches, index, thresholds, needed, answered)
         # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
         # 入るの」) or on what it needs, not on what it costs.
         if concepts & {"register", "start"} and (index.topics(match.entry) - a.concepts <= _WHAT_REGISTERING_NEEDS
                                                   or _ASKS_HOW.search(match.entry.question)):
             return match
     return None
+
+
+def _closest_of(a: Analysis, first: FaqMatch, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,
+                needed: frozenset[str], answered: dict[str, frozenset[str]] | None) -> FaqMatch:
+    """Of the nearest entries that name ``needed``, the first whose topics the text names all of
+    (「今月の請求いくらかネットで見れる？」: the entry on bills on the web, not the one on stopping paper
+    bills), else ``first``."""
+    for match in matches[:OWN_DEPTH]:
+        concepts = index.concepts(match.entry) | (answered or {}).get(match.entry.id, frozenset())
+        if match.score >= thresholds.faq_suggest / 2 and needed <= concepts and index.topics(match.entry) <= a.concepts:
+            return match
+    return first
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:

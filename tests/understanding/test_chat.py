@@ -118,6 +118,16 @@ def test_an_operators_entry_on_bills_on_the_web_comes_with_the_bill(chat_user, c
     assert "会員ページの「ご請求」" not in " ".join(texts(alone)) and bill_card(alone)
 
 
+def test_an_operators_entry_on_the_line_link_comes_with_the_login_button(chat_user, runner, tmp_path):
+    """「マイページもう使ってるけど、LINEからも見れる？」: the operator's entry on linking LINE, then our own
+    「ログインして連携」 button (INTERFACES.md's link), in one reply."""
+    import_one_entry(runner, tmp_path, "line,マイページをLINEと連携したい,"
+                     "LINEのトークで「ログインして連携」を押し、マイページのIDでログインしてください。,")
+    replies = chat_user.say("マイページもう使ってるけど、LINEからも見れる？")
+    assert texts(replies)[0] == "LINEのトークで「ログインして連携」を押し、マイページのIDでログインしてください。"
+    assert messages.LOGIN_LINK_BUTTON in str(replies[1:]) and len(replies) <= 5
+
+
 def test_wanting_to_register_gets_what_it_needs_then_the_registration(chat_user, default_faq):
     """The shipped FAQ's entry on what registering needs, then the registration's first question."""
     said = texts(chat_user.say("マイページに登録したいです"))

@@ -98,6 +98,8 @@ DEFINED = [
     FaqRow("w_08", "請求金額がいつもより高いのはなぜですか？",
            "工事費の分割分やオプションの追加で高くなることがあります。"),
     FaqRow("w_11", "チャンネル一覧", "「えちごTVガイド」で番組表をご覧いただけます。"),
+    FaqRow("w_19", "マイえちごをLINEと連携したい",
+           "トークの「ログインして連携」からマイえちごのIDでログインしてください。"),
 ]
 
 
@@ -106,15 +108,27 @@ def test_an_unquoted_page_name_is_learnt_where_an_answer_defines_it():
 
 
 @pytest.mark.parametrize(("text", "entry", "intent"), [
-    ("ﾏｲｴﾁｺﾞ ﾅﾆ", "w_13", None),  # the page's own name in half-width katakana
     ("「マイえちご」ではどのようなことができるのでしょうか。", "w_13", "help"),  # the page's entry beside help
     ("今月いくら払うか、マイページで見れる？", "w_07", "bill.this_month"),  # its answer names the page
     ("今月の請求高くない？なんで？", "w_08", "bill.this_month"),  # why a bill is higher, beside the card
+    ("マイページって何ができるの？", "w_13", "help"),  # the entry on the page as such
+    ("マイページもう使ってるけど、LINEからも見れる？", "w_19", "link"),  # then our 「ログインして連携」
 ])
 def test_the_operators_entry_on_its_own_page_and_bills_is_found(text, entry, intent):
     reading = read(text, fit(DEFINED, analyse, bank=()))
     assert reading.faq is not None and reading.faq.entry.id == entry, reading.label()
     assert reading.intent == intent
+
+
+def test_the_pages_own_name_in_half_width_katakana_finds_the_page():
+    reading = read("ﾏｲｴﾁｺﾞ ﾅﾆ", fit(DEFINED, analyse, bank=()))
+    assert "mypage" in reading.analysis.concepts
+    assert (reading.faq or reading.suggestions[0]).entry.id == "w_13", reading.label()
+
+
+def test_what_the_bot_can_do_gets_the_help_alone():
+    reading = read("何ができるの？", fit(DEFINED, analyse, bank=()))
+    assert (reading.intent, reading.faq) == ("help", None)
 
 
 def test_a_bill_asked_for_alone_gets_the_card_alone():

@@ -251,6 +251,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator W", {"faq": 0.88, "oos": 0.90}),
     ("operator Y", {"faq": 0.88, "oos": 0.85}),
     ("operator Z", {"faq": 0.86, "oos": 0.85}),
+    ("operator AA", {"faq": 0.90, "oos": 0.85}),
+    ("operator AB", {"faq": 0.87, "oos": 0.85}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
     ("operator V (unseen)", {"faq": 0.88, "oos": 0.90}),
