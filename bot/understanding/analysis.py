@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.understanding import lexicon
 from bot.understanding.analyzer import Analyzer, Token, content_terms, shared_analyzer
 from bot.understanding.months import MonthSlot, find_month
+from bot.understanding.spotting import spot
 from bot.understanding.text import clean, kana_key, strip_polite
 
 # Concepts that also serve as retrieval terms (the FAQ's world and the words around it); the
@@ -76,5 +76,5 @@ def analyse(text: str, analyzer: Analyzer | None = None) -> Analysis:
     kana = kana_key(cleaned).replace(" ", "")  # 「いえ の でんわ」 as one word run: イエノデンワ
     haystack = "\n".join((cleaned, core, normalized, reading, kana, _LONG_VOWEL.sub(r"\1ウ", kana)))
     core_reading = _reading_of(tokens, len(core)) if core != cleaned else reading.replace("|", "")
-    return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), lexicon.concepts(haystack, tokens, core),
+    return Analysis(cleaned, core, tokens, tuple(content_terms(tokens)), spot(haystack, tokens, core),
                     find_month(cleaned), kana_key(core_reading))
