@@ -199,7 +199,9 @@ def _notices(a: Analysis) -> list[IntentScore]:
 def _links(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     both = "mypage" in c and "line" in c
-    explicit = "link" in c or ("connect" in c and c & {"mypage", "line"} and not c & {"internet", "tv", "person"})
+    # 「ネットのマイページとこのLINE、つなげて」: with both named, ネット is the web My Page's.
+    explicit = "link" in c or ("connect" in c and c & {"mypage", "line"}
+                               and (both or not c & {"internet", "tv", "person"}))
     if "notice" in c and "link" not in c:
         return []
     if not explicit and both and "stop" in c:  # 「このラインとマイページ切り離して」
@@ -216,7 +218,8 @@ def _links(a: Analysis) -> list[IntentScore]:
     # 「ネットのマイページ」 is the web My Page; a phone's 機種変更 is only why they unlink.
     # 「LINEとお客様番号を紐付けたい」: the customer number or holder is what is linked, not a topic.
     aside = bool(c & (FAQ_TOPICS | {"cost"}) - {"cancel"} - (SERVICES if "mypage" in c or "line" in c else set())
-                 - ({"customer_number", "name"} if "line" in c and "link" in c else set()))
+                 - ({"customer_number", "name"} if "line" in c and "link" in c else set())
+                 - ({"mobile"} if "line" in c else set()))  # 「スマホのLINEでも見たい」: the phone LINE runs on
     if "stop" in c or "cancel" in c or _UNDO.search(a.text):
         return [IntentScore(UNLINK, ASIDE if aside else SURE + 0.05, why="link + stop")]
     return [IntentScore(LINK, ASIDE if aside else SURE, why="link")]

@@ -279,6 +279,9 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
     needed = OWN_WORDS.get(intent.intent)
     if not needed or index is None:
         return None
+    if intent.intent == intent_names.BILL_LIST:  # how far back bills go, else past bills on the web
+        return _own_entry(a, intent, matches, index, thresholds, needed) \
+            or _operators_own(a, replace(intent, intent=intent_names.BILL_THIS_MONTH), matches, index, thresholds)
     if needed is not _BILL_ON_THE_WEB:
         found = _own_entry(a, intent, matches, index, thresholds, needed)
         if found is None and intent.intent == intent_names.HELP and MEMBER_PAGE in a.concepts:

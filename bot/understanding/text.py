@@ -41,6 +41,9 @@ _POLITE_ENDINGS = re.compile(
 _WANT_EAST = re.compile(r"(?<=[いきしちにひみりぎじびぴえけせてねへめれげぜべぺ])"
                         r"て[ぇえ](?=[んだどよけ、。!?！？\s]|$)")
 
+# Tohoku's 〜ねぐ for 〜なく (来ねぐして, わがんねぐなった): not ねぐら.
+_NOT_NORTH = re.compile(r"ねぐ(?=[しなてっ])")
+
 
 def clean(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII, half-width kana to full), lower case, no emoji,
@@ -52,7 +55,7 @@ def clean(text: str) -> str:
     value = _LAUGH.sub("", value).strip()
     value = _LONG_VOWEL.sub("ー", value)
     value = _REPEATED_MARKS.sub(r"\1", value)
-    return _WANT_EAST.sub("たい", _TELL_ME.sub("教えて", value))
+    return _NOT_NORTH.sub("なく", _WANT_EAST.sub("たい", _TELL_ME.sub("教えて", value)))
 
 
 def strip_polite(text: str) -> str:

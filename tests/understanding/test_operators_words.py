@@ -141,6 +141,29 @@ def test_a_bill_asked_for_alone_gets_the_card_alone():
     ("大雪で電柱から家に来ている線が垂れ下がっている", "storm"),
     ("ヤマトの不在票が入ってたけど再配達どう頼むの", "elsewhere"),
     ("会員ページ作りてぇんだども、何用意すればいい？", "start"),  # East Japan's 〜てぇ is 〜たい
+    ("受話器を上げてもツー音がしない", "home_phone"),
+    ("マンション全体ネット死んでる", "trouble"),
+    ("かみなりのあと きかいの でんきが つきません", "lightning"),
 ])
 def test_operators_customers_words(text, present):
     assert present in read(text, fit(DEFINED, analyse, bank=())).analysis.concepts
+
+
+@pytest.mark.parametrize(("text", "elsewhere"), [
+    ("お知らせメールが来ない、gmail使ってる", False),  # a web mail where our mails do not arrive: ours
+    ("Gmailのパスワード忘れた", True),
+    ("雷のあと機械の電気がつかない", False),  # a device's power light, not the power company
+    ("電気代が高い", True),
+])
+def test_another_companys_name_is_context_beside_a_matter_of_ours(text, elsewhere):
+    assert ("elsewhere" in analyse(text).concepts) is elsewhere
+
+
+PAST_BILLS = [FaqRow("ad_17", "過去の請求金額や利用明細を確認したい",
+                     "Myシティネットにログインし、「ご請求」からご確認ください。"),
+              FaqRow("ad_05", "月額料金はいつ、どのように支払いますか？", "毎月27日に口座から引き落とします。")]
+
+
+def test_past_bills_on_the_member_page_is_the_operators_entry_beside_the_list():
+    reading = read("過去の請求金額を会員ページで確認することはできますか。", fit(PAST_BILLS, analyse, bank=()))
+    assert (reading.intent, reading.faq and reading.faq.entry.id) == ("bill.list", "ad_17"), reading.label()

@@ -229,6 +229,7 @@ def test_the_analyser_loads_once_per_process():
     ("hold-out 12", {"intent": 0.93, "faq": 0.84, "oos": 0.92}),
     ("hold-out 13", {"intent": 0.95, "faq": 0.92, "oos": 0.85}),
     ("hold-out 14", {"intent": 0.95, "faq": 0.92, "oos": 0.90}),
+    ("hold-out 15", {"intent": 0.95, "faq": 0.92, "oos": 0.85}),
     ("other operator", {"faq": 0.90, "oos": 0.90}),
     ("operator B", {"faq": 0.90, "oos": 0.95}),
     ("operator C", {"faq": 0.88, "oos": 0.95}),
@@ -253,6 +254,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator Z", {"faq": 0.86, "oos": 0.85}),
     ("operator AA", {"faq": 0.90, "oos": 0.85}),
     ("operator AB", {"faq": 0.87, "oos": 0.85}),
+    ("operator AC", {"faq": 0.87, "oos": 0.90}),
+    ("operator AD", {"faq": 0.86, "oos": 0.85}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
     ("operator V (unseen)", {"faq": 0.88, "oos": 0.90}),
@@ -463,6 +466,10 @@ def test_next_months_price_after_a_course_change_is_a_question_not_a_bill(faq_in
     ("マイページのログインがうまくいかないです", intents.FORGOT),
     ("機械じゃ話にならん、人出して", intents.HANDOFF),
     ("おっはー☀", intents.GREETING), ("らじゃー！", intents.THANKS),
+    ("ネットのマイページとこのLINE、つなげてほしいんやけど", intents.LINK),  # ネット: the web My Page's
+    ("パソコンでマイページを使っていますが、スマホのLINEでもアカウントの連携をしたいです", intents.LINK),
+    ("すたっふ の ひと と おはなし したい", intents.HANDOFF),
+    ("毎月の通知、もう来ねぐしてけろ", intents.NOTICES_STOP),  # Tohoku's 来ねぐ: 来なく
 ])
 def test_intents_people_word_their_own_way(faq_index, text, intent):
     reading = read(text, faq_index)
