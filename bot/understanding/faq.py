@@ -156,6 +156,10 @@ _IS_THE_MEMBER_PAGE = re.compile(r"会員|マイページ|ログイン|ウェブ
                                  re.IGNORECASE)
 
 
+_NAMED_HEAD = re.compile(r"\s*([^\s、。,「」『』（）()]{2,16}?)は[、,]")
+_IS_A_MEMBERS_PAGE = re.compile(r"(?:会員|専用).*(?:ページ|サイト|ポータル)(?:です|でございます)$")
+
+
 def page_names(entries: Sequence[FaqEntry]) -> frozenset[str]:
     """The operator's own names for its member page (「マイいよなだ」, 「e-らいふ」): a name that an answer
     quotes and describes, in one sentence, as the members' page or its login, and that a question
@@ -167,6 +171,11 @@ def page_names(entries: Sequence[FaqEntry]) -> frozenset[str]:
     found = set()
     for entry in entries:
         for sentence in _SENTENCES.findall(entry.answer):
+            # Unquoted, the name must head a sentence that says it is the members' own page:
+            # 「みやこ会員ポータルは、…お客様専用のオンラインページです」.
+            head = _NAMED_HEAD.match(sentence)
+            if head and head.group(1) in asked and _IS_A_MEMBERS_PAGE.search(sentence):
+                found.add(head.group(1).lower())
             for name in _QUOTED.findall(sentence):
                 defined = sentence.lstrip().startswith(f"「{name}」は") or f"「{name}」とは" in sentence
                 if (name in quoted or (defined and name in asked)) \

@@ -131,6 +131,9 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
 
     if best_intent and best_intent.intent in intent_names.ACTIONS and best_intent.score >= thresholds.intent_sure:
         return answer_intent(best_intent)
+    if (page := _the_page_itself(a, matches, index, thresholds)) is not None:  # 「マイページって何？」
+        return Reading(ANSWERED, faq=page, suggestions=_nearby([m for m in matches if m is not page], thresholds),
+                       **common)
     # An intent that is not sure (「料金」 with no month), or small talk, still goes first unless the
     # text names a topic the FAQ is about and an entry explains it well (「NHKの受信料は料金に入ってる？」).
     held = best_intent is not None and best_intent.score >= thresholds.intent_min
@@ -323,6 +326,16 @@ def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index:
                                                   or _ASKS_HOW.search(match.entry.question)):
             return match
     return None
+
+
+def _the_page_itself(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None,
+                     thresholds: Thresholds) -> FaqMatch | None:
+    """A text that asks what the member page is, and nothing else (「マイページって何？」), and one of the
+    nearest entries on the page as such (「みやこ会員ポータルとはどのようなサービスですか？」)."""
+    if index is None or a.concepts - _ASKING != _THE_PAGE or not a.concepts & {"what_is", "help"}:
+        return None
+    return next((m for m in matches[:OWN_DEPTH] if m.score >= thresholds.faq_suggest / 2
+                 and index.concepts(m.entry) - _ASKING == _THE_PAGE), None)
 
 
 def _closest_of(a: Analysis, first: FaqMatch, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,

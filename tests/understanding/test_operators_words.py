@@ -167,3 +167,31 @@ PAST_BILLS = [FaqRow("ad_17", "過去の請求金額や利用明細を確認し�
 def test_past_bills_on_the_member_page_is_the_operators_entry_beside_the_list():
     reading = read("過去の請求金額を会員ページで確認することはできますか。", fit(PAST_BILLS, analyse, bank=()))
     assert (reading.intent, reading.faq and reading.faq.entry.id) == ("bill.list", "ad_17"), reading.label()
+
+
+PORTAL = [FaqRow("af_14", "みやこ会員ポータルとはどのようなサービスですか？",
+                 "みやこ会員ポータルは、当社サービスをご契約のお客様専用のオンラインページです。"),
+          FaqRow("af_15", "みやこ会員ポータルに登録したいのですが、お客様番号はどこにありますか？",
+                 "お客様番号は、ご契約内容のお知らせに記載されています。"),
+          FaqRow("af_16", "みやこ会員ポータルのIDやパスワードを忘れたら、どうすればいいですか？",
+                 "ログイン画面の「パスワードをお忘れの方」から再設定してください。"),
+          FaqRow("af_02", "引っ越しの手続きはどうすればよいですか？", "お電話でお知らせください。"),
+          FaqRow("af_03", "解約したいのですが、どこに連絡すればよいですか？", "お客様センターへご連絡ください。"),
+          FaqRow("af_08", "テレビにエラーが出ます。故障でしょうか？", "チューナーの電源を入れ直してください。")]
+
+
+def test_an_unquoted_name_heading_the_sentence_that_calls_it_the_members_page_is_the_page():
+    assert page_names(PORTAL) == frozenset({"みやこ会員ポータル"})
+    assert page_names(PORTAL[1:]) == frozenset()  # お客様番号は、… is no page
+
+
+@pytest.mark.parametrize("text", ["ﾏｲﾍﾟｰｼﾞ って何", "マイページって何ができるの？"])
+def test_what_the_member_page_is_gets_the_entry_on_the_page_as_such(text):
+    reading = read(text, fit(PORTAL, analyse, bank=()))
+    assert reading.faq is not None and reading.faq.entry.id == "af_14", reading.label()
+
+
+@pytest.mark.parametrize("text", ["四電に電話つながらん、停電いつ戻る？", "清水寺の拝観時間って何時まで？",
+                                  "イオンモールって何時まで開いてる？"])
+def test_power_companies_temples_and_malls_are_anothers(text):
+    assert "elsewhere" in analyse(text).concepts

@@ -256,6 +256,8 @@ def test_the_analyser_loads_once_per_process():
     ("operator AB", {"faq": 0.87, "oos": 0.85}),
     ("operator AC", {"faq": 0.87, "oos": 0.90}),
     ("operator AD", {"faq": 0.86, "oos": 0.85}),
+    ("operator AE", {"faq": 0.90, "oos": 0.90}),
+    ("operator AF", {"faq": 0.87, "oos": 0.90}),
     ("operator P (unseen)", {"faq": 0.78, "oos": 0.80}),
     ("operator Q (unseen)", {"faq": 0.85, "oos": 0.85}),
     ("operator V (unseen)", {"faq": 0.88, "oos": 0.90}),
