@@ -24,7 +24,7 @@ import csv
 import functools
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bot.understanding import stored
@@ -67,23 +67,31 @@ def shipped_bank() -> Bank:
 
 def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
     """The phrasings each entry of ``index`` borrows: of the bank questions it clearly answers."""
-    borrowed: dict[str, list[list[Analysis]]] = defaultdict(list)
+    borrowed: dict[str, list[Iterator[Analysis]]] = defaultdict(list)
     for question, texts in bank:
         entry = _clear_answer(index, question)
         topics = index.topics(entry) if entry is not None else frozenset()
         if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
-            # A phrasing the operator's own words clearly send to another entry stays there: one lent
-            # for 「機器の故障」 (「リモコンなくした」) is this FAQ's own 「リモコン」 entry's.
-            borrowed[entry.id].append([text for text in texts if text.concepts & topics
-                                       and _clear_answer(index, text) in (None, entry)])
+            borrowed[entry.id].append(_lendable(index, texts, entry, topics))
     return {entry: _spread(lists, PER_ENTRY) for entry, lists in borrowed.items()}
 
 
-def _spread(lists: list[list[Analysis]], limit: int) -> list[Analysis]:
+def _lendable(index: FaqIndex, texts: Iterable[Analysis], entry: FaqEntry,
+              topics: frozenset[str]) -> Iterator[Analysis]:
+    """The bank question's phrasings that ``entry`` may borrow, checked as they are taken (an entry
+    takes at most ``PER_ENTRY``: most are never checked, which halves the time to fit). A phrasing
+    the operator's own words clearly send to another entry stays there: one lent for 「機器の故障」
+    (「リモコンなくした」) is this FAQ's own 「リモコン」 entry's."""
+    return (text for text in texts if text.concepts & topics and _clear_answer(index, text) in (None, entry))
+
+
+def _spread(lists: list[Iterator[Analysis]], limit: int) -> list[Analysis]:
     """At most ``limit`` of the phrasings, taken in turn from each bank question's."""
     out: list[Analysis] = []
     for row in itertools.zip_longest(*lists):
         out.extend(text for text in row if text is not None)
+        if len(out) >= limit:
+            break
     return out[:limit]
 
 

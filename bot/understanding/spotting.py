@@ -1,47 +1,65 @@
-"""Spotting the lexicon's concepts in a text: each concept's phrases compiled once into one
-pattern, whole words looked up among the analyser's tokens, then the context rules (another
-company's matter, a story's everyday things) applied to what was found."""
+"""Spotting the lexicon's concepts in a text: every phrase indexed once by its first two
+characters, so a text is read once, position by position, against the phrases that start there;
+whole words looked up among the analyser's tokens; then the context rules (another company's
+matter, a story's everyday things) applied to what was found.
+
+The index replaced one regular expression per concept (an alternation of its phrases): the same
+concepts for every text, no patterns to compile when a process starts (a fifth of the
+understanding's load), and a little less CPU a message."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import defaultdict
 
 import jaconv
 
 from bot.understanding.analyzer import Token
 from bot.understanding.lexicon import CONCEPTS, CONTEXT, NAMED_ELSEWHERE, STORY, STORY_TOPICS
 
-
-@dataclass(frozen=True)
-class _Compiled:
-    name: str
-    pattern: re.Pattern[str] | None
-    words: frozenset[str]
-    # The first two characters of every phrase (or the phrase, of one character): a text that holds
-    # none of them holds no phrase, and the pattern is not run (most concepts, for most texts).
-    heads: frozenset[str] = frozenset()
-
-
 _KANA_END = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]$")
-_NO_SMALL_KANA = "(?![ゃゅょャュョ])"  # a small vowel (できねぇ, いがったぁ) only draws the sound out
+_SMALL_KANA = frozenset("ゃゅょャュョ")  # after a phrase's last kana: a syllable goes on (ツウチ in ツウチョウ)
 
 
-def _compile(name: str, phrases: tuple[str, ...]) -> _Compiled:
-    words = frozenset(p[1:].lower() for p in phrases if p.startswith("="))
+def _phrases(phrases: tuple[str, ...]) -> set[str]:
+    """A concept's plain phrases, lower case; a hiragana phrase of three or more characters also in
+    katakana (ﾛｸﾞｲﾝ ﾃﾞｷﾅｲ): the haystack carries the text in katakana too."""
     plain = {p.lower() for p in phrases if not p.startswith("=")}
-    # A hiragana phrase of three or more characters also matches the same words in katakana
-    # (ﾛｸﾞｲﾝ ﾃﾞｷﾅｲ): the haystack carries the text in katakana too.
-    plain |= {jaconv.hira2kata(p) for p in plain if len(p) >= 3}
-    plain = sorted(plain, key=len, reverse=True)
-    # A phrase ending in kana does not end inside a syllable: ツウチ (通知) is not the start of
-    # ツウチョウ (通帳).
-    pattern = re.compile("|".join(re.escape(p) + (_NO_SMALL_KANA if _KANA_END.search(p) else "")
-                                  for p in plain)) if plain else None
-    return _Compiled(name, pattern, words, frozenset(p[:2] for p in plain))
+    return plain | {jaconv.hira2kata(p) for p in plain if len(p) >= 3}
 
 
-_COMPILED = tuple(_compile(name, phrases) for name, phrases in CONCEPTS.items())
+def _index() -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, list[tuple[str, str, bool]]]]:
+    """Phrases by their first two characters, and one-character phrases by that character: (concept,
+    phrase, whether it ends in kana)."""
+    pairs: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
+    singles: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
+    for name, phrases in CONCEPTS.items():
+        for phrase in sorted(_phrases(phrases)):
+            (pairs[phrase[:2]] if len(phrase) >= 2 else singles[phrase]).append(
+                (name, phrase, bool(_KANA_END.search(phrase))))
+    return dict(pairs), dict(singles)
+
+
+_BY_PAIR, _BY_CHAR = _index()
+_WORDS = tuple((name, frozenset(p[1:].lower() for p in phrases if p.startswith("=")))
+               for name, phrases in CONCEPTS.items())
+
+
+def _phrased(haystack: str) -> set[str]:
+    """The concepts one of whose phrases appears in ``haystack``; a phrase ending in kana does not
+    end inside a syllable (ツウチ, 通知, is not the start of ツウチョウ, 通帳), while a small vowel
+    (できねぇ) only draws the sound out."""
+    found: set[str] = set()
+    size = len(haystack)
+    for i in range(size):
+        for candidates in (_BY_PAIR.get(haystack[i:i + 2], ()), _BY_CHAR.get(haystack[i], ())):
+            for name, phrase, kana_end in candidates:
+                if name in found or not haystack.startswith(phrase, i):
+                    continue
+                after = i + len(phrase)
+                if not (kana_end and after < size and haystack[after] in _SMALL_KANA):
+                    found.add(name)
+    return found
 
 
 def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[str]:
@@ -49,12 +67,8 @@ def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[
     by newlines) or whose whole word is one of ``tokens`` or the whole ``core`` (「りょ」 alone)."""
     words = {t.normalized.lower() for t in tokens} | {t.surface.lower() for t in tokens} \
         | {t.dictionary.lower() for t in tokens} | {core}
-    heads = {haystack[i:i + 2] for i in range(len(haystack) - 1)} | set(haystack)
-    found = set()
-    for concept in _COMPILED:
-        if (concept.pattern is not None and not concept.heads.isdisjoint(heads) and concept.pattern.search(haystack)) \
-                or not concept.words.isdisjoint(words):
-            found.add(concept.name)
+    found = _phrased(haystack)
+    found.update(name for name, whole in _WORDS if not whole.isdisjoint(words))
     if "everyday" in found and not (len(core) >= STORY and found & STORY_TOPICS):
         found.add("elsewhere")  # 「エアコン壊れた」; in a story about a matter of ours, only context
     if "elsewhere" in found:  # a word of the list itself (ドコモ, 銀行アプリ): never this operator's
