@@ -153,6 +153,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
         common["intents"] = scored
         return answer_intent(nearest[0])
     suggestions = _nearby(matches[:thresholds.alternatives], thresholds)
+    if len(suggestions) == 1 and _the_only_one(a, suggestions[0], index):
+        return Reading(ANSWERED, faq=suggestions[0], **common)
     return Reading(ASKED_BACK if suggestions else NOT_UNDERSTOOD, suggestions=suggestions, **common)
 
 
@@ -212,6 +214,12 @@ def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) ->
         return []  # 「料金未納のお知らせが届きました」: a letter about a matter of the FAQ's, not our notices
     return [IntentScore(intent, thresholds.example_score, a.month if intent.startswith("bill.") else None,
                         why=f"nearest labelled phrasing ({found[0].score:.2f})")]
+
+
+def _the_only_one(a: Analysis, only: FaqMatch, index: FaqIndex | None) -> bool:
+    """The one entry near enough to suggest names a topic the text names."""
+    return index is not None and "elsewhere" not in a.concepts \
+        and bool(a.concepts & (index.topics(only.entry) | (index.concepts(only.entry) & _ALSO_A_TOPIC)))
 
 
 def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, thresholds: Thresholds) -> bool:

@@ -195,3 +195,13 @@ def test_what_the_member_page_is_gets_the_entry_on_the_page_as_such(text):
                                   "イオンモールって何時まで開いてる？"])
 def test_power_companies_temples_and_malls_are_anothers(text):
     assert "elsewhere" in analyse(text).concepts
+
+
+def test_the_only_entry_near_enough_that_names_the_texts_topic_is_the_answer():
+    """Operator D: nothing else near, the one entry worth suggesting (where the contract number is
+    written, for registering) names the text's matter: answered, not offered alone as a button."""
+    reading = read("会員登録しようとしたら契約番号入れろって言われた。どこに書いてあるの",
+                   fit(load_faq(SETS["operator D"][1]), analyse))
+    assert reading.outcome == "answered" and reading.faq is not None and reading.faq.entry.id == "d_18", \
+        reading.label()
+    assert read("明日の天気は？", fit(load_faq(SETS["operator D"][1]), analyse)).faq is None
