@@ -154,8 +154,7 @@ _SENTENCES = re.compile(r"[^。\n]+")
 # What an answer says of the member page when it names it: 「マイいよなだ」は、…会員専用のページです.
 _IS_THE_MEMBER_PAGE = re.compile(r"会員|マイページ|ログイン|ウェブ|web|お客さま専用|お客様専用|専用ページ|専用サイト",
                                  re.IGNORECASE)
-
-
+# Or, unquoted, the name heads a sentence that says it is the members' own page.
 _NAMED_HEAD = re.compile(r"\s*([^\s、。,「」『』（）()]{2,16}?)は[、,]")
 _IS_A_MEMBERS_PAGE = re.compile(r"(?:会員|専用).*(?:ページ|サイト|ポータル)(?:です|でございます)$")
 
@@ -275,11 +274,8 @@ class FaqIndex:
         """An entry whose question names the member page by the operator's own name (「マイいよなだ」の
         登録方法) is about the member page, as one that says マイページ is."""
         asked = " ".join((entry.question, *entry.examples)).lower()
-        if any(name in asked for name in self.page_names) and MEMBER_PAGE not in self._concepts[entry.id]:
-            doc["@" + MEMBER_PAGE] += QUESTION_WEIGHT
-            self._concepts[entry.id] |= {MEMBER_PAGE}
-            self._topics[entry.id] |= {MEMBER_PAGE} & TOPICS
-            self.question_concepts[entry.id] |= {MEMBER_PAGE}
+        if any(name in asked for name in self.page_names):
+            self._as_if_asked(entry, doc, frozenset({MEMBER_PAGE}))
 
     def _read_a_quoted_name(self, entry: FaqEntry, doc: Counter[str]) -> None:
         """An entry titled with a letter's or a service's own name (『お支払いのお願い』が届いた場合) is about
@@ -288,13 +284,17 @@ class FaqIndex:
         for name in _QUOTED_EITHER.findall(entry.question):
             for sentence in _SENTENCES.findall(entry.answer):
                 if sentence.lstrip().startswith((f"「{name}」は", f"『{name}』は")):
-                    topics = self._analyse(sentence).concepts & TOPICS - self._concepts[entry.id]
-                    for topic in topics:
-                        doc["@" + topic] += QUESTION_WEIGHT
-                    self._concepts[entry.id] |= topics
-                    self._topics[entry.id] |= topics
-                    self.question_concepts[entry.id] |= topics
+                    self._as_if_asked(entry, doc, self._analyse(sentence).concepts & TOPICS)
                     return
+
+    def _as_if_asked(self, entry: FaqEntry, doc: Counter[str], concepts: frozenset[str]) -> None:
+        """``concepts`` counted as the entry's question names them (those it does not name already)."""
+        new = concepts - self._concepts[entry.id]
+        for concept in new:
+            doc["@" + concept] += QUESTION_WEIGHT
+        self._concepts[entry.id] |= new
+        self._topics[entry.id] |= new & TOPICS
+        self.question_concepts[entry.id] |= new
 
     def topics(self, entry: FaqEntry) -> frozenset[str]:
         """The topics (``intents.WEIGHTED`` concepts) an entry's question and examples name."""

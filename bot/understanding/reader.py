@@ -28,7 +28,7 @@ from pathlib import Path
 from bot.understanding import intents as intent_names
 from bot.understanding import stored
 from bot.understanding.analysis import Analysis, analyse
-from bot.understanding.faq import MEMBER_PAGE, FaqIndex, FaqMatch
+from bot.understanding.faq import MEMBER_PAGE, FaqEntry, FaqIndex, FaqMatch
 from bot.understanding.intents import IntentScore, score_intents
 from bot.understanding.lexicon import NAMED_ELSEWHERE, PRODUCTS
 from bot.understanding.months import MonthSlot
@@ -216,10 +216,14 @@ def _nearest_example(a: Analysis, examples: FaqIndex, thresholds: Thresholds) ->
                         why=f"nearest labelled phrasing ({found[0].score:.2f})")]
 
 
+def _names_its_topic(a: Analysis, index: FaqIndex, entry: FaqEntry) -> bool:
+    """The text names a topic of the entry's (or the registering it is about)."""
+    return bool(a.concepts & (index.topics(entry) | (index.concepts(entry) & _ALSO_A_TOPIC)))
+
+
 def _the_only_one(a: Analysis, only: FaqMatch, index: FaqIndex | None) -> bool:
     """The one entry near enough to suggest names a topic the text names."""
-    return index is not None and "elsewhere" not in a.concepts \
-        and bool(a.concepts & (index.topics(only.entry) | (index.concepts(only.entry) & _ALSO_A_TOPIC)))
+    return index is not None and "elsewhere" not in a.concepts and _names_its_topic(a, index, only.entry)
 
 
 def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, thresholds: Thresholds) -> bool:
@@ -227,7 +231,7 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
     best = matches[0]
     if index is None or best.score < thresholds.faq_clear \
             or ("elsewhere" in a.concepts and not _sells_it(a, index, best.entry)) \
-            or not a.concepts & (index.topics(best.entry) | (index.concepts(best.entry) & _ALSO_A_TOPIC)):
+            or not _names_its_topic(a, index, best.entry):
         return False
     return len(matches) < 2 or best.score >= thresholds.faq_lead * matches[1].score
 
@@ -290,72 +294,66 @@ def _operators_own(a: Analysis, intent: IntentScore, matches: list[FaqMatch], in
     needed = OWN_WORDS.get(intent.intent)
     if not needed or index is None:
         return None
-    if intent.intent == intent_names.BILL_LIST:  # how far back bills go, else past bills on the web
-        return _own_entry(a, intent, matches, index, thresholds, needed) \
-            or _operators_own(a, replace(intent, intent=intent_names.BILL_THIS_MONTH), matches, index, thresholds)
-    if needed is not _BILL_ON_THE_WEB:
-        found = _own_entry(a, intent, matches, index, thresholds, needed)
-        if found is None and intent.intent == intent_names.HELP and MEMBER_PAGE in a.concepts:
-            # 「マイページって何ができるの？」: the entry on the member page as such (「マイページとは」,
-            # 「マイえちごとは何ですか？」), not on registering, a password or its cost.
-            found = _own_entry(a, intent, matches, index, thresholds, _THE_PAGE, alone=True)
-        return found
+    if needed is _BILL_ON_THE_WEB:
+        return _bill_entry(a, intent, matches, index, thresholds)
+    found = _own_entry(a, intent, matches, index, thresholds, needed)
+    if found is None and intent.intent == intent_names.BILL_LIST:  # else past bills on the web
+        found = _bill_entry(a, intent, matches, index, thresholds)
+    if found is None and intent.intent == intent_names.HELP and MEMBER_PAGE in a.concepts:
+        # 「マイページって何ができるの？」: the entry on the member page as such (「マイページとは」,
+        # 「マイえちごとは何ですか？」), not on registering, a password or its cost.
+        found = _page_entry(matches, index, thresholds)
+    return found
+
+
+def _bill_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index: FaqIndex,
+                thresholds: Thresholds) -> FaqMatch | None:
+    """The operator's entry beside a bill: on why a bill rises, for a text that says it is higher; on
+    bills on the web, for a text that names the page or asks where (not 「今月いくら？」)."""
     found = None
-    if "higher" in a.concepts:  # 「今月の請求高くない？なんで？」: the entry on why a bill rises
+    if "higher" in a.concepts:  # 「今月の請求高くない？なんで？」
         found = _own_entry(a, intent, matches, index, thresholds, _BILL_HIGHER)
-    if found is None and ("mypage" in a.concepts or _ASKS_WHERE.search(a.core)):  # not 「今月いくら？」
+    if found is None and ("mypage" in a.concepts or _ASKS_WHERE.search(a.core)):
         # An entry whose question names the page, else one whose answer does (「今月の請求金額と内訳
         # を確認したい」, answered 「…Webステーションでご確認いただけます」).
-        found = _own_entry(a, intent, matches, index, thresholds, needed) \
-            or _own_entry(a, intent, matches, index, thresholds, needed, index.answer_concepts)
+        found = _own_entry(a, intent, matches, index, thresholds, _BILL_ON_THE_WEB) \
+            or _own_entry(a, intent, matches, index, thresholds, _BILL_ON_THE_WEB, index.answer_concepts)
     return found
 
 
 def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,
-               needed: frozenset[str], answered: dict[str, frozenset[str]] | None = None,
-               alone: bool = False) -> FaqMatch | None:
-    """The first of the nearest entries that names ``needed`` (in its question or examples, or with
-    ``answered``, in its answer as well; with ``alone``, and nothing else but how it asks)."""
-    # The intent already says what the text is about: the entry need only be near and name it.
-    for match in matches[:OWN_DEPTH]:
-        concepts = index.concepts(match.entry)
-        if answered is not None:
-            concepts = concepts | answered.get(match.entry.id, frozenset())
-        # Named by the entry, the intent's matter is enough: the entry need only be among the nearest,
-        # however a long story dilutes its score.
-        if match.score < thresholds.faq_suggest / 2 or not needed <= concepts \
-                or (alone and concepts - _ASKING != needed):
-            continue
-        if intent.intent != intent_names.REGISTER:
-            return match if alone else _closest_of(a, match, matches, index, thresholds, needed, answered)
+               needed: frozenset[str], answered: dict[str, frozenset[str]] | None = None) -> FaqMatch | None:
+    """Of the nearest entries that name ``needed`` (in the question or examples, or with ``answered``
+    in the answer as well), the first whose topics the text names all of (「今月の請求いくらかネットで
+    見れる？」: the entry on bills on the web, not the one on stopping paper bills), else the first."""
+    # The intent already says what the text is about: named by the entry, the intent's matter is
+    # enough, however far a long story dilutes the entry's score.
+    named = [(match, index.concepts(match.entry) | (answered or {}).get(match.entry.id, frozenset()))
+             for match in matches[:OWN_DEPTH] if match.score >= thresholds.faq_suggest / 2]
+    named = [(match, concepts) for match, concepts in named if needed <= concepts]
+    if intent.intent == intent_names.REGISTER:
         # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
         # 入るの」) or on what it needs, not on what it costs.
-        if concepts & {"register", "start"} and (index.topics(match.entry) - a.concepts <= _WHAT_REGISTERING_NEEDS
-                                                  or _ASKS_HOW.search(match.entry.question)):
-            return match
-    return None
+        return next((match for match, concepts in named if concepts & {"register", "start"}
+                     and (index.topics(match.entry) - a.concepts <= _WHAT_REGISTERING_NEEDS
+                          or _ASKS_HOW.search(match.entry.question))), None)
+    return next((match for match, _c in named if index.topics(match.entry) <= a.concepts),
+                named[0][0] if named else None)
 
 
-def _the_page_itself(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None,
-                     thresholds: Thresholds) -> FaqMatch | None:
-    """A text that asks what the member page is, and nothing else (「マイページって何？」), and one of the
-    nearest entries on the page as such (「みやこ会員ポータルとはどのようなサービスですか？」)."""
-    if index is None or a.concepts - _ASKING != _THE_PAGE or not a.concepts & {"what_is", "help"}:
-        return None
+def _page_entry(matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds) -> FaqMatch | None:
+    """The nearest entry on the member page as such, and on nothing else (「マイページとは」)."""
     return next((m for m in matches[:OWN_DEPTH] if m.score >= thresholds.faq_suggest / 2
                  and index.concepts(m.entry) - _ASKING == _THE_PAGE), None)
 
 
-def _closest_of(a: Analysis, first: FaqMatch, matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds,
-                needed: frozenset[str], answered: dict[str, frozenset[str]] | None) -> FaqMatch:
-    """Of the nearest entries that name ``needed``, the first whose topics the text names all of
-    (「今月の請求いくらかネットで見れる？」: the entry on bills on the web, not the one on stopping paper
-    bills), else ``first``."""
-    for match in matches[:OWN_DEPTH]:
-        concepts = index.concepts(match.entry) | (answered or {}).get(match.entry.id, frozenset())
-        if match.score >= thresholds.faq_suggest / 2 and needed <= concepts and index.topics(match.entry) <= a.concepts:
-            return match
-    return first
+def _the_page_itself(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None,
+                     thresholds: Thresholds) -> FaqMatch | None:
+    """For a text that asks what the member page is, and nothing else (「マイページって何？」), the
+    nearest entry on the page as such (「みやこ会員ポータルとはどのようなサービスですか？」)."""
+    if index is None or a.concepts - _ASKING != _THE_PAGE or not a.concepts & {"what_is", "help"}:
+        return None
+    return _page_entry(matches, index, thresholds)
 
 
 def _nearby(matches: list[FaqMatch], thresholds: Thresholds, floor: float | None = None) -> tuple[FaqMatch, ...]:
