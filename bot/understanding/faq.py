@@ -274,8 +274,31 @@ class FaqIndex:
         """An entry whose question names the member page by the operator's own name (「マイいよなだ」の
         登録方法) is about the member page, as one that says マイページ is."""
         asked = " ".join((entry.question, *entry.examples)).lower()
-        if any(name in asked for name in self.page_names):
+        names = [name for name in self.page_names if name in asked]
+        if names:
             self._as_if_asked(entry, doc, frozenset({MEMBER_PAGE}))
+            self._not_the_names_words(entry, doc, names)
+
+    def _not_the_names_words(self, entry: FaqEntry, doc: Counter[str], names: list[str]) -> None:
+        """The topics only the page's own name brought (契約者, a contract holder's name, in 「ご契約者
+        ポータル」) are not the entry's: its texts are read again with the name as マイページ."""
+        dropped: set[str] = set()
+        for text in (entry.question, *entry.examples):
+            plain = text.lower()
+            for name in names:
+                plain = plain.replace(name, "マイページ")
+            if plain != text.lower():
+                only_named = (self._analyse(text).concepts - self._analyse(plain).concepts) & TOPICS
+                for concept in only_named:
+                    doc["@" + concept] = max(doc["@" + concept] - QUESTION_WEIGHT, 0)
+                dropped |= only_named
+        dropped = {concept for concept in dropped if not doc["@" + concept]}
+        if dropped:
+            self._concepts[entry.id] -= dropped
+            self._topics[entry.id] -= dropped
+            self.question_concepts[entry.id] -= dropped
+            for concept in dropped:
+                del doc["@" + concept]
 
     def _read_a_quoted_name(self, entry: FaqEntry, doc: Counter[str]) -> None:
         """An entry titled with a letter's or a service's own name (『お支払いのお願い』が届いた場合) is about

@@ -241,12 +241,17 @@ def _handoff(a: Analysis) -> list[IntentScore]:
     return []
 
 
+# Seeing bills on the web is why one registers for the page (「請求をネットで見たくて、マイページに登録したい」),
+# not another matter.
+_WHY_REGISTER = frozenset({"paperless", "internet"})
+
+
 def _register(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "register" not in c and not ("mypage" in c and "start" in c):  # 「マイページを作りたい」
         return []
     if c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive", "credential",
-            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & FAQ_TOPICS:
+            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & FAQ_TOPICS - (_WHY_REGISTER if "mypage" in c else frozenset()):
         return [IntentScore(REGISTER, ASIDE, why="registration words, about something else")]
     return [IntentScore(REGISTER, SURE, why="registration")]
 

@@ -144,7 +144,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "already": ("既存", "持ってん", "持っとる", "web版", "ウェブ版", "hp版", "pc版", "パソコン版", "idある", "idはある",
                 "idもって", "アカウントある", "アカウントはある", "作ってあ", "作ってい", "作ってる", "作った",
                 "前から", "すでに", "既に", "もう使", "使ってい", "使ってる", "利用してい", "利用してる", "持ってい",
-                "持ってる", "登録済", "登録してある", "登録している", "登録してる"),
+                "持ってる", "登録済", "登録してある", "登録している", "登録してる", "登録したんだけど", "登録したんやけど",
+                "登録したけど", "登録したんですが", "登録しましたが", "見てるんやけど", "見てるんだけど", "見てるけど"),
     "change": ("ヘンコウ", "カエタイ", "カエル", "変更", "変え", "替え", "代え", "切り替", "切替", "乗り換", "移行",
                "直し", "修正"),
     "forget": ("作り直", "とんだ", "飛んだ", "しらん", "知らん", "間違えすぎ", "ロックされ", "ロックかか", "出てこない",
@@ -309,7 +310,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "higher": ("いつもより高", "いつもより多", "いつもより上が", "高くなっ", "高すぎ", "高い気が", "たかいきが",
                "多く引き落と", "多く引かれ", "跳ね上が", "なんで高", "なぜ高", "高い理由", "高くない",
                "高いんだけど", "高いのは", "高いけど", "たかくない", "なまら高", "てげ高", "えらい高", "増えてる",
-               "増えた", "上がってる", "上がった"),
+               "増えた", "上がってる", "上がった", "倍になっ", "倍近く", "倍くらい", "倍ぐらい", "倍も"),
     "remote": ("リモコン", "りもこん"),
     # A web mail service: context where the operator's mails do not arrive (「お知らせメール来ない gmail」),
     # another company's matter otherwise (「Gmailのパスワード忘れた」).
@@ -409,6 +410,9 @@ CONTEXT = {
 # concepts is exempt from the "elsewhere" discount for a text that names the same (``reader``).
 PRODUCTS = frozenset({"mobile", "data_volume", "electricity"})
 NAMED_ELSEWHERE = "elsewhere_named"
+# Words that hide another word's phrase, and what they are read as when phrases are looked for: ライン
+# (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って.
+HIDING = {"オンライン": "", "おんらいん": "", "ラインナップ": "", "ガイドライン": "", "登録っ": "登録"}
 # A story: a message this long that names one of these matters of ours takes everyday things as context.
 STORY = 40
 STORY_TOPICS = frozenset({"wifi", "internet", "tv", "trouble", "move", "cancel", "debit", "late", "method", "invoice",

@@ -104,7 +104,8 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     a = analysis or analyse(text)
     if index is not None:
         a = _spelled_in_kanji(_names_the_page(a, index), index)
-    if index is not None and _another_places_hours(a, index):
+    another_place = index is not None and _another_places_hours(a, index)
+    if another_place:
         a = replace(a, concepts=a.concepts | {"elsewhere"})
     if examples is True:
         examples = intent_examples()
@@ -113,7 +114,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     if "elsewhere" in a.concepts and index is not None:
         # Another company's service counts 30%, unless the operator's own entry is about it (an
         # operator that sells electricity or a mobile SIM says so in its FAQ: 「電気料金プランの変更」).
-        matches = [m if _sells_it(a, index, m.entry) else
+        matches = [m if not another_place and _sells_it(a, index, m.entry) else
                    FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
         matches.sort(key=lambda m: m.score, reverse=True)
     best_intent = scored[0] if scored else None
@@ -240,7 +241,7 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
 # desk's: no word before the hours is one the operator's FAQ uses (its own name, its shops and its
 # desk are in it) or one of the desk's usual names (「サポートセンターは土曜も？」 is ours).
 _ASKS_HOURS = re.compile(r"^(.+?)(?:って|は|の|も)(?:何時|なんじ|営業時間|受付時間|開いて|あいて|やって|休み|"
-                         r"土曜|日曜|土日|祝日)")
+                         r"月曜|火曜|水曜|木曜|金曜|土曜|日曜|土日|祝日|平日|定休)")
 _DESK_CONCEPTS = frozenset({"contact", "inquiry", "person", "ours"})
 _OUR_DESK = frozenset({"窓口", "サポート", "問い合わせ", "問合せ", "電話", "センター", "受付", "そちら", "そっち",
                        "御宅", "御社", "貴社", "会社", "カスタマー", "コール", "オペレーター", "担当", "相談"})

@@ -15,7 +15,7 @@ from collections import defaultdict
 import jaconv
 
 from bot.understanding.analyzer import Token
-from bot.understanding.lexicon import CONCEPTS, CONTEXT, NAMED_ELSEWHERE, STORY, STORY_TOPICS
+from bot.understanding.lexicon import CONCEPTS, CONTEXT, HIDING, NAMED_ELSEWHERE, STORY, STORY_TOPICS
 
 _KANA_END = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]$")
 _SMALL_KANA = frozenset("ゃゅょャュョ")  # after a phrase's last kana: a syllable goes on (ツウチ in ツウチョウ)
@@ -67,6 +67,9 @@ def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[
     by newlines) or whose whole word is one of ``tokens`` or the whole ``core`` (「りょ」 alone)."""
     words = {t.normalized.lower() for t in tokens} | {t.surface.lower() for t in tokens} \
         | {t.dictionary.lower() for t in tokens} | {core}
+    for word, read_as in HIDING.items():
+        if word in haystack:
+            haystack = haystack.replace(word, read_as + " ")
     found = _phrased(haystack)
     found.update(name for name, whole in _WORDS if not whole.isdisjoint(words))
     if "everyday" in found and not (len(core) >= STORY and found & STORY_TOPICS):
