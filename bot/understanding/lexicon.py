@@ -40,7 +40,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                "口座振替", "口座", "振替", "コンビニ払", "払込", "振込", "カード", "ぎんこうをかえ", "ぎんこうにかえ",
                "こうざをかえ", "こうざへんこう", "払込票", "払込用紙", "払い込み用紙", "払う用紙", "払う紙", "払込書",
                "コンビニで払", "コンビニで支払", "コンビニでしはら", "こんびにでしはら", "こんびにではら",
-               "コンビニ支払"),
+               "コンビニ支払", "で払え", "で支払え", "ではらえ", "でしはらえ"),
     "invoice": ("りょうしゅう", "ペーパーレス", "web明細", "請求書", "領収書", "領収証", "明細書", "紙の", "郵送",
                 "発行", "印刷", "インボイス", "証明", "郵便で送", "郵便で届", "郵便でほし", "郵便で欲し", "書面で",
                 "紙で", "せいきゅうしょ", "りょうしゅうしょ"),
@@ -266,7 +266,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                   "市役所", "役所", "=auの", "ガスの", "=車", "自動車", "=ガス",
                   "水道", "車検", "天気", "=雨", "銀行の暗証", "銀行アプリ", "口座開設", "amazon",
                   "アマゾン", "instagram", "インスタ", "ドコモ", "docomo", "softbank", "ソフトバンク", "楽天", "ガス代",
-                  "水道代", "ガス料金", "水道料金", "twitter", "ツイッター", "paypay", "ペイペイ", "メルカリ",
+                  "水道代", "ガス料金", "水道料金", "twitter", "ツイッター", "メルカリ",
                   "=au", "ahamo", "povo", "ワイモバ", "uq", "google", "apple", "icloud", "yahoo",
                   "ヤフー", "保険", "atm", "キャッシュカード", "役場", "美味しい", "おいしい", "グルメ", "ランチ",
                   # Wi-Fi that is not the customer's own line: a café's, a station's, a hotel's.
@@ -348,6 +348,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "second_tv": ("2台目", "二台目", "もう1台", "もう一台", "別の部屋", "ほかの部屋", "他の部屋", "寝室のテレビ",
                   "子ども部屋", "子供部屋", "部屋のテレビ", "2台のテレビ", "2階", "二階", "にかいにも", "にかいの"),
     "money_source": ("郵便局", "ゆうちょ", "年金"),
+    # A payment app: context beside how to pay us (「PayPayで払える？」), another company's matter otherwise.
+    "payment_app": ("paypay", "ペイペイ", "ぺいぺい", "楽天ペイ", "d払い", "メルペイ", "au pay", "aupay"),
     # Services a cable operator may sell besides TV, internet and phone (a mobile SIM, electricity):
     # another company's matter unless the operator's own entry names them (``PRODUCTS``).
     "mobile": ("sim", "シム", "しむかーど", "格安", "モバイル", "スマホ", "すまほ", "スマートフォン", "ガラケー", "mnp",
@@ -401,6 +403,7 @@ CONTEXT = {
     "money_source": frozenset({"method", "debit", "late", "visit", "equipment", "trouble", "cost", "plan", "discount",
                                "absence", "price_change"}),
     "streaming": frozenset({"slow", "trouble"}),
+    "payment_app": frozenset({"method"}),
     "webmail": frozenset({"not_arrive"}),
     "hospital": frozenset({"absence", "construction", "reschedule", "visit"}),
     "electricity": frozenset({"power_cut", "lightning", "lamp", "equipment"}),  # a device's power light
@@ -411,8 +414,10 @@ CONTEXT = {
 PRODUCTS = frozenset({"mobile", "data_volume", "electricity"})
 NAMED_ELSEWHERE = "elsewhere_named"
 # Words that hide another word's phrase, and what they are read as when phrases are looked for: ライン
-# (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って.
-HIDING = {"オンライン": "", "おんらいん": "", "ラインナップ": "", "ガイドライン": "", "登録っ": "登録"}
+# (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って; a phone one reads a page on
+# (「明細をスマホで見たい」) is no mobile contract. Hiragana is hidden in katakana too (the text is read in both).
+HIDING = {"オンライン": "", "ラインナップ": "", "ガイドライン": "", "登録っ": "登録", "スマホで": "で", "すまほで": "で",
+          "スマホから": "から", "すまほから": "から"}
 # A story: a message this long that names one of these matters of ours takes everyday things as context.
 STORY = 40
 STORY_TOPICS = frozenset({"wifi", "internet", "tv", "trouble", "move", "cancel", "debit", "late", "method", "invoice",

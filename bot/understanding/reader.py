@@ -176,7 +176,9 @@ def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
     if spelled == a.text:
         return a
     b = analyse(spelled)
-    return replace(a, core=b.core, terms=b.terms, concepts=a.concepts | b.concepts, month=a.month or b.month)
+    # Another company's matter only as spelled: 「ゆうちょの こうざ」 is context once こうざ reads 口座.
+    concepts = (a.concepts | b.concepts) - ({"elsewhere"} - b.concepts)
+    return replace(a, core=b.core, terms=b.terms, concepts=concepts, month=a.month or b.month)
 
 
 # Registering names what an entry is about as a topic does, for a clear lead (「会員サイトに登録したい」).
@@ -285,7 +287,7 @@ _WHAT_REGISTERING_NEEDS = frozenset({"needed", "customer_number"})
 _ASKS_HOW = re.compile(r"方法|やり方|やりかた|どうやって|どうやったら|どうやる|どうやん|どうすれば|どうしたら|"
                        r"どうすん|手順|しかた|仕方|どこから|どっから|どこで|流れ|どがんす|どないし")
 # 「会員ページで明細って見れますか？」, 「今月の請求額ネットで見れる？」: where the bill is shown, not only what it is.
-_ASKS_WHERE = re.compile(r"どこ|ばしょ|場所|"
+_ASKS_WHERE = re.compile(r"どこ|どっから|ばしょ|場所|"
                          r"(?:ネット|ねっと|ウェブ|web|オンライン|おんらいん|パソコン|ぱそこん|スマホ|すまほ)で")
 
 

@@ -41,6 +41,7 @@ def _index() -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, list[tup
 
 
 _BY_PAIR, _BY_CHAR = _index()
+_HIDING = {**HIDING, **{jaconv.hira2kata(word): jaconv.hira2kata(read_as) for word, read_as in HIDING.items()}}
 _WORDS = tuple((name, frozenset(p[1:].lower() for p in phrases if p.startswith("=")))
                for name, phrases in CONCEPTS.items())
 
@@ -67,7 +68,7 @@ def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[
     by newlines) or whose whole word is one of ``tokens`` or the whole ``core`` (「りょ」 alone)."""
     words = {t.normalized.lower() for t in tokens} | {t.surface.lower() for t in tokens} \
         | {t.dictionary.lower() for t in tokens} | {core}
-    for word, read_as in HIDING.items():
+    for word, read_as in _HIDING.items():
         if word in haystack:
             haystack = haystack.replace(word, read_as + " ")
     found = _phrased(haystack)
