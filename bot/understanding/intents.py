@@ -70,7 +70,8 @@ _RESUME_STRONG = re.compile(r"再開|さいかい|サイカイ|また(?![、，,
                             r"もう一回|もういっかい|始めたい|はじめたい|ふっかつ")
 _FAREWELL = re.compile(r"また(?:よろし|宜し|お願い|おねがい)")  # a thanks that signs off, not a greeting
 _NUMBER_OR_HOURS = re.compile(r"番号|電話|何時|受付時間|営業時間")
-_ASKS_NUMBER = re.compile(r"番号|ばんごう|何番|何時|受付時間|営業時間")  # 「電話で相談したい、番号は？」
+# 「電話で相談したい、番号は？」, 「お店で相談したい、営業所ってどこ？」: the number, the hours or the place
+_ASKS_NUMBER = re.compile(r"番号|ばんごう|何番|何時|受付時間|営業時間|どこ|場所|ばしょ")
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
 # A month as the time something happens (「3月末に引っ越します」「4月から転勤で」), not the bill's month.
 _MONTH_AS_A_DATE = re.compile(r"月(?:末|初め|はじめ|上旬|中旬|下旬|頃|ごろ|半ば|いっぱい)"
@@ -250,8 +251,9 @@ def _register(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "register" not in c and not ("mypage" in c and "start" in c):  # 「マイページを作りたい」
         return []
-    if c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive", "credential",
-            "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"} or c & FAQ_TOPICS - (_WHY_REGISTER if "mypage" in c else frozenset()):
+    topics = c & FAQ_TOPICS - (_WHY_REGISTER if "mypage" in c else frozenset())
+    if topics or c & {"change", "cost", "needed", "customer_number", "mail", "already", "forget", "not_arrive",
+                      "credential", "cant_login", "elsewhere", "notice", "link", "connect", "name", "phone"}:
         return [IntentScore(REGISTER, ASIDE, why="registration words, about something else")]
     return [IntentScore(REGISTER, SURE, why="registration")]
 
