@@ -305,6 +305,8 @@ class FaqIndex:
         what its answer says that name is (「お支払いのお願い」は、…お支払いが確認できなかった場合に…):
         the topics of that sentence count as the question's."""
         for name in _QUOTED_EITHER.findall(entry.question):
+            if name.lower() in self.page_names:  # the member page's own name: the page, whatever it holds
+                continue
             for sentence in _SENTENCES.findall(entry.answer):
                 if sentence.lstrip().startswith((f"「{name}」は", f"『{name}』は")):
                     self._as_if_asked(entry, doc, self._analyse(sentence).concepts & TOPICS)

@@ -415,9 +415,10 @@ PRODUCTS = frozenset({"mobile", "data_volume", "electricity"})
 NAMED_ELSEWHERE = "elsewhere_named"
 # Words that hide another word's phrase, and what they are read as when phrases are looked for: ライン
 # (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って; a phone one reads a page on
-# (「明細をスマホで見たい」) is no mobile contract. Hiragana is hidden in katakana too (the text is read in both).
-HIDING = {"オンライン": "", "ラインナップ": "", "ガイドライン": "", "登録っ": "登録", "スマホで": "で", "すまほで": "で",
-          "スマホから": "から", "すまほから": "から"}
+# (「明細をスマホで見たい」) is no mobile contract. Hiragana is hidden in katakana too (the text is read in both),
+# and a word as the line of readings joins it to the next (スマホ|デ).
+HIDING = {"オンライン": "", "ラインナップ": "", "ラインアップ": "", "ガイドライン": "", "登録っ": "登録", "スマホで": "で",
+          "すまほで": "で", "スマホから": "から", "すまほから": "から", "スマホ|デ": "デ", "スマホ|カラ": "カラ"}
 # A story: a message this long that names one of these matters of ours takes everyday things as context.
 STORY = 40
 STORY_TOPICS = frozenset({"wifi", "internet", "tv", "trouble", "move", "cancel", "debit", "late", "method", "invoice",

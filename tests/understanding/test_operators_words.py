@@ -205,3 +205,62 @@ def test_the_only_entry_near_enough_that_names_the_texts_topic_is_the_answer():
     assert reading.outcome == "answered" and reading.faq is not None and reading.faq.entry.id == "d_18", \
         reading.label()
     assert read("明日の天気は？", fit(load_faq(SETS["operator D"][1]), analyse)).faq is None
+
+
+@pytest.mark.parametrize(("text", "absent"), [("利用明細 オンライン確認", "line"), ("チャンネルのラインナップ", "line"),
+                                              ("マイページの新規登録ってどうやるの？", "recording"),
+                                              ("明細をスマホで見たい", "mobile"), ("りょうきんを スマホで みたい", "mobile")])
+def test_a_word_that_hides_another_names_only_itself(text, absent):
+    """オンライン holds ライン (LINE), 登録って holds 録っ (recording), a phone one reads a page on is no SIM."""
+    assert absent not in analyse(text).concepts
+    assert "line" in analyse("ラインで明細見れる？").concepts and "mobile" in analyse("スマホのプラン変えたい").concepts
+
+
+def test_a_page_name_s_own_words_lend_its_entry_no_topic():
+    """「ご契約者ポータル」 holds 契約者 (a contract holder's name): the entry is about registering, not a name."""
+    rows = [FaqRow("n_13", "「しおかぜ ご契約者ポータル」に初めて登録したいのですが、何が必要ですか？",
+                   "「しおかぜ ご契約者ポータル」は、ご契約内容やご請求を確認できる会員専用ページです。ご登録には"
+                   "お客さま番号が必要です。"),
+            FaqRow("n_05", "契約者の名義を変更したい", "名義変更の届出書をお送りします。")]
+    index = FaqIndex(rows, analyse)
+    assert "name" not in index.topics(rows[0]) and "mypage" in index.concepts(rows[0])
+    assert "name" in index.topics(rows[1])
+
+
+@pytest.mark.parametrize("text", ["請求額をネットで見たくて、マイページってのに登録したいんだけど、ここからできる？",
+                                  "マイページの新規登録ってどうやるの？"])
+def test_registering_for_the_page_to_see_bills_online_is_registering(text):
+    assert score_intents(analyse(text))[0].intent == "register"
+
+
+@pytest.mark.parametrize("text", ["去年ネットでマイページ登録したんだけど、ここでも何かいるの？",
+                                  "パソコンでいつもマイページの明細見てるんやけど"])
+def test_registered_already_said_in_the_past_is_already(text):
+    assert "already" in analyse(text).concepts
+
+
+@pytest.mark.parametrize(("text", "named"), [("PayPayとかで払えたりする？", True), ("PayPayの残高確認したい", False)])
+def test_a_payment_app_is_context_beside_paying_us(text, named):
+    assert ("elsewhere" not in analyse(text).concepts) is named
+
+
+def test_a_kana_message_is_anothers_only_as_spelled():
+    """「こうざ」 reads 口座 once spelled: ゆうちょ is then where the money comes from, beside a method."""
+    index = fit(load_faq(SETS["operator AH"][1]), analyse)
+    reading = read("しはらいは ゆうちょの こうざでも できますか", index)
+    assert reading.faq is not None and reading.faq.entry.id == "ah_04", reading.label()
+
+
+def test_another_places_weekday_hours_are_not_the_desks():
+    index = fit(load_faq(SETS["operator AG"][1]), analyse)
+    assert read("県立博物館って月曜休み？何時まで開いてる？", index).faq is None
+    assert read("お店って月曜休み？", index).faq is not None
+
+
+def test_a_bill_twice_last_month_s_is_a_higher_bill():
+    assert "higher" in analyse("請求額が先月の倍になってる😡 なんで？").concepts
+
+
+def test_a_talk_asked_where_a_shop_is_asks_the_place():
+    scored = score_intents(analyse("直接お店に行って相談したいんだけど、米子の営業所ってどこにあるん？"))
+    assert not scored or scored[0].intent != "handoff" or scored[0].score < 0.6
