@@ -207,7 +207,8 @@ def test_the_only_entry_near_enough_that_names_the_texts_topic_is_the_answer():
     assert read("明日の天気は？", fit(load_faq(SETS["operator D"][1]), analyse)).faq is None
 
 
-@pytest.mark.parametrize(("text", "absent"), [("利用明細 オンライン確認", "line"), ("チャンネルのラインナップ", "line"),
+@pytest.mark.parametrize(("text", "absent"), [("利用明細 オンライン確認", "line"),
+                                              ("チャンネルのラインナップ", "line"),
                                               ("マイページの新規登録ってどうやるの？", "recording"),
                                               ("明細をスマホで見たい", "mobile"), ("りょうきんを スマホで みたい", "mobile")])
 def test_a_word_that_hides_another_names_only_itself(text, absent):
