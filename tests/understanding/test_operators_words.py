@@ -210,7 +210,8 @@ def test_the_only_entry_near_enough_that_names_the_texts_topic_is_the_answer():
 @pytest.mark.parametrize(("text", "absent"), [("利用明細 オンライン確認", "line"),
                                               ("チャンネルのラインナップ", "line"),
                                               ("マイページの新規登録ってどうやるの？", "recording"),
-                                              ("明細をスマホで見たい", "mobile"), ("りょうきんを スマホで みたい", "mobile")])
+                                              ("明細をスマホで見たい", "mobile"),
+                                              ("りょうきんを スマホで みたい", "mobile")])
 def test_a_word_that_hides_another_names_only_itself(text, absent):
     """オンライン holds ライン (LINE), 登録って holds 録っ (recording), a phone one reads a page on is no SIM."""
     assert absent not in analyse(text).concepts
