@@ -370,6 +370,9 @@ class EventWorker:
             held = set(leases.held)
         if len(held) > fair:
             extras = sorted(held - {keep})[: len(held) - fair]
+            # What was answered goes acknowledged: the next owner would answer it again (its reply
+            # token spent, by push). Unacknowledged, the lease stays (an error here keeps it).
+            self.queue.flush_acks(leases.acks)
             for partition in extras:
                 self.queue.drop_lease(partition, leases.consumer)
                 with leases.lock:

@@ -159,3 +159,37 @@ def test_a_consumer_gone_before_its_acknowledgements_went_out_is_not_answered_tw
             queue.drop_lease(partition, second.consumer)
     assert len(line_api.accepted("reply", line_user.user_id)) == 1
     assert line_api.accepted("push", line_user.user_id) == []
+
+
+def test_a_partition_given_away_to_a_newcomer_goes_with_its_acknowledgements(app, line_user, line_api):
+    """More consumers came up while one was answering: the partitions it gives away carry no entry it
+    has answered but not yet acknowledged, so the newcomer does not answer it again (its reply token
+    spent, it would have been pushed a second time)."""
+    event = line_user.text_event("ヘルプ")
+    assert line_user.post([event], drain=False).status_code == 200
+    worker = EventWorker(app, threads=0)
+    queue = worker.queue
+    first, second = Leases(), Leases()
+    with app.app_context():
+        queue.ensure_groups(force=True)
+        for partition in range(queue.partitions):
+            assert queue.take_lease(partition, first.consumer)
+            first.held.add(partition)
+        (entry,) = queue.read(sorted(first.held), first.consumer, pending=False)
+        assert worker._handle_batch(first, [entry], retry_transient=True)[0] == 1
+        assert first.acks  # the acknowledgement waits for the next read
+        for n in range(queue.partitions):  # fifteen more consumers: a fair share is one partition
+            queue.heartbeat(f"newcomer-{n}")
+        worker._rebalance(first, keep=(entry.partition + 1) % queue.partitions)
+        assert entry.partition not in first.held and not first.acks
+        for partition in range(queue.partitions):
+            if queue.take_lease(partition, second.consumer):
+                second.held.add(partition)
+                queue.claim_pending(partition, second.consumer)
+        assert queue.read(sorted(second.held), second.consumer, pending=True) == []
+        for partition in sorted(second.held):
+            queue.drop_lease(partition, second.consumer)
+        for n in range(queue.partitions):
+            queue.forget_consumer(f"newcomer-{n}")
+    assert len(line_api.accepted("reply", line_user.user_id)) == 1
+    assert line_api.accepted("push", line_user.user_id) == []
