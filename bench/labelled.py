@@ -95,7 +95,8 @@ SETS = {
     "other operator": (_DATA / "understanding-other-operator.csv", ROOT / "bench/data/faq-other-operator.csv"),
     **{f"operator {x.upper()}{suffix}": (_DATA / f"understanding-operator-{x}.csv",
                                          ROOT / f"bench/data/faq-operator-{x}.csv")
-       for x, suffix in (*((x, "") for x in (*"bcdefghijklmnorstuwyz", "aa", "ab", "ac", "ad", "ae", "af", "ag", "ah", "ai")),
+       for x, suffix in (*((x, "") for x in (*"bcdefghijklmnorstuwyz", "aa", "ab", "ac", "ad", "ae", "af", "ag", "ah",
+                                              "ai")),
                          ("p", UNSEEN), ("q", UNSEEN), ("v", UNSEEN), ("x", UNSEEN), ("aj", UNSEEN))},
 }
 

@@ -284,7 +284,13 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                  # parcels and shops
                  "再配達", "不在票", "=ヤマト", "佐川", "ゆうパック", "=イオン", "ホームセンター",
                  "ドラッグストア", "ヨドバシ", "ビックカメラ", "ヤマダ電機", "ケーズデンキ", "=ニトリ", "=ユニクロ",
-                 "イオンモール", "ショッピングモール", "拝観", "お寺", "神社"),
+                 "イオンモール", "ショッピングモール", "拝観", "お寺", "神社",
+                 # trains, games, the house itself, a job, money abroad, school
+                 "線遅れ", "線いま遅れ", "線が遅れ", "線は遅れ", "線って遅れ", "線も遅れ", "運休", "運転見合わせ",
+                 "ニンテンドー", "nintendo", "ポケモン", "ディズニープラス", "プレステ", "playstation",
+                 "=ps5", "=ps4", "フォートナイト", "マイクラ", "ガスコンロ", "コンロ", "エレベーター", "家の鍵",
+                 "仕事やめ", "仕事を辞め", "仕事辞め",
+                 "会社やめ", "会社辞め", "バイトやめ", "バイト辞め", "=ドル", "為替", "ユーロ", "数学"),
     # Words that tie a message to this operator's own service: with one of them, a word from the
     # "elsewhere" list is context (「エアコンで電気代がかさんだけど、ケーブルの方はいくら？」), not the topic.
     # Where a customer's money comes from: context beside a payment method (「年金の入る口座に変えたい」),

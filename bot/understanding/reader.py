@@ -242,9 +242,11 @@ def _clear_lead(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None, th
 # 「美術館って何時まで開いてる？」, 「眼科って土曜もやってる？」 ask another place's hours, not the support
 # desk's: no word before the hours is one the operator's FAQ uses (its own name, its shops and its
 # desk are in it) or one of the desk's usual names (「サポートセンターは土曜も？」 is ours).
-_ASKS_HOURS = re.compile(r"^(.+?)(?:って|は|の|も)(?:何時|なんじ|営業時間|受付時間|開いて|あいて|やって|休み|"
-                         r"月曜|火曜|水曜|木曜|金曜|土曜|日曜|土日|祝日|平日|定休)")
+_ASKS_HOURS = re.compile(r"^(.+?)(?:(?:って|は|の|も)(?:今日|きょう|明日|あした)?(?:何時|なんじ|営業時間|受付時間|"
+                         r"開いて|あいて|やって|休み|月曜|火曜|水曜|木曜|金曜|土曜|日曜|土日|祝日|平日|定休)|"
+                         r"何時まで|なんじまで)")
 _DESK_CONCEPTS = frozenset({"contact", "inquiry", "person", "ours"})
+_OTHER_DESKS = frozenset({"銀行", "信金", "信用金庫", "郵便局", "病院", "役所", "市役所", "区役所", "役場"})
 _OUR_DESK = frozenset({"窓口", "サポート", "問い合わせ", "問合せ", "電話", "センター", "受付", "そちら", "そっち",
                        "御宅", "御社", "貴社", "会社", "カスタマー", "コール", "オペレーター", "担当", "相談"})
 
@@ -254,6 +256,8 @@ def _another_places_hours(a: Analysis, index: FaqIndex) -> bool:
     if found is None or "ours" in a.concepts:
         return False
     subject = analyse(found.group(1))
+    if not _OTHER_DESKS.isdisjoint(subject.terms):  # 「肥後銀行の窓口は何時まで？」: a bank's desk
+        return True
     if subject.concepts & _DESK_CONCEPTS:  # 「サポセンって夜でもやってます？」
         return False
     return bool(subject.terms) and not any(index.knows(term) or term in _OUR_DESK for term in subject.terms)

@@ -266,3 +266,16 @@ def test_a_bill_twice_last_month_s_is_a_higher_bill():
 def test_a_talk_asked_where_a_shop_is_asks_the_place():
     scored = score_intents(analyse("直接お店に行って相談したいんだけど、米子の営業所ってどこにあるん？"))
     assert not scored or scored[0].intent != "handoff" or scored[0].score < 0.6
+
+
+@pytest.mark.parametrize("text", ["草津線いま遅れてる？", "ニンテンドーアカウントのパスワード変えたい",
+                                  "ガスコンロの火がつかない", "ジャンボ当たったら仕事やめたい", "1ドル何円？"])
+def test_trains_games_the_house_a_job_and_money_abroad_are_anothers(text):
+    assert "elsewhere" in analyse(text).concepts
+
+
+@pytest.mark.parametrize("text", ["肥後銀行の窓口は何時まで開いていますか", "駅前のスーパー何時まで開いてる？",
+                                  "ゆめタウンって今日何時まで開いとる？"])
+def test_a_banks_desk_and_a_shop_without_a_particle_are_another_places_hours(text):
+    index = fit(load_faq(SETS["operator R"][1]), analyse)
+    assert read(text, index).faq is None
