@@ -126,24 +126,31 @@ def test_delivered_marks_wait_out_a_database_outage(app, make_app):
     assert marks.flush() == 0
 
 
+def _answered_unacknowledged(worker: EventWorker, first: Leases, line_user, text: str) -> list:
+    """``text`` sent, then read and answered by ``first``, which holds every partition; its
+    acknowledgement not yet sent (it goes with the next read)."""
+    assert line_user.post([line_user.text_event(text)], drain=False).status_code == 200
+    queue = worker.queue
+    queue.ensure_groups(force=True)
+    for partition in range(queue.partitions):
+        assert queue.take_lease(partition, first.consumer)
+        first.held.add(partition)
+    entries = queue.read(sorted(first.held), first.consumer, pending=False)
+    assert worker._handle_batch(first, entries, retry_transient=True)[0] == 1
+    assert first.acks
+    return entries
+
+
 def test_a_consumer_gone_before_its_acknowledgements_went_out_is_not_answered_twice(app, line_user, line_api):
     """The entry was handled and answered, its acknowledgement was waiting for the next read
     when the consumer died: the consumer that takes the partition over finds the answer went
     out (the reply token is spent) and sends nothing more."""
     _linked_customer(app, line_user.user_id)
-    event = line_user.text_event("今月の料金")
-    assert line_user.post([event], drain=False).status_code == 200
     worker = EventWorker(app, threads=0)
     queue = worker.queue
     first, second = Leases(), Leases()
     with app.app_context():
-        queue.ensure_groups(force=True)
-        for partition in range(queue.partitions):
-            assert queue.take_lease(partition, first.consumer)
-            first.held.add(partition)
-        entries = queue.read(sorted(first.held), first.consumer, pending=False)
-        assert worker._handle_batch(first, entries, retry_transient=True)[0] == 1
-        assert first.acks  # not yet acknowledged: it goes with the next read
+        entries = _answered_unacknowledged(worker, first, line_user, "今月の料金")
         for partition in sorted(first.held):  # the first consumer dies; its leases run out
             queue.drop_lease(partition, first.consumer)
         for partition in range(queue.partitions):
@@ -165,19 +172,11 @@ def test_a_partition_given_away_to_a_newcomer_goes_with_its_acknowledgements(app
     """More consumers came up while one was answering: the partitions it gives away carry no entry it
     has answered but not yet acknowledged, so the newcomer does not answer it again (its reply token
     spent, it would have been pushed a second time)."""
-    event = line_user.text_event("ヘルプ")
-    assert line_user.post([event], drain=False).status_code == 200
     worker = EventWorker(app, threads=0)
     queue = worker.queue
     first, second = Leases(), Leases()
     with app.app_context():
-        queue.ensure_groups(force=True)
-        for partition in range(queue.partitions):
-            assert queue.take_lease(partition, first.consumer)
-            first.held.add(partition)
-        (entry,) = queue.read(sorted(first.held), first.consumer, pending=False)
-        assert worker._handle_batch(first, [entry], retry_transient=True)[0] == 1
-        assert first.acks  # the acknowledgement waits for the next read
+        (entry,) = _answered_unacknowledged(worker, first, line_user, "ヘルプ")
         for n in range(queue.partitions):  # fifteen more consumers: a fair share is one partition
             queue.heartbeat(f"newcomer-{n}")
         worker._rebalance(first, keep=(entry.partition + 1) % queue.partitions)
