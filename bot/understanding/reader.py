@@ -112,11 +112,7 @@ def read(text: str, index: FaqIndex | None, thresholds: Thresholds = DEFAULT_THR
     scored = tuple(score_intents(a))
     matches: list[FaqMatch] = index.search(a, limit=thresholds.alternatives + 1) if index is not None else []
     if "elsewhere" in a.concepts and index is not None:
-        # Another company's service counts 30%, unless the operator's own entry is about it (an
-        # operator that sells electricity or a mobile SIM says so in its FAQ: 「電気料金プランの変更」).
-        matches = [m if not another_place and _sells_it(a, index, m.entry) else
-                   FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
-        matches.sort(key=lambda m: m.score, reverse=True)
+        matches = _elsewhere(a, index, matches, thresholds, another_place)
     best_intent = scored[0] if scored else None
     # 「今何時？」 names nothing but a question: no entry answers it, however its question words match.
     asks_about_nothing = not a.terms and not a.concepts - _ONLY_ASKING
@@ -261,6 +257,16 @@ def _another_places_hours(a: Analysis, index: FaqIndex) -> bool:
     if subject.concepts & _DESK_CONCEPTS:  # 「サポセンって夜でもやってます？」
         return False
     return bool(subject.terms) and not any(index.knows(term) or term in _OUR_DESK for term in subject.terms)
+
+
+def _elsewhere(a: Analysis, index: FaqIndex, matches: list[FaqMatch], thresholds: Thresholds,
+               another_place: bool) -> list[FaqMatch]:
+    """Another company's service counts 30%, unless the operator's own entry is about it (an operator
+    that sells electricity or a mobile SIM says so in its FAQ: 「電気料金プランの変更」); another place's
+    hours count 30% whatever the entry (the operator's own shop entry is not that shop's)."""
+    cut = [m if not another_place and _sells_it(a, index, m.entry) else
+           FaqMatch(m.entry, m.score * thresholds.elsewhere_factor, m.bm25, m.bigrams) for m in matches]
+    return sorted(cut, key=lambda m: m.score, reverse=True)
 
 
 def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
