@@ -289,10 +289,10 @@ class FaqIndex:
                 plain = plain.replace(name, "マイページ")
             if plain != text.lower():
                 only_named = (self._analyse(text).concepts - self._analyse(plain).concepts) & TOPICS
-                for concept in only_named:
-                    doc["@" + concept] = max(doc["@" + concept] - QUESTION_WEIGHT, 0)
+                for concept in only_named:  # counted once for each own text that named it
+                    doc["@" + concept] -= QUESTION_WEIGHT
                 dropped |= only_named
-        dropped = {concept for concept in dropped if not doc["@" + concept]}
+        dropped = {concept for concept in dropped if doc["@" + concept] <= 0}
         if dropped:
             self._concepts[entry.id] -= dropped
             self._topics[entry.id] -= dropped

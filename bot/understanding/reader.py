@@ -342,7 +342,7 @@ def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index:
     # The intent already says what the text is about: named by the entry, the intent's matter is
     # enough, however far a long story dilutes the entry's score.
     named = [(match, index.concepts(match.entry) | (answered or {}).get(match.entry.id, frozenset()))
-             for match in matches[:OWN_DEPTH] if match.score >= thresholds.faq_suggest / 2]
+             for match in _near_enough(matches, thresholds)]
     named = [(match, concepts) for match, concepts in named if needed <= concepts]
     if intent.intent == intent_names.REGISTER:
         # The entry on how to register or log in the first time (「マイページ初めてなんだけどどうやって
@@ -356,8 +356,14 @@ def _own_entry(a: Analysis, intent: IntentScore, matches: list[FaqMatch], index:
 
 def _page_entry(matches: list[FaqMatch], index: FaqIndex, thresholds: Thresholds) -> FaqMatch | None:
     """The nearest entry on the member page as such, and on nothing else (「マイページとは」)."""
-    return next((m for m in matches[:OWN_DEPTH] if m.score >= thresholds.faq_suggest / 2
-                 and index.concepts(m.entry) - _ASKING == _THE_PAGE), None)
+    return next((m for m in _near_enough(matches, thresholds) if index.concepts(m.entry) - _ASKING == _THE_PAGE),
+                None)
+
+
+def _near_enough(matches: list[FaqMatch], thresholds: Thresholds) -> list[FaqMatch]:
+    """The nearest entries that may stand for what an intent or the text names: among the first
+    ``OWN_DEPTH``, at half the suggestion bar (a long story dilutes every score)."""
+    return [m for m in matches[:OWN_DEPTH] if m.score >= thresholds.faq_suggest / 2]
 
 
 def _the_page_itself(a: Analysis, matches: list[FaqMatch], index: FaqIndex | None,
