@@ -19,6 +19,7 @@ from bot.understanding.lexicon import CONCEPTS, CONTEXT, HIDING, NAMED_ELSEWHERE
 
 _KANA_END = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]$")
 _SMALL_KANA = frozenset("ゃゅょャュョ")  # after a phrase's last kana: a syllable goes on (ツウチ in ツウチョウ)
+_LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")  # a Latin phrase is a whole word: ch is not in echigo or watch
 
 
 def _phrases(phrases: tuple[str, ...]) -> set[str]:
@@ -28,15 +29,18 @@ def _phrases(phrases: tuple[str, ...]) -> set[str]:
     return plain | {jaconv.hira2kata(p) for p in plain if len(p) >= 3}
 
 
-def _index() -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, list[tuple[str, str, bool]]]]:
+_Phrase = tuple[str, str, bool, bool, bool]
+
+
+def _index() -> tuple[dict[str, list[_Phrase]], dict[str, list[_Phrase]]]:
     """Phrases by their first two characters, and one-character phrases by that character: (concept,
-    phrase, whether it ends in kana)."""
-    pairs: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
-    singles: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
+    phrase, whether it ends in kana, whether it starts and whether it ends with a Latin letter)."""
+    pairs: dict[str, list[_Phrase]] = defaultdict(list)
+    singles: dict[str, list[_Phrase]] = defaultdict(list)
     for name, phrases in CONCEPTS.items():
         for phrase in sorted(_phrases(phrases)):
             (pairs[phrase[:2]] if len(phrase) >= 2 else singles[phrase]).append(
-                (name, phrase, bool(_KANA_END.search(phrase))))
+                (name, phrase, bool(_KANA_END.search(phrase)), phrase[0] in _LATIN, phrase[-1] in _LATIN))
     return dict(pairs), dict(singles)
 
 
@@ -49,17 +53,21 @@ _WORDS = tuple((name, frozenset(p[1:].lower() for p in phrases if p.startswith("
 def _phrased(haystack: str) -> set[str]:
     """The concepts one of whose phrases appears in ``haystack``; a phrase ending in kana does not
     end inside a syllable (ツウチ, 通知, is not the start of ツウチョウ, 通帳), while a small vowel
-    (できねぇ) only draws the sound out."""
+    (できねぇ) only draws the sound out; a phrase that starts or ends with a Latin letter has none
+    beside it there (bs is not in jobs)."""
     found: set[str] = set()
     size = len(haystack)
     for i in range(size):
         for candidates in (_BY_PAIR.get(haystack[i:i + 2], ()), _BY_CHAR.get(haystack[i], ())):
-            for name, phrase, kana_end in candidates:
+            for name, phrase, kana_end, latin_start, latin_end in candidates:
                 if name in found or not haystack.startswith(phrase, i):
                     continue
                 after = i + len(phrase)
-                if not (kana_end and after < size and haystack[after] in _SMALL_KANA):
-                    found.add(name)
+                follows = haystack[after] if after < size else ""
+                if kana_end and follows in _SMALL_KANA or latin_end and follows in _LATIN \
+                        or latin_start and i and haystack[i - 1] in _LATIN:
+                    continue
+                found.add(name)
     return found
 
 
