@@ -333,6 +333,13 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     # A web mail service: context where the operator's mails do not arrive (「お知らせメール来ない gmail」),
     # another company's matter otherwise (「Gmailのパスワード忘れた」).
     "webmail": ("gmail", "gメール", "ジーメール"),
+    # The mail address that comes with the operator's internet (not the member page's registration mail).
+    "isp_mail": ("プロバイダのメール", "プロバイダーのメール", "プロバイダのアドレス", "プロバイダーのアドレス",
+                 "プロバイダメール", "発行のメール", "発行されたメール", "発行したメール", "もらったメール",
+                 "もらったアドレス", "もらったメアド", "ついてきたメール", "付いてきたメール", "ついてるメール",
+                 "付いてるメール", "ケーブルのメール", "ケーブルのメアド", "ケーブルのアドレス", "契約のメールアドレス",
+                 "光のメール", "メールソフト", "メールの設定", "メール設定", "メールアカウント", "メールボックス",
+                 "=pop", "=smtp", "=imap", "pop3", "受信サーバ", "送信サーバ", "メールサーバ"),
     # Video services watched over our internet: context beside a speed or connection problem
     # (「YouTubeが止まってばっかり」), another company's matter otherwise (「Netflixの解約方法」).
     "streaming": ("youtube", "ユーチューブ", "netflix", "ネットフリックス", "ネトフリ", "hulu", "u-next", "dazn",
@@ -435,7 +442,8 @@ NAMED_ELSEWHERE = "elsewhere_named"
 # (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って; a phone one reads a page on
 # (「明細をスマホで見たい」) is no mobile contract. Hiragana is hidden in katakana too (the text is read in both),
 # and a word as the line of readings joins it to the next (スマホ|デ).
-HIDING = {"オンライン": "", "ラインナップ": "", "ラインアップ": "", "ガイドライン": "", "登録っ": "登録",
+HIDING = {"発行のメール": "のメール", "発行されたメール": "されたメール", "発行したメール": "したメール",
+          "オンライン": "", "ラインナップ": "", "ラインアップ": "", "ガイドライン": "", "登録っ": "登録",
           "スマホで": "で", "すまほで": "で", "スマホから": "から", "すまほから": "から", "スマホ|デ": "デ",
           "スマホ|カラ": "カラ"}
 # A story: a message this long that names one of these matters of ours takes everyday things as context.
