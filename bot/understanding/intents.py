@@ -171,15 +171,21 @@ def _bill_for_slot(slot: MonthSlot, score: float, why: str) -> IntentScore:
     return IntentScore(BILL_MONTH, score, slot, why=why)
 
 
+# The paper bill one already reads is why the chat's notices may stop (「紙で見てるから通知はいらない」).
+_READS_PAPER = re.compile(r"紙で(?:見|確認|読|届|もら|十分)|紙でも|紙の[^、。]{0,6}(?:で十分|届いて|が届|も届|がある)")
+
+
 def _notices(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "notice" not in c:
         return []
-    score = ASIDE if c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
+    on_paper = bool(c & {"invoice", "paperless"}) and "line" not in c and not _READS_PAPER.search(a.core)
+    score = ASIDE if on_paper or c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
     # An explicit stop or resume of the notice is meant whatever else the sentence says
     # (「通知止めたら払い忘れそうになったので、再開させてください」); a notice of a service stopping is an
-    # outage's (「夜間に一時停止になるというお知らせを見ました」).
-    explicit = SURE if not c & {"link", "elsewhere", "mail", "outage", "construction"} else score
+    # outage's (「夜間に一時停止になるというお知らせを見ました」); a notice on paper is the invoice's
+    # (「お知らせを紙で送ってほしい」).
+    explicit = SURE if not on_paper and not c & {"link", "elsewhere", "mail", "outage", "construction"} else score
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
     if _ON_OR_OFF.search(a.core):
