@@ -24,7 +24,8 @@ RETRIEVAL_CONCEPTS = frozenset({
     "recording", "high_quality", "nhk", "paperless", "prorate", "visit", "cas_card", "discount", "lightning", "remote",
     "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv", "mobile",
     "data_volume", "electricity", "lost", "power_cut", "call_rate", "international", "period", "unstable",
-    "send_fail", "pdf", "price_change", "help", "storm", "reschedule", "area", "points",
+    "send_fail", "pdf", "price_change", "help", "storm", "reschedule", "area", "points", "instalment", "join",
+    "isp_mail",
 })
 
 

@@ -1,0 +1,88 @@
+"""Topics an operator's FAQ holds apart: joining the service and registering for the member page,
+the internet's own mail address and the page's registration mail, a paper bill and the chat's
+notices; and Latin words read whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.understanding.analysis import analyse
+from bot.understanding.intents import NOTICES_STOP, REGISTER, score_intents
+from bot.understanding.phrasings import fit
+from bot.understanding.reader import read
+from storage.faq import FaqRow
+
+FAQ = [
+    FaqRow("join", "新規で加入したいのですが、申し込み方法と利用開始までの期間を教えてください。",
+           "お電話またはホームページからお申し込みください。工事日は2〜3週間後です。"),
+    FaqRow("register", "マイページの登録方法を教えてください。", "お客様番号とメールアドレスをご用意ください。"),
+    FaqRow("isp_mail", "当社発行のメールアドレスにメールが届きません",
+           "迷惑メールの設定と、メールソフトの受信サーバーの設定をご確認ください。"),
+    FaqRow("registration_mail", "マイページの本登録メールが届きません",
+           "迷惑メールフォルダをご確認のうえ、仮登録からやり直してください。"),
+    FaqRow("paper", "紙の請求書を発行してもらえますか？", "1通110円で郵送いたします。"),
+]
+
+
+@pytest.fixture(scope="module")
+def index():
+    return fit(FAQ, analyse)  # with the shipped phrasings bank, as `import-faq` fits it
+
+
+@pytest.mark.parametrize("text", ["うちもケーブル入りたいだに、どうやって申し込むずら？",
+                                  "実家にもネット引きたいんですけど", "うちの地区でもケーブルテレビ引けますか"])
+def test_joining_the_service_is_not_registering_for_the_page(text, index):
+    assert "join" in analyse(text).concepts
+    assert all(s.intent != REGISTER or s.score < 0.85 for s in score_intents(analyse(text)))
+    reading = read(text, index)
+    assert reading.faq is not None and reading.faq.entry.id == "join", reading.label()
+
+
+def test_registering_for_the_page_is_still_registering():
+    assert score_intents(analyse("マイページに登録したい"))[0].intent == REGISTER
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("ケーブルのメールが届かない", "isp_mail"),
+    ("プロバイダのメールが受信できない", "isp_mail"),
+    ("マイページ登録したのにメールが来ない", "registration_mail"),
+])
+def test_the_internets_mail_and_the_pages_registration_mail_are_two_matters(text, entry, index):
+    reading = read(text, index)
+    assert reading.faq is not None and reading.faq.entry.id == entry, reading.label()
+
+
+def test_an_issued_mail_address_is_no_invoice():
+    assert "invoice" not in analyse("当社発行のメールアドレスにメールが届きません").concepts
+
+
+@pytest.mark.parametrize(("text", "paper"), [
+    ("毎月のお知らせを紙で送ってほしい", True),
+    ("紙明細 停止 web切替", True),
+    ("紙で見てるから料金のお知らせは止めて", False),  # the paper is why the chat's notices stop
+    ("LINEの料金のお知らせは止めてください", False),
+])
+def test_notices_on_paper_are_the_invoices(text, paper):
+    sure = [s for s in score_intents(analyse(text)) if s.intent.startswith("notices.") and s.score >= 0.85]
+    assert (not sure) is paper, sure
+    if not paper:
+        assert sure[0].intent == NOTICES_STOP
+
+
+@pytest.mark.parametrize(("text", "concept", "present"), [
+    ("echigo-cableのメール", "channel", False),  # ch is not a channel inside a word
+    ("jobsのサイト", "tv", False),
+    ("BSが映らない", "tv", True),
+    ("NHKBSが見たい", "tv", True),
+    ("wifiのpw", "credential", True),
+])
+def test_latin_phrases_are_whole_words(text, concept, present):
+    assert (concept in analyse(text).concepts) is present
+
+
+def test_every_topic_is_also_a_retrieval_term():
+    """A topic an FAQ entry is about ranks the entries too (a new topic once was only a topic)."""
+    from bot.understanding.analysis import RETRIEVAL_CONCEPTS
+    from bot.understanding.intents import TOPICAL
+
+    assert TOPICAL <= RETRIEVAL_CONCEPTS
