@@ -86,3 +86,16 @@ def test_every_topic_is_also_a_retrieval_term():
     from bot.understanding.intents import TOPICAL
 
     assert TOPICAL <= RETRIEVAL_CONCEPTS
+
+
+@pytest.mark.parametrize(("text", "present", "absent"), [
+    ("メアド変わりました", {"phone"}, set()),  # the contact details on file change
+    ("携帯の番号変えたので届け出たい", {"phone", "change"}, set()),
+    ("お客様センターの連絡先", {"contact"}, {"phone"}),  # the desk's number is no change of ours
+    ("いんたーねっとが ときどき きれます", {"unstable"}, set()),
+    ("口座振替の日にちを教えてください", {"debit"}, set()),
+    ("急に地上波が見られなくなりました", {"tv"}, set()),
+])
+def test_words_customers_use_for_a_topic(text, present, absent):
+    concepts = analyse(text).concepts
+    assert present <= concepts and not absent & concepts, sorted(concepts)
