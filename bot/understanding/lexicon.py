@@ -305,7 +305,9 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                  "仕事やめ", "仕事を辞め", "仕事辞め",
                  "会社やめ", "会社辞め", "バイトやめ", "バイト辞め", "=ドル", "為替", "ユーロ", "数学",
                  # the seasons' outings
-                 "=桜", "満開", "花見", "紅葉"),
+                 "=桜", "満開", "花見", "紅葉",
+                 # meals and games on television's other side
+                 "夕飯", "晩ご飯", "晩御飯", "晩飯", "おかず", "献立", "野球の結果", "試合の結果"),
     # Words that tie a message to this operator's own service: with one of them, a word from the
     # "elsewhere" list is context (「エアコンで電気代がかさんだけど、ケーブルの方はいくら？」), not the topic.
     # Where a customer's money comes from: context beside a payment method (「年金の入る口座に変えたい」),
