@@ -81,12 +81,13 @@ def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[
             haystack = haystack.replace(word, read_as + " ")
     found = _phrased(haystack)
     found.update(name for name, whole in _WORDS if not whole.isdisjoint(words))
-    if "everyday" in found and not (len(core) >= STORY and found & STORY_TOPICS):
+    story = len(core) >= STORY and bool(found & STORY_TOPICS)
+    if "everyday" in found and not story:
         found.add("elsewhere")  # 「エアコン壊れた」; in a story about a matter of ours, only context
     if "elsewhere" in found:  # a word of the list itself (ドコモ, 銀行アプリ): never this operator's
         found.add(NAMED_ELSEWHERE)
     for context, topics in CONTEXT.items():
-        if context in found and not found & topics:
+        if context in found and not found & topics and not story:
             found.add("elsewhere")
     if "ours" in found:
         found.discard("elsewhere")
