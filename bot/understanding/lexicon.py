@@ -450,7 +450,7 @@ NAMED_ELSEWHERE = "elsewhere_named"
 # (LINE) in オンライン and ラインナップ, 録っ (録って, recording) in 登録って; a phone one reads a page on
 # (「明細をスマホで見たい」) is no mobile contract. Hiragana is hidden in katakana too (the text is read in both),
 # and a word as the line of readings joins it to the next (スマホ|デ).
-HIDING = {"発行のメール": "のメール", "発行されたメール": "されたメール", "発行したメール": "したメール",
+HIDING = {"ネットフリックス": "netflix", "ネトフリ": "netflix", "発行のメール": "のメール", "発行されたメール": "されたメール", "発行したメール": "したメール",
           "オンライン": "", "ラインナップ": "", "ラインアップ": "", "ガイドライン": "", "登録っ": "登録",
           "スマホで": "で", "すまほで": "で", "スマホから": "から", "すまほから": "から", "スマホ|デ": "デ",
           "スマホ|カラ": "カラ"}
@@ -459,3 +459,8 @@ STORY = 40
 STORY_TOPICS = frozenset({"wifi", "internet", "tv", "trouble", "move", "cancel", "debit", "late", "method", "invoice",
                           "plan", "channel", "outage", "equipment", "mypage", "forget", "credential", "construction",
                           "reschedule", "storm", "lamp", "mail", "price_change", "remote", "recording"})
+# … and with one of these, the operator's own services, a context word of ``CONTEXT`` (a hospital, a video
+# service, a new phone) is context too: 「iPhoneに機種変更したら家のWi-Fiにつながらない」. Cancelling or moving
+# alone is not enough: a story about cancelling Netflix or the power company is still theirs.
+STORY_SERVICES = frozenset({"wifi", "internet", "tv", "channel", "outage", "equipment", "mypage", "construction",
+                            "storm", "lamp", "remote", "recording"})

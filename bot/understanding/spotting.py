@@ -15,7 +15,7 @@ from collections import defaultdict
 import jaconv
 
 from bot.understanding.analyzer import Token
-from bot.understanding.lexicon import CONCEPTS, CONTEXT, HIDING, NAMED_ELSEWHERE, STORY, STORY_TOPICS
+from bot.understanding.lexicon import CONCEPTS, CONTEXT, HIDING, NAMED_ELSEWHERE, STORY, STORY_SERVICES, STORY_TOPICS
 
 _KANA_END = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]$")
 _SMALL_KANA = frozenset("ゃゅょャュョ")  # after a phrase's last kana: a syllable goes on (ツウチ in ツウチョウ)
@@ -87,7 +87,7 @@ def spot(haystack: str, tokens: tuple[Token, ...], core: str = "") -> frozenset[
     if "elsewhere" in found:  # a word of the list itself (ドコモ, 銀行アプリ): never this operator's
         found.add(NAMED_ELSEWHERE)
     for context, topics in CONTEXT.items():
-        if context in found and not found & topics and not story:
+        if context in found and not found & topics and not (story and found & STORY_SERVICES):
             found.add("elsewhere")
     if "ours" in found:
         found.discard("elsewhere")

@@ -99,3 +99,18 @@ def test_every_topic_is_also_a_retrieval_term():
 def test_words_customers_use_for_a_topic(text, present, absent):
     concepts = analyse(text).concepts
     assert present <= concepts and not absent & concepts, sorted(concepts)
+
+
+@pytest.mark.parametrize(("text", "elsewhere"), [
+    ("iPhoneに機種変更したら、家のWi-Fiにつながらなくなりました。以前は自動でつながっていたのですが、パスワードを"
+     "聞かれても分かりません。どこで確認して、どうつなげばいいですか？", False),
+    ("ネットフリックスを見ているのですが、最近料金が上がったので解約しようと思っています。どこから解約の手続きを"
+     "すればいいですか？", True),  # cancelling alone does not make a story ours
+    ("電力会社を切り替えようと思っているのですが、今の電気の契約を解約するには何日前までに連絡すればいいのでしょうか。"
+     "引っ越しの予定もあります。", True),
+    ("YouTubeを見る", True),
+])
+def test_a_story_about_our_service_takes_another_companys_things_as_context(text, elsewhere):
+    concepts = analyse(text).concepts
+    assert ("elsewhere" in concepts) is elsewhere, sorted(concepts)
+    assert "internet" not in analyse("ネットフリックスの解約").concepts  # ネット inside a name is no internet
