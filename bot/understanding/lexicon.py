@@ -271,7 +271,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
               "使いたい", "使ってみたい", "利用したい", "入りたい", "申し込", "申込", "初めて", "はじめて"),
     "elsewhere": ("限度額", "カードの利用枠", "運勢", "占い", "星座", "ネットバンキング", "銀行のアプリ", "ごはん",
                   "ご飯", "料理", "レシピ", "ラーメン", "=バス", "お年玉", "=米", "ポイントカード", "今日って何日",
-                  "今日何日", "サブスク", "こたつ", "イオンカード", "iphone", "アイフォン", "それな", "せやな",
+                  "今日何日", "サブスク", "こたつ", "イオンカード", "それな", "せやな",
                   "まじか", "うける",
                   "コントローラー", "どこ行く", "クレカの利用",
                   "カードの利用明細", "スマホのロック", "ロック解除", "画面ロック", "選挙",
@@ -391,6 +391,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
                     "パケット", "使い放題"),
     "electricity": ("電気", "でんき", "電力", "電気代", "電気料金", "電力会社"),
     # A mobile phone's own matters: another company's, unless this operator sells mobile (``PRODUCTS``).
+    # A handset by its maker's name: context beside the home's Wi-Fi or mail, Apple's matter otherwise.
+    "handset": ("iphone", "アイフォン", "android", "アンドロイド", "ipad", "アイパッド", "galaxy", "ギャラクシー"),
     "mobile_matter": ("ギガが足り", "スマホのギガ", "携帯の名義", "携帯ショップ", "携帯の契約", "携帯の解約",
                       "スマホの解約", "携帯電話の", "機種代", "携帯代", "スマホ代", "スマホの機種", "機種変更"),
     # A phone or card lost or stolen (the line stopped at once).
@@ -436,6 +438,7 @@ CONTEXT = {
     "money_source": frozenset({"method", "debit", "late", "visit", "equipment", "trouble", "cost", "plan", "discount",
                                "absence", "price_change"}),
     "streaming": frozenset({"slow", "trouble"}),
+    "handset": frozenset({"wifi", "internet", "mail", "isp_mail", "tv", "mypage", "line"}),
     "payment_app": frozenset({"method"}),
     "webmail": frozenset({"not_arrive"}),
     "hospital": frozenset({"absence", "construction", "reschedule", "visit"}),
