@@ -171,6 +171,8 @@ def _bill_for_slot(slot: MonthSlot, score: float, why: str) -> IntentScore:
     return IntentScore(BILL_MONTH, score, slot, why=why)
 
 
+# A member of the web page asking what to do here: the FAQ's question for existing members.
+_A_MEMBER = frozenset({"already", "mypage"})
 # The paper bill one already reads is why the chat's notices may stop (「紙で見てるから通知はいらない」).
 _READS_PAPER = re.compile(r"紙で(?:見|確認|読|届|もら|十分)|紙でも|紙の[^、。]{0,6}(?:で十分|届いて|が届|も届|がある)")
 
@@ -179,7 +181,8 @@ def _notices(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "notice" not in c:
         return []
-    on_paper = bool(c & {"invoice", "paperless"}) and "line" not in c and not _READS_PAPER.search(a.core)
+    on_paper = bool(c & {"invoice", "paperless"}) and "line" not in c and not _READS_PAPER.search(a.core) \
+        or _A_MEMBER <= c  # 「マイページ登録済みの人向けの案内ある？」 is the page's FAQ
     score = ASIDE if on_paper or c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
     # An explicit stop or resume of the notice is meant whatever else the sentence says
     # (「通知止めたら払い忘れそうになったので、再開させてください」); a notice of a service stopping is an
@@ -282,7 +285,8 @@ def _help(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "help" not in c:
         return []
-    return [IntentScore(HELP, ASIDE if c & (FAQ_TOPICS | {"elsewhere", "mail"}) else SURE, why="help")]
+    aside = c & (FAQ_TOPICS | {"elsewhere", "mail"}) or _A_MEMBER <= c  # 「マイページ会員だけど、ここで何か要る？」
+    return [IntentScore(HELP, ASIDE if aside else SURE, why="help")]
 
 
 def _small_talk(a: Analysis) -> list[IntentScore]:

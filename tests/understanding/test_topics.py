@@ -114,3 +114,17 @@ def test_a_story_about_our_service_takes_another_companys_things_as_context(text
     concepts = analyse(text).concepts
     assert ("elsewhere" in concepts) is elsewhere, sorted(concepts)
     assert "internet" not in analyse("ネットフリックスの解約").concepts  # ネット inside a name is no internet
+
+
+@pytest.mark.parametrize("text", ["マイページ会員だけど、ここで何かしないといけない？", "マイページ登録済みの人向けの案内ある？"])
+def test_a_member_of_the_web_page_asking_what_to_do_here_is_not_asking_for_help_or_notices(text):
+    assert all(s.score < 0.6 for s in score_intents(analyse(text)))
+
+
+@pytest.mark.parametrize(("text", "concept"), [
+    ("今月払うのうっかり忘れてた、どうしよう", "late"),
+    ("まいつきの おかねを ちがう ぎんこうから はらいたいのですが", "method"),
+    ("紙明細 停止 web切替", "paperless"),
+])
+def test_more_words_for_paying(text, concept):
+    assert concept in analyse(text).concepts
