@@ -178,7 +178,7 @@ def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
 
 
 # Registering names what an entry is about as a topic does, for a clear lead (「会員サイトに登録したい」).
-_ALSO_A_TOPIC = frozenset({"register"})
+_ALSO_A_TOPIC = frozenset({"register", "credential", "cant_login"})
 _ONLY_ASKING = frozenset({"question", "when"})  # concepts that only say a question is asked
 EXAMPLES_FILE = Path(__file__).with_name("data") / "intent_examples.csv"
 
