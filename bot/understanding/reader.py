@@ -177,7 +177,8 @@ def _spelled_in_kanji(a: Analysis, index: FaqIndex) -> Analysis:
     return replace(a, core=b.core, terms=b.terms, concepts=concepts, month=a.month or b.month)
 
 
-# Registering names what an entry is about as a topic does, for a clear lead (「会員サイトに登録したい」).
+# Registering, and the login ID or password, name what an entry is about as a topic does, for a clear
+# lead (「会員サイトに登録したい」, 「会員のページに入るIDが見つからない」).
 _ALSO_A_TOPIC = frozenset({"register", "credential", "cant_login"})
 _ONLY_ASKING = frozenset({"question", "when"})  # concepts that only say a question is asked
 EXAMPLES_FILE = Path(__file__).with_name("data") / "intent_examples.csv"
