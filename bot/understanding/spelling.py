@@ -79,7 +79,9 @@ class Speller:
         kana = jaconv.hira2kata(text)
         out, i = [], 0
         while i < len(text):
-            for length in range(min(self._longest, len(text) - i), MIN_READING - 1, -1):
+            # ナク right after kana is a negative ending (みれなくなった, can no longer see), not 亡く or 無く.
+            longest = 0 if kana.startswith("ナク", i) and i and _KANA.match(text[i - 1]) else self._longest
+            for length in range(min(longest, len(text) - i), MIN_READING - 1, -1):
                 word = self._words.get(kana[i:i + length])
                 if word is not None:
                     out.append(word)

@@ -128,3 +128,11 @@ def test_a_member_of_the_web_page_asking_what_to_do_here_is_not_asking_for_help_
 ])
 def test_more_words_for_paying(text, concept):
     assert concept in analyse(text).concepts
+
+
+def test_a_negative_ending_is_not_spelled_as_a_death():
+    from bot.understanding.spelling import Speller
+
+    speller = Speller([], known={"ナクナッタ": "亡くなった", "ナクナリ": "亡くなり", "メイギ": "名義"})
+    assert speller.respell("てれびが みれなくなった") == "てれびが みれなくなった"  # can no longer see
+    assert speller.respell("ちちが なくなりました めいぎ") == "ちちが 亡くなりました 名義"
