@@ -116,7 +116,8 @@ def test_a_story_about_our_service_takes_another_companys_things_as_context(text
     assert "internet" not in analyse("ネットフリックスの解約").concepts  # ネット inside a name is no internet
 
 
-@pytest.mark.parametrize("text", ["マイページ会員だけど、ここで何かしないといけない？", "マイページ登録済みの人向けの案内ある？"])
+@pytest.mark.parametrize("text", ["マイページ会員だけど、ここで何かしないといけない？",
+                                  "マイページ登録済みの人向けの案内ある？"])
 def test_a_member_of_the_web_page_asking_what_to_do_here_is_not_asking_for_help_or_notices(text):
     assert all(s.score < 0.6 for s in score_intents(analyse(text)))
 
