@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 ANALYSED_FILE = HERE / "data" / "analysed.json"
 # The code an analysis depends on: a change to any of them makes the stored analyses stale.
-SOURCES = ("analysis.py", "analyzer.py", "lexicon.py", "spotting.py", "text.py", "months.py")
+SOURCES = ("analysis.py", "analyzer.py", "lexicon.py", "faq_words.py", "spotting.py", "text.py", "months.py")
 
 
 def fingerprint() -> str:
