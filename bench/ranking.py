@@ -4,7 +4,7 @@ Every FAQ phrasing of a set gives one training case: the features of the first `
 candidates of its FAQ file's index (with the borrowed phrasings as the bench reads that file:
 its own sets' phrasings left out) and which of them is right. The model is a softmax over the
 candidates (listwise learning to rank), fitted by Newton's method with a small L2 penalty;
-ten features, a few thousand cases: a second of pure Python, no numpy.
+eleven features, a few thousand cases: a second of pure Python, no numpy.
 
 For the bench's figures each FAQ file is read with weights fitted on the *other* files' cases
 only (``leave_one_out``), as the borrowed phrasings are; the shipped weights are fitted on all of

@@ -5,11 +5,12 @@ phrasings, but put it first for only about 94%: of two entries on the same topic
 does not arrive, mail that will not send), the scores alone often pick the wrong one. A linear
 model over a few properties of each candidate (its score and parts, how many phrasings it
 borrowed, how much of its question's concepts the text names, whether the text uses its
-answer's words …) orders the first ``depth`` again (learning to rank, softmax over the
-candidates). Its weights are fitted on the labelled sets by ``python -m bench understanding
---write-ranker`` (``data/ranker.json``); the bench measures it leaving each FAQ file out, as
-the borrowed phrasings are measured. Only the order changes: the first keeps the best score
-(how well the FAQ answers the text at all, which every threshold of ``reader`` reads).
+answer's words, whether it asks "when" as the text does or does not …) orders the first
+``depth`` again (learning to rank, softmax over the candidates). Its weights are fitted on the
+labelled sets by ``python -m bench understanding --write-ranker`` (``data/ranker.json``); the
+bench measures it leaving each FAQ file out, as the borrowed phrasings are measured. Only the
+order changes: the first keeps the best score (how well the FAQ answers the text at all, which
+every threshold of ``reader`` reads).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ RANKER_FILE = Path(__file__).with_name("data") / "ranker.json"
 DEPTH = 6  # candidates re-ordered: the right entry is among the first six for 99% of phrasings
 
 FEATURES = ("score", "bigrams", "own", "lent_gain", "borrowed", "question_named", "answer_words",
-            "has_examples", "concepts_shared", "first")
+            "has_examples", "concepts_shared", "first", "when_differs")
 
 
 def _share(part: int, whole: int) -> float:
@@ -51,7 +52,8 @@ def features(index: FaqIndex, a: Analysis, match: FaqMatch, rank: int) -> tuple[
             _share(len(words & index.answer_terms.get(entry.id, frozenset())), len(words)),
             float(bool(entry.examples)),
             _share(len(a.concepts & index.concepts(entry)), len(a.concepts)),
-            float(rank == 0))
+            float(rank == 0),
+            float(("when" in question) != ("when" in a.concepts)))  # 「口座振替日はいつ？」 for 「銀行を変えたい」
 
 
 @dataclass(frozen=True)
