@@ -181,14 +181,14 @@ def _notices(a: Analysis) -> list[IntentScore]:
     c = a.concepts
     if "notice" not in c:
         return []
-    on_paper = bool(c & {"invoice", "paperless"}) and "line" not in c and not _READS_PAPER.search(a.core) \
-        or _A_MEMBER <= c  # 「マイページ登録済みの人向けの案内ある？」 is the page's FAQ
-    score = ASIDE if on_paper or c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
+    on_paper = bool(c & {"invoice", "paperless"}) and "line" not in c and not _READS_PAPER.search(a.core)
+    the_pages = on_paper or _A_MEMBER <= c  # 「マイページ登録済みの人向けの案内ある？」 is the page's FAQ
+    score = ASIDE if the_pages or c & ({"mail", "link", "elsewhere"} | FAQ_TOPICS) - {"cancel"} else SURE
     # An explicit stop or resume of the notice is meant whatever else the sentence says
     # (「通知止めたら払い忘れそうになったので、再開させてください」); a notice of a service stopping is an
     # outage's (「夜間に一時停止になるというお知らせを見ました」); a notice on paper is the invoice's
     # (「お知らせを紙で送ってほしい」).
-    explicit = SURE if not on_paper and not c & {"link", "elsewhere", "mail", "outage", "construction"} else score
+    explicit = SURE if not the_pages and not c & {"link", "elsewhere", "mail", "outage", "construction"} else score
     if "bill" in c and a.month is not None and not c & {"stop", "resume", "settings"}:
         return []  # 「本年四月分の使用料をお知らせ願えますか」: お知らせ here means "tell me"
     if _ON_OR_OFF.search(a.core):
