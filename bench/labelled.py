@@ -73,6 +73,11 @@ Data (all our own, in the repository):
   ``-operator-ao.csv`` (Osaka; the issue's list, examples on every entry), written 2026-12-05 (fifth session)
   and measured untouched with the shipped bank and re-ranker: AM 92.5% of FAQ phrasings and 100% out of scope,
   AN 90.0% and 93.8% (both then tuned on), AO 98.3% and 93.8%, kept unseen.
+- ``-operator-ap.csv`` (Ishikari, Hokkaido; a cable phone, 4K, pay-per-view, a viewing lock, snow on the
+  aerial) and ``-operator-aq.csv`` (Kumamoto; terse noun-phrase questions, no examples or links; paid twice,
+  a surname changed at marriage, discounts, the member page's app), written 2026-12-05 (sixth session) and
+  measured untouched with the shipped bank and re-ranker: AP 93.2% of FAQ phrasings and 81.2% out of scope
+  (one of the three 「ありがとう、またね」, answered as thanks), kept unseen; AQ 87.5% and 93.8%, then tuned on.
 """
 
 from __future__ import annotations
@@ -107,8 +112,8 @@ SETS = {
     **{f"operator {x.upper()}{suffix}": (_DATA / f"understanding-operator-{x}.csv",
                                          ROOT / f"bench/data/faq-operator-{x}.csv")
        for x, suffix in (*((x, "") for x in (*"bcdefghijklmnorstuwyz", "aa", "ab", "ac", "ad", "ae", "af", "ag", "ah",
-                                              "ai", "am", "an")),
-                         *((x, UNSEEN) for x in ("p", "q", "v", "x", "aj", "ak", "al", "ao")))},
+                                              "ai", "am", "an", "aq")),
+                         *((x, UNSEEN) for x in ("p", "q", "v", "x", "aj", "ak", "al", "ao", "ap")))},
 }
 
 
