@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +21,7 @@ from handlers.line.render import render_bill_notice
 from storage import notices as store
 from storage.models import Account, Customer, LineLink, NoticeDelivery, Statement, StatementItem
 from tests.conftest import SECRET_KEY
-from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET, quick_reply_labels
+from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 MONTH = date(2026, 11, 1)
@@ -360,141 +359,3 @@ def test_make_run_setup_sqlite_and_jobs_in_process(make_app, line_api, tmp_path)
     assert delivered_once(line_api, users)
     app.extensions["job_runner"].shutdown()
 
-
-# -- the chat ----------------------------------------------------------------------------------
-@pytest.fixture
-def linked(app, line_user):
-    seed_linked(app, 1)
-    with app.extensions["db"].begin() as db:
-        db.execute(update(LineLink).values(line_user_id=line_user.user_id))
-    return line_user
-
-
-def link_row(app) -> LineLink:
-    with app.extensions["db"].begin() as db:
-        return db.scalars(select(LineLink)).one()
-
-
-def test_stop_resume_and_settings_words(app, linked):
-    settings = linked.say("通知設定")
-    assert "受け取る" in settings[0]["text"]
-    assert "通知停止" in quick_reply_labels(settings[0])
-
-    assert "停止しました" in linked.says("通知停止")
-    assert link_row(app).notices_enabled is False
-    settings = linked.say("通知設定")
-    assert "停止しています" in settings[0]["text"]
-    assert "通知再開" in quick_reply_labels(settings[0])
-
-    assert "再開しました" in linked.says("通知再開")
-    assert link_row(app).notices_enabled is True
-
-
-def test_a_second_stop_or_resume_says_it_already_is_so(app, linked):
-    """Issue 20: a second 通知停止 said 「停止しました」 again."""
-    from bot import messages
-
-    assert "停止しました" in linked.says("通知停止")
-    again = linked.say("通知停止")
-    assert again[0]["text"] == messages.NOTICES_ALREADY_STOPPED and "すでに停止しています" in again[0]["text"]
-    assert "停止しました" not in again[0]["text"] and "通知再開" in quick_reply_labels(again[0])
-    assert link_row(app).notices_enabled is False
-    assert "再開しました" in linked.says("通知再開")
-    again = linked.say("通知再開")
-    assert again[0]["text"] == messages.NOTICES_ALREADY_ON and "再開しました" not in again[0]["text"]
-    assert link_row(app).notices_enabled is True
-    fresh = linked.say("通知再開")  # never stopped since: still the same answer
-    assert fresh[0]["text"] == messages.NOTICES_ALREADY_ON
-
-
-def test_opting_out_in_the_chat_skips_the_notice(app, linked, runner, line_api):
-    linked.say("通知停止")
-    result = notify(runner)
-    assert "skipped 1 (opted out 1)" in result.output
-    assert pushes(line_api, None, linked.user_id) == []
-
-
-@pytest.mark.parametrize("word", ["通知停止", "通知再開", "通知設定"])
-def test_not_linked_is_guided_to_register(line_user, word):
-    replies = line_user.say(word)
-    assert "登録" in replies[0]["text"]
-    assert "登録" in quick_reply_labels(replies[0])
-
-
-def test_unfollow_stops_notices_until_the_customer_follows_again(app, linked, runner, line_api):
-    linked.send_event(linked._event("unfollow"))
-    assert link_row(app).blocked_at is not None
-    assert "skipped 1 (blocked 1)" in notify(runner).output
-    assert pushes(line_api, None) == []
-
-    linked.follow()
-    assert link_row(app).blocked_at is None
-    assert "sent 1" in notify(runner).output
-    assert len(pushes(line_api, 200, linked.user_id)) == 1
-
-
-# -- the schedule ------------------------------------------------------------------------------
-class RunningClock:
-    """Tokyo time from ``start``, moving with the real clock (retries and leases need time to pass)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.offset = start - datetime.now(TOKYO)
-
-    def __call__(self) -> datetime:
-        return datetime.now(TOKYO) + self.offset
-
-
-def test_the_schedule_starts_the_month_once_at_the_hour_after_the_import(make_app, line_api):
-    from handlers.jobs.worker import run_worker
-    from handlers.line.notices import schedule
-
-    clock = RunningClock(datetime(2026, 11, 25, 9, 30, tzinfo=TOKYO))
-    app = make_app(CLOCK=clock, NOTICE_HOUR=10, NOTICE_IMPORT_QUIET_SECONDS=600)
-    with app.extensions["db"].engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE customers, accounts, line_links, statements, statement_items, "
-                             "notice_deliveries RESTART IDENTITY CASCADE")
-    app.extensions["redis"].flushdb()
-    users = seed_linked(app, 3)
-    with app.app_context():
-        schedule.tick()  # 9:30: too early
-        assert pushes(line_api, None) == [] and rows(app) == []
-        clock.offset += timedelta(minutes=35)  # 10:05, but the import finished only just now (reload)
-        with app.extensions["db"].begin() as db:
-            db.execute(update(Statement).values(imported_at=clock() - timedelta(minutes=2)))
-        schedule.tick()
-        assert rows(app) == []
-        clock.offset += timedelta(minutes=15)  # 10:20: the statements have been quiet for 17 minutes
-        schedule.tick()
-        run_worker(app, burst=True)
-        schedule.tick()
-        run_worker(app, burst=True)
-        assert delivered_once(line_api, users)
-        app.extensions["redis"].delete("bot:notices:2026-11:scheduled")  # even with Redis forgetting it …
-        schedule.tick()  # … the delivery rows say the month has started
-        run_worker(app, burst=True)
-        assert len(pushes(line_api, None)) == 3
-
-
-TICKS: list[float] = []
-
-
-def record_tick() -> None:
-    """A periodic hook for the test below (looked up by path, as the worker does)."""
-    TICKS.append(time.monotonic())
-
-
-def test_a_running_worker_calls_its_periodic_hooks(app):
-    import threading
-
-    from handlers.jobs import worker
-
-    TICKS.clear()
-    assert ("handlers.line.notices.schedule:tick", 60) in app.extensions["periodic_jobs"]  # the schedule's minute tick
-    app.extensions["periodic_jobs"] = [("tests.line.test_notices:record_tick", 0.5)]
-    stop = threading.Event()
-    thread = threading.Thread(target=worker._run_periodic, args=(app, stop), daemon=True)
-    thread.start()
-    time.sleep(2.6)
-    stop.set()
-    thread.join(3)
-    assert 2 <= len(TICKS) <= 4  # every second it looks; a 0.5 s period runs on each look

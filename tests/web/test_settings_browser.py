@@ -32,23 +32,10 @@ def no_horizontal_scroll(page) -> None:
     assert width <= PHONE["width"], f"the page is {width}px wide at a {PHONE['width']}px screen"
 
 
-def test_the_account_settings_in_a_phone_browser(live_mypage, phone, browser, mailbox, tmp_path):  # noqa: F811
+def _change_password(page, other, other_page, live_mypage, mailbox, tmp_path) -> None:
+    """パスワード変更: a mismatch first, then the change; the other device (``other``, signed in) is signed out."""
     from playwright.sync_api import expect
 
-    page = phone
-    other = browser.new_context(viewport=PHONE, locale="ja-JP")  # Taro's other device
-    other.set_default_timeout(TIMEOUT_MS)
-    other_page = other.new_page()
-    sign_in(other_page, live_mypage)
-    sign_in(page, live_mypage)
-
-    page.get_by_role("link", name="アカウント設定").click()
-    expect(page.get_by_role("heading", name="アカウント設定")).to_be_visible()
-    expect(page.locator(".account-facts")).to_contain_text("taro@example.jp")
-    no_horizontal_scroll(page)
-    screenshot(page, "settings.png", tmp_path)
-
-    # パスワード変更: a mismatch first, then the change; the other device is signed out.
     page.get_by_role("link", name="パスワードを変更する").click()
     page.get_by_label("現在のパスワード").fill(PASSWORD)
     page.get_by_label("新しいパスワード", exact=True).fill(NEW_PASSWORD)
@@ -68,7 +55,11 @@ def test_the_account_settings_in_a_phone_browser(live_mypage, phone, browser, ma
     expect(other_page.get_by_role("heading", name="会員ログイン")).to_be_visible()
     other.close()
 
-    # メールアドレス変更: the link goes to the new address and changes it only when posted.
+
+def _change_email(page, browser, live_mypage, mailbox, tmp_path) -> None:
+    """メールアドレス変更: the link goes to the new address and changes it only when posted."""
+    from playwright.sync_api import expect
+
     page.get_by_role("link", name="アカウント設定へ戻る").click()
     page.get_by_role("link", name="メールアドレスを変更する").click()
     page.get_by_label("現在のパスワード").fill(NEW_PASSWORD)
@@ -97,7 +88,11 @@ def test_the_account_settings_in_a_phone_browser(live_mypage, phone, browser, ma
     page.reload()
     expect(page.locator(".account-facts")).to_contain_text("taro.new@example.com")
 
-    # ニックネーム変更
+
+def _change_nickname(page, live_mypage, mailbox) -> None:
+    """ニックネーム変更: an empty one refused, then the change, greeted by and told to the address in use."""
+    from playwright.sync_api import expect
+
     page.get_by_role("link", name="ニックネームを変更する").click()
     page.get_by_label("新しいニックネーム").fill("")
     page.get_by_role("button", name="ニックネームを変更する").click()
@@ -109,4 +104,25 @@ def test_the_account_settings_in_a_phone_browser(live_mypage, phone, browser, ma
     expect(page.locator(".greeting")).to_have_text("じろう 様")
     nickname_notice = mailbox.wait(4, timeout=TIMEOUT_MS / 1000)[3]
     assert nickname_notice["To"] == "taro.new@example.com"  # the address now in use
+
+
+def test_the_account_settings_in_a_phone_browser(live_mypage, phone, browser, mailbox, tmp_path):  # noqa: F811
+    from playwright.sync_api import expect
+
+    page = phone
+    other = browser.new_context(viewport=PHONE, locale="ja-JP")  # Taro's other device
+    other.set_default_timeout(TIMEOUT_MS)
+    other_page = other.new_page()
+    sign_in(other_page, live_mypage)
+    sign_in(page, live_mypage)
+
+    page.get_by_role("link", name="アカウント設定").click()
+    expect(page.get_by_role("heading", name="アカウント設定")).to_be_visible()
+    expect(page.locator(".account-facts")).to_contain_text("taro@example.jp")
+    no_horizontal_scroll(page)
+    screenshot(page, "settings.png", tmp_path)
+
+    _change_password(page, other, other_page, live_mypage, mailbox, tmp_path)
+    _change_email(page, browser, live_mypage, mailbox, tmp_path)
+    _change_nickname(page, live_mypage, mailbox)
     assert page.problems == []
