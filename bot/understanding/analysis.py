@@ -25,7 +25,7 @@ RETRIEVAL_CONCEPTS = frozenset({
     "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv", "mobile",
     "data_volume", "electricity", "lost", "power_cut", "call_rate", "international", "period", "unstable",
     "send_fail", "pdf", "price_change", "help", "storm", "reschedule", "area", "points", "instalment", "join",
-    "isp_mail",
+    "isp_mail", "refund", "marriage", "bereavement", "app",
 })
 
 

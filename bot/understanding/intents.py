@@ -52,7 +52,7 @@ FAQ_TOPICS = frozenset({"plan", "method", "late", "move", "cancel", "internet", 
                          "lamp", "ipv6", "fixed_ip", "port", "apartment", "contract_term", "campaign", "second_tv",
                          "mobile", "data_volume", "electricity", "lost", "power_cut", "call_rate", "international",
                          "unstable", "send_fail", "pdf", "price_change", "storm", "reschedule", "area",
-                         "points", "instalment", "join", "isp_mail"})
+                         "points", "instalment", "join", "isp_mail", "refund"})
 # The services themselves: a bill question may name them; a problem with them is an FAQ's.
 SERVICES = frozenset({"internet", "tv", "equipment", "channel"})
 PROBLEMS = FAQ_TOPICS - SERVICES - {"name"}

@@ -1,6 +1,6 @@
 """Topics an operator's FAQ holds apart: joining the service and registering for the member page,
 the internet's own mail address and the page's registration mail, a paper bill and the chat's
-notices; and Latin words read whole."""
+notices; money paid twice, a change of name, an app; and Latin words read whole."""
 
 from __future__ import annotations
 
@@ -140,3 +140,35 @@ def test_a_negative_ending_is_not_spelled_as_a_death():
     speller = Speller([], known={"ナクナッタ": "亡くなった", "ナクナリ": "亡くなり", "メイギ": "名義"})
     assert speller.respell("てれびが みれなくなった") == "てれびが みれなくなった"  # can no longer see
     assert speller.respell("ちちが なくなりました めいぎ") == "ちちが 亡くなりました 名義"
+
+
+# -- money paid twice, a change of name, an app ------------------------------------------------
+MONEY = [
+    FaqRow("refund", "二重払いの返金", "コンビニと口座振替の両方でお支払いの場合は、翌月のご請求で調整いたします。"),
+    FaqRow("slip", "払込票でのお支払い", "払込票はお近くのコンビニでお支払いいただけます。"),
+    FaqRow("amount", "請求金額の確認", "マイページの「ご請求」でご確認いただけます。"),
+    FaqRow("marriage", "結婚による名字の変更", "ご契約者様の姓が変わった場合は、名義変更届をお送りください。"),
+    FaqRow("death", "契約者が亡くなられた場合", "ご家族の方への名義変更、またはご解約のお手続きをご案内します。"),
+    FaqRow("app", "マイページのスマホアプリ", "App StoreまたはGoogle Playからダウンロードしてください。"),
+]
+
+
+@pytest.fixture(scope="module")
+def money():
+    return fit(MONEY, analyse)
+
+
+@pytest.mark.parametrize(("text", "entry"), [
+    ("二重払い　返金", "refund"),
+    ("まちがえて にかい はらって しまいました おかね は かえして もらえますか", "refund"),
+    ("入籍したので契約者の名義を変更したいです", "marriage"),
+    ("父が他界したので契約者を変えたい", "death"),
+    ("マイページのアプリってどこで入れられますか", "app"),
+])
+def test_a_refund_a_change_of_name_and_the_app_are_their_entries_not_the_bill(text, entry, money):
+    reading = read(text, money)
+    assert reading.faq is not None and reading.faq.entry.id == entry, reading.label()
+
+
+def test_a_tv_that_stopped_showing_is_no_bereavement():
+    assert "bereavement" not in analyse("テレビがみれなくなった").concepts
