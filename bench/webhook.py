@@ -48,13 +48,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import redis as redis_lib
 from flask import Flask
 from werkzeug.serving import make_server
 
 from bench.common import throwaway_database
+from storage.timezone import TOKYO
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 CHANNEL_SECRET = "bench-channel-secret"
@@ -63,7 +63,6 @@ BOT_USER_ID = "U" + "0" * 32
 LINKED_USER = "U" + "b" * 32
 CUSTOMER_NUMBER = "12345678"  # a demo customer (handlers/demo_data.py)
 SLOW_P95_MS = 500.0
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass

@@ -6,14 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from storage.models import Account, Customer, LineLink, Statement, StatementItem
 from storage.security import hash_password
+from storage.timezone import TOKYO
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 PASSWORD = "Koka2026pw"
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 _LINK_RE = re.compile(r'name="link" value="([0-9a-f]{64})"')

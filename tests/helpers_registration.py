@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from storage.models import Account, Customer, LineLink, LinkToken
+from storage.timezone import TOKYO
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 NUMBER, PHONE, KANA = "12345678", "0748621234", "アイコム\u3000タロウ"
 PASSWORD = "Koka2026pass"
 

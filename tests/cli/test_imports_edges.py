@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from storage.models import Customer, Statement
+from storage.timezone import TOKYO
 from tests.cli.test_imports import (  # noqa: F401 - seeded_customers: fixture
     CUSTOMERS,
     HEADER,
@@ -126,7 +126,7 @@ def test_a_large_file_is_streamed_not_held_twice(tmp_path):
     assert peak < 1.5 * retained, (peak, retained)
 
 
-_NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+_NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TOKYO)
 
 
 def test_two_imports_of_the_same_statement_at_once_leave_one_whole_statement(app, seeded_customers):

@@ -8,10 +8,10 @@ a desktop browser narrowed to 420 px has one, and its 15 px are what pushed a Fl
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from storage.timezone import TOKYO
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.emulator.test_emulator_browser import (  # noqa: F401  (fixtures)
     TIMEOUT_MS,
@@ -21,7 +21,6 @@ from tests.emulator.test_emulator_browser import (  # noqa: F401  (fixtures)
     say,
 )
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 PHONES = [(390, 844), (420, 900)]
 NARROW_WIDTHS = [360, 375, 390, 414, 420]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from storage.timezone import TOKYO
 from tests.emulator.test_emulator_browser import (  # noqa: F401  (fixtures)
     SCREENSHOTS,
     TIMEOUT_MS,
@@ -49,13 +50,12 @@ def test_the_newcomers_menu_is_shown_and_its_areas_answer(live_emulator, page):
 def _link_demo_customer(application, line_user_id: str) -> None:
     """Give the emulator's user a linked account for the first demo customer (as 本登録 would)."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
-
+    
     from bot.demo import DEMO_CUSTOMERS
     from storage import repositories
     from storage.models import Account
 
-    now = datetime.now(ZoneInfo("Asia/Tokyo"))
+    now = datetime.now(TOKYO)
     with application.extensions["db"].begin() as db:
         customer = repositories.find_customer(db, DEMO_CUSTOMERS[0].customer_number)
         account = Account(customer_id=customer.id, login_id="demo_taro", login_id_key="demo_taro",

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -20,10 +19,10 @@ from handlers.emulator.line_api_recorder import MONTHLY_LIMIT_MESSAGE, Failure
 from handlers.line.render import render_bill_notice
 from storage import notices as store
 from storage.models import Account, Customer, LineLink, NoticeDelivery, Statement, StatementItem
+from storage.timezone import TOKYO
 from tests.conftest import SECRET_KEY
 from tests.line_driver import ACCESS_TOKEN, CHANNEL_SECRET
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 MONTH = date(2026, 11, 1)
 ROOT = Path(__file__).resolve().parents[2]
 
