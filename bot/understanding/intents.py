@@ -75,7 +75,7 @@ _ASKS_NUMBER = re.compile(r"番号|ばんごう|何番|何時|受付時間|営�
 _AMOUNT = re.compile(r"いくら|幾ら|何円|なんえん|金額|請求額|額|どのくらい|どれくらい|なんぼ|どんだけ")
 # A month as the time something happens (「3月末に引っ越します」「4月から転勤で」), not the bill's month.
 _MONTH_AS_A_DATE = re.compile(r"月(?:末|初め|はじめ|上旬|中旬|下旬|頃|ごろ|半ば|いっぱい)"
-                              r"|月に(?:引っ?越|転勤|移|入院|工事)|月から(?:転勤|入院|単身|海外|留守)")
+                              r"|月に[^、。?？!！]{0,8}?(?:引っ?越|転勤|移|入院|工事|転居)|月から(?:転勤|入院|単身|海外|留守)")
 # 「支払いってコンビニでもできる？」 asks how paying works, not what the bill is.
 _CAN = re.compile(r"できる|できます|出来る|出来ます|可能|使える|使えます")
 _SHOW = re.compile(r"見|教え|知りたい|確認|出して")

@@ -271,9 +271,12 @@ def _elsewhere(a: Analysis, index: FaqIndex, matches: list[FaqMatch], thresholds
 
 
 def _sells_it(a: Analysis, index: FaqIndex, entry) -> bool:
-    """The entry is about the other service the text names: the operator sells it (「しおかぜでんき」)."""
+    """The entry is about the other service the text names: the operator sells it (「しおかぜでんき」). Its
+    question must say so: an example that names a printer (「プリンターを無線でつなげたい」) does not make
+    an entry on Wi-Fi the answer to 「ドコモのdアカウントのパスワードを忘れました」."""
     own = index.concepts(entry)
-    return "elsewhere" in own or (NAMED_ELSEWHERE not in a.concepts and bool(own & a.concepts & PRODUCTS))
+    return "elsewhere" in index.question_concepts.get(entry.id, ()) \
+        or (NAMED_ELSEWHERE not in a.concepts and bool(own & a.concepts & PRODUCTS))
 
 
 # Intents an operator's FAQ may answer in its own words, and the concepts its entry must name: the

@@ -41,6 +41,7 @@ def test_an_faq_without_such_a_name_names_no_page():
 @pytest.mark.parametrize("text", [
     "3月末に引っ越します。工事費はいくらかかりますか",
     "4月に転勤で移るんだけど費用いくら？",
+    "4月に太田に引っ越します。住所変更と移設の工事代っていくらですか？",  # a place between the month and the move
 ])
 def test_a_month_that_dates_a_move_is_not_a_bill_request(text):
     assert all(s.score < 0.6 for s in score_intents(analyse(text)) if s.intent.startswith("bill."))

@@ -172,3 +172,30 @@ def test_a_refund_a_change_of_name_and_the_app_are_their_entries_not_the_bill(te
 
 def test_a_tv_that_stopped_showing_is_no_bereavement():
     assert "bereavement" not in analyse("テレビがみれなくなった").concepts
+
+
+# -- what the member page is for; a company named that the FAQ's question does not name -------------
+PAGE = [
+    FaqRow("page", "マイページではどのようなことができますか？",
+           "ご契約内容やご請求額の確認、各種お手続きができます。"),
+    FaqRow("page_password", "マイページのパスワードを忘れました",
+           "ログイン画面の「パスワードをお忘れの方」から再設定できます。"),
+    FaqRow("wifi", "Wi-Fiのパスワードと新しい機器のつなぎ方は？", "ルーターのシールに記載されています。",
+           ("新しいスマホをWi-Fiにつなぎたい", "プリンターを無線でつなげたいです")),
+]
+
+
+@pytest.fixture(scope="module")
+def page():
+    return fit(PAGE, analyse)
+
+
+@pytest.mark.parametrize("text", ["会員ページって何ができるの？", "マイページってどんなことができるんですか",
+                                  "マイページは何に使うものですか"])
+def test_asking_what_the_member_page_is_for_is_its_entry(text, page):
+    reading = read(text, page)
+    assert reading.faq is not None and reading.faq.entry.id == "page", reading.label()
+
+
+def test_another_companys_password_is_not_answered_by_an_entry_whose_example_names_a_printer(page):
+    assert read("ドコモのdアカウントのパスワードを忘れました", page).faq is None
