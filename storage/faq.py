@@ -85,8 +85,14 @@ def load(session: Session) -> tuple[int, list[FaqRow]]:
     return rows[0][0], entries
 
 
-def replace_all(session: Session, rows: Sequence[FaqRow], now: datetime) -> int:
+def lending(session: Session) -> str | None:
+    """The lending plan stored with the set in use (``replace_all``), or None."""
+    return session.scalar(select(FaqSet.lending).where(FaqSet.id == SET_ID))
+
+
+def replace_all(session: Session, rows: Sequence[FaqRow], now: datetime, lending: str | None = None) -> int:
     """Replace every entry with ``rows`` (in their order) and bump the version; the new version.
+    ``lending``: the plan of the customer phrasings the entries borrow, kept with the set.
 
     Never commits. Two imports at once run one after the other: the set row is created if
     missing (an insert that ignores a conflict) and then updated, which locks it until the
@@ -99,7 +105,7 @@ def replace_all(session: Session, rows: Sequence[FaqRow], now: datetime) -> int:
                     .on_conflict_do_nothing(index_elements=["id"]))
     version = session.execute(
         update(FaqSet).where(FaqSet.id == SET_ID)
-        .values(version=FaqSet.version + 1, imported_at=now, entry_count=len(rows))
+        .values(version=FaqSet.version + 1, imported_at=now, entry_count=len(rows), lending=lending)
         .returning(FaqSet.version)
     ).scalar_one()
     session.execute(delete(FaqEntry))

@@ -357,6 +357,9 @@ class FaqSet(Base):
     version: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     entry_count: Mapped[int] = mapped_column(Integer)
+    # Which shipped customer phrasings each entry borrows (JSON, worked out once by the import so that
+    # no process does it again); None for a set imported before it existed: each process works it out.
+    lending: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FaqMiss(Base):

@@ -5,9 +5,11 @@ process keeps one fitted ``FaqIndex``; on a message it asks the database for the
 (one primary-key read) at most every ``check_seconds``, and refits when it changed, so an
 import is in effect everywhere within seconds, with no restart. Fitting (with the customer
 phrasings each entry borrows: ``phrasings``) takes a few tenths of a second of CPU, once per
-content in a process (``fitted``: the same entries again, in another app of the process or
-under a new version number, are not fitted twice); a database error fails the turn like any
-other read (it is retried).
+content in a process: which phrasings each entry borrows was worked out once, by the import, and
+stored with the set (``faq_sets.lending``), so a process only reads it (a set imported by older
+code, or a plan made for another bank, is worked out again, about a second). ``fitted``: the same
+entries again, in another app of the process or under a new version number, are not fitted twice.
+A database error fails the turn like any other read (it is retried).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ CHECK_SECONDS = 2.0
 
 
 @functools.lru_cache(maxsize=4)
-def fitted(rows: tuple[FaqRow, ...]) -> FaqIndex:
-    """The index of these entries, fitted once per process (an index is never changed once fitted)."""
-    return fit(rows, analyse)  # with the phrasings its entries borrow
+def fitted(rows: tuple[FaqRow, ...], plan: str | None = None) -> FaqIndex:
+    """The index of these entries, fitted once per process (an index is never changed once fitted), with
+    the phrasings its entries borrow: as ``plan`` (stored by the import) says, when it was made for them."""
+    return fit(rows, analyse, plan=plan)
 
 
 class FaqLibrary:
@@ -66,7 +69,7 @@ class FaqLibrary:
             version = faq_store.current_version(db)
             if version != self._version or self._index is None:
                 version, rows = faq_store.load(db)
-                self._index = fitted(tuple(rows))
+                self._index = fitted(tuple(rows), faq_store.lending(db))
                 intent_examples()  # fitted once per process, here rather than in a customer's turn
                 self._version = version
                 log.info("FAQ version %d in use (%d entries)", version, len(rows))

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import itertools
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -65,29 +67,43 @@ def shipped_bank() -> Bank:
     return make_bank(shipped_pairs(), stored.analysed)
 
 
+Plan = dict[str, list[tuple[int, int]]]  # entry id -> (bank question, phrasing) numbers it borrows
+
+
 def borrowed_for(index: FaqIndex, bank: Bank) -> dict[str, list[Analysis]]:
     """The phrasings each entry of ``index`` borrows: of the bank questions it clearly answers."""
-    borrowed: dict[str, list[Iterator[Analysis]]] = defaultdict(list)
-    for question, texts in bank:
+    return _borrowed(lending_plan(index, bank), bank)
+
+
+def lending_plan(index: FaqIndex, bank: Bank) -> Plan:
+    """Which of the bank's phrasings each entry borrows, by number (``borrowed_for``'s work, in a form
+    ``import-faq`` stores with the set so that no process does it again: ``stored_plan``)."""
+    borrowed: dict[str, list[Iterator[tuple[int, int]]]] = defaultdict(list)
+    for number, (question, texts) in enumerate(bank):
         entry = _clear_answer(index, question)
         topics = index.topics(entry) if entry is not None else frozenset()
         if topics:  # an entry that names no topic (「その他のお問い合わせ」) borrows nothing
-            borrowed[entry.id].append(_lendable(index, texts, entry, topics))
+            borrowed[entry.id].append(_lendable(index, number, texts, entry, topics))
     return {entry: _spread(lists, PER_ENTRY) for entry, lists in borrowed.items()}
 
 
-def _lendable(index: FaqIndex, texts: Iterable[Analysis], entry: FaqEntry,
-              topics: frozenset[str]) -> Iterator[Analysis]:
+def _borrowed(plan: Plan, bank: Bank) -> dict[str, list[Analysis]]:
+    return {entry: [bank[q][1][t] for q, t in taken] for entry, taken in plan.items()}
+
+
+def _lendable(index: FaqIndex, number: int, texts: Iterable[Analysis], entry: FaqEntry,
+              topics: frozenset[str]) -> Iterator[tuple[int, int]]:
     """The bank question's phrasings that ``entry`` may borrow, checked as they are taken (an entry
     takes at most ``PER_ENTRY``: many are never checked, a quarter fewer lookups at fitting). A phrasing
     the operator's own words clearly send to another entry stays there: one lent for 「機器の故障」
     (「リモコンなくした」) is this FAQ's own 「リモコン」 entry's."""
-    return (text for text in texts if text.concepts & topics and _clear_answer(index, text) in (None, entry))
+    return ((number, i) for i, text in enumerate(texts)
+            if text.concepts & topics and _clear_answer(index, text) in (None, entry))
 
 
-def _spread(lists: list[Iterator[Analysis]], limit: int) -> list[Analysis]:
+def _spread(lists: list[Iterator[tuple[int, int]]], limit: int) -> list[tuple[int, int]]:
     """At most ``limit`` of the phrasings, taken in turn from each bank question's."""
-    out: list[Analysis] = []
+    out: list[tuple[int, int]] = []
     for row in itertools.zip_longest(*lists):
         out.extend(text for text in row if text is not None)
         if len(out) >= limit:
@@ -131,13 +147,52 @@ class BorrowingIndex(FaqIndex):
 
 
 def fit(entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis] = analyse,
-        bank: Bank | None = None, bm25_share: float = BM25_SHARE, ranker: Ranker | None | bool = True) -> FaqIndex:
+        bank: Bank | None = None, bm25_share: float = BM25_SHARE, ranker: Ranker | None | bool = True,
+        plan: str | None = None) -> FaqIndex:
     """The FAQ's index, its entries ranked with the phrasings they borrow (``bank``: the shipped one)
-    and ordered by ``ranker`` (``True``: the shipped one; ``None``: by score alone)."""
+    and ordered by ``ranker`` (``True``: the shipped one; ``None``: by score alone). ``plan``: what
+    ``stored_plan`` wrote at import; used when it was made for these entries, this bank and this code
+    (else the lending is worked out again, as without one)."""
     once = functools.cache(analyse)  # the entries' texts are analysed once for the three fits
     ranker = shipped_ranker() if ranker is True else ranker or None
-    plain = FaqIndex(entries, once, bm25_share)
-    borrowed = borrowed_for(plain, shipped_bank() if bank is None else bank)
+    known = _read_plan(plan, entries) if bank is None and bm25_share == BM25_SHARE else None
+    if known is not None:
+        borrowed = _borrowed(known, shipped_bank())
+    else:
+        borrowed = borrowed_for(FaqIndex(entries, once, bm25_share), shipped_bank() if bank is None else bank)
     if not borrowed:
         return FaqIndex(entries, once, bm25_share, ranker=ranker)
     return BorrowingIndex(entries, once, bm25_share, borrowed, ranker)
+
+
+# -- the plan stored with the set -----------------------------------------------------------------
+_PLAN_SOURCES = ("faq.py", "phrasings.py")  # the ranking the lending is decided by, beside the analysis'
+
+
+def _plan_key(entries: Sequence[FaqEntry]) -> str:
+    """What a plan was made for: these entries, the shipped bank, and the code that reads them."""
+    digest = hashlib.sha256(stored.fingerprint().encode())
+    for name in _PLAN_SOURCES:
+        digest.update((Path(__file__).with_name(name)).read_bytes())
+    digest.update(PHRASINGS_FILE.read_bytes())
+    digest.update(json.dumps([(e.id, e.question, e.answer, list(e.examples)) for e in entries],
+                             ensure_ascii=False).encode())
+    return digest.hexdigest()[:32]
+
+
+def stored_plan(entries: Sequence[FaqEntry]) -> str:
+    """The shipped bank's lending to ``entries``, as JSON for the FAQ set's row (``import-faq``)."""
+    plan = lending_plan(FaqIndex(entries, functools.cache(analyse), BM25_SHARE), shipped_bank())
+    return json.dumps({"key": _plan_key(entries), "plan": plan}, separators=(",", ":"))
+
+
+def _read_plan(text: str | None, entries: Sequence[FaqEntry]) -> Plan | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        if data.get("key") != _plan_key(entries):
+            return None  # made for other entries, another bank or other code: worked out again
+        return {entry: [(int(q), int(t)) for q, t in taken] for entry, taken in data["plan"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None

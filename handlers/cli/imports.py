@@ -52,6 +52,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+from bot.understanding.phrasings import stored_plan
 from handlers.cli.csv_rows import read_customers, read_faq, read_statements
 from handlers.cli.csv_table import ImportFailed, LineError, Progress, ProgressBars, count_lines
 from storage import bulk, faq
@@ -110,7 +111,8 @@ def import_statements(db, path: Path, encoding: str, now: datetime,
 def import_faq(db, path: Path, encoding: str, now: datetime) -> tuple[int, int]:
     """Check the whole file, then replace the FAQ set in one transaction; (entries, new version)."""
     rows = read_faq(path, encoding)
+    plan = stored_plan(rows)  # the lending every process would otherwise work out (about a second)
     with db.begin() as session:
-        version = faq.replace_all(session, rows, now)
+        version = faq.replace_all(session, rows, now, plan)
     log.info("FAQ imported: %d entries, version %d", len(rows), version)
     return len(rows), version

@@ -52,6 +52,16 @@ def test_import_faq(runner, app, tmp_path):
     assert in_use(app) == (1, EXPECTED)
 
 
+def test_the_import_stores_which_phrasings_each_entry_borrows(runner, app, tmp_path):
+    """Worked out once here, so that no web or worker process does it again (``phrasings.fit``)."""
+    from bot.understanding.phrasings import _read_plan
+
+    assert run(runner, "import-faq", write(tmp_path, FAQ)).exit_code == 0
+    with app.extensions["db"].begin() as session:
+        plan = _read_plan(faq.lending(session), faq.load(session)[1])
+    assert plan is not None and plan  # made for these entries and this bank; some entry borrows
+
+
 def test_a_new_file_replaces_the_whole_set(runner, app, tmp_path, imported):
     path = write(tmp_path, "question,ID,answer\n料金の確認,bill,今月の料金と送ってください。\n")
     result = run(runner, "import-faq", path)

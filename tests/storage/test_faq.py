@@ -55,6 +55,17 @@ def test_replace_all_bumps_the_version_and_keeps_the_file_order(store):
         assert session.get(FaqSet, faq.SET_ID).entry_count == 2
 
 
+def test_the_lending_plan_is_kept_with_its_set_and_replaced_with_it(store):
+    with _db(store).begin() as session:
+        assert faq.lending(session) is None
+        faq.replace_all(session, [WIFI], NOW, '{"key":"k","plan":{}}')
+    with _db(store).begin() as session:
+        assert faq.lending(session) == '{"key":"k","plan":{}}'
+        faq.replace_all(session, [MOVE], NOW)  # a set imported without one: each process works it out
+    with _db(store).begin() as session:
+        assert faq.lending(session) is None
+
+
 def test_an_import_rolled_back_leaves_the_set_in_use(store):
     with _db(store).begin() as session:
         faq.replace_all(session, [WIFI], NOW)
