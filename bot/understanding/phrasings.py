@@ -155,7 +155,7 @@ def fit(entries: Sequence[FaqEntry], analyse: Callable[[str], Analysis] = analys
     (else the lending is worked out again, as without one)."""
     once = functools.cache(analyse)  # the entries' texts are analysed once for the three fits
     ranker = shipped_ranker() if ranker is True else ranker or None
-    known = _read_plan(plan, entries) if bank is None and bm25_share == BM25_SHARE else None
+    known = read_plan(plan, entries) if bank is None and bm25_share == BM25_SHARE else None
     if known is not None:
         borrowed = _borrowed(known, shipped_bank())
     else:
@@ -186,7 +186,7 @@ def stored_plan(entries: Sequence[FaqEntry]) -> str:
     return json.dumps({"key": _plan_key(entries), "plan": plan}, separators=(",", ":"))
 
 
-def _read_plan(text: str | None, entries: Sequence[FaqEntry]) -> Plan | None:
+def read_plan(text: str | None, entries: Sequence[FaqEntry]) -> Plan | None:
     if not text:
         return None
     try:

@@ -54,11 +54,11 @@ def test_import_faq(runner, app, tmp_path):
 
 def test_the_import_stores_which_phrasings_each_entry_borrows(runner, app, tmp_path):
     """Worked out once here, so that no web or worker process does it again (``phrasings.fit``)."""
-    from bot.understanding.phrasings import _read_plan
+    from bot.understanding.phrasings import read_plan
 
     assert run(runner, "import-faq", write(tmp_path, FAQ)).exit_code == 0
     with app.extensions["db"].begin() as session:
-        plan = _read_plan(faq.lending(session), faq.load(session)[1])
+        plan = read_plan(faq.lending(session), faq.load(session)[1])
     assert plan is not None and plan  # made for these entries and this bank; some entry borrows
 
 

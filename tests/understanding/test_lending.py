@@ -9,7 +9,7 @@ import pytest
 
 from bench.labelled import SETS, load_faq, load_labelled
 from bot.understanding.analysis import analyse
-from bot.understanding.phrasings import _read_plan, fit, stored_plan
+from bot.understanding.phrasings import fit, read_plan, stored_plan
 from bot.understanding.reader import read
 
 
@@ -27,8 +27,8 @@ def test_a_stored_plan_reads_every_phrasing_as_lending_worked_out_afresh(name):
 def test_a_plan_made_for_other_entries_or_broken_is_not_used():
     ours = load_faq(SETS["ours"][1])
     plan = stored_plan(ours)
-    assert _read_plan(plan, ours)
-    assert _read_plan(plan, ours[:-1]) is None  # the set changed since
-    assert _read_plan(json.dumps({"key": "0" * 32, "plan": {}}), ours) is None  # another bank or code
+    assert read_plan(plan, ours)
+    assert read_plan(plan, ours[:-1]) is None  # the set changed since
+    assert read_plan(json.dumps({"key": "0" * 32, "plan": {}}), ours) is None  # another bank or code
     for broken in ("", "not json", "[]", '{"key": 1}'):
-        assert _read_plan(broken, ours) is None
+        assert read_plan(broken, ours) is None
