@@ -167,14 +167,18 @@ def test_unreadable_counters_refuse_at_the_start(app, make_app, line_api, counte
     assert state_of(app, user) is None
 
 
-def test_unreadable_counters_refuse_even_the_right_answers(app, make_app, line_api, chat_user,
-                                                           counters_forbidden_url):
+def _at_the_name_with_counters(app, make_app, chat_user, redis_url) -> ChatUser:
+    """The customer at the name question, now talking to an app whose Redis counters fail."""
     seed_customer(app)
     chat_user.say("登録")
     chat_user.say(NUMBER)
     chat_user.say(PHONE)
-    limited = make_app(REDIS_URL=counters_forbidden_url)
-    same_user = ChatUser(limited, chat_user.user_id)
+    return ChatUser(make_app(REDIS_URL=redis_url), chat_user.user_id)
+
+
+def test_unreadable_counters_refuse_even_the_right_answers(app, make_app, line_api, chat_user,
+                                                           counters_forbidden_url):
+    same_user = _at_the_name_with_counters(app, make_app, chat_user, counters_forbidden_url)
     replies = same_user.say("アイコム タロウ")
     assert replies[0]["text"] == messages.VERIFY_UNAVAILABLE
     assert "ご本人様の確認" not in texts(replies)
@@ -182,12 +186,7 @@ def test_unreadable_counters_refuse_even_the_right_answers(app, make_app, line_a
 
 
 def test_unwritable_counters_refuse_after_a_mismatch(app, make_app, line_api, chat_user, counters_read_only_url):
-    seed_customer(app)
-    chat_user.say("登録")
-    chat_user.say(NUMBER)
-    chat_user.say(PHONE)
-    limited = make_app(REDIS_URL=counters_read_only_url)
-    same_user = ChatUser(limited, chat_user.user_id)
+    same_user = _at_the_name_with_counters(app, make_app, chat_user, counters_read_only_url)
     replies = same_user.say("マチガイ タロウ")
     assert replies[0]["text"] == messages.VERIFY_MISMATCH
     assert replies[1]["text"] == messages.VERIFY_UNAVAILABLE

@@ -66,29 +66,27 @@ def test_cancel_at_every_step_leaves_nothing(app, chat_user, db_session, answers
     assert Queue(QUEUE_NAME, connection=redis).count == 0  # no mail, no push: nothing was queued
 
 
-def test_idle_for_30_minutes_ends_the_registration(app, chat_user):
+def _idle_at_the_phone_question(app, chat_user, seconds: float) -> None:
+    """The customer at the phone question, their last message ``seconds`` ago."""
     seed_customer(app)
     chat_user.say("登録")
     chat_user.say(NUMBER)
     redis = app.extensions["redis"]
     key = conversation_key("line", chat_user.user_id)
     conversation = json.loads(redis.get(key))
-    conversation["updated_at"] = time.time() - 30 * 60 - 1
+    conversation["updated_at"] = time.time() - seconds
     redis.set(key, json.dumps(conversation))
+
+
+def test_idle_for_30_minutes_ends_the_registration(app, chat_user):
+    _idle_at_the_phone_question(app, chat_user, 30 * 60 + 1)
     replies = chat_user.say(PHONE)
     assert replies[0]["text"] == messages.SESSION_EXPIRED
     assert state_of(app, chat_user) is None
 
 
 def test_idle_for_29_minutes_goes_on(app, chat_user):
-    seed_customer(app)
-    chat_user.say("登録")
-    chat_user.say(NUMBER)
-    redis = app.extensions["redis"]
-    key = conversation_key("line", chat_user.user_id)
-    conversation = json.loads(redis.get(key))
-    conversation["updated_at"] = time.time() - 29 * 60
-    redis.set(key, json.dumps(conversation))
+    _idle_at_the_phone_question(app, chat_user, 29 * 60)
     assert "お名前" in chat_user.says(PHONE)
 
 
