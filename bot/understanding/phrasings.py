@@ -173,7 +173,7 @@ def _plan_key(entries: Sequence[FaqEntry]) -> str:
     """What a plan was made for: these entries, the shipped bank, and the code that reads them."""
     digest = hashlib.sha256(stored.fingerprint().encode())
     for name in _PLAN_SOURCES:
-        digest.update((Path(__file__).with_name(name)).read_bytes())
+        digest.update(Path(__file__).with_name(name).read_bytes())
     digest.update(PHRASINGS_FILE.read_bytes())
     digest.update(json.dumps([(e.id, e.question, e.answer, list(e.examples)) for e in entries],
                              ensure_ascii=False).encode())
